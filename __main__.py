@@ -1,0 +1,3 @@
+from ovdemo.cli import main
+
+main()

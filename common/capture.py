@@ -1,0 +1,302 @@
+"""Frame sources (`-i`) and the reader thread that feeds the pipeline."""
+
+from __future__ import annotations
+
+import glob
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import DemoError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".jp2"}
+RAW_STREAM_SUFFIXES = {".264", ".h264", ".265", ".h265", ".hevc"}  # frame count unknown to OpenCV
+STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "srt")
+DEFAULT_FPS = 30.0
+
+
+@dataclass
+class Frame:
+    index: int  # position in the input (live sources skip the indices of dropped frames)
+    image: np.ndarray
+    timestamp: float  # seconds since the start of the source
+    captured: float  # time.perf_counter() when the frame was read
+    decode_ms: float
+
+
+def _sane_fps(value: float) -> float:
+    return float(value) if value and 0 < value < 1000 else DEFAULT_FPS
+
+
+class Source:
+    """A thing frames come from. `read()` returns None at the end (or when a live source drops)."""
+
+    name: str
+    live = False
+    fps = DEFAULT_FPS
+    total: int | None = None  # frames in one pass, when known
+
+    def read(self) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def rewind(self) -> bool:
+        """Start again from the first frame (for --loop); False if this source cannot."""
+        return False
+
+    def reconnect(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+class CaptureSource(Source):
+    """Anything cv2.VideoCapture opens: files, cameras, network streams."""
+
+    def __init__(self, target: str | int, name: str, live: bool, open_error: DemoError):
+        self.target, self.name, self.live = target, name, live
+        self._cap = self._open()
+        if self._cap is None:
+            raise open_error
+        self.fps = _sane_fps(self._cap.get(cv2.CAP_PROP_FPS))
+        count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        is_raw = isinstance(target, str) and Path(target).suffix.lower() in RAW_STREAM_SUFFIXES
+        self.total = count if (not live and not is_raw and 0 < count < 10**8) else None
+        self._first = self._read_checked()
+        if self._first is None:
+            self._cap.release()
+            raise open_error
+
+    def _open(self) -> cv2.VideoCapture | None:
+        if isinstance(self.target, int):
+            cap = cv2.VideoCapture(self.target)
+        else:
+            cap = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG)
+            if not cap.isOpened():
+                cap = cv2.VideoCapture(self.target)
+        if not cap.isOpened():
+            cap.release()
+            return None
+        if self.live:
+            cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the driver's queue adds latency; we keep our own
+        return cap
+
+    def _read_checked(self) -> np.ndarray | None:
+        ok, image = self._cap.read()
+        return image if ok and image is not None and image.size else None
+
+    def read(self) -> np.ndarray | None:
+        if self._first is not None:
+            image, self._first = self._first, None
+            return image
+        return self._read_checked()
+
+    def rewind(self) -> bool:
+        if self.live:
+            return False
+        self._cap.release()
+        cap = self._open()
+        if cap is None:
+            return False
+        self._cap = cap
+        return True
+
+    def reconnect(self) -> bool:
+        self._cap.release()
+        cap = self._open()
+        if cap is None:
+            return False
+        self._cap = cap
+        return True
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+class ImageListSource(Source):
+    def __init__(self, paths: list[Path], name: str, fps: float = DEFAULT_FPS):
+        self.paths, self.name, self.fps = paths, name, fps
+        self.total = len(paths)
+        self._next = 0
+        self.skipped: list[Path] = []
+        if len(paths) == 1 and cv2.imread(str(paths[0])) is None:
+            raise DemoError(f"cannot read image '{paths[0]}'", "the file is not an image OpenCV can decode")
+
+    def read(self) -> np.ndarray | None:
+        while self._next < len(self.paths):
+            path = self.paths[self._next]
+            self._next += 1
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is not None:
+                return image
+            self.skipped.append(path)
+        return None
+
+    def rewind(self) -> bool:
+        self._next = 0
+        return True
+
+
+def _natural_key(path: Path):
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(path))]
+
+
+def _images_in(paths) -> list[Path]:
+    return sorted((p for p in map(Path, paths) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+                  key=_natural_key)
+
+
+def _sequence_files(pattern: str) -> list[Path]:
+    """Files matching a printf-style image sequence such as frames/img_%04d.png, in numeric order."""
+    match = re.search(r"%(0?)(\d*)d", pattern)
+    assert match
+    head, tail = pattern[: match.start()], pattern[match.end() :]
+    width = match.group(2)
+    digits = rf"\d{{{width}}}" if match.group(1) and width else r"\d+"
+    regex = re.compile(re.escape(head) + f"({digits})" + re.escape(tail) + "$")
+    candidates = glob.glob(glob.escape(head) + "*" + glob.escape(tail))
+    found = [(int(m.group(1)), Path(c)) for c in candidates if (m := regex.match(c))]
+    return [p for _, p in sorted(found)]
+
+
+def open_source(spec: str) -> Source:
+    """Open `-i`: camera, video file, image, folder, glob, image sequence or URL."""
+    text = spec.strip()
+    cam = re.fullmatch(r"(?:cam)?(\d+)", text)
+    if cam:
+        index = int(cam.group(1))
+        return CaptureSource(index, f"camera {index}", live=True, open_error=DemoError(
+            f"camera {index} could not be opened", "check that it is connected and not used by another program"))
+    if text.startswith("/dev/video"):
+        return CaptureSource(text, text, live=True, open_error=DemoError(
+            f"camera {text} could not be opened", "check that it exists and that you may read it"))
+    scheme = text.split("://", 1)[0].lower() if "://" in text else None
+    if scheme in STREAM_SCHEMES:
+        source = CaptureSource(text, text, live=True, open_error=DemoError(
+            f"cannot open stream {text}", "check the URL, the network and the credentials"))
+        if source.total is None and scheme in ("http", "https"):
+            count = int(source._cap.get(cv2.CAP_PROP_FRAME_COUNT))
+            if 0 < count < 10**8:  # a file served over HTTP: read it like a file, every frame
+                source.live, source.total = False, count
+        return source
+    if scheme == "file":
+        text = text[len("file://"):]
+
+    path = Path(text).expanduser()
+    if path.is_dir():
+        files = _images_in(path.iterdir())
+        if not files:
+            suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
+            raise DemoError(f"no images in folder '{text}'", f"expected files ending in {suffixes}")
+        return ImageListSource(files, text)
+    if path.is_file():
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            return ImageListSource([path], text)
+        return CaptureSource(str(path), text, live=False, open_error=DemoError(
+            f"cannot read video '{text}'", "the file is not a video OpenCV can decode"))
+    if re.search(r"%0?\d*d", text):
+        files = _sequence_files(str(path))
+        if not files:
+            raise DemoError(f"no files match the image sequence '{text}'", "check the folder and the number pattern")
+        return ImageListSource(files, text)
+    if any(c in text for c in "*?["):
+        files = _images_in(glob.glob(str(path), recursive=True))
+        if not files:
+            raise DemoError(f"no images match '{text}'", "check the pattern (quote it so the shell does not expand it)")
+        return ImageListSource(files, text)
+    raise DemoError(f"input not found: {text}",
+                    "give a video or image file, a folder, a glob, an image sequence, a camera (cam0) or a URL")
+
+
+class FrameReader:
+    """Reads a source on its own thread.
+
+    Files lose no frame: when the buffer is full the reader waits (back-pressure). Live sources keep
+    only the newest frames: when the buffer is full the oldest frame is dropped and counted, so
+    latency never grows. A live source that stops delivering is reopened with exponential backoff.
+    """
+
+    def __init__(self, source: Source, wakeup: threading.Condition, loop: bool = False,
+                 limit: int | None = None, capacity: int | None = None, reconnect_attempts: int = 5):
+        self.source, self.wakeup, self.loop, self.limit = source, wakeup, loop, limit
+        self.capacity = capacity or (2 if source.live else 8)
+        self.reconnect_attempts = reconnect_attempts
+        self.buffer: deque[Frame] = deque()
+        self.dropped = 0
+        self.reconnects = 0
+        self.finished = False
+        self.error: DemoError | None = None
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="ovdemo-capture", daemon=True)
+
+    def start(self) -> None:
+        self._start_time = time.perf_counter()
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self.wakeup:
+            self._stop = True
+            self.wakeup.notify_all()
+        self._thread.join(timeout=5)
+        self.source.close()
+
+    def take(self) -> Frame | None:
+        """The next frame, if one is buffered. Call with `wakeup` held."""
+        if not self.buffer:
+            return None
+        frame = self.buffer.popleft()
+        self.wakeup.notify_all()  # room for a waiting reader
+        return frame
+
+    def _run(self) -> None:
+        index = 0
+        try:
+            while not self._stop and (self.limit is None or index < self.limit):
+                t0 = time.perf_counter()
+                image = self.source.read()
+                t1 = time.perf_counter()
+                if image is None:
+                    if self.source.live and self._reconnect():
+                        continue
+                    if self.loop and not self.source.live and index > 0 and self.source.rewind():
+                        continue
+                    break
+                stamp = (t1 - self._start_time) if self.source.live else index / self.source.fps
+                frame = Frame(index, image, stamp, t1, (t1 - t0) * 1000.0)
+                index += 1
+                with self.wakeup:
+                    if self.source.live:
+                        while len(self.buffer) >= self.capacity:
+                            self.buffer.popleft()
+                            self.dropped += 1
+                    else:
+                        while len(self.buffer) >= self.capacity and not self._stop:
+                            self.wakeup.wait()
+                    self.buffer.append(frame)
+                    self.wakeup.notify_all()
+        except Exception as e:  # a decoder crash must end the run, not hang it
+            self.error = DemoError(f"reading {self.source.name} failed", str(e))
+        finally:
+            with self.wakeup:
+                self.finished = True
+                self.wakeup.notify_all()
+
+    def _reconnect(self) -> bool:
+        delay = 0.5
+        for _ in range(self.reconnect_attempts):
+            if self._stop:
+                return False
+            time.sleep(delay)
+            if self.source.reconnect():
+                self.reconnects += 1
+                return True
+            delay = min(delay * 2, 8.0)
+        self.error = DemoError(f"lost {self.source.name}",
+                               f"it did not come back after {self.reconnect_attempts} reconnection attempts")
+        return False

@@ -1,0 +1,80 @@
+"""Drawing primitives. Annotators share one signature: draw(frame, result, style)."""
+
+from __future__ import annotations
+
+import colorsys
+from dataclasses import dataclass
+from functools import cache
+
+import cv2
+import numpy as np
+
+from .results import Detections
+
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+@dataclass(frozen=True)
+class Style:
+    thickness: int = 2
+    font_scale: float = 0.5
+    labels: bool = True  # caption boxes with their class
+    confidence: bool = True  # and their score
+
+    @classmethod
+    def for_frame(cls, width: int, height: int) -> Style:
+        """Line and text sizes that stay readable from 480p to 4K."""
+        unit = max(width, height) / 1280.0
+        return cls(thickness=max(1, round(2 * unit)), font_scale=max(0.4, 0.55 * unit))
+
+
+@cache
+def color_for(label_id: int) -> tuple[int, int, int]:
+    """A stable, well-separated BGR colour per class (golden-ratio hue steps)."""
+    hue = (label_id * 0.618033988749895 + 0.1) % 1.0
+    r, g, b = colorsys.hsv_to_rgb(hue, 0.85, 0.95)
+    return int(b * 255), int(g * 255), int(r * 255)
+
+
+def draw_label(frame: np.ndarray, text: str, x: int, y: int, color, style: Style) -> None:
+    """Text on a filled box whose top-left corner sits at (x, y - height), kept inside the frame."""
+    (tw, th), base = cv2.getTextSize(text, FONT, style.font_scale, 1)
+    x = int(min(max(x, 0), max(frame.shape[1] - tw - 2, 0)))
+    y = int(max(y, th + base + 2))
+    cv2.rectangle(frame, (x, y - th - base - 2), (x + tw + 2, y), color, cv2.FILLED)
+    luma = 0.114 * color[0] + 0.587 * color[1] + 0.299 * color[2]
+    ink = (0, 0, 0) if luma > 140 else (255, 255, 255)
+    cv2.putText(frame, text, (x + 1, y - base - 1), FONT, style.font_scale, ink, 1, cv2.LINE_AA)
+
+
+def draw_box(frame: np.ndarray, box, color, style: Style, caption: str | None = None) -> None:
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    cv2.rectangle(frame, (x1, y1), (x2, y2), color, style.thickness)
+    if caption:
+        draw_label(frame, caption, x1 - style.thickness // 2, y1, color, style)
+
+
+def caption(result: Detections, i: int, style: Style) -> str | None:
+    parts = []
+    if style.labels:
+        parts.append(result.label_name(int(result.labels[i])))
+    if style.confidence:
+        parts.append(f"{result.scores[i]:.2f}")
+    return " ".join(parts) or None
+
+
+def draw_detections(frame: np.ndarray, result: Detections, style: Style) -> None:
+    for i in range(len(result)):
+        label = int(result.labels[i])
+        draw_box(frame, result.boxes[i], color_for(label), style, caption(result, i, style))
+
+
+def draw_status(frame: np.ndarray, lines: list[str], style: Style) -> None:
+    """The FPS / latency overlay in the top-left corner."""
+    scale = style.font_scale * 1.1
+    (_, th), base = cv2.getTextSize("Ag", FONT, scale, 1)
+    y = th + 8
+    for line in lines:
+        cv2.putText(frame, line, (8, y), FONT, scale, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(frame, line, (8, y), FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
+        y += th + base + 6

@@ -1,0 +1,224 @@
+"""The OpenVINO adapter: reading models, embedding preprocessing, compiling, and an ordered async queue."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import openvino as ov
+import openvino.properties as props
+import openvino.properties.hint as hints
+import openvino.properties.streams as streams
+from openvino.preprocess import ColorFormat, PrePostProcessor, ResizeAlgorithm
+
+from .errors import DemoError
+from .specs import ModelSpec
+
+VIRTUAL_DEVICES = ("AUTO", "HETERO", "MULTI", "BATCH")
+
+
+@cache
+def core() -> ov.Core:
+    return ov.Core()
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    device: str = "CPU"
+    hint: str | None = "throughput"  # throughput | latency | None (device default)
+    nireq: int = 0  # 0: the device's optimal number
+    nstreams: str | None = None  # a number or AUTO
+    nthreads: int | None = None
+    cache_dir: str | None = None
+
+
+def _first_line(error: Exception) -> str:
+    lines = [ln.strip() for ln in str(error).splitlines() if ln.strip() and not ln.startswith("Exception from")]
+    return lines[-1] if lines else type(error).__name__
+
+
+def physical_devices(device: str) -> list[str]:
+    """The real devices named by a device string such as GPU.1, AUTO:GPU,CPU or HETERO:GPU,CPU."""
+    head, _, rest = device.partition(":")
+    if head.upper() in VIRTUAL_DEVICES:
+        return [d.strip() for d in rest.split(",") if d.strip()]
+    return [device]
+
+
+def check_device(device: str) -> None:
+    available = core().available_devices
+    for name in physical_devices(device):
+        if name not in available and name.split(".")[0] not in {a.split(".")[0] for a in available}:
+            raise DemoError(f"device '{name}' is not available here",
+                            f"available devices: {', '.join(available)} (or AUTO)")
+
+
+def read_model(path: Path) -> ov.Model:
+    try:
+        return core().read_model(str(path))
+    except Exception as e:
+        raise DemoError(f"cannot read model '{path}'", _first_line(e)) from None
+
+
+def input_layout(model: ov.Model, spec: ModelSpec | None) -> str:
+    """NCHW or NHWC: from the spec when it says, else from where the 3 colour channels sit."""
+    if spec and spec.layout:
+        return spec.layout
+    shape = model.input(0).get_partial_shape()
+    if shape.rank.is_static and shape.rank.get_length() == 4:
+        last, second = shape[3], shape[1]
+        if last.is_static and last.get_length() in (1, 3) and not (second.is_static and second.get_length() in (1, 3)):
+            return "NHWC"
+    return "NCHW"
+
+
+def model_input_size(model: ov.Model, layout: str) -> tuple[int, int] | None:
+    """(width, height) the model was trained at, or None when its spatial dimensions are dynamic."""
+    shape = model.input(0).get_partial_shape()
+    h, w = (shape[2], shape[3]) if layout == "NCHW" else (shape[1], shape[2])
+    return (w.get_length(), h.get_length()) if h.is_static and w.is_static else None
+
+
+def embed_preprocessing(model: ov.Model, spec: ModelSpec | None, frame_size: tuple[int, int] | None) -> ov.Model:
+    """Make the model take a u8 BGR NHWC frame as it comes from OpenCV: resize, layout, colour
+    order and mean/scale run inside OpenVINO's threads. `frame_size` (w, h) fixes the input shape
+    when all frames share it; None keeps it dynamic (e.g. a folder of images of different sizes)."""
+    if len(model.inputs) != 1:
+        names = ", ".join(i.get_any_name() for i in model.inputs)
+        raise DemoError(f"model has {len(model.inputs)} inputs ({names})",
+                        "this demo needs a model with one image input")
+    layout = input_layout(model, spec)
+    shape = model.input(0).get_partial_shape()
+    if shape.rank.is_dynamic or shape.rank.get_length() != 4:
+        raise DemoError(f"model input has shape {shape}", "expected an image input of rank 4 (NCHW or NHWC)")
+    if shape[0].is_dynamic:  # one frame per request
+        fixed = list(shape)
+        fixed[0] = ov.Dimension(1)
+        model.reshape({model.input(0): ov.PartialShape(fixed)})
+    ppp = PrePostProcessor(model)
+    inp = ppp.input(0)
+    tensor_shape = [1, frame_size[1], frame_size[0], 3] if frame_size else [1, -1, -1, 3]
+    inp.tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")).set_color_format(
+        ColorFormat.BGR).set_shape(ov.PartialShape(tensor_shape))
+    inp.model().set_layout(ov.Layout(layout))
+    steps = inp.preprocess()
+    if model.input(0).get_element_type() != ov.Type.u8:
+        steps.convert_element_type(ov.Type.f32)
+    if spec and spec.color.upper() == "RGB":
+        steps.convert_color(ColorFormat.RGB)
+    if model_input_size(model, layout) is not None:
+        steps.resize(ResizeAlgorithm.RESIZE_LINEAR)
+    if spec and spec.mean:
+        steps.mean(list(spec.mean))
+    if spec and spec.scale:
+        steps.scale(list(spec.scale))
+    return ppp.build()
+
+
+def compile_model(model: ov.Model, config: InferenceConfig) -> ov.CompiledModel:
+    check_device(config.device)
+    device_props: dict = {}
+    if config.nstreams:
+        device_props[streams.num] = (streams.Num.AUTO if config.nstreams.upper() == "AUTO"
+                                     else int(config.nstreams))
+    if config.nthreads:
+        device_props[props.inference_num_threads] = config.nthreads
+    settings: dict = {}
+    if config.hint:
+        settings[hints.performance_mode] = {
+            "throughput": hints.PerformanceMode.THROUGHPUT, "latency": hints.PerformanceMode.LATENCY,
+        }[config.hint]
+    if config.cache_dir:
+        settings[props.cache_dir] = config.cache_dir
+    if device_props:
+        targets = physical_devices(config.device)
+        if config.device.split(":")[0].upper() in VIRTUAL_DEVICES:
+            settings[props.device.properties] = {t.split(".")[0]: device_props for t in targets}
+        else:
+            settings.update(device_props)
+    try:
+        return core().compile_model(model, config.device, settings)
+    except Exception as e:
+        raise DemoError(f"cannot compile the model for {config.device}", _first_line(e)) from None
+
+
+def execution_devices(compiled: ov.CompiledModel) -> str:
+    try:
+        return ",".join(compiled.get_property(props.execution_devices))
+    except Exception:
+        return "?"
+
+
+class ModelOutputs:
+    """A request's outputs, found by tensor name (any of its names, with or without a ':0' suffix)."""
+
+    def __init__(self, arrays: list[tuple[frozenset[str], np.ndarray]]):
+        self.arrays = arrays
+
+    def get(self, *names: str) -> np.ndarray | None:
+        for wanted in names:
+            for tensor_names, array in self.arrays:
+                if wanted in tensor_names or any(n.split(":")[0] == wanted for n in tensor_names):
+                    return array
+        return None
+
+    def __iter__(self):
+        return iter(self.arrays)
+
+    def describe(self) -> str:
+        return "; ".join(f"{sorted(n)[0] if n else '?'} {list(a.shape)}" for n, a in self.arrays)
+
+
+def describe_ports(ports) -> str:
+    return "; ".join(f"{p.get_any_name() if p.get_names() else '?'} {p.get_partial_shape()}" for p in ports)
+
+
+class InferQueue:
+    """OpenVINO's AsyncInferQueue, with each result kept under the sequence number it was submitted
+    with so the pipeline can hand results on in input order. Completion wakes `wakeup`."""
+
+    def __init__(self, compiled: ov.CompiledModel, nireq: int, wakeup: threading.Condition):
+        self._queue = ov.AsyncInferQueue(compiled, nireq)
+        self.size = len(self._queue)
+        self._ports = [(frozenset(o.get_names()), o) for o in compiled.outputs]
+        self._wakeup = wakeup
+        self._done: dict[int, tuple[ModelOutputs, float]] = {}
+        self.in_flight = 0
+        self.error: BaseException | None = None
+        self._queue.set_callback(self._on_done)
+
+    def can_submit(self) -> bool:
+        return self.in_flight < self.size and self.error is None
+
+    def submit(self, seq: int, image: np.ndarray) -> None:
+        """Start inference on one frame (u8 HxWx3) without holding `wakeup`. The caller counted it in
+        `in_flight` under `wakeup` and keeps `image` alive until the result is popped (no copy is made)."""
+        tensor = ov.Tensor(np.ascontiguousarray(image)[np.newaxis], shared_memory=True)
+        self._queue.start_async({0: tensor}, (seq, time.perf_counter()))
+
+    def _on_done(self, request: ov.InferRequest, userdata) -> None:
+        seq, started = userdata
+        infer_ms = (time.perf_counter() - started) * 1000.0
+        try:
+            outputs = ModelOutputs([(names, request.get_tensor(port).data.copy()) for names, port in self._ports])
+        except BaseException as e:  # never let an error vanish inside OpenVINO's thread
+            outputs = None
+            self.error = e
+        with self._wakeup:
+            if outputs is not None:
+                self._done[seq] = (outputs, infer_ms)
+            self.in_flight -= 1
+            self._wakeup.notify_all()
+
+    def ready(self, seq: int) -> bool:
+        return seq in self._done
+
+    def pop(self, seq: int) -> tuple[ModelOutputs, float]:
+        return self._done.pop(seq)
+
+    def wait_all(self) -> None:
+        self._queue.wait_all()

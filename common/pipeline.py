@@ -1,0 +1,293 @@
+"""The one loop every demo runs: capture thread -> async infer queue -> in-order decode -> render -> write."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+import openvino as ov
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
+
+from .capture import CaptureSource, Frame, FrameReader, ImageListSource, Source, open_source
+from .draw import Style, draw_status
+from .errors import DemoError
+from .inference import (
+    InferenceConfig,
+    InferQueue,
+    ModelOutputs,
+    check_device,
+    compile_model,
+    embed_preprocessing,
+    execution_devices,
+    read_model,
+)
+from .metrics import Metrics
+from .models import ResolvedModel
+from .options import PipelineOptions
+from .output import JsonLines, VideoOutput, check_writable
+
+console = Console(stderr=True, highlight=False)
+EXIT_INTERRUPTED = 130
+
+
+class Task(Protocol):
+    """What a demo family plugs into the pipeline: its model's decoding and its drawing choices."""
+
+    family: str
+    model: ResolvedModel
+
+    def prepare(self, model: ov.Model) -> None:
+        """Check the model's outputs fit (raise DemoError naming expected and actual) and read its geometry."""
+
+    def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Any: ...
+
+    def draw(self, image: np.ndarray, result: Any, style: Style) -> None: ...
+
+    def record(self, result: Any) -> dict:
+        """The family's fields for the per-frame JSON record, e.g. {"objects": [...]}."""
+
+    def raw_lines(self, result: Any) -> list[str]: ...
+
+
+class Interrupted(Exception):
+    pass
+
+
+@contextmanager
+def _stop_on_signals():
+    """Ctrl+C and SIGTERM both end the run cleanly (outputs finalised, summary printed)."""
+    def raise_interrupt(signum, frame):
+        raise Interrupted()
+
+    installed = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            installed[sig] = signal.signal(sig, raise_interrupt)
+    try:
+        yield
+    finally:
+        for sig, handler in installed.items():
+            signal.signal(sig, handler)
+
+
+def display_available() -> bool:
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def _frame_size(source: Source) -> tuple[int, int] | None:
+    """(w, h) shared by every frame, when the source can promise it (fixes the model's input shape)."""
+    if isinstance(source, CaptureSource) and source._first is not None:
+        return source._first.shape[1], source._first.shape[0]
+    if isinstance(source, ImageListSource) and len(source.paths) == 1:
+        image = cv2.imread(str(source.paths[0]))
+        return (image.shape[1], image.shape[0]) if image is not None else None
+    return None
+
+
+class Pipeline:
+    def __init__(self, task: Task, opts: PipelineOptions):
+        self.task, self.opts = task, opts
+        self.metrics = Metrics()
+        self.show = not opts.no_show and display_available()
+        self.video: VideoOutput | None = None
+        self.jsonl: JsonLines | None = None
+
+    # -- set-up: everything that can fail on bad input fails here, before any output file exists
+    def _setup(self) -> None:
+        opts = self.opts
+        if opts.metrics_json:
+            check_writable(opts.metrics_json, "metrics file")
+        check_device(opts.device)
+        self.source = open_source(opts.input)
+        self.video = VideoOutput(opts.output, self.source.fps, warn=self._warn) if opts.output else None
+        if opts.json:
+            self.jsonl = JsonLines(opts.json)
+        model = read_model(self.task.model.path)
+        self.task.prepare(model)
+        self.frame_size = _frame_size(self.source)
+        hint = opts.hint
+        if hint == "auto":
+            hint = "latency" if self.source.live else "throughput"
+        config = InferenceConfig(device=opts.device, hint=None if hint == "none" else hint, nireq=opts.nireq,
+                                 nstreams=opts.nstreams, nthreads=opts.nthreads, cache_dir=opts.cache_dir)
+        self.compiled = compile_model(embed_preprocessing(model, self.task.model.spec, self.frame_size), config)
+        self.metrics.device = execution_devices(self.compiled)
+        self.hint = hint
+
+    def _warn(self, message: str) -> None:
+        console.print(f"[yellow]warning:[/] {message}")
+
+    def run(self) -> int:
+        self._setup()
+        wakeup = threading.Condition()
+        self.reader = FrameReader(self.source, wakeup, loop=self.opts.loop, limit=self.opts.max_frames)
+        self.queue = InferQueue(self.compiled, self.opts.nireq, wakeup)
+        src = self.source
+        size = f"{self.frame_size[0]}x{self.frame_size[1]}" if self.frame_size else "various sizes"
+        console.print(f"[bold]{self.task.family}[/]: {self.task.model.name} on {self.metrics.device} "
+                      f"({self.hint}, {self.queue.size} requests) | {src.name} {size} @ {src.fps:g} FPS")
+        exit_code = 0
+        with _stop_on_signals(), self._progress() as progress:
+            try:
+                self.metrics.start()
+                self.reader.start()
+                self._loop(wakeup, progress)
+            except (Interrupted, KeyboardInterrupt):
+                self.metrics.interrupted = True
+                exit_code = EXIT_INTERRUPTED
+            finally:
+                self._finish()
+        if self.reader.error and exit_code == 0:
+            raise self.reader.error
+        return exit_code
+
+    def _loop(self, wakeup: threading.Condition, progress) -> None:
+        reader, queue = self.reader, self.queue
+        in_flight: dict[int, tuple[Frame, float]] = {}
+        next_submit = next_emit = 0
+        window = max(2 * queue.size, 4)  # bound on finished-but-not-yet-emitted results
+        while True:
+            with wakeup:
+                while True:
+                    if queue.error is not None:
+                        raise DemoError("inference failed", str(queue.error)) from queue.error
+                    if queue.ready(next_emit):
+                        outputs, infer_ms = queue.pop(next_emit)
+                        frame = None
+                        break
+                    if queue.can_submit() and next_submit - next_emit < window:
+                        frame = reader.take()
+                        if frame is not None:
+                            queue.in_flight += 1
+                            break
+                    if reader.finished and not reader.buffer and next_submit == next_emit:
+                        return
+                    wakeup.wait(0.1)
+                self.metrics.dropped = reader.dropped
+            if frame is not None:
+                t0 = time.perf_counter()
+                image = frame.image
+                if self.frame_size and (image.shape[1], image.shape[0]) != self.frame_size:
+                    image = cv2.resize(image, self.frame_size)  # a stream changed size: keep the compiled shape
+                prep_ms = (time.perf_counter() - t0) * 1000.0
+                in_flight[next_submit] = (frame, prep_ms)
+                queue.submit(next_submit, image)
+                next_submit += 1
+            else:
+                done, prep_ms = in_flight.pop(next_emit)
+                next_emit += 1
+                if self._emit(done, outputs, prep_ms, infer_ms, progress):
+                    raise Interrupted()  # the user closed the window
+
+    def _emit(self, frame: Frame, outputs: ModelOutputs, prep_ms: float, infer_ms: float, progress) -> bool:
+        """Decode, draw, write and show one frame. Returns True when the user asked to quit."""
+        task, opts = self.task, self.opts
+        t0 = time.perf_counter()
+        result = task.postprocess(outputs, frame)
+        t1 = time.perf_counter()
+        image = frame.image
+        if self.video or self.show:
+            task.draw(image, result, self.style(image))
+            lat = (t1 - frame.captured) * 1000.0
+            draw_status(image, [f"FPS {self.metrics.live_fps():.1f}", f"latency {lat:.0f} ms"], self.style(image))
+        t2 = time.perf_counter()
+        timings = {"decode": frame.decode_ms, "preprocess": prep_ms, "infer": infer_ms,
+                   "postprocess": (t1 - t0) * 1000.0, "render": (t2 - t1) * 1000.0}
+        if self.video:
+            self.video.write(image)
+        quit_requested = False
+        if self.show:
+            quit_requested = self._show(image)
+        t3 = time.perf_counter()
+        timings["write"] = (t3 - t2) * 1000.0
+        latency_ms = (t3 - frame.captured) * 1000.0
+        if self.jsonl or opts.raw:
+            record = {
+                "frame": frame.index,
+                "timestamp": round(frame.timestamp, 4),
+                "source": self.source.name,
+                "image": {"width": frame.image.shape[1], "height": frame.image.shape[0]},
+                **task.record(result),
+                "timings_ms": {k: round(v, 3) for k, v in timings.items()} | {"latency": round(latency_ms, 3)},
+            }
+            if self.jsonl:
+                self.jsonl.write(record)
+            if opts.raw:
+                lines = task.raw_lines(result)
+                print(f"frame {frame.index}: {len(lines)} result(s)" + "".join(f"\n  {ln}" for ln in lines),
+                      flush=True)
+        self.metrics.record(timings, latency_ms)
+        if progress is not None:
+            progress.update(self._progress_task, advance=1,
+                            status=f"{self.metrics.live_fps():5.1f} FPS  dropped {self.metrics.dropped}")
+        return quit_requested
+
+    def style(self, image: np.ndarray) -> Style:
+        if getattr(self, "_style_for", None) != image.shape[:2]:
+            self._style_for = image.shape[:2]
+            self._style = Style.for_frame(image.shape[1], image.shape[0])
+        return self._style
+
+    def _show(self, image: np.ndarray) -> bool:
+        try:
+            cv2.imshow(f"ovdemo {self.task.family}", image)
+            key = cv2.waitKey(1) & 0xFF
+        except cv2.error:
+            self._warn("this OpenCV build cannot open windows; continuing without one (use --no-show)")
+            self.show = False
+            return False
+        return key in (ord("q"), ord("Q"), 27)
+
+    @contextmanager
+    def _progress(self):
+        if not console.is_terminal:
+            yield None
+            return
+        total = None
+        if not self.source.live and not self.opts.loop:
+            total = self.source.total
+            if self.opts.max_frames:
+                total = min(total, self.opts.max_frames) if total else None
+        columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                   TextColumn("{task.completed} frames"), TextColumn("{task.fields[status]}")]
+        if total:
+            columns.append(TimeRemainingColumn())
+        with Progress(*columns, console=console, transient=True) as progress:
+            self._progress_task = progress.add_task(self.source.name, total=total, status="")
+            yield progress
+
+    def _finish(self) -> None:
+        """Stop reading, let requests in flight complete, finalise every output. Runs on every exit path."""
+        with suppress(Exception):
+            self.reader.stop()
+        with suppress(Exception):
+            self.queue.wait_all()
+        if self.video:
+            self.video.close()
+        if self.jsonl:
+            self.jsonl.close()
+        if self.show:
+            with suppress(cv2.error):
+                cv2.destroyAllWindows()
+        self.metrics.dropped = self.reader.dropped
+        skipped = getattr(self.source, "skipped", [])
+        if skipped:
+            self._warn(f"skipped {len(skipped)} unreadable image(s), e.g. {skipped[0]}")
+        self.metrics.print_summary(console)
+        if self.opts.metrics_json:
+            self.metrics.write_json(Path(self.opts.metrics_json))
+
+
+def run(task: Task, opts: PipelineOptions) -> int:
+    return Pipeline(task, opts).run()

@@ -1,0 +1,286 @@
+"""Decoders for every detection output family of Open Model Zoo's detection table.
+
+Each decoder is bound to a model once (`bind` finds its outputs by name, else by shape, and raises a
+DemoError naming what it expected and what the model has), then turns one request's outputs into
+candidate boxes normalised to [0, 1] with scores and class ids; the task scales them to the frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import openvino as ov
+from ovdemo.common.errors import DemoError
+from ovdemo.common.inference import ModelOutputs, describe_ports
+from ovdemo.common.specs import ModelSpec
+
+
+@dataclass
+class Candidates:
+    boxes: np.ndarray  # (N, 4) x1, y1, x2, y2 normalised to the model input
+    scores: np.ndarray
+    labels: np.ndarray
+
+
+def _shape(port) -> list[int | None]:
+    ps = port.get_partial_shape()
+    return [d.get_length() if d.is_static else None for d in ps] if ps.rank.is_static else []
+
+
+def _names(port) -> set[str]:
+    return {n.split(":")[0] for n in port.get_names()}
+
+
+def _find(ports, names=(), shape_test=None):
+    """An output port by one of `names`, else the first whose shape passes `shape_test`."""
+    for name in names:
+        for port in ports:
+            if name in _names(port):
+                return port
+    if shape_test:
+        for port in ports:
+            if shape_test(_shape(port)):
+                return port
+    return None
+
+
+def _key(port) -> str:
+    return sorted(port.get_names())[0]
+
+
+class Decoder:
+    expects = ""
+
+    def __init__(self, model: ov.Model, spec: ModelSpec | None, input_size: tuple[int, int] | None):
+        self.spec, self.input_size = spec, input_size
+        self.bind(model.outputs, model)
+
+    def mismatch(self, ports) -> DemoError:
+        return DemoError(f"the model's outputs do not fit the {self.name} decoder",
+                         f"expected {self.expects}; the model has {describe_ports(ports)}")
+
+    def bind(self, ports, model: ov.Model) -> None:
+        raise NotImplementedError
+
+    def decode(self, outputs: ModelOutputs, threshold: float) -> Candidates:
+        raise NotImplementedError
+
+
+class SsdDecoder(Decoder):
+    """DetectionOutput rows [image_id, label, conf, x1, y1, x2, y2] (normalised), or boxes [N,5] + labels [N]."""
+
+    name = "ssd"
+    expects = "DetectionOutput [1,1,N,7] (detection_out), or boxes [N,5] with labels [N]"
+
+    @staticmethod
+    def fits(ports) -> bool:
+        return any(_shape(p)[-1:] == [7] for p in ports) or any(
+            len(_shape(p)) in (2, 3) and _shape(p)[-1:] == [5] for p in ports)
+
+    def bind(self, ports, model) -> None:
+        self.detection_out = _find(ports, ("detection_out", "DetectionOutput"),
+                                   lambda s: len(s) == 4 and s[-1] == 7)
+        self.boxes = self.labels = None
+        if self.detection_out is None:
+            self.boxes = _find(ports, ("boxes",), lambda s: len(s) in (2, 3) and s[-1] == 5)
+            self.labels = _find(ports, ("labels",), None)
+            if self.boxes is None:
+                raise self.mismatch(ports)
+            if self.input_size is None:
+                raise DemoError("boxes [N,5] are in input pixels, but the model's input size is dynamic",
+                                "reshape the model to a fixed input size")
+
+    def decode(self, outputs, threshold) -> Candidates:
+        if self.detection_out is not None:
+            rows = outputs.get(_key(self.detection_out)).reshape(-1, 7)
+            end = np.flatnonzero(rows[:, 0] < 0)
+            rows = rows[: end[0]] if len(end) else rows  # rows after the first image_id < 0 are padding
+            rows = rows[rows[:, 2] >= threshold]
+            return Candidates(rows[:, 3:7].copy(), rows[:, 2].copy(), rows[:, 1].astype(np.int32))
+        boxes = outputs.get(_key(self.boxes)).reshape(-1, 5)
+        if self.labels is not None:
+            labels = outputs.get(_key(self.labels)).reshape(-1).astype(np.int32)
+        else:
+            labels = np.zeros(len(boxes), np.int32)
+        keep = boxes[:, 4] >= threshold
+        boxes, labels = boxes[keep], labels[keep]
+        w, h = self.input_size
+        return Candidates(boxes[:, :4] / np.array([w, h, w, h], np.float32), boxes[:, 4].copy(), labels)
+
+
+class TfOdDecoder(Decoder):
+    """TensorFlow Object Detection API: detection_boxes (ymin, xmin, ymax, xmax), scores, classes, count."""
+
+    name = "tf-od"
+    expects = "detection_boxes [1,N,4], detection_scores [1,N], detection_classes [1,N], num_detections [1]"
+
+    @staticmethod
+    def fits(ports) -> bool:
+        return all(_find(ports, (n,)) is not None for n in ("detection_boxes", "detection_scores", "detection_classes"))
+
+    def bind(self, ports, model) -> None:
+        found = [_find(ports, (n,)) for n in ("detection_boxes", "detection_scores", "detection_classes")]
+        if any(p is None for p in found):
+            raise self.mismatch(ports)
+        self.ports = [_key(p) for p in found]
+        count = _find(ports, ("num_detections",))
+        self.count = _key(count) if count is not None else None
+
+    def decode(self, outputs, threshold) -> Candidates:
+        boxes = outputs.get(self.ports[0]).reshape(-1, 4)
+        scores = outputs.get(self.ports[1]).reshape(-1)
+        classes = outputs.get(self.ports[2]).reshape(-1)
+        if self.count is not None:
+            n = int(outputs.get(self.count).reshape(-1)[0])
+            boxes, scores, classes = boxes[:n], scores[:n], classes[:n]
+        keep = scores >= threshold
+        boxes = boxes[keep][:, [1, 0, 3, 2]]  # to x1, y1, x2, y2
+        return Candidates(boxes, scores[keep].copy(), classes[keep].astype(np.int32))
+
+
+@dataclass
+class YoloHead:
+    key: str
+    grid: tuple[int, int]  # (rows, cols)
+    anchors: np.ndarray  # (A, 2) for this head
+    classes: int
+    activated: bool  # RegionYolo already applied sigmoid (and softmax for v2)
+    anchors_in_cells: bool  # YOLO v2: anchors in grid cells; v3: in input pixels
+    channels_last: bool
+
+
+class YoloDecoder(Decoder):
+    """YOLO v2/v3 region outputs: per anchor [x, y, w, h, objectness, class scores...] per grid cell.
+
+    Anchors, classes and masks are read from the RegionYolo ops in the IR (OpenVINO's own YOLO layer);
+    raw convolution outputs (no RegionYolo) use the spec's anchors/masks and get their sigmoid here."""
+
+    name = "yolo"
+    expects = "YOLO region outputs [1, A*(5+C), H, W] (or flattened [1, A*(5+C)*H*W] from RegionYolo)"
+
+    def bind(self, ports, model) -> None:
+        if self.input_size is None:
+            raise DemoError("YOLO decoding needs a fixed model input size", "reshape the model to a fixed size")
+        regions = {op.get_friendly_name(): op for op in model.get_ordered_ops() if op.get_type_name() == "RegionYolo"}
+        self.heads: list[YoloHead] = []
+        params = self.spec.params if self.spec else {}
+        spec_anchors = np.asarray(params.get("anchors", []), np.float32).reshape(-1, 2)
+        raw_ports = []
+        for port in ports:
+            producer = port.get_node().input_value(0).get_node() if port.get_node().get_type_name() == "Result" \
+                else port.get_node()
+            region = producer if producer.get_type_name() == "RegionYolo" else None
+            if region is None:
+                region = next((op for name, op in regions.items() if name and name in port.get_any_name()), None)
+            if region is not None:
+                self.heads.append(self._region_head(port, region, spec_anchors))
+            else:
+                raw_ports.append(port)
+        if raw_ports and not self.heads:
+            self._raw_heads(raw_ports, params)
+        if not self.heads:
+            raise self.mismatch(ports)
+
+    def _region_head(self, port, region, spec_anchors) -> YoloHead:
+        attrs = region.get_attributes()
+        classes, num, coords = int(attrs["classes"]), int(attrs["num"]), int(attrs.get("coords", 4))
+        if coords != 4:
+            raise DemoError(f"RegionYolo with {coords} coordinates is not supported", "expected 4")
+        anchors = np.asarray(attrs.get("anchors") or [], np.float32).reshape(-1, 2)
+        if not len(anchors):
+            anchors = spec_anchors
+        mask = [int(m) for m in attrs.get("mask") or []]
+        v3 = bool(mask) and not attrs.get("do_softmax", False)
+        anchors = anchors[mask] if v3 else anchors[:num]
+        if len(anchors) == 0:
+            raise DemoError(f"no anchors for YOLO output {port.get_any_name()}", "add `anchors` to the model's spec")
+        in_shape = [d.get_length() for d in region.input(0).get_partial_shape()]
+        return YoloHead(_key(port), (in_shape[2], in_shape[3]), anchors, classes,
+                        activated=True, anchors_in_cells=not v3, channels_last=False)
+
+    def _raw_heads(self, ports, params) -> None:
+        """Plain convolution outputs (YOLOv3/v4 exported without RegionYolo): largest grid gets the first mask."""
+        anchors = np.asarray(params.get("anchors", []), np.float32).reshape(-1, 2)
+        masks = params.get("masks")
+        shapes = [(p, _shape(p)) for p in ports if len(_shape(p)) == 4]
+        if not len(anchors) or not shapes:
+            return
+        per_head = len(anchors) // len(shapes)
+        masks = np.asarray(masks if masks else range(len(anchors)), int).reshape(len(shapes), per_head)
+        shapes.sort(key=lambda ps: -(ps[1][2] * ps[1][3] if ps[1][1] > ps[1][3] else ps[1][1] * ps[1][2]))
+        for (port, shape), mask in zip(shapes, masks, strict=True):
+            channels_last = shape[3] % per_head == 0 and shape[3] > shape[1]
+            c = shape[3] if channels_last else shape[1]
+            grid = (shape[1], shape[2]) if channels_last else (shape[2], shape[3])
+            self.heads.append(YoloHead(_key(port), grid, anchors[mask], c // per_head - 5,
+                                       activated=False, anchors_in_cells=False, channels_last=channels_last))
+
+    def decode(self, outputs, threshold) -> Candidates:
+        all_boxes, all_scores, all_labels = [], [], []
+        in_w, in_h = self.input_size
+        for head in self.heads:
+            data = outputs.get(head.key)
+            rows, cols = head.grid
+            a, k = len(head.anchors), 5 + head.classes
+            if head.channels_last:
+                data = data.reshape(rows, cols, a, k).transpose(2, 3, 0, 1)
+            else:
+                data = data.reshape(a, k, rows, cols)
+            if not head.activated:
+                data = data.copy()
+                data[:, [0, 1, 4]] = _sigmoid(data[:, [0, 1, 4]])
+                data[:, 5:] = _sigmoid(data[:, 5:])
+            objectness = data[:, 4]
+            probs = data[:, 5:] * objectness[:, None]  # (A, C, rows, cols)
+            labels = probs.argmax(axis=1)
+            scores = np.take_along_axis(probs, labels[:, None], axis=1)[:, 0]
+            anchor_i, row_i, col_i = np.nonzero(scores >= threshold)
+            if not len(anchor_i):
+                continue
+            x = (col_i + data[anchor_i, 0, row_i, col_i]) / cols
+            y = (row_i + data[anchor_i, 1, row_i, col_i]) / rows
+            norm = np.array([cols, rows], np.float32) if head.anchors_in_cells else np.array([in_w, in_h], np.float32)
+            wh = np.exp(data[anchor_i, 2:4, row_i, col_i]) * head.anchors[anchor_i] / norm
+            all_boxes.append(np.stack([x - wh[:, 0] / 2, y - wh[:, 1] / 2, x + wh[:, 0] / 2, y + wh[:, 1] / 2], 1))
+            all_scores.append(scores[anchor_i, row_i, col_i])
+            all_labels.append(labels[anchor_i, row_i, col_i])
+        if not all_boxes:
+            return Candidates(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32))
+        boxes = np.concatenate(all_boxes).astype(np.float32)
+        scores = np.concatenate(all_scores).astype(np.float32)
+        labels = np.concatenate(all_labels).astype(np.int32)
+        keep = nms(boxes, scores, labels, threshold, self.spec.iou if self.spec else 0.5)
+        return Candidates(boxes[keep], scores[keep], labels[keep])
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, threshold: float, iou: float) -> np.ndarray:
+    """Per-class non-maximum suppression with OpenCV; indices of the boxes kept, best first."""
+    xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1) * 10000.0  # pixels-like scale
+    keep = cv2.dnn.NMSBoxesBatched(xywh.tolist(), scores.tolist(), labels.tolist(), threshold, iou)
+    return np.asarray(keep, np.int64).reshape(-1)
+
+
+DECODERS: dict[str, type[Decoder]] = {"ssd": SsdDecoder, "tf-od": TfOdDecoder, "yolo": YoloDecoder}
+
+
+def choose_decoder(model: ov.Model, spec: ModelSpec | None, arch: str | None) -> type[Decoder]:
+    """--arch, else the model's spec, else what its outputs look like."""
+    name = arch or (spec.decoder if spec else None)
+    if name:
+        return DECODERS[name]
+    ports = model.outputs
+    if TfOdDecoder.fits(ports):
+        return TfOdDecoder
+    if SsdDecoder.fits(ports):
+        return SsdDecoder
+    if any(op.get_type_name() == "RegionYolo" for op in model.get_ordered_ops()):
+        return YoloDecoder
+    raise DemoError("cannot tell how to read this model's outputs",
+                    f"the model has {describe_ports(ports)}; pass --arch {'|'.join(DECODERS)} "
+                    f"(expected e.g. {SsdDecoder.expects})")
