@@ -50,7 +50,13 @@ def find_in_tree(root: Path, name: str, precision: str) -> Path | None:
     return None
 
 
-def resolve_model(ref: str, models_dir: Path | None = None, precision: str = "FP16") -> ResolvedModel:
+def resolve_from_options(ref: str, opts) -> ResolvedModel:
+    """`-m` as the shared options ask: models folder, precision, offline."""
+    return resolve_model(ref, models_dir_from_env(opts.models_dir), opts.precision, offline=opts.offline)
+
+
+def resolve_model(ref: str, models_dir: Path | None = None, precision: str = "FP16",
+                  offline: bool = False) -> ResolvedModel:
     """A path is used as given; a name is looked up in the models folder (the catalog adds downloads)."""
     path = Path(ref).expanduser()
     if path.is_file() or looks_like_path(ref):

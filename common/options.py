@@ -14,6 +14,7 @@ class PipelineOptions:
     max_frames: int | None = None
     models_dir: str | None = None
     precision: str = "FP16"
+    offline: bool = False
     device: str = "CPU"
     hint: str = "auto"
     nireq: int = 0
@@ -64,6 +65,8 @@ _SHARED = [
                       "<dir>/intel/<name>/<PRECISION>/... [env OVDEMO_MODELS_DIR]"),
     click.option("--precision", default="FP16", show_default=True,
                  help="Model precision to look for (falls back to FP16, FP16-INT8, FP32)."),
+    click.option("--offline", is_flag=True, envvar="OVDEMO_OFFLINE",
+                 help="Never download: use only models already on disk. [env OVDEMO_OFFLINE]"),
     click.option("-d", "--device", default="CPU", show_default=True,
                  help="OpenVINO device: CPU, GPU, NPU, AUTO, HETERO:GPU,CPU, MULTI:GPU,CPU ..."),
     click.option("--hint", type=click.Choice(["auto", "throughput", "latency", "none"]), default="auto",

@@ -11,7 +11,7 @@ from ovdemo.common.capture import Frame
 from ovdemo.common.draw import Style, draw_detections
 from ovdemo.common.errors import DemoError
 from ovdemo.common.inference import ModelOutputs, input_layout, model_input_size
-from ovdemo.common.models import ResolvedModel, models_dir_from_env, resolve_model
+from ovdemo.common.models import ResolvedModel, resolve_from_options
 from ovdemo.common.options import PipelineOptions, model_option, pipeline_options
 from ovdemo.common.pipeline import run
 from ovdemo.common.results import Detections, clip_boxes
@@ -84,7 +84,7 @@ class DetectTask:
 def command(model, threshold, labels_file, classes, arch, **kwargs):
     """Detect objects in video, images, cameras or streams."""
     opts = PipelineOptions.take(kwargs)
-    resolved = resolve_model(model, models_dir_from_env(opts.models_dir), opts.precision)
+    resolved = resolve_from_options(model, opts)
     task = DetectTask(
         model=resolved,
         threshold=threshold,

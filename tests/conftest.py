@@ -1,0 +1,56 @@
+"""Shared test fixtures: real models and videos from ../shared, found through environment variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+_SHARED = REPO.parent / "shared"
+
+
+def _dir(env: str, fallback: Path) -> Path | None:
+    value = os.environ.get(env)
+    path = Path(value) if value else fallback
+    return path if path.is_dir() else None
+
+
+MODELS_DIR = _dir("OVDEMO_MODELS_DIR", _SHARED / "models")
+VIDEOS_DIR = _dir("OVDEMO_SAMPLES_DIR", _SHARED / "videos")
+IMAGES_DIR = _dir("OVDEMO_IMAGES_DIR", _SHARED / "images")
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    if MODELS_DIR is None:
+        pytest.skip("real models not available: set OVDEMO_MODELS_DIR to the shared models folder")
+    return MODELS_DIR
+
+
+@pytest.fixture(scope="session")
+def videos_dir() -> Path:
+    if VIDEOS_DIR is None:
+        pytest.skip("sample videos not available: set OVDEMO_SAMPLES_DIR to the shared videos folder")
+    return VIDEOS_DIR
+
+
+@pytest.fixture(scope="session")
+def images_dir() -> Path:
+    if IMAGES_DIR is None:
+        pytest.skip("sample images not available: set OVDEMO_IMAGES_DIR to the shared images folder")
+    return IMAGES_DIR
+
+
+def model_path(models_dir: Path, name: str, precision: str = "FP16") -> Path:
+    path = models_dir / name / precision / f"{name}.xml"
+    if not path.is_file():
+        pytest.skip(f"{name} {precision} is not in {models_dir}")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    """No test reads or writes the user's real cache."""
+    monkeypatch.setenv("OVDEMO_HOME", str(tmp_path_factory.mktemp("ovdemo-home")))
