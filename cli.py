@@ -7,7 +7,7 @@ import traceback
 
 import click
 from ovdemo import __version__
-from ovdemo.common import errors
+from ovdemo.common import catalog_cli, errors
 from ovdemo.common.errors import DemoError
 from ovdemo.demos import detect
 
@@ -19,11 +19,17 @@ def cli():
 
 
 cli.add_command(detect.command)
+cli.add_command(catalog_cli.models_group)
+cli.add_command(catalog_cli.samples_group)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     errors.VERBOSE = "--verbose" in args
+    if errors.VERBOSE:  # OpenCV's own diagnostics are silenced by default (see ovdemo.common)
+        import cv2
+
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_WARNING)
     try:
         code = cli.main(args=args, prog_name="ovdemo", standalone_mode=False)
     except click.exceptions.Abort:

@@ -57,7 +57,7 @@ def resolve_from_options(ref: str, opts) -> ResolvedModel:
 
 def resolve_model(ref: str, models_dir: Path | None = None, precision: str = "FP16",
                   offline: bool = False) -> ResolvedModel:
-    """A path is used as given; a name is looked up in the models folder (the catalog adds downloads)."""
+    """A path is used as given; a name is looked up in the models folder, then the cache, then downloaded."""
     path = Path(ref).expanduser()
     if path.is_file() or looks_like_path(ref):
         if not path.is_file():
@@ -75,8 +75,7 @@ def resolve_model(ref: str, models_dir: Path | None = None, precision: str = "FP
         if found:
             return ResolvedModel(found, ref, find_spec(ref))
         searched.append(str(models_dir))
-    where = f"in {', '.join(searched)}" if searched else "(no --models-dir or OVDEMO_MODELS_DIR set)"
-    raise DemoError(
-        f"model '{ref}' not found {where}",
-        "pass a path to a .xml/.onnx/.pb file, or set --models-dir / OVDEMO_MODELS_DIR",
-    )
+    # then the download cache, then a download (imported late: only names need the catalog)
+    from .catalog import cached_or_download
+
+    return ResolvedModel(cached_or_download(ref, precision, offline, searched), ref, find_spec(ref))
