@@ -2,6 +2,8 @@
 
 import os
 
-# FFmpeg inside OpenCV logs encoder probes (e.g. a missing H.264 encoder) straight to stderr;
-# ovdemo reports what matters itself. Must be set before cv2 initialises its FFmpeg backend.
+# OpenCV and the FFmpeg inside it log probes (a camera index that does not exist, a missing H.264
+# encoder) straight to stderr; ovdemo reports what matters itself, in one line. These must be set
+# before cv2 is first imported.
+os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")

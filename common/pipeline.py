@@ -62,21 +62,29 @@ class Interrupted(Exception):
     pass
 
 
-@contextmanager
-def _stop_on_signals():
-    """Ctrl+C and SIGTERM both end the run cleanly (outputs finalised, summary printed)."""
-    def raise_interrupt(signum, frame):
-        raise Interrupted()
+class StopRequest:
+    """Ctrl+C and SIGTERM ask the loop to stop between frames, so no frame is ever half-written:
+    outputs are finalised and the summary printed. A second Ctrl+C interrupts at once."""
 
-    installed = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            installed[sig] = signal.signal(sig, raise_interrupt)
-    try:
-        yield
-    finally:
-        for sig, handler in installed.items():
-            signal.signal(sig, handler)
+    def __init__(self):
+        self.requested = False
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    @contextmanager
+    def installed(self):
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, self._handle)
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def display_available() -> bool:
@@ -138,7 +146,8 @@ class Pipeline:
         console.print(f"[bold]{self.task.family}[/]: {self.task.model.name} on {self.metrics.device} "
                       f"({self.hint}, {self.queue.size} requests) | {src.name} {size} @ {src.fps:g} FPS")
         exit_code = 0
-        with _stop_on_signals(), self._progress() as progress:
+        self.stop = StopRequest()
+        with self.stop.installed(), self._progress() as progress:
             try:
                 self.metrics.start()
                 self.reader.start()
@@ -160,6 +169,8 @@ class Pipeline:
         while True:
             with wakeup:
                 while True:
+                    if self.stop.requested:
+                        raise Interrupted()
                     if queue.error is not None:
                         raise DemoError("inference failed", str(queue.error)) from queue.error
                     if queue.ready(next_emit):
