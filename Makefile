@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 SHARED ?= $(abspath ../shared)
 export OVDEMO_MODELS_DIR ?= $(if $(wildcard $(SHARED)/models),$(SHARED)/models,)
 export OVDEMO_SAMPLES_DIR ?= $(if $(wildcard $(SHARED)/videos),$(SHARED)/videos,)
+OMZ ?= $(SHARED)/omz
+DEMO_SAMPLE ?= one-by-one-person-detection
 
-.PHONY: install demo test bench lint clean
+.PHONY: install demo test bench lint clean catalog
 
 $(BIN)/ovdemo: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +17,17 @@ $(BIN)/ovdemo: pyproject.toml
 	@touch $@
 
 install: $(BIN)/ovdemo
+
+# Person detection on an Intel sample video, headless: local copies from ../shared when present, else downloaded.
+demo: install
+	@sample=$$($(BIN)/ovdemo samples path $(DEMO_SAMPLE)) && \
+	$(BIN)/ovdemo detect -m person-detection-0202 -i "$$sample" --output out.mp4 --json out.jsonl \
+		--no-show --max-frames 300
+	@echo "wrote out.mp4 and out.jsonl"
+
+# Regenerate assets/catalog.json from the Open Model Zoo facts.
+catalog:
+	$(PYTHON) assets/build_catalog.py $(OMZ)
 
 test: install
 	$(BIN)/pytest -q
