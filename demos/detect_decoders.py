@@ -269,11 +269,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, threshold: fl
 DECODERS: dict[str, type[Decoder]] = {"ssd": SsdDecoder, "tf-od": TfOdDecoder, "yolo": YoloDecoder}
 
 
-def choose_decoder(model: ov.Model, spec: ModelSpec | None, arch: str | None) -> type[Decoder]:
-    """--arch, else the model's spec, else what its outputs look like."""
-    name = arch or (spec.decoder if spec else None)
-    if name:
-        return DECODERS[name]
+def _detect(model: ov.Model) -> type[Decoder] | None:
     ports = model.outputs
     if TfOdDecoder.fits(ports):
         return TfOdDecoder
@@ -281,6 +277,26 @@ def choose_decoder(model: ov.Model, spec: ModelSpec | None, arch: str | None) ->
         return SsdDecoder
     if any(op.get_type_name() == "RegionYolo" for op in model.get_ordered_ops()):
         return YoloDecoder
-    raise DemoError("cannot tell how to read this model's outputs",
-                    f"the model has {describe_ports(ports)}; pass --arch {'|'.join(DECODERS)} "
-                    f"(expected e.g. {SsdDecoder.expects})")
+    return None
+
+
+def choose_decoder(model: ov.Model, spec: ModelSpec | None, arch: str | None) -> type[Decoder]:
+    """--arch, else the model's spec, else what its outputs look like."""
+    if arch:
+        return DECODERS[arch]
+    detected = _detect(model)
+    if spec and spec.decoder:
+        named = DECODERS[spec.decoder]
+        # A spec describes a model's usual form; another form of it (e.g. Open Model Zoo's IR of a TF OD API
+        # graph, which ends in one DetectionOutput) is read by what its outputs are.
+        if detected is not None and named is not detected and hasattr(named, "fits") \
+                and not named.fits(model.outputs):
+            return detected
+        return named
+    if detected is not None:
+        return detected
+    ports = model.outputs
+    expected = "; or ".join(d.expects for d in DECODERS.values())
+    raise DemoError("the model's outputs do not fit the detect demo",
+                    f"expected {expected}; the model has {describe_ports(ports)} "
+                    f"(if it is a detector, pass --arch {'|'.join(DECODERS)})")
