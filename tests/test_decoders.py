@@ -158,6 +158,7 @@ def test_ssd_threshold_option(ssd_model, frame, capsys):
     assert_objects(objects, [("face", 1, r[2], r[3:]) for r in SSD_ROWS[:3]])  # still nothing after the end row
     objects = detect_ok(ssd_model, frame, "-t", "0.7", capsys=capsys)
     assert_objects(objects, [("face", 1, 0.91, SSD_ROWS[0][3:])])
+    assert detect_ok(ssd_model, frame, "-t", "1", capsys=capsys) == []
 
 
 def test_ssd_labels_file_overrides_spec(ssd_model, frame, tmp_path, capsys):
@@ -290,6 +291,7 @@ def test_tf_object_detection_api(tf_model, frame, capsys):
     assert_objects(objects, _tf_expected(1, 18, 3, 44, 90))
     objects = detect_ok(tf_model, frame, "-t", "0.1", capsys=capsys)
     assert_objects(objects, _tf_expected(1, 18, 3, 44, 90, 6))  # but never the one past num_detections
+    assert detect_ok(tf_model, frame, "-t", "1", capsys=capsys) == []
 
 
 def test_classes_filter(tf_model, frame, capsys):
