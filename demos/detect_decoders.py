@@ -137,7 +137,7 @@ class TfOdDecoder(Decoder):
             boxes, scores, classes = boxes[:n], scores[:n], classes[:n]
         keep = scores >= threshold
         boxes = boxes[keep][:, [1, 0, 3, 2]]  # to x1, y1, x2, y2
-        return Candidates(boxes, scores[keep].copy(), classes[keep].astype(np.int32))
+        return Candidates(boxes, scores[keep].copy(), np.rint(classes[keep]).astype(np.int32))
 
 
 @dataclass
