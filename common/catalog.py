@@ -143,15 +143,21 @@ def cached_xml(model: CatalogModel, wanted: str) -> Path | None:
     return None
 
 
-def download(model: CatalogModel, wanted: str = "FP16", strict: bool = False) -> list[Path]:
-    """Fetch a model (every stage of a composite) into the cache; returns each leaf's .xml."""
-    targets = []
+def plan(model: CatalogModel, wanted: str = "FP16", strict: bool = False) -> tuple[list[RemoteFile], list[Path]]:
+    """The files a model needs in the cache (every stage of a composite) and each leaf's .xml."""
+    files, xmls = [], []
     for leaf in leaves(model):
         precision = choose_precision(leaf, wanted, strict)
-        targets.append((leaf, precision))
-    files = [rf for leaf, precision in targets for rf in remote_files(leaf, precision)]
-    fetch(files, f"{model.name} ({', '.join(sorted({p for _, p in targets}))})")
-    return [leaf.xml_in(models_cache(), precision) for leaf, precision in targets]
+        files += remote_files(leaf, precision)
+        xmls.append(leaf.xml_in(models_cache(), precision))
+    return files, xmls
+
+
+def download(model: CatalogModel, wanted: str = "FP16", strict: bool = False) -> list[Path]:
+    """Fetch a model into the cache; returns each leaf's .xml."""
+    files, xmls = plan(model, wanted, strict)
+    fetch(files, model.name)
+    return xmls
 
 
 def download_command(name: str, precision: str = "FP16") -> str:

@@ -9,6 +9,7 @@ import click
 from . import catalog
 from .catalog import CatalogModel
 from .errors import DemoError
+from .fetch import fetch
 from .models import models_dir_from_env, resolve_model
 
 _OFFLINE = click.option("--offline", is_flag=True, envvar="OVDEMO_OFFLINE",
@@ -115,15 +116,21 @@ def download(names, family, precision):
         wanted += known[family]["models"]
     if not wanted:
         raise click.UsageError("name at least one model, or use --for FAMILY")
+    every = precision is not None and precision.lower() == "all"
+    files, xmls = [], []
     for name in dict.fromkeys(wanted):
         model = catalog.get_model(name)
-        if precision and precision.lower() == "all":
-            chosen = list(dict.fromkeys(p for leaf in catalog.leaves(model) for p in leaf.precisions))
-            paths = [x for p in chosen for x in catalog.download(model, p, strict=False)]
+        if every:
+            chosen = dict.fromkeys(p for leaf in catalog.leaves(model) for p in leaf.precisions)
         else:
-            paths = catalog.download(model, precision or "FP16", strict=precision is not None)
-        for path in dict.fromkeys(paths):
-            click.echo(path)
+            chosen = [precision or "FP16"]
+        for wanted_precision in chosen:
+            more_files, more_xmls = catalog.plan(model, wanted_precision, strict=precision is not None and not every)
+            files += more_files
+            xmls += more_xmls
+    fetch(list({f.dest: f for f in files}.values()), ", ".join(dict.fromkeys(wanted)))  # one overall bar
+    for xml in dict.fromkeys(xmls):
+        click.echo(xml)
 
 
 @models_group.command(name="path")

@@ -4,6 +4,7 @@ and can misbehave on request (corrupt, truncate, drop, stall, 404, 500) to test 
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -11,6 +12,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 FAULTS = {"ok", "corrupt", "truncate", "drop", "stall", "404", "500"}
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        """Clients that hang up early (they refused the content, or timed out) are part of the tests."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class Mirror:
@@ -24,7 +32,7 @@ class Mirror:
         self.chunk_delay = 0.0  # seconds between 64 KiB chunks, to make downloads overlap
         self.lock = threading.Lock()
         self.stopping = threading.Event()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = _QuietServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
