@@ -32,6 +32,10 @@ catalog:
 test: install
 	$(BIN)/pytest -q
 
+# Benchmark (not a test): ovdemo detect FPS against raw OpenVINO async throughput, measured in one run.
+bench: install
+	$(BIN)/python tests/bench_detect.py
+
 lint: install
 	$(BIN)/ruff check .
 
