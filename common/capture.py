@@ -45,6 +45,11 @@ class Source:
     def read(self) -> np.ndarray | None:
         raise NotImplementedError
 
+    @property
+    def frame_size(self) -> tuple[int, int] | None:
+        """(w, h) every frame will have, when the source can promise it (fixes the model's input shape)."""
+        return None
+
     def rewind(self) -> bool:
         """Start again from the first frame (for --loop); False if this source cannot."""
         return False
@@ -72,6 +77,7 @@ class CaptureSource(Source):
         if self._first is None:
             self._cap.release()
             raise open_error
+        self._size = (self._first.shape[1], self._first.shape[0])
 
     def _open(self) -> cv2.VideoCapture | None:
         if isinstance(self.target, int):
@@ -91,6 +97,10 @@ class CaptureSource(Source):
         ok, image = self._cap.read()
         return image if ok and image is not None and image.size else None
 
+    @property
+    def frame_size(self) -> tuple[int, int] | None:
+        return self._size
+
     def read(self) -> np.ndarray | None:
         if self._first is not None:
             image, self._first = self._first, None
@@ -98,14 +108,7 @@ class CaptureSource(Source):
         return self._read_checked()
 
     def rewind(self) -> bool:
-        if self.live:
-            return False
-        self._cap.release()
-        cap = self._open()
-        if cap is None:
-            return False
-        self._cap = cap
-        return True
+        return not self.live and self.reconnect()
 
     def reconnect(self) -> bool:
         self._cap.release()
@@ -125,8 +128,16 @@ class ImageListSource(Source):
         self.total = len(paths)
         self._next = 0
         self.skipped: list[Path] = []
-        if len(paths) == 1 and cv2.imread(str(paths[0])) is None:
-            raise DemoError(f"cannot read image '{paths[0]}'", "the file is not an image OpenCV can decode")
+        self._size = None
+        if len(paths) == 1:
+            image = cv2.imread(str(paths[0]))
+            if image is None:
+                raise DemoError(f"cannot read image '{paths[0]}'", "the file is not an image OpenCV can decode")
+            self._size = (image.shape[1], image.shape[0])
+
+    @property
+    def frame_size(self) -> tuple[int, int] | None:
+        return self._size
 
     def read(self) -> np.ndarray | None:
         while self._next < len(self.paths):

@@ -17,7 +17,7 @@ import openvino as ov
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
 
-from .capture import CaptureSource, Frame, FrameReader, ImageListSource, Source, open_source
+from .capture import Frame, FrameReader, open_source
 from .draw import Style, draw_status
 from .errors import DemoError
 from .inference import (
@@ -93,16 +93,6 @@ def display_available() -> bool:
     return True
 
 
-def _frame_size(source: Source) -> tuple[int, int] | None:
-    """(w, h) shared by every frame, when the source can promise it (fixes the model's input shape)."""
-    if isinstance(source, CaptureSource) and source._first is not None:
-        return source._first.shape[1], source._first.shape[0]
-    if isinstance(source, ImageListSource) and len(source.paths) == 1:
-        image = cv2.imread(str(source.paths[0]))
-        return (image.shape[1], image.shape[0]) if image is not None else None
-    return None
-
-
 class Pipeline:
     def __init__(self, task: Task, opts: PipelineOptions):
         self.task, self.opts = task, opts
@@ -123,7 +113,7 @@ class Pipeline:
             self.jsonl = JsonLines(opts.json)
         model = read_model(self.task.model.path)
         self.task.prepare(model)
-        self.frame_size = _frame_size(self.source)
+        self.frame_size = self.source.frame_size
         hint = opts.hint
         if hint == "auto":
             hint = "latency" if self.source.live else "throughput"
