@@ -15,10 +15,10 @@ from pathlib import Path
 
 from .errors import DemoError
 from .fetch import RemoteFile, fetch, is_valid
+from .models import FALLBACK_PRECISIONS
+from .specs import ASSETS
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SHARED = "shared"  # files key for aux files every precision needs
-DEFAULT_ORDER = ("FP16", "FP16-INT8", "FP32")
 
 
 def ovdemo_home() -> Path:
@@ -117,7 +117,7 @@ def choose_precision(model: CatalogModel, wanted: str, strict: bool = False) -> 
         return wanted.upper()
     if strict:
         raise DemoError(f"{model.name} has no {wanted} files", f"available: {', '.join(available)}")
-    return next((p for p in DEFAULT_ORDER if p in available), available[0])
+    return next((p for p in FALLBACK_PRECISIONS if p in available), available[0])
 
 
 def remote_files(model: CatalogModel, precision: str, root: Path | None = None) -> list[RemoteFile]:
@@ -137,7 +137,7 @@ def cached_precisions(model: CatalogModel) -> list[str]:
 
 def cached_xml(model: CatalogModel, wanted: str) -> Path | None:
     """The cached .xml of a leaf model at `wanted` precision or its fallbacks, if all its files verify."""
-    for precision in dict.fromkeys([wanted.upper(), *DEFAULT_ORDER, *model.precisions]):
+    for precision in dict.fromkeys([wanted.upper(), *FALLBACK_PRECISIONS, *model.precisions]):
         if precision in model.files and is_cached(model, precision):
             return model.xml_in(models_cache(), precision)
     return None

@@ -10,7 +10,7 @@ from .errors import DemoError
 from .specs import ModelSpec, find_spec, spec_for_path
 
 MODEL_SUFFIXES = (".xml", ".onnx", ".pb", ".tflite", ".pdmodel")
-PRECISIONS = ("FP16", "FP16-INT8", "FP32", "FP32-INT8")
+FALLBACK_PRECISIONS = ("FP16", "FP16-INT8", "FP32")  # tried in order after the one asked for
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ def models_dir_from_env(option: str | Path | None) -> Path | None:
 
 
 def precision_order(precision: str) -> list[str]:
-    return list(dict.fromkeys([precision.upper(), "FP16", "FP16-INT8", "FP32"]))
+    return list(dict.fromkeys([precision.upper(), *FALLBACK_PRECISIONS]))
 
 
 def find_in_tree(root: Path, name: str, precision: str) -> Path | None:
