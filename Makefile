@@ -32,9 +32,10 @@ catalog:
 test: install
 	$(BIN)/pytest -q
 
-# Benchmark (not a test): ovdemo detect FPS against raw OpenVINO async throughput, measured in one run.
+# Benchmarks (not tests): each family's end-to-end FPS against raw OpenVINO throughput, measured side by side.
+BENCH ?= $(sort $(wildcard tests/bench_*.py))
 bench: install
-	$(BIN)/python tests/bench_detect.py
+	@for b in $(BENCH); do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 lint: install
 	$(BIN)/ruff check .

@@ -31,7 +31,7 @@ class Metrics:
 
     def record(self, timings: dict[str, float], latency_ms: float) -> None:
         for stage, ms in timings.items():
-            self.stage_ms[stage].append(ms)
+            self.stage_ms.setdefault(stage, []).append(ms)  # families add their own steps
         self.latency_ms.append(latency_ms)
         self.frames += 1
         now = time.perf_counter()

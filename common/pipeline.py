@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,8 +40,28 @@ console = Console(stderr=True, highlight=False)
 EXIT_INTERRUPTED = 130
 
 
+@dataclass(frozen=True)
+class RunContext:
+    """What a task may need to know before its models compile: for its second stages (`ovdemo.common.stages`)
+    and for shaping its main model to the source (e.g. reshaping to the frame's aspect ratio)."""
+
+    config: InferenceConfig  # device, hint and cache for second-stage models
+    frame_size: tuple[int, int] | None  # (w, h) when every frame has it
+    fps: float
+    live: bool
+    opts: PipelineOptions
+
+
 class Task(Protocol):
-    """What a demo family plugs into the pipeline: its model's decoding and its drawing choices."""
+    """What a demo family plugs into the pipeline: its model's decoding and its drawing choices.
+
+    Optional hooks, looked up with getattr so simple families leave them out:
+      start(ctx: RunContext)         before `prepare`: compile second stages, read the frame size
+      needs_inference(index) -> bool False lets a frame skip the main model: postprocess gets outputs=None
+      stage_ms: dict[str, float]     per-frame timings of the task's own steps, merged into the metrics
+                                     (the task refills it in postprocess/draw; the pipeline empties it)
+      finish()                       once, on every exit path, after the last frame: flush the task's files
+    """
 
     family: str
     model: ResolvedModel
@@ -111,14 +132,19 @@ class Pipeline:
         self.video = VideoOutput(opts.output, self.source.fps, warn=self._warn) if opts.output else None
         if opts.json:
             self.jsonl = JsonLines(opts.json)
-        model = read_model(self.task.model.path)
-        self.task.prepare(model)
         self.frame_size = self.source.frame_size
         hint = opts.hint
         if hint == "auto":
             hint = "latency" if self.source.live else "throughput"
         config = InferenceConfig(device=opts.device, hint=None if hint == "none" else hint, nireq=opts.nireq,
                                  nstreams=opts.nstreams, nthreads=opts.nthreads, cache_dir=opts.cache_dir)
+        start = getattr(self.task, "start", None)
+        if start is not None:
+            stage_config = InferenceConfig(device=opts.device, hint=config.hint, nthreads=opts.nthreads,
+                                           cache_dir=opts.cache_dir)
+            start(RunContext(stage_config, self.frame_size, self.source.fps, self.source.live, opts))
+        model = read_model(self.task.model.path)
+        self.task.prepare(model)
         self.compiled = compile_model(embed_preprocessing(model, self.task.model.spec, self.frame_size), config)
         self.metrics.device = execution_devices(self.compiled)
         self.hint = hint
@@ -154,6 +180,8 @@ class Pipeline:
     def _loop(self, wakeup: threading.Condition, progress) -> None:
         reader, queue = self.reader, self.queue
         in_flight: dict[int, tuple[Frame, float]] = {}
+        skipped: set[int] = set()  # frames the task let skip the main model
+        needs_inference = getattr(self.task, "needs_inference", None)
         next_submit = next_emit = 0
         window = max(2 * queue.size, 4)  # bound on finished-but-not-yet-emitted results
         while True:
@@ -163,6 +191,11 @@ class Pipeline:
                         raise Interrupted()
                     if queue.error is not None:
                         raise DemoError("inference failed", str(queue.error)) from queue.error
+                    if next_emit in skipped:
+                        skipped.discard(next_emit)
+                        outputs, infer_ms = None, 0.0
+                        frame = None
+                        break
                     if queue.ready(next_emit):
                         outputs, infer_ms = queue.pop(next_emit)
                         frame = None
@@ -170,7 +203,10 @@ class Pipeline:
                     if queue.can_submit() and next_submit - next_emit < window:
                         frame = reader.take()
                         if frame is not None:
-                            queue.in_flight += 1
+                            if needs_inference is None or needs_inference(frame.index):
+                                queue.in_flight += 1
+                            else:
+                                skipped.add(next_submit)
                             break
                     if reader.finished and not reader.buffer and next_submit == next_emit:
                         return
@@ -183,7 +219,8 @@ class Pipeline:
                     image = cv2.resize(image, self.frame_size)  # a stream changed size: keep the compiled shape
                 prep_ms = (time.perf_counter() - t0) * 1000.0
                 in_flight[next_submit] = (frame, prep_ms)
-                queue.submit(next_submit, image)
+                if next_submit not in skipped:
+                    queue.submit(next_submit, image)
                 next_submit += 1
             else:
                 done, prep_ms = in_flight.pop(next_emit)
@@ -191,7 +228,7 @@ class Pipeline:
                 if self._emit(done, outputs, prep_ms, infer_ms, progress):
                     raise Interrupted()  # the user closed the window
 
-    def _emit(self, frame: Frame, outputs: ModelOutputs, prep_ms: float, infer_ms: float, progress) -> bool:
+    def _emit(self, frame: Frame, outputs: ModelOutputs | None, prep_ms: float, infer_ms: float, progress) -> bool:
         """Decode, draw, write and show one frame. Returns True when the user asked to quit."""
         task, opts = self.task, self.opts
         t0 = time.perf_counter()
@@ -205,6 +242,10 @@ class Pipeline:
         t2 = time.perf_counter()
         timings = {"decode": frame.decode_ms, "preprocess": prep_ms, "infer": infer_ms,
                    "postprocess": (t1 - t0) * 1000.0, "render": (t2 - t1) * 1000.0}
+        task_ms = getattr(task, "stage_ms", None)
+        if task_ms:
+            timings.update(task_ms)
+            task_ms.clear()
         if self.video:
             self.video.write(image)
         quit_requested = False
@@ -278,6 +319,9 @@ class Pipeline:
             self.video.close()
         if self.jsonl:
             self.jsonl.close()
+        finish = getattr(self.task, "finish", None)
+        if finish is not None:
+            finish()
         if self.show:
             with suppress(cv2.error):
                 cv2.destroyAllWindows()

@@ -1,13 +1,12 @@
-"""Model knowledge as data: per-model specs keyed by Open Model Zoo name (assets/models.toml)."""
+"""Model knowledge as data: per-model specs keyed by Open Model Zoo name (assets/models/<family>.toml)."""
 
 from __future__ import annotations
 
 import fnmatch
+import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-
-import tomllib
 
 from .errors import DemoError
 
@@ -45,8 +44,16 @@ def load_labels(ref: str | Path) -> tuple[str, ...]:
 
 @cache
 def _table() -> dict[str, dict]:
-    with open(ASSETS / "models.toml", "rb") as f:
-        return tomllib.load(f)
+    """All spec files merged, one file per demo family; a name may be specified once only."""
+    table: dict[str, dict] = {}
+    for path in sorted((ASSETS / "models").glob("*.toml")):
+        with open(path, "rb") as f:
+            entries = tomllib.load(f)
+        twice = sorted(set(entries) & set(table))
+        if twice:
+            raise RuntimeError(f"{path.name} specifies {', '.join(twice)} again")
+        table.update(entries)
+    return table
 
 
 def _build(name: str, entry: dict) -> ModelSpec:

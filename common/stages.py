@@ -1,0 +1,264 @@
+"""Second-stage models: a model run on regions of a frame (faces, people, words) or on features.
+
+Every region of a frame goes out at once, as batches spread over the stage's own async requests, so a
+frame with ten faces costs one round trip, not ten; several stages run side by side, and beside the
+pipeline's main model, on OpenVINO's threads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import openvino as ov
+from openvino.preprocess import ColorFormat, PrePostProcessor
+
+from .errors import DemoError
+from .inference import (
+    InferenceConfig,
+    ModelOutputs,
+    _first_line,
+    compile_model,
+    input_layout,
+    read_model,
+)
+from .models import ResolvedModel
+
+
+@dataclass(frozen=True)
+class StageInput:
+    """Where a stage's image input sits and what size its crops must have."""
+
+    name: str
+    size: tuple[int, int] | None  # (width, height); None when the model's spatial size is dynamic
+
+
+class Pending:
+    """The outputs of one submitted batch, once every request that carries part of it has finished."""
+
+    def __init__(self, parts: int):
+        self._parts: list[ModelOutputs | None] = [None] * parts
+        self._left = parts
+        self._error: BaseException | None = None
+        self._done = threading.Condition()
+        self.started = time.perf_counter()
+        self.infer_ms = 0.0
+
+    def _finish(self, index: int, outputs: ModelOutputs | None, error: BaseException | None) -> None:
+        with self._done:
+            self._parts[index] = outputs
+            self._error = self._error or error
+            self._left -= 1
+            if self._left == 0:
+                self.infer_ms = (time.perf_counter() - self.started) * 1000.0
+                self._done.notify_all()
+
+    def wait(self) -> ModelOutputs:
+        """Block until the whole batch is done; outputs are concatenated along the batch axis."""
+        with self._done:
+            while self._left:
+                self._done.wait()
+        if self._error is not None:
+            raise DemoError("second-stage inference failed", _first_line(self._error)) from self._error
+        if len(self._parts) == 1:
+            return self._parts[0]
+        first = self._parts[0]
+        return ModelOutputs([
+            (names, np.concatenate([p.arrays[i][1] for p in self._parts], axis=0))
+            for i, (names, _) in enumerate(first.arrays)
+        ])
+
+
+class Stage:
+    """A compiled second-stage model with its own async requests.
+
+    Image stages take u8 BGR crops (N, H, W, 3) already at the model's size (see `crops`); colour order,
+    layout and mean/scale run inside OpenVINO as for the main model. The batch dimension is made dynamic
+    when the model allows it, so a batch is one request; models that only run at batch 1 get one request
+    per crop instead, all in flight together. Non-image stages (`image=False`) take a dict of arrays.
+    """
+
+    def __init__(self, model: ResolvedModel, config: InferenceConfig, *, image: bool = True,
+                 check: Callable[[ov.Model], None] | None = None, max_batch: int = 32, nireq: int = 0,
+                 reshape: Mapping[str, list[int]] | None = None):
+        self.model = model
+        ov_model = read_model(model.path)
+        if check is not None:
+            check(ov_model)  # the family's output check: raises DemoError naming what it expected
+        if reshape:
+            ov_model.reshape({k: ov.PartialShape(v) for k, v in reshape.items()})
+        self.image = image
+        dynamic = self._make_batch_dynamic(ov_model)
+        if image:
+            self.input = self._embed_preprocessing(ov_model)
+        self.compiled = compile_model(ov_model, config)
+        if dynamic and not self._runs_batch_of_two():
+            # the graph accepted a dynamic batch but breaks on one (a constant shaped for batch 1):
+            # start again at batch 1, with one request per item
+            ov_model = read_model(model.path)
+            if reshape:
+                ov_model.reshape({k: ov.PartialShape(v) for k, v in reshape.items()})
+            self._fix_batch(ov_model)
+            if image:
+                self.input = self._embed_preprocessing(ov_model)
+            self.compiled = compile_model(ov_model, config)
+            dynamic = False
+        self.max_batch = max_batch if dynamic else 1
+        self._ports = [(frozenset(o.get_names()), o) for o in self.compiled.outputs]
+        self._queue = ov.AsyncInferQueue(self.compiled, nireq)
+        self._queue.set_callback(self._on_done)
+        # start_async waits for an idle request without releasing the GIL, which the callback needs:
+        # take a free request here first, where waiting does release it
+        self._free = threading.Semaphore(len(self._queue))
+        self.input_names = [p.get_any_name() for p in self.compiled.inputs]
+
+    @staticmethod
+    def _make_batch_dynamic(model: ov.Model) -> bool:
+        shapes = {}
+        for port in model.inputs:
+            shape = port.get_partial_shape()
+            if shape.rank.is_dynamic or shape.rank.get_length() < 2:
+                return False
+            if shape[0].is_dynamic:
+                continue
+            if shape[0].get_length() != 1:
+                return False
+            dims = list(shape)
+            dims[0] = ov.Dimension(-1)
+            shapes[port] = ov.PartialShape(dims)
+        if not shapes:
+            return True
+        try:
+            model.reshape(shapes)
+            return True
+        except Exception:  # a graph with batch 1 built into a Reshape: fall back to one request per item
+            Stage._fix_batch(model)
+            return False
+
+    @staticmethod
+    def _fix_batch(model: ov.Model) -> None:
+        fixed = {}
+        for port in model.inputs:
+            dims = list(port.get_partial_shape())
+            if dims and dims[0].is_dynamic:
+                dims[0] = ov.Dimension(1)
+            fixed[port] = ov.PartialShape(dims)
+        model.reshape(fixed)
+
+    def _runs_batch_of_two(self) -> bool:
+        """One synchronous probe: some graphs only fail at inference time with a batch above 1."""
+        inputs = {}
+        for port in self.compiled.inputs:
+            shape = port.get_partial_shape()
+            dims = [2 if i == 0 else (d.get_length() if d.is_static else 32) for i, d in enumerate(shape)]
+            inputs[port] = np.zeros(dims, port.get_element_type().to_dtype())
+        try:
+            self.compiled.create_infer_request().infer(inputs)
+            return True
+        except Exception:
+            return False
+
+    def _embed_preprocessing(self, model: ov.Model) -> StageInput:
+        image_ports = [p for p in model.inputs if p.get_partial_shape().rank.get_length() == 4]
+        if len(image_ports) != 1:
+            raise DemoError(f"{self.model.name} has {len(image_ports)} image inputs",
+                            "a second-stage image model needs exactly one 4-D input")
+        port = image_ports[0]
+        spec = self.model.spec
+        layout = input_layout(model, spec) if len(model.inputs) == 1 else "NCHW"
+        index = list(model.inputs).index(port)
+        shape = port.get_partial_shape()
+        h, w = (shape[2], shape[3]) if layout == "NCHW" else (shape[1], shape[2])
+        size = (w.get_length(), h.get_length()) if h.is_static and w.is_static else None
+        ppp = PrePostProcessor(model)
+        inp = ppp.input(index)
+        tensor_shape = [-1, size[1], size[0], 3] if size else [-1, -1, -1, 3]
+        inp.tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")).set_color_format(
+            ColorFormat.BGR).set_shape(ov.PartialShape(tensor_shape))
+        inp.model().set_layout(ov.Layout(layout))
+        steps = inp.preprocess()
+        if port.get_element_type() != ov.Type.u8:
+            steps.convert_element_type(ov.Type.f32)
+        if spec and spec.color.upper() == "RGB":
+            steps.convert_color(ColorFormat.RGB)
+        if spec and spec.mean:
+            steps.mean(list(spec.mean))
+        if spec and spec.scale:
+            steps.scale(list(spec.scale))
+        ppp.build()
+        return StageInput(port.get_any_name(), size)
+
+    @property
+    def input_size(self) -> tuple[int, int] | None:
+        return self.input.size if self.image else None
+
+    def submit(self, batch: np.ndarray | Mapping[str, np.ndarray]) -> Pending:
+        """Start inference on a batch: (N, H, W, 3) u8 crops for image stages, else {input name: array}
+        with the batch on axis 0. Returns at once; `Pending.wait()` gives the outputs in batch order."""
+        inputs = {self.input.name: batch} if self.image else dict(batch)
+        n = len(next(iter(inputs.values())))
+        if n == 0:
+            raise ValueError("empty batch")
+        starts = list(range(0, n, self.max_batch))
+        pending = Pending(len(starts))
+        for part, start in enumerate(starts):
+            chunk = {k: np.ascontiguousarray(v[start:start + self.max_batch]) for k, v in inputs.items()}
+            self._free.acquire()
+            self._queue.start_async(chunk, (pending, part))
+        return pending
+
+    def __call__(self, batch: np.ndarray | Mapping[str, np.ndarray]) -> ModelOutputs:
+        return self.submit(batch).wait()
+
+    def _on_done(self, request: ov.InferRequest, userdata) -> None:
+        pending, part = userdata
+        self._free.release()
+        try:
+            outputs = ModelOutputs([(names, request.get_tensor(port).data.copy()) for names, port in self._ports])
+            pending._finish(part, outputs, None)
+        except BaseException as e:  # never let an error vanish inside OpenVINO's thread
+            pending._finish(part, None, e)
+
+    def wait_all(self) -> None:
+        self._queue.wait_all()
+
+
+def crop(image: np.ndarray, box, size: tuple[int, int] | None = None) -> np.ndarray:
+    """The part of `image` under `box` (x1, y1, x2, y2 in pixels; may reach past the frame, which is
+    padded with black), resized to `size` (w, h) when given."""
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    x2, y2 = max(x2, x1 + 1), max(y2, y1 + 1)
+    inner = image[max(y1, 0):min(y2, h), max(x1, 0):min(x2, w)]
+    if (x1, y1, x2, y2) != (max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)) or inner.size == 0:
+        out = np.zeros((y2 - y1, x2 - x1, 3), image.dtype)
+        if inner.size:
+            out[max(-y1, 0):max(-y1, 0) + inner.shape[0], max(-x1, 0):max(-x1, 0) + inner.shape[1]] = inner
+        inner = out
+    if size is not None and (inner.shape[1], inner.shape[0]) != tuple(size):
+        inner = cv2.resize(inner, tuple(size), interpolation=cv2.INTER_LINEAR)
+    return inner
+
+
+def crops(image: np.ndarray, boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Every box of `boxes` (N, 4) cut from `image` and resized to `size` (w, h): a (N, h, w, 3) batch."""
+    if len(boxes) == 0:
+        return np.zeros((0, size[1], size[0], 3), image.dtype)
+    return np.stack([crop(image, b, size) for b in boxes])
+
+
+def expand_boxes(boxes: np.ndarray, scale: float = 1.0, square: bool = False,
+                 shift: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """Grow boxes about their centre by `scale` (optionally to squares of the longer side first), moved
+    by `shift` times their size: the region-of-interest expansion second-stage models were trained with."""
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    wh = boxes[:, 2:] - boxes[:, :2]
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2 + wh * np.asarray(shift, np.float32)
+    if square:
+        wh = np.repeat(wh.max(axis=1, keepdims=True), 2, axis=1)
+    half = wh * scale / 2
+    return np.concatenate([centre - half, centre + half], axis=1)

@@ -1,0 +1,131 @@
+"""Second-stage models (ovdemo.common.stages) and the pipeline's optional task hooks."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import openvino as ov
+import openvino.opset13 as ops
+import pytest
+from conftest import model_path
+from ovdemo.common.inference import InferenceConfig, core
+from ovdemo.common.models import ResolvedModel
+from ovdemo.common.options import PipelineOptions
+from ovdemo.common.pipeline import run
+from ovdemo.common.specs import find_spec
+from ovdemo.common.stages import Stage, crop, crops, expand_boxes
+from synthetic import brightness_probe
+
+CONFIG = InferenceConfig(hint="throughput")
+
+
+def one_by_one(path, image):
+    """Reference: the plain model, one crop per synchronous call, preprocessing done by hand."""
+    compiled = core().compile_model(str(path), "CPU")
+    shape = compiled.input(0).get_partial_shape()
+    h, w = shape[2].get_length(), shape[3].get_length()
+    x = cv2.resize(image, (w, h)).transpose(2, 0, 1)[np.newaxis].astype(np.float32)
+    return {tuple(sorted(o.get_names())): v for o, v in compiled(x).items()}
+
+
+@pytest.mark.parametrize("name", ["landmarks-regression-retail-0009", "person-reidentification-retail-0249"])
+def test_a_batch_equals_the_crops_run_one_by_one(models_dir, images_dir, name):
+    # 0009 takes a dynamic batch; 0249 has batch 1 built into its graph and falls back to a request per crop
+    path = model_path(models_dir, name)
+    stage = Stage(ResolvedModel(path, name, find_spec(name)), CONFIG)
+    assert stage.max_batch == (1 if name.endswith("0249") else 32)
+    image = cv2.imread(str(images_dir / "astronaut.png"))
+    boxes = np.array([[150, 20, 300, 200], [0, 0, 120, 260], [200, 300, 500, 500], [-20, -30, 60, 90]], np.float32)
+    outputs = stage(crops(image, boxes, stage.input_size))
+    for i, box in enumerate(boxes):
+        expected = one_by_one(path, crop(image, box))
+        for names, array in outputs:
+            want = next(v for k, v in expected.items() if set(k) & names)
+            assert array.shape[0] == len(boxes)
+            np.testing.assert_allclose(array[i], want[0], rtol=0.05, atol=0.02)
+
+
+def test_stages_overlap_and_large_batches_split(models_dir, images_dir):
+    name = "landmarks-regression-retail-0009"
+    stage = Stage(ResolvedModel(model_path(models_dir, name), name, None), CONFIG, max_batch=4)
+    image = cv2.imread(str(images_dir / "astronaut.png"))
+    boxes = np.array([[10 * k, 5 * k, 10 * k + 100, 5 * k + 120] for k in range(10)], np.float32)
+    batch = crops(image, boxes, stage.input_size)
+    first, second = stage.submit(batch), stage.submit(batch[::-1])  # both in flight at once
+    a, b = first.wait(), second.wait()
+    (names, la), = list(a)
+    (_, lb), = list(b)
+    assert la.shape == (10, 10, 1, 1)
+    np.testing.assert_allclose(la, lb[::-1], atol=1e-4)
+
+
+def test_crop_pads_outside_the_frame_and_boxes_expand_about_their_centre():
+    image = np.full((10, 10, 3), 200, np.uint8)
+    piece = crop(image, (-5, -5, 5, 5))
+    assert piece.shape == (10, 10, 3)
+    assert piece[:5, :5].max() == 0 and piece[5:, 5:].min() == 200
+    grown = expand_boxes(np.array([[10, 20, 30, 60]]), scale=1.5, square=True)
+    np.testing.assert_allclose(grown, [[-10, 10, 50, 70]])
+
+
+def test_non_image_stage_takes_named_arrays(tmp_path):
+    x = ops.parameter([1, 4, 8], ov.Type.f32, name="features")
+    y = ops.reduce_sum(x, ops.constant(np.array([1, 2], np.int64)), keep_dims=False)
+    y.output(0).get_tensor().set_names({"total"})
+    path = tmp_path / "sum.xml"
+    ov.save_model(ov.Model([ops.result(y)], [x], "sum"), str(path))
+    stage = Stage(ResolvedModel(path, "sum", None), CONFIG, image=False)
+    batch = np.arange(3 * 32, dtype=np.float32).reshape(3, 4, 8)
+    np.testing.assert_allclose(stage({"features": batch}).get("total"), batch.sum(axis=(1, 2)))
+
+
+class EveryThird:
+    """A task that runs the main model on every third frame only, and counts its hooks."""
+
+    family = "test"
+
+    def __init__(self, model):
+        self.model = model
+        self.started = self.finished = 0
+        self.seen: list[tuple[int, bool]] = []
+        self.stage_ms = {}
+
+    def start(self, ctx):
+        self.started += 1
+        self.ctx = ctx
+
+    def prepare(self, model):
+        pass
+
+    def needs_inference(self, index):
+        return index % 3 == 0
+
+    def postprocess(self, outputs, frame):
+        self.seen.append((frame.index, outputs is not None))
+        self.stage_ms["own-step"] = 1.0
+        return None
+
+    def draw(self, image, result, style):
+        pass
+
+    def record(self, result):
+        return {}
+
+    def raw_lines(self, result):
+        return []
+
+    def finish(self):
+        self.finished += 1
+
+
+def test_frames_may_skip_the_main_model_and_keep_their_order(tmp_path):
+    probe = brightness_probe(tmp_path / "probe.xml")
+    for k in range(12):
+        cv2.imwrite(str(tmp_path / f"f_{k:02d}.png"), np.full((32, 48, 3), 10 * k, np.uint8))
+    task = EveryThird(ResolvedModel(probe, "probe", None))
+    opts = PipelineOptions(input=str(tmp_path / "f_%02d.png"), no_show=True, nireq=3,
+                           metrics_json=str(tmp_path / "m.json"))
+    assert run(task, opts) == 0
+    assert task.seen == [(k, k % 3 == 0) for k in range(12)]
+    assert (task.started, task.finished, task.ctx.opts) == (1, 1, opts)
+    assert "own-step" in (tmp_path / "m.json").read_text()
