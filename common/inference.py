@@ -36,7 +36,7 @@ class InferenceConfig:
     cache_dir: str | None = None
 
 
-def _first_line(error: Exception) -> str:
+def first_error_line(error: Exception) -> str:
     lines = [ln.strip() for ln in str(error).splitlines() if ln.strip() and not ln.startswith("Exception from")]
     return lines[-1] if lines else type(error).__name__
 
@@ -61,7 +61,7 @@ def read_model(path: Path) -> ov.Model:
     try:
         return core().read_model(str(path))
     except Exception as e:
-        raise DemoError(f"cannot read model '{path}'", _first_line(e)) from None
+        raise DemoError(f"cannot read model '{path}'", first_error_line(e)) from None
 
 
 def input_layout(model: ov.Model, spec: ModelSpec | None) -> str:
@@ -143,7 +143,7 @@ def compile_model(model: ov.Model, config: InferenceConfig) -> ov.CompiledModel:
     try:
         return core().compile_model(model, config.device, settings)
     except Exception as e:
-        raise DemoError(f"cannot compile the model for {config.device}", _first_line(e)) from None
+        raise DemoError(f"cannot compile the model for {config.device}", first_error_line(e)) from None
 
 
 def execution_devices(compiled: ov.CompiledModel) -> str:
@@ -189,6 +189,7 @@ class InferQueue:
         self._done: dict[int, tuple[ModelOutputs, float]] = {}
         self.in_flight = 0
         self.error: BaseException | None = None
+        self.last_event = time.perf_counter()  # last submit or completion, to notice a silent failure
         self._queue.set_callback(self._on_done)
 
     def can_submit(self) -> bool:
@@ -198,7 +199,8 @@ class InferQueue:
         """Start inference on one frame (u8 HxWx3) without holding `wakeup`. The caller counted it in
         `in_flight` under `wakeup` and keeps `image` alive until the result is popped (no copy is made)."""
         tensor = ov.Tensor(np.ascontiguousarray(image)[np.newaxis], shared_memory=True)
-        self._queue.start_async({0: tensor}, (seq, time.perf_counter()))
+        self.last_event = time.perf_counter()
+        self._queue.start_async({0: tensor}, (seq, self.last_event))
 
     def _on_done(self, request: ov.InferRequest, userdata) -> None:
         seq, started = userdata
@@ -212,6 +214,7 @@ class InferQueue:
             if outputs is not None:
                 self._done[seq] = (outputs, infer_ms)
             self.in_flight -= 1
+            self.last_event = time.perf_counter()
             self._wakeup.notify_all()
 
     def ready(self, seq: int) -> bool:
@@ -219,6 +222,17 @@ class InferQueue:
 
     def pop(self, seq: int) -> tuple[ModelOutputs, float]:
         return self._done.pop(seq)
+
+    def stalled(self, seconds: float) -> bool:
+        return self.in_flight > 0 and time.perf_counter() - self.last_event > seconds
+
+    def surface_failure(self) -> None:
+        """OpenVINO skips the callback of a request that failed, so a failure looks like a request that
+        never ends. Waiting for all requests (without holding `wakeup`) re-raises the stored error."""
+        try:
+            self._queue.wait_all()
+        except Exception as e:
+            self.error = e
 
     def wait_all(self) -> None:
         self._queue.wait_all()

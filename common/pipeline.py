@@ -29,6 +29,7 @@ from .inference import (
     compile_model,
     embed_preprocessing,
     execution_devices,
+    first_error_line,
     read_model,
 )
 from .metrics import Metrics
@@ -38,6 +39,7 @@ from .output import JsonLines, VideoOutput, check_writable
 
 console = Console(stderr=True, highlight=False)
 EXIT_INTERRUPTED = 130
+STALL_CHECK_S = 2.0  # no request finished for this long: check whether one failed silently
 
 
 @dataclass(frozen=True)
@@ -185,12 +187,13 @@ class Pipeline:
         next_submit = next_emit = 0
         window = max(2 * queue.size, 4)  # bound on finished-but-not-yet-emitted results
         while True:
+            stalled = False
             with wakeup:
                 while True:
                     if self.stop.requested:
                         raise Interrupted()
                     if queue.error is not None:
-                        raise DemoError("inference failed", str(queue.error)) from queue.error
+                        raise DemoError("inference failed", first_error_line(queue.error)) from queue.error
                     if next_emit in skipped:
                         skipped.discard(next_emit)
                         outputs, infer_ms = None, 0.0
@@ -210,8 +213,15 @@ class Pipeline:
                             break
                     if reader.finished and not reader.buffer and next_submit == next_emit:
                         return
+                    if queue.stalled(STALL_CHECK_S):
+                        frame, stalled = None, True
+                        break
                     wakeup.wait(0.1)
                 self.metrics.dropped = reader.dropped
+            if stalled:
+                queue.surface_failure()  # sets queue.error if a request failed; else all have completed
+                queue.last_event = time.perf_counter()
+                continue
             if frame is not None:
                 t0 = time.perf_counter()
                 image = frame.image

@@ -21,8 +21,8 @@ from .errors import DemoError
 from .inference import (
     InferenceConfig,
     ModelOutputs,
-    _first_line,
     compile_model,
+    first_error_line,
     input_layout,
     read_model,
 )
@@ -63,7 +63,7 @@ class Pending:
             while self._left:
                 self._done.wait()
         if self._error is not None:
-            raise DemoError("second-stage inference failed", _first_line(self._error)) from self._error
+            raise DemoError("second-stage inference failed", first_error_line(self._error)) from self._error
         if len(self._parts) == 1:
             return self._parts[0]
         first = self._parts[0]

@@ -41,3 +41,19 @@ def unfit_model(path: Path) -> Path:
     prob = ops.matmul(pooled, ops.constant(np.ones((3, 10), np.float32)), False, False)
     ov.save_model(ov.Model([ops.result(_named(prob, "prob"))], [data], "unfit"), str(path))
     return path
+
+
+def fixed_size_only(path: Path, size=(64, 64)) -> Path:
+    """An SSD-style model with a dynamic input size that only runs at `size`: a Reshape to a fixed
+    element count fails at inference time on any other frame size (a request that fails, not a model
+    that fails to load)."""
+    data = ops.parameter([1, 3, -1, -1], ov.Type.f32, name="data")
+    flat = ops.reshape(data, ops.constant(np.array([1, 3 * size[0] * size[1]], np.int64)), False)
+    level = ops.reduce_mean(flat, ops.constant(np.array([1], np.int64)), keep_dims=False)
+    row = ops.concat([ops.constant(np.array([0, 1, 0.9, 0.1, 0.1], np.float32)),
+                      ops.multiply(ops.concat([level, level], axis=0), ops.constant(np.float32(0))),
+                      ], axis=0)
+    out = ops.reshape(ops.add(row, ops.constant(np.array([0, 0, 0, 0, 0, 0.5, 0.5], np.float32))),
+                      ops.constant(np.array([1, 1, 1, 7], np.int64)), False)
+    ov.save_model(ov.Model([ops.result(_named(out, "detection_out"))], [data], "fixed-size-only"), str(path))
+    return path

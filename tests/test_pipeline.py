@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 from helpers import one_line_error, read_jsonl, read_video, run_ovdemo
-from synthetic import brightness_probe, unfit_model
+from synthetic import brightness_probe, fixed_size_only, unfit_model
 
 FRAMES = 40
 STEP = 6  # frame k is a flat image of brightness STEP * k
@@ -164,3 +164,18 @@ def test_verbose_shows_the_traceback(images_dir, tmp_path):
     result = run_ovdemo("detect", "-m", tmp_path / "absent.xml", "-i", images_dir / "astronaut.png", "--verbose")
     assert result.returncode == 2
     assert "Traceback" in result.stderr and "model file not found" in result.stderr
+
+
+def test_a_request_that_fails_at_inference_time_is_an_error_not_a_hang(tmp_path):
+    # OpenVINO skips the callback of a failed request: the pipeline must notice and say so
+    model = fixed_size_only(tmp_path / "fixed-size-only.xml")
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for k, side in enumerate([64, 64, 48, 64]):
+        cv2.imwrite(str(folder / f"{k}.png"), np.full((side, side, 3), 100, np.uint8))
+    result = run_ovdemo("detect", "-m", model, "-i", folder, "--no-show", "--json", tmp_path / "o.jsonl",
+                        timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: inference failed: [cpu]reshape"), result.stderr
+    assert len(read_jsonl(tmp_path / "o.jsonl")) == 2  # the frames before the failure were written whole
