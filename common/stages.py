@@ -28,6 +28,8 @@ from .inference import (
 )
 from .models import ResolvedModel
 
+STALL_CHECK_S = 2.0  # a batch unfinished for this long: check whether a request failed silently
+
 
 @dataclass(frozen=True)
 class StageInput:
@@ -40,7 +42,8 @@ class StageInput:
 class Pending:
     """The outputs of one submitted batch, once every request that carries part of it has finished."""
 
-    def __init__(self, parts: int):
+    def __init__(self, parts: int, queue: ov.AsyncInferQueue):
+        self._queue = queue
         self._parts: list[ModelOutputs | None] = [None] * parts
         self._left = parts
         self._error: BaseException | None = None
@@ -59,9 +62,16 @@ class Pending:
 
     def wait(self) -> ModelOutputs:
         """Block until the whole batch is done; outputs are concatenated along the batch axis."""
-        with self._done:
-            while self._left:
-                self._done.wait()
+        while True:
+            with self._done:
+                if not self._left or self._done.wait(STALL_CHECK_S) and not self._left:
+                    break
+            # OpenVINO skips the callback of a failed request: waiting on the queue re-raises its error
+            try:
+                self._queue.wait_all()
+            except Exception as e:
+                self._error = self._error or e
+                break
         if self._error is not None:
             raise DemoError("second-stage inference failed", first_error_line(self._error)) from self._error
         if len(self._parts) == 1:
@@ -204,7 +214,7 @@ class Stage:
         if n == 0:
             raise ValueError("empty batch")
         starts = list(range(0, n, self.max_batch))
-        pending = Pending(len(starts))
+        pending = Pending(len(starts), self._queue)
         for part, start in enumerate(starts):
             chunk = {k: np.ascontiguousarray(v[start:start + self.max_batch]) for k, v in inputs.items()}
             self._free.acquire()

@@ -8,13 +8,14 @@ import openvino as ov
 import openvino.opset13 as ops
 import pytest
 from conftest import model_path
+from ovdemo.common.errors import DemoError
 from ovdemo.common.inference import InferenceConfig, core
 from ovdemo.common.models import ResolvedModel
 from ovdemo.common.options import PipelineOptions
 from ovdemo.common.pipeline import run
 from ovdemo.common.specs import find_spec
 from ovdemo.common.stages import Stage, crop, crops, expand_boxes
-from synthetic import brightness_probe
+from synthetic import brightness_probe, fixed_size_only
 
 CONFIG = InferenceConfig(hint="throughput")
 
@@ -129,3 +130,12 @@ def test_frames_may_skip_the_main_model_and_keep_their_order(tmp_path):
     assert task.seen == [(k, k % 3 == 0) for k in range(12)]
     assert (task.started, task.finished, task.ctx.opts) == (1, 1, opts)
     assert "own-step" in (tmp_path / "m.json").read_text()
+
+
+def test_a_failed_second_stage_request_raises_instead_of_hanging(tmp_path):
+    model = fixed_size_only(tmp_path / "fixed.xml")  # runs on 64x64 inputs only
+    stage = Stage(ResolvedModel(model, "fixed", None), CONFIG)
+    good = np.full((2, 64, 64, 3), 50, np.uint8)
+    assert stage(good).get("detection_out").shape[0] == 2
+    with pytest.raises(DemoError, match="second-stage inference failed"):
+        stage(np.full((2, 48, 48, 3), 50, np.uint8))
