@@ -34,8 +34,15 @@ def precision_order(precision: str) -> list[str]:
 
 
 def find_in_tree(root: Path, name: str, precision: str) -> Path | None:
-    """Both layouts: <root>/<name>/<PREC>/<name>.xml and omz_downloader's <root>/{intel,public}/<name>/<PREC>/."""
+    """Both layouts: <root>/<name>/<PREC>/<name>.xml and omz_downloader's <root>/{intel,public}/<name>/<PREC>/,
+    where a composite model's stages sit inside their composite (intel/<composite>/<stage>/<PREC>/)."""
     bases = [root / name, root / "intel" / name, root / "public" / name]
+    from .catalog import models as catalog_models  # late: the catalog is only read for names
+
+    entry = catalog_models().get(name)
+    if entry is not None and entry.dir not in (f"intel/{name}", f"public/{name}"):
+        nested = Path(entry.dir)
+        bases += [root / nested, root / Path(*nested.parts[1:])]
     for prec in precision_order(precision):
         for base in bases:
             xml = base / prec / f"{name}.xml"

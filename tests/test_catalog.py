@@ -81,6 +81,16 @@ def test_models_dir_is_used_as_is_before_the_cache(models_dir):
     assert found.path == models_dir / "person-detection-0202" / "FP16" / "person-detection-0202.xml"
 
 
+@pytest.mark.parametrize("layout", ["intel/action-recognition-0001/{stage}", "action-recognition-0001/{stage}",
+                                    "{stage}"])
+def test_composite_stages_are_found_in_every_models_dir_layout(tmp_path, layout):
+    stage = "action-recognition-0001-decoder"
+    xml = tmp_path / layout.format(stage=stage) / "FP16" / f"{stage}.xml"
+    xml.parent.mkdir(parents=True)
+    xml.write_text("<net/>")
+    assert resolve_model(stage, tmp_path, offline=True).path == xml
+
+
 def test_family_defaults_are_catalog_models():
     for family, entry in catalog.families().items():
         for name in entry["models"]:
