@@ -77,9 +77,10 @@ class Stage:
     """A compiled second-stage model with its own async requests.
 
     Image stages take u8 BGR crops (N, H, W, 3) already at the model's size (see `crops`); colour order
-    (BGR to grey for one-channel models), layout and mean/scale run inside OpenVINO as for the main model. The batch dimension is made dynamic
-    when the model allows it, so a batch is one request; models that only run at batch 1 get one request
-    per crop instead, all in flight together. Non-image stages (`image=False`) take a dict of arrays.
+    (BGR to grey for one-channel models), layout and mean/scale run inside OpenVINO as for the main model.
+    The batch dimension is made dynamic when the model allows it, so a batch is one request; models that
+    only run at batch 1 get one request per crop instead, all in flight together. Non-image stages
+    (`image=False`) take a dict of arrays.
     """
 
     def __init__(self, model: ResolvedModel, config: InferenceConfig, *, image: bool = True,
