@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import model_path
 from helpers import read_jsonl, run_ovdemo
-from text_scenes import SCENES, edit_distance, inside, make_frames
+from test_text_scenes import SCENES, edit_distance, inside, make_frames
 
 # The printed lines of page.png, read by eye (384x191 scan); y of each line's middle, in pixels.
 PAGE_LINES = [

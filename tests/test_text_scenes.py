@@ -82,3 +82,16 @@ def edit_distance(a: str, b: str) -> int:
 
 def inside(point, corners: np.ndarray) -> bool:
     return cv2.pointPolygonTest(corners.astype(np.float32), (float(point[0]), float(point[1])), False) >= 0
+
+
+def test_edit_distance_counts_single_character_edits():
+    assert edit_distance("kitten", "sitting") == 3
+    assert edit_distance("", "abc") == 3 and edit_distance("abc", "abc") == 0
+
+
+def test_rendered_corners_hold_the_dark_text_pixels():
+    frame = np.full((200, 300, 3), 128, np.uint8)
+    corners = render(frame, Sign("Word", (150, 100), 1.0, 30))
+    dark = np.argwhere(frame.min(axis=2) < 60)[:, ::-1]
+    assert len(dark) > 100
+    assert np.mean([inside(p, corners) for p in dark]) > 0.97  # the text lies within its corners
