@@ -166,6 +166,8 @@ class CtcRecognizer(Recognizer):
         out = []
         for group in groups:
             width = max(crops[i].shape[1] for i in group)
+            if self.size is None:  # widths in steps of 32: fewer distinct shapes for the dynamic-shape kernels
+                width = -(-width // 32) * 32
             batch = np.full((len(group), crops[group[0]].shape[0], width, 3), PAD_VALUE, np.uint8)
             for slot, i in enumerate(group):
                 batch[slot, :, :crops[i].shape[1]] = crops[i]
