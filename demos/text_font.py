@@ -64,7 +64,10 @@ class Captioner:
         path = self.font_path
         if path is None:
             first = next(c for c in text if ord(c) > 127)
-            path = fontconfig_font(first) or next((p for p in COMMON_FONTS if Path(p).is_file()), None)
+            if shutil.which("fc-list"):  # fontconfig knows which fonts cover the character
+                path = fontconfig_font(first)
+            else:
+                path = next((p for p in COMMON_FONTS if Path(p).is_file()), None)
         if path is None:
             return None
         key = (path, size)

@@ -232,3 +232,19 @@ def test_missing_alphabet_file_fails_before_any_output(tmp_path):
     assert result.returncode != 0
     assert "alphabet file not found" in one_line_error(result)
     assert not (tmp_path / "t.jsonl").exists()
+
+
+def test_non_ascii_words_are_drawn_with_a_truetype_font_or_a_warning_naming_font():
+    from ovdemo.common.draw import Style
+    from ovdemo.demos.text_font import Captioner, fontconfig_font
+
+    font = fontconfig_font("é")
+    if font is None:
+        pytest.skip("no system font covering 'é' here")
+    warnings = []
+    drawn = np.zeros((60, 200, 3), np.uint8)
+    Captioner(warn=warnings.append).draw(drawn, "café", 5, 40, (0, 255, 0), Style())
+    fallback = np.zeros((60, 200, 3), np.uint8)
+    Captioner(font_path="/nonexistent.ttf", warn=warnings.append).draw(fallback, "café", 5, 40, (0, 255, 0), Style())
+    assert drawn.any() and fallback.any() and not np.array_equal(drawn, fallback)
+    assert len(warnings) == 1 and "--font" in warnings[0]  # only the unusable font warned, once
