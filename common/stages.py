@@ -86,10 +86,11 @@ class Pending:
 class Stage:
     """A compiled second-stage model with its own async requests.
 
-    Image stages take u8 BGR crops (N, H, W, 3) already at the model's size (see `crops`); colour order,
-    layout and mean/scale run inside OpenVINO as for the main model. The batch dimension is made dynamic
-    when the model allows it, so a batch is one request; models that only run at batch 1 get one request
-    per crop instead, all in flight together. Non-image stages (`image=False`) take a dict of arrays.
+    Image stages take u8 BGR crops (N, H, W, 3) already at the model's size (see `crops`); colour order
+    (BGR to grey for one-channel models), layout and mean/scale run inside OpenVINO as for the main model.
+    The batch dimension is made dynamic when the model allows it, so a batch is one request; models that
+    only run at batch 1 get one request per crop instead, all in flight together. Non-image stages
+    (`image=False`) take a dict of arrays.
     """
 
     def __init__(self, model: ResolvedModel, config: InferenceConfig, *, image: bool = True,
@@ -193,7 +194,10 @@ class Stage:
         steps = inp.preprocess()
         if port.get_element_type() != ov.Type.u8:
             steps.convert_element_type(ov.Type.f32)
-        if spec and spec.color.upper() == "RGB":
+        channels = shape[1] if layout == "NCHW" else shape[3]
+        if channels.is_static and channels.get_length() == 1:
+            steps.convert_color(ColorFormat.GRAY)  # grayscale models (e.g. text recognizers) still take BGR crops
+        elif spec and spec.color.upper() == "RGB":
             steps.convert_color(ColorFormat.RGB)
         if spec and spec.mean:
             steps.mean(list(spec.mean))
