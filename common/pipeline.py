@@ -58,6 +58,8 @@ class Task(Protocol):
     Optional hooks, looked up with getattr so simple families leave them out:
       start(ctx: RunContext)         before `prepare`: compile second stages, read the frame size
       needs_inference(index) -> bool False lets a frame skip the main model: postprocess gets outputs=None
+      input_crop: (x1, y1, x2, y2)   read after `prepare`: the main model sees only this region of each frame
+                                     (frame pixels; cropped inside OpenVINO, before the resize)
       stage_ms: dict[str, float]     per-frame timings of the task's own steps, merged into the metrics
                                      (the task refills it in postprocess/draw; the pipeline empties it)
       finish()                       once, on every exit path, after the last frame: flush the task's files
@@ -145,7 +147,8 @@ class Pipeline:
             start(RunContext(stage_config, self.frame_size, self.source.fps, self.source.live, opts))
         model = read_model(self.task.model.path)
         self.task.prepare(model)
-        self.compiled = compile_model(embed_preprocessing(model, self.task.model.spec, self.frame_size), config)
+        crop = getattr(self.task, "input_crop", None)
+        self.compiled = compile_model(embed_preprocessing(model, self.task.model.spec, self.frame_size, crop), config)
         self.metrics.device = execution_devices(self.compiled)
         self.hint = hint
 
