@@ -83,7 +83,7 @@ def draw_status(frame: np.ndarray, lines: list[str], style: Style) -> None:
 def draw_score_bar(frame: np.ndarray, x: int, y: int, width: int, score: float, color, style: Style) -> int:
     """A horizontal bar filled to `score` (0..1) with its top-left corner at (x, y), kept inside the
     frame: a confidence at a glance under a label. Returns the y just below the bar."""
-    height = max(3, round(4 * style.font_scale / 0.5))
+    height = max(4, round(6 * style.font_scale / 0.5))
     x = int(min(max(x, 0), max(frame.shape[1] - width - 1, 0)))
     y = int(min(max(y, 0), max(frame.shape[0] - height - 1, 0)))
     fill = int(round(width * min(max(float(score), 0.0), 1.0)))
