@@ -58,8 +58,9 @@ class Task(Protocol):
     Optional hooks, looked up with getattr so simple families leave them out:
       start(ctx: RunContext)         before `prepare`: compile second stages, read the frame size
       needs_inference(index) -> bool False lets a frame skip the main model: postprocess gets outputs=None
-      input_crop: (x1, y1, x2, y2)   read after `prepare`: the main model sees only this region of each frame
-                                     (frame pixels; cropped inside OpenVINO, before the resize)
+      input_crop(size) -> box|None   the region (x1, y1, x2, y2) of a (w, h) frame the main model sees, asked
+                                     after `prepare`: cropped inside OpenVINO before the resize when all frames
+                                     share one size, else cut from each frame before it is submitted
       stage_ms: dict[str, float]     per-frame timings of the task's own steps, merged into the metrics
                                      (the task refills it in postprocess/draw; the pipeline empties it)
       finish()                       once, on every exit path, after the last frame: flush the task's files
@@ -147,7 +148,8 @@ class Pipeline:
             start(RunContext(stage_config, self.frame_size, self.source.fps, self.source.live, opts))
         model = read_model(self.task.model.path)
         self.task.prepare(model)
-        crop = getattr(self.task, "input_crop", None)
+        self.input_crop = getattr(self.task, "input_crop", None)
+        crop = self.input_crop(self.frame_size) if self.input_crop and self.frame_size else None
         self.compiled = compile_model(embed_preprocessing(model, self.task.model.spec, self.frame_size, crop), config)
         self.metrics.device = execution_devices(self.compiled)
         self.hint = hint
@@ -220,6 +222,10 @@ class Pipeline:
                 image = frame.image
                 if self.frame_size and (image.shape[1], image.shape[0]) != self.frame_size:
                     image = cv2.resize(image, self.frame_size)  # a stream changed size: keep the compiled shape
+                elif not self.frame_size and self.input_crop is not None:  # frames of many sizes: crop each
+                    box = self.input_crop((image.shape[1], image.shape[0]))
+                    if box is not None:
+                        image = np.ascontiguousarray(image[box[1]:box[3], box[0]:box[2]])
                 prep_ms = (time.perf_counter() - t0) * 1000.0
                 in_flight[next_submit] = (frame, prep_ms)
                 if next_submit not in skipped:
