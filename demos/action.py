@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import click
+import cv2
 import numpy as np
 import openvino as ov
 from ovdemo.common.capture import Frame
@@ -64,7 +65,6 @@ class SequenceTask:
     stride: int = 1
     smooth: int = 1
     family: str = "action"
-    input_crop: tuple[int, int, int, int] | None = None
 
     def start(self, ctx: RunContext) -> None:
         self.frame_size = ctx.frame_size
@@ -97,13 +97,15 @@ class SequenceTask:
         if names and len(names) != self.num_classes:
             raise DemoError(f"{len(names)} labels for {self.num_classes} classes",
                             "pass --labels with one name per class of this model")
-        input_size = model_input_size(model, input_layout(model, spec))
-        if self.frame_size and input_size:
-            self.input_crop = centre_crop(self.frame_size, input_size)
+        self.input_size = model_input_size(model, input_layout(model, spec))
         self.output_name = model.output(0).get_any_name()
         self.clips = ClipClassifier(names or tuple(f"#{i}" for i in range(self.num_classes)), self.window_size,
                                     self.stride, self.k, self.smooth, classify)
         self.stage_ms: dict[str, float] = {}
+
+    def input_crop(self, frame_size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+        """The pipeline shows the encoder only the frame's centre crop."""
+        return centre_crop(frame_size, self.input_size) if self.input_size else None
 
     def _spec_labels(self) -> tuple[str, ...] | None:
         for resolved in (self.decoder, self.model):
@@ -126,12 +128,9 @@ class SequenceTask:
 
     def draw(self, image: np.ndarray, result: ClipActions, style: Style) -> None:
         h, w = image.shape[:2]
-        if self.input_crop is not None:
-            x1, y1, x2, y2 = self.input_crop
-            if (x2 - x1, y2 - y1) != (w, h):
-                import cv2
-
-                cv2.rectangle(image, (x1, y1), (x2 - 1, y2 - 1), (200, 200, 200), 1)
+        crop = self.input_crop((w, h))
+        if crop is not None and (crop[2] - crop[0], crop[3] - crop[1]) != (w, h):  # what the encoder sees
+            cv2.rectangle(image, crop[:2], (crop[2] - 1, crop[3] - 1), (200, 200, 200), 1)
         bar = max(w // 5, 60)
         lines = []
         if result.latest is None:
@@ -231,6 +230,10 @@ def command(model, decoder, labels_file, top_k, stride, smooth, seq, threshold, 
     opts = PipelineOptions.take(kwargs)
     labels = load_labels(labels_file) if labels_file else None
     stages = _composite_stages(model)
+    per_person_flags = threshold is not None or action_threshold is not None or no_track
+    if stages and per_person_flags:
+        raise DemoError(f"{model} is a clip model", "-t, --action-threshold and --no-track are for "
+                                                    "per-person action detectors")
     if stages:
         if len(stages) != 2 or decoder:
             raise DemoError(f"{model} has stages {', '.join(stages)}", "ovdemo action runs encoder/decoder pairs")
@@ -242,7 +245,7 @@ def command(model, decoder, labels_file, top_k, stride, smooth, seq, threshold, 
         return run(task, opts)
     main = resolve_from_options(model, opts)
     mode = _mode(model, main, decoder, seq)
-    if mode != "detector" and (threshold is not None or action_threshold is not None or no_track):
+    if mode != "detector" and per_person_flags:
         raise DemoError(f"{main.name} is a clip model", "-t, --action-threshold and --no-track are for "
                                                         "per-person action detectors")
     if mode == "detector":
