@@ -279,3 +279,28 @@ def test_centre_crop_inside_openvino_for_a_fixed_frame_size(composite, tmp_path)
     assert result.returncode == 0, result.stderr
     # frame 40 is class 12 (brightness 120) inside white sides: uncropped it would read (2*120 + 255) / 3 -> 16
     assert read_jsonl(out)[0]["window"]["top_k"][0]["label"] == "class 12"
+
+
+def test_tf_layout_detector_decodes_generated_priors():
+    """person-detection-action-recognition-0006's layout (no prior output; priors from its two heads): one
+    confident candidate with zero offsets decodes to its own prior box, with its anchor map's action."""
+    from ovdemo.common.inference import ModelOutputs
+    from ovdemo.demos.action_detector import ActionDetectorDecoder
+
+    shapes = {"ActionNet/out_detection_loc": [1, 8550, 4], "ActionNet/out_detection_conf": [1, 8550, 2],
+              "ActionNet/action_heads/out_head_1_anchor_1": [1, 50, 85, 6]}
+    shapes.update({f"ActionNet/action_heads/out_head_2_anchor_{a}": [1, 25, 43, 6] for a in range(1, 5)})
+    image = ops.parameter([1, 400, 680, 3], ov.Type.f32, name="input")
+    results = [ops.result(_named(ops.constant(np.zeros(s, np.float32)), n)) for n, s in shapes.items()]
+    decoder = ActionDetectorDecoder(ov.Model(results, [image]), 6)
+    arrays = {n: np.zeros(s, np.float32) for n, s in shapes.items()}
+    # head 2 (stride 16), cell row 10 col 20, third anchor (63.31 x 142.60 px): prior index 50*85 + cell*4 + 2
+    p = 50 * 85 + (10 * 43 + 20) * 4 + 2
+    arrays["ActionNet/out_detection_conf"][0, :, 0] = 1.0
+    arrays["ActionNet/out_detection_conf"][0, p] = [0.1, 0.9]
+    arrays["ActionNet/action_heads/out_head_2_anchor_3"][0, 10, 20, 4] = 1.0  # "turned around"
+    found = decoder.decode(ModelOutputs([(frozenset({n}), a) for n, a in arrays.items()]), 0.5)
+    cx, cy, w, h = 20.5 * 16, 10.5 * 16, 63.31491832, 142.595732
+    expected = [(cx - w / 2) / 680, (cy - h / 2) / 400, (cx + w / 2) / 680, (cy + h / 2) / 400]
+    assert found.boxes.shape == (1, 4) and np.allclose(found.boxes[0], expected, atol=1e-5)
+    assert int(found.probs[0].argmax()) == 4 and found.probs[0, 4] > 0.99
