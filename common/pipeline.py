@@ -184,7 +184,9 @@ class Pipeline:
 
     def _loop(self, wakeup: threading.Condition, progress) -> None:
         reader, queue = self.reader, self.queue
-        in_flight: dict[int, tuple[Frame, float]] = {}
+        # frame, preprocessing time, and the array submitted: OpenVINO reads it in place (no copy), so it must
+        # outlive the request even when it is a resized or cropped copy of the frame
+        in_flight: dict[int, tuple[Frame, float, np.ndarray]] = {}
         skipped: set[int] = set()  # frames the task let skip the main model
         needs_inference = getattr(self.task, "needs_inference", None)
         next_submit = next_emit = 0
@@ -227,12 +229,12 @@ class Pipeline:
                     if box is not None:
                         image = np.ascontiguousarray(image[box[1]:box[3], box[0]:box[2]])
                 prep_ms = (time.perf_counter() - t0) * 1000.0
-                in_flight[next_submit] = (frame, prep_ms)
+                in_flight[next_submit] = (frame, prep_ms, image)
                 if next_submit not in skipped:
                     queue.submit(next_submit, image)
                 next_submit += 1
             else:
-                done, prep_ms = in_flight.pop(next_emit)
+                done, prep_ms, _ = in_flight.pop(next_emit)
                 next_emit += 1
                 if self._emit(done, outputs, prep_ms, infer_ms, progress):
                     raise Interrupted()  # the user closed the window
