@@ -78,3 +78,16 @@ def draw_status(frame: np.ndarray, lines: list[str], style: Style) -> None:
         cv2.putText(frame, line, (8, y), FONT, scale, (0, 0, 0), 3, cv2.LINE_AA)
         cv2.putText(frame, line, (8, y), FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
         y += th + base + 6
+
+
+def draw_score_bar(frame: np.ndarray, x: int, y: int, width: int, score: float, color, style: Style) -> int:
+    """A horizontal bar filled to `score` (0..1) with its top-left corner at (x, y), kept inside the
+    frame: a confidence at a glance under a label. Returns the y just below the bar."""
+    height = max(4, round(6 * style.font_scale / 0.5))
+    x = int(min(max(x, 0), max(frame.shape[1] - width - 1, 0)))
+    y = int(min(max(y, 0), max(frame.shape[0] - height - 1, 0)))
+    fill = int(round(width * min(max(float(score), 0.0), 1.0)))
+    cv2.rectangle(frame, (x, y), (x + width, y + height), (40, 40, 40), cv2.FILLED)
+    if fill > 0:
+        cv2.rectangle(frame, (x, y), (x + fill, y + height), color, cv2.FILLED)
+    return y + height + 1

@@ -83,10 +83,13 @@ def model_input_size(model: ov.Model, layout: str) -> tuple[int, int] | None:
     return (w.get_length(), h.get_length()) if h.is_static and w.is_static else None
 
 
-def embed_preprocessing(model: ov.Model, spec: ModelSpec | None, frame_size: tuple[int, int] | None) -> ov.Model:
+def embed_preprocessing(model: ov.Model, spec: ModelSpec | None, frame_size: tuple[int, int] | None,
+                        crop: tuple[int, int, int, int] | None = None) -> ov.Model:
     """Make the model take a u8 BGR NHWC frame as it comes from OpenCV: resize, layout, colour
     order and mean/scale run inside OpenVINO's threads. `frame_size` (w, h) fixes the input shape
-    when all frames share it; None keeps it dynamic (e.g. a folder of images of different sizes)."""
+    when all frames share it; None keeps it dynamic (e.g. a folder of images of different sizes).
+    `crop` (x1, y1, x2, y2 in frame pixels, needs `frame_size`) keeps only that region of the frame,
+    before the resize: e.g. the centre crop that models trained on centre crops expect."""
     if len(model.inputs) != 1:
         names = ", ".join(i.get_any_name() for i in model.inputs)
         raise DemoError(f"model has {len(model.inputs)} inputs ({names})",
@@ -106,6 +109,9 @@ def embed_preprocessing(model: ov.Model, spec: ModelSpec | None, frame_size: tup
         ColorFormat.BGR).set_shape(ov.PartialShape(tensor_shape))
     inp.model().set_layout(ov.Layout(layout))
     steps = inp.preprocess()
+    if crop is not None and frame_size is not None:
+        x1, y1, x2, y2 = crop
+        steps.crop([0, y1, x1, 0], [1, y2, x2, 3])
     if model.input(0).get_element_type() != ov.Type.u8:
         steps.convert_element_type(ov.Type.f32)
     if spec and spec.color.upper() == "RGB":

@@ -60,6 +60,9 @@ class Task(Protocol):
     Optional hooks, looked up with getattr so simple families leave them out:
       start(ctx: RunContext)         before `prepare`: compile second stages, read the frame size
       needs_inference(index) -> bool False lets a frame skip the main model: postprocess gets outputs=None
+      input_crop(size) -> box|None   the region (x1, y1, x2, y2) of a (w, h) frame the main model sees, asked
+                                     after `prepare`: cropped inside OpenVINO before the resize when all frames
+                                     share one size, else cut from each frame before it is submitted
       stage_ms: dict[str, float]     per-frame timings of the task's own steps, merged into the metrics
                                      (the task refills it in postprocess/draw; the pipeline empties it)
       finish()                       once, on every exit path, after the last frame: flush the task's files
@@ -147,7 +150,9 @@ class Pipeline:
             start(RunContext(stage_config, self.frame_size, self.source.fps, self.source.live, opts))
         model = read_model(self.task.model.path)
         self.task.prepare(model)
-        self.compiled = compile_model(embed_preprocessing(model, self.task.model.spec, self.frame_size), config)
+        self.input_crop = getattr(self.task, "input_crop", None)
+        crop = self.input_crop(self.frame_size) if self.input_crop and self.frame_size else None
+        self.compiled = compile_model(embed_preprocessing(model, self.task.model.spec, self.frame_size, crop), config)
         self.metrics.device = execution_devices(self.compiled)
         self.hint = hint
 
@@ -181,7 +186,9 @@ class Pipeline:
 
     def _loop(self, wakeup: threading.Condition, progress) -> None:
         reader, queue = self.reader, self.queue
-        in_flight: dict[int, tuple[Frame, float]] = {}
+        # frame, preprocessing time, and the array submitted: OpenVINO reads it in place (no copy), so it must
+        # outlive the request even when it is a resized or cropped copy of the frame
+        in_flight: dict[int, tuple[Frame, float, np.ndarray]] = {}
         skipped: set[int] = set()  # frames the task let skip the main model
         needs_inference = getattr(self.task, "needs_inference", None)
         next_submit = next_emit = 0
@@ -227,13 +234,17 @@ class Pipeline:
                 image = frame.image
                 if self.frame_size and (image.shape[1], image.shape[0]) != self.frame_size:
                     image = cv2.resize(image, self.frame_size)  # a stream changed size: keep the compiled shape
+                elif not self.frame_size and self.input_crop is not None:  # frames of many sizes: crop each
+                    box = self.input_crop((image.shape[1], image.shape[0]))
+                    if box is not None:
+                        image = np.ascontiguousarray(image[box[1]:box[3], box[0]:box[2]])
                 prep_ms = (time.perf_counter() - t0) * 1000.0
-                in_flight[next_submit] = (frame, prep_ms)
+                in_flight[next_submit] = (frame, prep_ms, image)
                 if next_submit not in skipped:
                     queue.submit(next_submit, image)
                 next_submit += 1
             else:
-                done, prep_ms = in_flight.pop(next_emit)
+                done, prep_ms, _ = in_flight.pop(next_emit)
                 next_emit += 1
                 if self._emit(done, outputs, prep_ms, infer_ms, progress):
                     raise Interrupted()  # the user closed the window
