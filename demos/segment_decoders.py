@@ -36,6 +36,7 @@ class ClassMap:
 
     classes: np.ndarray  # (H, W) uint8
     names: tuple[str, ...] | None = None
+    _shares: dict[int, float] | None = field(default=None, repr=False, compare=False)
 
     def label_name(self, class_id: int) -> str:
         if self.names is not None and 0 <= class_id < len(self.names):
@@ -43,10 +44,12 @@ class ClassMap:
         return f"#{class_id}"
 
     def shares(self) -> dict[int, float]:
-        """Fraction of the frame each present class covers, by class id."""
-        counts = np.bincount(self.classes.ravel(), minlength=1)
-        total = max(self.classes.size, 1)
-        return {int(i): float(c) / total for i, c in enumerate(counts) if c}
+        """Fraction of the frame each present class covers, by class id (counted once: legend and JSON share it)."""
+        if self._shares is None:
+            counts = np.bincount(self.classes.ravel(), minlength=1)
+            total = max(self.classes.size, 1)
+            self._shares = {int(i): float(c) / total for i, c in enumerate(counts) if c}
+        return self._shares
 
 
 @dataclass

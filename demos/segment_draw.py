@@ -68,14 +68,15 @@ def background_ids(names: tuple[str, ...] | None) -> np.ndarray:
 
 def blend_class_map(image: np.ndarray, result: ClassMap, palette: np.ndarray, background: np.ndarray,
                     opacity: float, only_masks: bool) -> None:
-    colored = palette[result.classes]
-    painted = ~background[result.classes]
+    # OpenCV's table lookups and masked copy: several times faster than numpy fancy indexing at 1080p
+    colored = cv2.applyColorMap(result.classes, palette.reshape(256, 1, 3))
+    painted = cv2.LUT(result.classes, np.where(background, 0, 255).astype(np.uint8))
     if only_masks:
         image[:] = 0
-        np.copyto(image, colored, where=painted[..., None])
+        cv2.copyTo(colored, painted, image)
         return
     blended = cv2.addWeighted(image, 1.0 - opacity, colored, opacity, 0.0)
-    np.copyto(image, blended, where=painted[..., None])
+    cv2.copyTo(blended, painted, image)
 
 
 def draw_legend(image: np.ndarray, entries: list[tuple[str, tuple[int, int, int], float]], style: Style) -> None:
