@@ -217,8 +217,7 @@ class FaceTask:
                                    np.zeros(1, np.int32))
             gallery.add(name, self.analyse(image, found).embeddings[0])
         if not gallery.names and not self.enroll:
-            raise DemoError(f"no face photos in the gallery {folder}",
-                            "add <name>-<n>.jpg or <name>/<file>.jpg photos, or pass --enroll to start one")
+            raise DemoError(f"no readable face photos in the gallery {folder}", "add .jpg or .png photos")
         console.print(f"gallery: {len(gallery.identities)} identities from {len(gallery.names)} photos in {folder}")
         return gallery
 
@@ -292,6 +291,9 @@ def command(model, threshold, gallery, enroll, match_threshold, **kwargs):
             raise DemoError(f"gallery folder not found: {gallery}", "check the path, or pass --enroll to start one")
         if enroll and not _writable(gallery):
             raise DemoError(f"cannot write to the gallery folder {gallery}", "check its permissions")
+        if not enroll and not gallery_photos(gallery):
+            raise DemoError(f"no face photos in the gallery {gallery}",
+                            "add <name>-<n>.jpg or <name>/<file>.jpg photos, or pass --enroll to start one")
     enabled = ["landmarks", *(kind for kind, on in stage_flags.items() if on)] + (["reid"] if gallery else [])
     task = FaceTask(
         model=resolve_from_options(model, opts),

@@ -60,7 +60,7 @@ class FaceStage:
             raise DemoError(f"{self.model.name} has {len(model.inputs)} inputs ({describe_ports(model.inputs)})",
                             f"a {self.kind} model takes one face image")
         if not self.bind(list(model.outputs)):
-            raise DemoError(f"{self.model.name} does not look like a {self.kind} model",
+            raise DemoError(f"{self.model.name} does not fit the {self.kind} stage",
                             f"expected {self.expects}; it has {describe_ports(model.outputs)}")
 
     def bind(self, ports: list) -> bool:
