@@ -103,6 +103,21 @@ def test_head_pose_yaw_flips_sign_on_a_mirrored_face(env, videos_dir, images_dir
     assert pairs == 2  # both turned faces of the video frame were compared
 
 
+def test_head_pose_roll_follows_an_in_plane_rotation(env, images_dir, tmp_path):
+    # turning the photo about the astronaut's face changes roll by the angle turned, and leaves yaw alone
+    astronaut = cv2.imread(str(images_dir / "astronaut.png"))
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for k, angle in enumerate((0, 25, -25)):
+        matrix = cv2.getRotationMatrix2D(centre(ASTRONAUT_FACE), angle, 1.0)
+        cv2.imwrite(str(folder / f"{k}.png"), cv2.warpAffine(astronaut, matrix, (512, 512)))
+    poses = [r["faces"][0]["head_pose"] for r in face(env, tmp_path, "-i", folder, "--head-pose")]
+    for pose in poses[1:]:
+        assert abs(pose["roll"] - poses[0]["roll"]) == pytest.approx(25, abs=8), poses
+        assert abs(pose["yaw"] - poses[0]["yaw"]) < 8, poses
+    assert np.sign(poses[1]["roll"] - poses[0]["roll"]) == -np.sign(poses[2]["roll"] - poses[0]["roll"])
+
+
 def test_pointer_demo_one_face_on_every_frame(env, videos_dir, tmp_path):
     """The whole video (595 frames of 1080p, about 30 s on a loaded 2-core machine): no frame is skipped."""
     records = face(env, tmp_path, "-i", videos_dir / "pointer-demo.mp4")

@@ -10,7 +10,14 @@ import openvino.opset13 as ops
 import pytest
 from conftest import model_path
 from helpers import one_line_error, read_jsonl, run_ovdemo
-from ovdemo.common.stages import crop, expand_boxes
+from ovdemo.common.inference import InferenceConfig
+from ovdemo.common.models import ResolvedModel
+from ovdemo.common.options import PipelineOptions
+from ovdemo.common.pipeline import RunContext
+from ovdemo.common.results import Detections
+from ovdemo.common.specs import find_spec
+from ovdemo.common.stages import crop, crops, expand_boxes
+from ovdemo.demos.face import FaceTask
 from ovdemo.demos.face_gallery import (
     REFERENCE_POINTS,
     UNKNOWN,
@@ -59,6 +66,40 @@ def test_35_point_landmarks_are_read_inside_their_face_region(models_dir, images
     image = cv2.imread(str(images_dir / "astronaut.png"))
     brightness = crop(image, roi, (60, 60)).astype(np.float32).mean() / 255
     assert points[34, 0] == pytest.approx(roi[0] + brightness * (roi[2] - roi[0]), abs=1.0)
+
+
+def thumbnail_reid(path):
+    """face-reidentification-retail-0095's real I/O (input `0` [1,3,128,128], output `658` [1,256,1,1]) whose
+    'embedding' is the green channel of its input averaged over 8x8 blocks: it shows what the model was given."""
+    data = ops.parameter([1, 3, 128, 128], ov.Type.f32, name="0")
+    green = ops.slice(data, ops.constant(np.array([1], np.int64)), ops.constant(np.array([2], np.int64)),
+                      ops.constant(np.array([1], np.int64)), ops.constant(np.array([1], np.int64)))
+    pooled = ops.avg_pool(green, [8, 8], [0, 0], [0, 0], [8, 8], exclude_pad=True)
+    out = ops.reshape(pooled, ops.constant(np.array([-1, 256, 1, 1], np.int64)), False)
+    out.output(0).get_tensor().set_names({"658"})
+    ov.save_model(ov.Model([ops.result(out)], [data], "thumbnail-reid"), str(path))
+    return path
+
+
+def test_faces_are_aligned_on_their_landmarks_before_the_embedding(models_dir, images_dir, tmp_path):
+    landmarks = "landmarks-regression-retail-0009"
+    task = FaceTask(ResolvedModel(model_path(models_dir, "face-detection-retail-0004"), "face-detection-retail-0004",
+                                  find_spec("face-detection-retail-0004")),
+                    {"landmarks": ResolvedModel(model_path(models_dir, landmarks), landmarks, find_spec(landmarks)),
+                     "reid": ResolvedModel(thumbnail_reid(tmp_path / "reid.xml"), "thumbnail-reid", None)})
+    task.start(RunContext(InferenceConfig(hint="latency"), None, 30.0, False, PipelineOptions(input="-")))
+    image = cv2.imread(str(images_dir / "astronaut.png"))
+    rotated = cv2.warpAffine(image, cv2.getRotationMatrix2D((225, 117), 30, 1.0), (512, 512))
+    box = np.array([[170, 60, 280, 180]], np.float32)  # the face, by looking (it turned about its centre)
+    faces = task.analyse(rotated, Detections(box, np.ones(1, np.float32), np.ones(1, np.int32)))
+    given = faces.embeddings.reshape(16, 16)
+
+    def pooled(batch):
+        return batch[0, :, :, 1].astype(np.float32).reshape(16, 8, 16, 8).mean(axis=(1, 3))
+
+    aligned = pooled(align(rotated, five_points(faces.landmarks), (128, 128)))
+    np.testing.assert_allclose(given, aligned, atol=1.0)
+    assert np.abs(given - pooled(crops(rotated, expand_boxes(box, 1.15), (128, 128)))).mean() > 10
 
 
 def test_landmarks_model_with_the_wrong_outputs_fails_in_one_line(models_dir, images_dir, tmp_path):
