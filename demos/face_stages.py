@@ -1,0 +1,173 @@
+"""The per-face models of `ovdemo face`: where each one crops the face, and how its outputs are read.
+
+Outputs are bound once, when the model is read: by the names Open Model Zoo releases gave them, else by
+their shape, and a model that fits neither fails at start naming what was expected and what it has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import openvino as ov
+from ovdemo.common.errors import DemoError
+from ovdemo.common.inference import InferenceConfig, ModelOutputs, describe_ports
+from ovdemo.common.models import ResolvedModel
+from ovdemo.common.stages import Pending, Stage, crops, expand_boxes
+
+
+@dataclass(frozen=True)
+class Roi:
+    """How a face box is grown into the region a model was trained on."""
+
+    scale: float = 1.0
+    square: bool = False
+
+    def of(self, boxes: np.ndarray) -> np.ndarray:
+        return expand_boxes(boxes, self.scale, self.square)
+
+
+def _per_item(port) -> int | None:
+    """Values per face of an output: the product of its dimensions after the batch one."""
+    shape = port.get_partial_shape()
+    if shape.rank.is_dynamic or shape.rank.get_length() < 2 or not all(d.is_static for d in list(shape)[1:]):
+        return None
+    return int(np.prod([d.get_length() for d in list(shape)[1:]]))
+
+
+def _port_names(port) -> set[str]:
+    return {n.split(":")[0] for n in port.get_names()}
+
+
+class FaceStage:
+    """A per-face model on its own async requests. Subclasses say which outputs they read (`bind`) and
+    how (`decode`); `submit` crops every face of a frame into one batch."""
+
+    kind = ""
+    expects = ""
+    default_roi = Roi()
+
+    def __init__(self, model: ResolvedModel, config: InferenceConfig):
+        self.model = model
+        params = model.spec.params if model.spec else {}
+        self.roi = Roi(float(params.get("roi_scale", self.default_roi.scale)),
+                       bool(params.get("roi_square", self.default_roi.square)))
+        self.labels = model.spec.labels if model.spec and model.spec.labels else None
+        self.stage = Stage(model, config, check=self._check)
+
+    def _check(self, model: ov.Model) -> None:
+        if len(model.inputs) != 1:
+            raise DemoError(f"{self.model.name} has {len(model.inputs)} inputs ({describe_ports(model.inputs)})",
+                            f"a {self.kind} model takes one face image")
+        if not self.bind(list(model.outputs)):
+            raise DemoError(f"{self.model.name} does not fit the {self.kind} stage",
+                            f"expected {self.expects}; it has {describe_ports(model.outputs)}")
+
+    def bind(self, ports: list) -> bool:
+        """Find the outputs this stage reads; False when the model has none that fit."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _find(ports: list, names: tuple[str, ...], per_item: int | None = None, only: bool = False) -> str | None:
+        """A port's name: one of `names`, else (with `per_item`) the port with that many values per face,
+        or (with `only`) the model's single output."""
+        for name in names:
+            if any(name in _port_names(p) for p in ports):
+                return name
+        fitting = [p for p in ports if per_item is not None and _per_item(p) == per_item]
+        if only and len(ports) == 1:
+            fitting = ports
+        if len(fitting) == 1 and fitting[0].get_names():
+            return sorted(fitting[0].get_names())[0]
+        return None
+
+    def submit(self, image: np.ndarray, boxes: np.ndarray) -> tuple[Pending, np.ndarray]:
+        """Start the model on every face of `image` at once; returns the batch in flight and the regions cut."""
+        rois = self.roi.of(boxes)
+        return self.stage.submit(crops(image, rois, self.stage.input_size)), rois
+
+    def _get(self, outputs: ModelOutputs, name: str) -> np.ndarray:
+        array = outputs.get(name)
+        return array.reshape(len(array), -1).astype(np.float32)
+
+
+class LandmarksStage(FaceStage):
+    """Facial landmarks as (x, y) pairs normalised to the face region: 10 values are the 5 points of
+    landmarks-regression-retail-0009, 70 the 35 points of facial-landmarks-35-adas-0002."""
+
+    kind = "landmarks"
+    expects = "one output of 10 values (5 points) or 70 values (35 points) per face, e.g. '95' [1,10,1,1]"
+    default_roi = Roi(1.15)  # face_recognition_demo's -exp_r_fd
+
+    def bind(self, ports: list) -> bool:
+        self.output = self._find(ports, ("95", "align_fc3"), only=True)
+        port = next((p for p in ports if self.output in _port_names(p) | set(p.get_names())), None)
+        self.points = (_per_item(port) or 0) // 2 if port is not None else 0
+        return self.output is not None and self.points in (5, 35)
+
+    def decode(self, outputs: ModelOutputs, rois: np.ndarray) -> np.ndarray:
+        """(N, K, 2) landmarks in frame pixels."""
+        normalised = self._get(outputs, self.output).reshape(len(rois), -1, 2)
+        size = rois[:, None, 2:] - rois[:, None, :2]
+        return rois[:, None, :2] + normalised * size
+
+
+class AgeGenderStage(FaceStage):
+    kind = "age-gender"
+    expects = "'prob' (2 values per face: female, male) and 'age_conv3' (1 value per face: age / 100)"
+    default_roi = Roi(1.2, square=True)  # interactive_face_detection_demo's -bb_enlarge_coef
+
+    def bind(self, ports: list) -> bool:
+        self.gender = self._find(ports, ("prob",), per_item=2)
+        self.age = self._find(ports, ("age_conv3", "fc3_a"), per_item=1)
+        return self.gender is not None and self.age is not None and self.gender != self.age
+
+    def decode(self, outputs: ModelOutputs) -> tuple[np.ndarray, np.ndarray]:
+        """Ages in years and the probability of each face being male."""
+        return self._get(outputs, self.age)[:, 0] * 100.0, self._get(outputs, self.gender)[:, 1]
+
+
+class EmotionsStage(FaceStage):
+    kind = "emotions"
+    expects = "one output of 5 scores per face (neutral, happy, sad, surprise, anger), e.g. 'prob_emotion'"
+    default_roi = Roi(1.2, square=True)
+    default_labels = ("neutral", "happy", "sad", "surprise", "anger")
+
+    def bind(self, ports: list) -> bool:
+        self.labels = self.labels or self.default_labels
+        self.output = self._find(ports, ("prob_emotion",), per_item=len(self.labels))
+        return self.output is not None
+
+    def decode(self, outputs: ModelOutputs) -> np.ndarray:
+        return self._get(outputs, self.output)
+
+
+class HeadPoseStage(FaceStage):
+    kind = "head-pose"
+    expects = "angle_y_fc, angle_p_fc and angle_r_fc (yaw, pitch, roll in degrees, one value per face)"
+    default_roi = Roi(1.2, square=True)
+
+    def bind(self, ports: list) -> bool:
+        self.angles = [self._find(ports, (f"angle_{a}_fc", f"fc_{a}")) for a in "ypr"]
+        return all(self.angles)
+
+    def decode(self, outputs: ModelOutputs) -> np.ndarray:
+        """(N, 3) yaw, pitch, roll in degrees."""
+        return np.concatenate([self._get(outputs, name)[:, :1] for name in self.angles], axis=1)
+
+
+class ReidStage(FaceStage):
+    """Face re-identification: one embedding per aligned face (no box crop: see face_gallery.align)."""
+
+    kind = "face re-identification"
+    expects = "one embedding output per face, e.g. '658' [1,256,1,1]"
+
+    def bind(self, ports: list) -> bool:
+        self.output = self._find(ports, ("658",), only=True)
+        return self.output is not None
+
+    def submit_aligned(self, faces: np.ndarray) -> Pending:
+        return self.stage.submit(faces)
+
+    def decode(self, outputs: ModelOutputs) -> np.ndarray:
+        return self._get(outputs, self.output)
