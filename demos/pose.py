@@ -22,11 +22,11 @@ from ovdemo.common.pipeline import RunContext, run
 from ovdemo.common.stages import Stage, crops
 
 from .detect import DetectTask
-from .pose_decoders import DECODERS, SKELETON, Poses, TopDownDecoder, choose_decoder
+from .pose_decoders import DECODERS, SKELETON, Poses, TopDownDecoder, choose_decoder, person_scores
 
 DEFAULT_MODEL = "human-pose-estimation-0001"
 DEFAULT_DETECTOR = "person-detection-0202"
-DEFAULT_THRESHOLD = 0.1  # bottom-up: mean keypoint score a person needs
+DEFAULT_THRESHOLD = 0.4  # bottom-up: the mean score of a person's keypoints found
 
 
 def _rainbow(n: int) -> list[tuple[int, int, int]]:
@@ -178,7 +178,7 @@ class TopDownPoseTask:
         keypoints, scores = self.decoder.decode(heatmaps, regions)
         t3 = time.perf_counter()
         self.stage_ms.update(crops=(t1 - t0) * 1000.0, pose_infer=(t2 - t1) * 1000.0, keypoints=(t3 - t2) * 1000.0)
-        return Poses(keypoints, scores, scores.mean(axis=1).astype(np.float32), people.boxes)
+        return Poses(keypoints, scores, person_scores(scores), people.boxes)
 
     def draw(self, image: np.ndarray, result: Poses, style: Style) -> None:
         draw_poses(image, result, style, self.kp_threshold)

@@ -77,6 +77,14 @@ class Poses:
         return people
 
 
+def person_scores(scores: np.ndarray) -> np.ndarray:
+    """(N,) how sure the network is of what it found of each person: the mean score of their keypoints found.
+    (A mean over all 17 would rank a phantom in clutter with eight weak keypoints above a real person cut by
+    the frame's edge with six strong ones.)"""
+    found = scores > 0
+    return (scores.sum(axis=1) / np.maximum(found.sum(axis=1), 1)).astype(np.float32)
+
+
 def refine_peaks(heatmap: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sub-pixel peak positions: a Gaussian (a parabola through the logarithms) fitted to each peak and its
     two neighbours, along x and along y. Exact for Gaussian blobs, which is what pose heatmaps are trained to."""
@@ -213,7 +221,7 @@ class OpenPoseDecoder:
         coco = list(OPENPOSE_TO_COCO)
         keypoints = to_frame(points[:, coco], heatmaps.shape[:0:-1], frame_size)
         scores = scores[:, coco].astype(np.float32)
-        person = scores.mean(axis=1).astype(np.float32)
+        person = person_scores(scores)
         keep = person >= threshold
         return Poses(keypoints[keep], scores[keep], person[keep])
 
@@ -351,7 +359,7 @@ class AssociativeEmbeddingDecoder:
         timings["grouping"] = (t2 - t1) * 1000.0
         if not len(points):
             return Poses.empty()
-        person = scores.mean(axis=1).astype(np.float32)  # before filling in: what the network found by itself
+        person = person_scores(scores)  # before filling in: what the network found by itself
         keep = person >= threshold
         points, scores, person_tags, person = points[keep], scores[keep], person_tags[keep], person[keep]
         for p in range(len(points)):

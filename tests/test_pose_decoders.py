@@ -131,7 +131,7 @@ def test_top_down_finds_each_detected_persons_joints(tmp_path):
     boxes = [(60, 40, 260, 440), (380, 100, 560, 400)]
     image = np.zeros((h, w, 3), np.uint8)
     truth = []
-    for p, (x1, y1, x2, y2) in enumerate(boxes):
+    for x1, y1, x2, y2 in boxes:
         person = {}
         spots = rng.permutation([(x, y) for x in range(x1 + 10, x2 - 10, 22) for y in range(y1 + 10, y2 - 10, 22)])
         for j in range(17):
