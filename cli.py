@@ -9,7 +9,7 @@ import click
 from ovdemo import __version__
 from ovdemo.common import catalog_cli, errors
 from ovdemo.common.errors import DemoError
-from ovdemo.demos import action, detect, face, segment, text
+from ovdemo.demos import action, detect, face, pose, segment, text
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -19,10 +19,11 @@ def cli():
 
 
 cli.add_command(detect.command)
+cli.add_command(face.command)
+cli.add_command(pose.command)
+cli.add_command(segment.command)
 cli.add_command(text.command)
 cli.add_command(action.command)
-cli.add_command(segment.command)
-cli.add_command(face.command)
 cli.add_command(catalog_cli.models_group)
 cli.add_command(catalog_cli.samples_group)
 
