@@ -59,6 +59,8 @@ class Task(Protocol):
 
     Optional hooks, looked up with getattr so simple families leave them out:
       start(ctx: RunContext)         before `prepare`: compile second stages, read the frame size
+      load_model() -> ov.Model       asked after `start`, instead of reading `model.path`: a main model the task
+                                     builds (e.g. a per-frame identity that only runs the embedded preprocessing)
       needs_inference(index) -> bool False lets a frame skip the main model: postprocess gets outputs=None
       input_crop(size) -> box|None   the region (x1, y1, x2, y2) of a (w, h) frame the main model sees, asked
                                      after `prepare`: cropped inside OpenVINO before the resize when all frames
@@ -148,7 +150,8 @@ class Pipeline:
             stage_config = InferenceConfig(device=opts.device, hint=config.hint, nthreads=opts.nthreads,
                                            cache_dir=opts.cache_dir)
             start(RunContext(stage_config, self.frame_size, self.source.fps, self.source.live, opts))
-        model = read_model(self.task.model.path)
+        load_model = getattr(self.task, "load_model", None)
+        model = load_model() if load_model is not None else read_model(self.task.model.path)
         self.task.prepare(model)
         self.input_crop = getattr(self.task, "input_crop", None)
         crop = self.input_crop(self.frame_size) if self.input_crop and self.frame_size else None

@@ -1,9 +1,11 @@
 """`ovdemo action`: action recognition.
 
-Three kinds of Open Model Zoo models, told apart by their spec (assets/models/action.toml) or flags:
+Four kinds of Open Model Zoo models, told apart by their spec (assets/models/action.toml), flags or input rank:
   * encoder + decoder (action-recognition-0001, driver-action-recognition-adas-0002): the encoder embeds
     each frame's centre crop; the decoder reads a sliding window of the last N embeddings every --stride frames;
   * a per-frame classifier averaged over a window (--seq; weld-porosity-detection-0001);
+  * clip models reading a stack of frames (asl-recognition-0004, common-sign-language-0002, i3d-rgb-tf): see
+    action_clip.py;
   * per-person action detectors (person-detection-action-recognition-0005/0006, ...): boxes and actions.
 """
 
@@ -29,17 +31,21 @@ from .action_people import PersonActionTask
 from .action_sequence import ClipActions, ClipClassifier
 
 DEFAULT_MODEL = "action-recognition-0001"
-MODES = ("encoder-decoder", "mean", "detector")
+MODES = ("encoder-decoder", "mean", "detector", "clip")
 
 
-def centre_crop(frame_size: tuple[int, int], input_size: tuple[int, int]) -> tuple[int, int, int, int]:
+def centre_crop(frame_size: tuple[int, int], input_size: tuple[int, int],
+                fraction: float = 1.0) -> tuple[int, int, int, int]:
     """The largest centred region of the frame with the model input's aspect ratio: what an adaptive
-    resize (shorter side to the input) followed by a centre crop keeps, as the encoders were trained."""
+    resize (shorter side to the input) followed by a centre crop keeps, as the encoders were trained.
+    `fraction` keeps that share of it: 0.875 for a short side resized to 256 and the centre 224 kept."""
     (fw, fh), (iw, ih) = frame_size, input_size
     if fw * ih > fh * iw:  # frame wider than the input
         cw, ch = max(1, round(fh * iw / ih)), fh
     else:
         cw, ch = fw, max(1, round(fw * ih / iw))
+    if fraction != 1.0:
+        cw, ch = max(1, round(cw * fraction)), max(1, round(ch * fraction))
     x1, y1 = round((fw - cw) / 2), round((fh - ch) / 2)
     return x1, y1, x1 + cw, y1 + ch
 
@@ -92,13 +98,16 @@ class SequenceTask:
         else:
             self.window_size, self.num_classes = self.window or 16, outputs
             classify = self._mean
-        spec = self.model.spec
+        self.input_size = model_input_size(model, input_layout(model, self.model.spec))
+        self.output_name = model.output(0).get_any_name()
+        self._classifier(classify)
+
+    def _classifier(self, classify) -> None:
+        """Window, labels, softmax, top-k and smoothing around `classify`: (window, ...) -> class scores."""
         names = self.labels or self._spec_labels()
         if names and len(names) != self.num_classes:
             raise DemoError(f"{len(names)} labels for {self.num_classes} classes",
                             "pass --labels with one name per class of this model")
-        self.input_size = model_input_size(model, input_layout(model, spec))
-        self.output_name = model.output(0).get_any_name()
         self.clips = ClipClassifier(names or tuple(f"#{i}" for i in range(self.num_classes)), self.window_size,
                                     self.stride, self.k, self.smooth, classify)
         self.stage_ms: dict[str, float] = {}
@@ -186,18 +195,30 @@ def _composite_stages(name: str) -> tuple[str, ...]:
     return entry.stages if entry else ()
 
 
+def _reads_clips(model: ov.Model) -> bool:
+    """One input of rank 5, [1, 3, T, H, W] or [1, T, H, W, 3]: a stack of frames."""
+    rank = model.input(0).get_partial_shape().rank if len(model.inputs) == 1 else None
+    return rank is not None and rank.is_static and rank.get_length() == 5
+
+
 def _mode(name: str, main: ResolvedModel | None, decoder: str | None, seq: int | None) -> str:
     spec = find_spec(name) or (main.spec if main else None)
+    declared = spec.params.get("mode") if spec else None
+    model = None
+    if main is not None and declared not in MODES:
+        from ovdemo.common.inference import read_model
+
+        model = read_model(main.path)
+    if declared == "clip" or model is not None and _reads_clips(model):
+        return "clip"  # before --decoder and --seq, which the command then refuses for it
     if decoder:
         return "encoder-decoder"
     if seq:
         return "mean"
-    if spec and spec.params.get("mode") in MODES:
-        return spec.params["mode"]
-    if main is not None:
-        from ovdemo.common.inference import read_model
-
-        outputs = {n for port in read_model(main.path).outputs for n in port.get_names()}
+    if declared in MODES:
+        return declared
+    if model is not None:
+        outputs = {n for port in model.outputs for n in port.get_names()}
         if {"mbox_loc1/out/conv/flat", "ActionNet/out_detection_loc"} & outputs:
             return "detector"
     raise DemoError(f"cannot tell how to run {name} for actions",
@@ -213,7 +234,7 @@ def _mode(name: str, main: ResolvedModel | None, decoder: str | None, seq: int |
 @click.option("--top-k", "top_k", type=click.IntRange(min=1), default=3, show_default=True,
               help="Actions listed per window and per person.")
 @click.option("--stride", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Run the decoder every N frames once the window is full.")
+              help="Run the decoder (clip models: the clip model) every N frames of the window once it is full.")
 @click.option("--smooth", type=click.IntRange(min=1), default=1, show_default=True,
               help="Keep the shown action until K predictions in a row agree on a new one.")
 @click.option("--seq", type=click.IntRange(min=1), metavar="N",
@@ -253,6 +274,13 @@ def command(model, decoder, labels_file, top_k, stride, smooth, seq, threshold, 
             raise DemoError(f"{main.name} is a per-person action detector",
                             "--seq, --decoder and --stride are for clip models")
         task = PersonActionTask(main, threshold, action_threshold, labels, top_k, smooth, track=not no_track)
+    elif mode == "clip":
+        if seq or decoder:
+            raise DemoError(f"{main.name} is a clip model: it reads a stack of frames itself",
+                            "--seq and --decoder are for per-frame models")
+        from .action_clip import ClipTask  # late: ClipTask builds on SequenceTask, defined here
+
+        task = ClipTask(main, labels=labels, k=top_k, stride=stride, smooth=smooth)
     elif mode == "encoder-decoder":
         if not decoder:
             raise DemoError(f"{main.name} is an encoder", "pass its decoder with --decoder NAME|PATH")

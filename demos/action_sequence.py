@@ -114,6 +114,11 @@ class ClipClassifier:
             prediction = WindowPrediction(*self.window.span, ids, scores)
             self.latest, self.latest_probs = prediction, probs
             self.smoother.update(int(ids[0]))
+        return self.current(prediction)
+
+    def current(self, prediction: WindowPrediction | None = None) -> ClipActions:
+        """What a frame shows; without a prediction of its own (e.g. a frame left out of the window), the
+        latest one and the smoothed label stand."""
         label = self.smoother.label
         confidence = float(self.latest_probs[label]) if label is not None else 0.0
         return ClipActions(self.names, prediction, self.latest, label, confidence, len(self.window.vectors),
