@@ -103,7 +103,11 @@ class Stage:
         if reshape:
             ov_model.reshape({k: ov.PartialShape(v) for k, v in reshape.items()})
         self.image = image
-        dynamic = self._make_batch_dynamic(ov_model)
+        if max_batch > 1:
+            dynamic = self._make_batch_dynamic(ov_model)
+        else:  # one item per request asked for: no dynamic batch, and no probe inference of a big model
+            dynamic = False
+            self._fix_batch(ov_model)
         if image:
             self.input = self._embed_preprocessing(ov_model)
         self.compiled = compile_model(ov_model, config)
@@ -154,6 +158,8 @@ class Stage:
     def _fix_batch(model: ov.Model) -> None:
         fixed = {}
         for port in model.inputs:
+            if port.get_partial_shape().rank.is_dynamic:
+                continue
             dims = list(port.get_partial_shape())
             if dims and dims[0].is_dynamic:
                 dims[0] = ov.Dimension(1)
