@@ -1,0 +1,154 @@
+"""What every `make bench` script (tests/bench_*.py) does: find the shared models and videos, measure raw OpenVINO
+async throughput of a model, run `ovdemo <family>` end to end and read its --metrics-json, print the ratio table.
+
+Environment: OVDEMO_MODELS_DIR, OVDEMO_SAMPLES_DIR (the shared models and videos), BENCH_DEVICE (default CPU),
+BENCH_SECONDS (when set, how long every raw-throughput measurement runs instead of the bench's own default).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import openvino as ov
+import openvino.properties.hint as hints
+
+DEVICE = os.environ.get("BENCH_DEVICE", "CPU")
+
+
+def models_dir() -> Path:
+    return Path(os.environ.get("OVDEMO_MODELS_DIR", "../shared/models"))
+
+
+def videos_dir() -> Path:
+    return Path(os.environ.get("OVDEMO_SAMPLES_DIR", "../shared/videos"))
+
+
+def model_xml(name: str, precision: str = "FP16", root: Path | None = None) -> Path:
+    """Where an Open Model Zoo model lives in a models folder (the shared one unless `root` is given)."""
+    return (root or models_dir()) / name / precision / f"{name}.xml"
+
+
+def require_files(*paths: Path) -> None:
+    """Exit with one line naming the missing files and the variables that locate them."""
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        sys.exit(f"bench needs {', '.join(missing)}: set OVDEMO_MODELS_DIR (now {models_dir()}) and "
+                 f"OVDEMO_SAMPLES_DIR (now {videos_dir()}) to the folders holding them")
+
+
+def measure_seconds(default: float) -> float:
+    """BENCH_SECONDS when set (a shorter run for checking that a bench works), else the bench's own duration."""
+    text = os.environ.get("BENCH_SECONDS")
+    if text is None:
+        return default
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if seconds <= 0:
+        sys.exit(f"BENCH_SECONDS={text!r} is not a positive number of seconds")
+    return seconds
+
+
+class Throughput(NamedTuple):
+    fps: float
+    requests: int
+
+
+def raw_throughput(model: Path, seconds: float = 15.0, input_shape: Sequence[int] | None = None) -> Throughput:
+    """Inferences per second of `model` alone: AsyncInferQueue at the device's optimal number of requests, throughput
+    hint, one random input, no pipeline. Uniform 0..255, the range of the frames ovdemo feeds: only in-graph
+    post-processing (DetectionOutput, NMS) costs more or less with the values. `input_shape` fixes a dynamic input
+    to the shape the pipeline would give it."""
+    duration = measure_seconds(seconds)
+    core = ov.Core()
+    network = core.read_model(str(model))
+    if input_shape is not None:
+        network.reshape(list(input_shape))
+    compiled = core.compile_model(network, DEVICE, {hints.performance_mode: hints.PerformanceMode.THROUGHPUT})
+    queue = ov.AsyncInferQueue(compiled, 0)
+    data = np.random.default_rng(0).uniform(0, 255, tuple(compiled.input(0).shape)).astype(np.float32)
+    for _ in range(len(queue)):  # warm-up: every request once
+        queue.start_async({0: data})
+    queue.wait_all()
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < duration:
+        queue.start_async({0: data})
+        count += 1
+    queue.wait_all()
+    return Throughput(count / (time.perf_counter() - start), len(queue))
+
+
+@dataclass
+class EndToEnd:
+    """One `ovdemo <family>` run: its --metrics-json figures and, when asked for, its --json records."""
+
+    fps: float
+    latency_p50_ms: float
+    stages_ms: dict[str, float]
+    records: list[dict]
+
+
+def run_end_to_end(family: str, *args: str, record_video: bool = False, json_records: bool = False) -> EndToEnd:
+    """Run `python -m ovdemo <family> <args>` headless on BENCH_DEVICE with the throughput hint; `record_video` adds
+    --output out.mp4 (encoding included in the timing), `json_records` adds --json and keeps its records."""
+    with tempfile.TemporaryDirectory() as tmp:
+        metrics, jsonl = Path(tmp) / "metrics.json", Path(tmp) / "records.jsonl"
+        cmd = [sys.executable, "-m", "ovdemo", family, *args, "-d", DEVICE, "--hint", "throughput", "--no-show",
+               "--metrics-json", str(metrics)]
+        if record_video:
+            cmd += ["--output", str(Path(tmp) / "out.mp4")]
+        if json_records:
+            cmd += ["--json", str(jsonl)]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            sys.exit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr.strip()}")
+        figures = json.loads(metrics.read_text())
+        records = [json.loads(line) for line in jsonl.read_text().splitlines()] if json_records else []
+    return EndToEnd(figures["fps"], figures["latency_ms"]["p50"], figures["stages_ms"], records)
+
+
+def latency_note(run: EndToEnd) -> str:
+    return f"latency p50 {run.latency_p50_ms:.0f} ms"
+
+
+def print_ratio_table(raw_label: str, raw: Throughput, runs: Sequence[tuple[str, EndToEnd]],
+                      note: Callable[[EndToEnd], str] = latency_note) -> None:
+    """Raw throughput first, then each end-to-end run with its FPS as a fraction of the raw figure."""
+    width = max(len(label) for label in [raw_label, *(label for label, _ in runs)])
+    print(f"{'measurement':{width}} {'FPS':>7} {'ratio':>6}")
+    print(f"{raw_label:{width}} {raw.fps:7.1f} {1.0:6.2f}  {raw.requests} requests")
+    for label, run in runs:
+        print(f"{label:{width}} {run.fps:7.1f} {run.fps / raw.fps:6.2f}  {note(run)}")
+
+
+def bench_one_model(family: str, model: str, video_name: str, video_note: str,
+                    precision: str = "FP16") -> tuple[EndToEnd, EndToEnd]:
+    """The bench of a family run by one shared model on one shared video: raw throughput of the model for 15 s, then
+    `ovdemo <family>` headless with no output and recording --output out.mp4. Prints a header (`video_note`
+    describes the video) and the ratio table; returns the (headless, recording) runs for the family's own lines."""
+    xml = model_xml(model, precision)
+    video = videos_dir() / video_name
+    require_files(xml, video)
+    print(f"{model} {precision} on {DEVICE}, throughput hint, input {video.name} ({video_note})")
+    raw = raw_throughput(xml, seconds=15.0)
+    args = ("-m", model, "--precision", precision, "-i", str(video), "--models-dir", str(models_dir()))
+    headless = run_end_to_end(family, *args)
+    recording = run_end_to_end(family, *args, record_video=True)
+    print_ratio_table("raw OpenVINO async", raw, [(f"ovdemo {family}, no output", headless),
+                                                  (f"ovdemo {family} --output out.mp4", recording)])
+    return headless, recording
+
+
+def print_stage_means(label: str, run: EndToEnd) -> None:
+    print(f"stage means (ms), {label}:", json.dumps(run.stages_ms))
