@@ -9,7 +9,7 @@ import click
 from ovdemo import __version__
 from ovdemo.common import catalog_cli, errors
 from ovdemo.common.errors import DemoError
-from ovdemo.demos import detect
+from ovdemo.demos import detect, track
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -19,6 +19,7 @@ def cli():
 
 
 cli.add_command(detect.command)
+cli.add_command(track.command)
 cli.add_command(catalog_cli.models_group)
 cli.add_command(catalog_cli.samples_group)
 
