@@ -96,7 +96,8 @@ class Track:
     hits: int = 1  # matched detector frames in a row while tentative, then in total
     misses: int = 0  # detector frames in a row without a match
     lost_frames: int = 0  # frames since the track was lost
-    age: int = 0  # frames since the track started
+    born: int = 0  # tracker frame count when the track started
+    last_seen: int = 0  # tracker frame count when the detector last saw it
     updated: bool = True  # matched on the latest detector frame
     gallery: list[np.ndarray] = field(default_factory=list)  # unit-length embeddings, newest last
     trail: list[tuple[float, float]] = field(default_factory=list)  # box bottom centres, newest last
@@ -124,8 +125,10 @@ class TrackerConfig:
     reid_window: int = 150  # frames a lost track waits to be re-identified before it is deleted
     appearance_weight: float = 0.7  # in round 1; the rest is 1 - IoU
     max_appearance: float = 0.35  # cosine distance above which round 1 refuses a match
+    max_cost: float = 0.45  # round 1's largest combined cost
     max_reid: float = 0.25  # cosine distance above which a lost track is not re-identified
     min_iou: float = 0.2  # motion-only matching (no embeddings) needs this much overlap
+    young_hits: int = 8  # a track seen this few times can still turn out to be a lost one come back
     gallery_size: int = 16
     gallery_max_overlap: float = 0.3  # a detection overlapping another this much is not added to a gallery
     trail_length: int = 30
@@ -136,21 +139,21 @@ class Tracker:
         self.config = config or TrackerConfig()
         self.tracks: list[Track] = []
         self.next_id = 1
+        self.frame = 0
 
     def predict(self) -> None:
         """Advance every live track by one frame (call once per frame, before `update` on detector frames)."""
+        self.frame += 1
         for track in self.tracks:
             track.kalman.predict()
-            track.age += 1
             if track.state == State.LOST:
                 track.lost_frames += 1
         self.tracks = [t for t in self.tracks if not (t.state == State.LOST and
                                                        t.lost_frames > self.config.reid_window)]
 
     def update(self, boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray,
-               embeddings: np.ndarray | None) -> list[int]:
-        """Match one detector frame's detections (after `predict`). Returns the track id of each detection
-        (0 for a detection given to no track: that only happens to lost-track candidates never here)."""
+               embeddings: np.ndarray | None) -> None:
+        """Match one detector frame's detections (after `predict`); unmatched detections start tracks."""
         cfg = self.config
         if embeddings is not None and len(embeddings):
             embeddings = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
@@ -163,20 +166,21 @@ class Tracker:
             unmatched = [t for t in active if t.state == State.CONFIRMED and t.id not in matched_now]
             more, free = self._match(lost + unmatched, free, boxes, labels, embeddings, motion=False)
             pairs += more
-        owner = [0] * len(boxes)
         matched = set()
-        crowded = self._crowded(boxes)
+        held: dict[int, int] = {}  # track id -> detection index, this frame
+        crowded = self._crowded(boxes, [t for t in active if t.state == State.CONFIRMED])
         for track, d in pairs:
             track.kalman.update(boxes[d])
             track.score, track.label, track.updated, track.misses = float(scores[d]), int(labels[d]), True, 0
             track.hits += 1
+            track.last_seen = self.frame
             if track.state == State.LOST:
                 track.state, track.lost_frames = State.CONFIRMED, 0
             elif track.state == State.TENTATIVE and track.hits >= cfg.min_hits:
                 track.state = State.CONFIRMED
             if embeddings is not None and not crowded[d]:
                 track.gallery = [*track.gallery, embeddings[d]][-cfg.gallery_size:]
-            owner[d] = track.id
+            held[track.id] = d
             matched.add(track.id)
         for track in active:
             if track.id in matched:
@@ -191,16 +195,45 @@ class Tracker:
             if track.id not in matched:
                 track.updated = False
         for d in free:
-            track = Track(self.next_id, KalmanBox(boxes[d]), int(labels[d]), float(scores[d]))
+            track = Track(self.next_id, KalmanBox(boxes[d]), int(labels[d]), float(scores[d]),
+                          born=self.frame, last_seen=self.frame)
             if cfg.min_hits <= 1:
                 track.state = State.CONFIRMED
             if embeddings is not None:
-                track.gallery = [embeddings[d]]
+                track.gallery = [embeddings[d]]  # even a crowded one: round 1 needs something to compare
             self.next_id += 1
             self.tracks.append(track)
-            owner[d] = track.id
+            held[track.id] = d
+        if embeddings is not None:
+            self._reclaim(embeddings, held, crowded)
         self.tracks = [t for t in self.tracks if t.state != State.DELETED]
-        return owner
+
+    def _reclaim(self, embeddings: np.ndarray, held: dict[int, int], crowded: np.ndarray) -> None:
+        """A person who comes back half hidden often starts a new track before their appearance is clear
+        enough to re-identify. Once a young track (born after the missing one was last seen) shows a clean
+        view that matches a missing track's gallery, the missing track takes it over and the young one ends."""
+        cfg = self.config
+        young = [t for t in self.tracks if t.id in held and t.hits <= cfg.young_hits and not crowded[held[t.id]]]
+        missing = [t for t in self.tracks if t.id not in held and t.state in (State.LOST, State.CONFIRMED)]
+        if not young or not missing:
+            return
+        views = embeddings[[held[t.id] for t in young]]
+        cost = np.stack([t.appearance_distance(views) for t in missing])
+        # never two people seen at once; the frame a young track is born in is allowed, as the missing
+        # track's last match then was often a blend of people that the young track's clean view corrects
+        allowed = (cost <= cfg.max_reid) & (np.array([t.last_seen for t in missing])[:, None] <=
+                                            np.array([t.born for t in young])[None, :])
+        allowed &= np.array([t.label for t in missing])[:, None] == np.array([t.label for t in young])[None, :]
+        rows, cols = linear_sum_assignment(np.where(allowed, cost, cfg.max_reid + 1e-5))
+        for r, c in zip(rows, cols, strict=True):
+            if not allowed[r, c]:
+                continue
+            old, new = missing[r], young[c]
+            old.kalman, old.score, old.label = new.kalman, new.score, new.label
+            old.gallery = [*old.gallery, views[c]][-cfg.gallery_size:]
+            old.state, old.updated, old.misses, old.lost_frames = State.CONFIRMED, True, 0, 0
+            old.last_seen = self.frame
+            new.state = State.DELETED
 
     def record_trails(self) -> None:
         for track in self.tracks:
@@ -208,12 +241,18 @@ class Tracker:
                 x1, _, x2, y2 = track.box
                 track.trail = [*track.trail, ((x1 + x2) / 2, y2)][-self.config.trail_length:]
 
-    def _crowded(self, boxes: np.ndarray) -> np.ndarray:
-        if len(boxes) < 2:
-            return np.zeros(len(boxes), bool)
-        overlap = box_iou(boxes, boxes)
-        np.fill_diagonal(overlap, 0)
-        return overlap.max(axis=1) > self.config.gallery_max_overlap
+    def _crowded(self, boxes: np.ndarray, tracks: list[Track]) -> np.ndarray:
+        """Detections overlapping another detection, or more than one track's prediction: their crops mix
+        people, so they stay out of the galleries."""
+        limit = self.config.gallery_max_overlap
+        crowded = np.zeros(len(boxes), bool)
+        if len(boxes) > 1:
+            overlap = box_iou(boxes, boxes)
+            np.fill_diagonal(overlap, 0)
+            crowded |= overlap.max(axis=1) > limit
+        if len(boxes) and len(tracks) > 1:
+            crowded |= (box_iou(boxes, np.stack([t.box for t in tracks])) > limit).sum(axis=1) > 1
+        return crowded
 
     def _match(self, tracks: list[Track], candidates: list[int], boxes: np.ndarray, labels: np.ndarray,
                embeddings: np.ndarray | None, motion: bool) -> tuple[list[tuple[Track, int]], list[int]]:
@@ -223,25 +262,27 @@ class Tracker:
         if not tracks or not candidates:
             return [], candidates
         cand = np.asarray(candidates)
-        cost = np.zeros((len(tracks), len(cand)))
-        allowed = np.ones_like(cost, bool)
+        labels_agree = np.array([t.label for t in tracks])[:, None] == labels[cand][None, :]
         if motion:
             predicted = np.stack([t.box for t in tracks])
-            overlap = box_iou(predicted, boxes[cand])
+            motion_cost = 1.0 - box_iou(predicted, boxes[cand])
             gated = np.stack([t.kalman.mahalanobis(boxes[cand]) for t in tracks]) > CHI2_GATE_4DOF
             if embeddings is None:
-                cost = 1.0 - overlap
-                allowed &= (overlap >= cfg.min_iou) & ~gated
+                cost, limit = motion_cost, 1.0 - cfg.min_iou
+                allowed = ~gated
             else:
                 appearance = np.stack([t.appearance_distance(embeddings[cand]) for t in tracks])
-                cost = cfg.appearance_weight * appearance + (1 - cfg.appearance_weight) * (1.0 - overlap)
-                # a large IoU keeps a match through an appearance change (turning round, a partial occlusion)
-                allowed &= ~gated & ((appearance <= cfg.max_appearance) | (overlap >= 0.5))
+                cost = cfg.appearance_weight * appearance + (1 - cfg.appearance_weight) * motion_cost
+                limit = cfg.max_cost
+                allowed = ~gated & (appearance <= cfg.max_appearance)
         else:
             cost = np.stack([t.appearance_distance(embeddings[cand]) for t in tracks])
-            allowed &= cost <= cfg.max_reid
-        allowed &= np.array([t.label for t in tracks])[:, None] == labels[cand][None, :]
-        cost = np.where(allowed, cost, INFINITE)
+            limit = cfg.max_reid
+            allowed = np.ones_like(cost, bool)
+        allowed &= labels_agree & (cost <= limit)
+        # a refused pair costs just over the limit, as leaving both unmatched would: the solver never
+        # trades one good match for two poor ones just to match more (DeepSORT's min_cost_matching)
+        cost = np.where(allowed, cost, limit + 1e-5)
         rows, cols = linear_sum_assignment(cost)
         pairs = [(tracks[r], int(cand[c])) for r, c in zip(rows, cols, strict=True) if allowed[r, c]]
         used = {d for _, d in pairs}
