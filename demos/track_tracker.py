@@ -273,8 +273,11 @@ class Tracker:
             else:
                 appearance = np.stack([t.appearance_distance(embeddings[cand]) for t in tracks])
                 cost = cfg.appearance_weight * appearance + (1 - cfg.appearance_weight) * motion_cost
-                limit = cfg.max_cost
-                allowed = ~gated & (appearance <= cfg.max_appearance)
+                # a tentative track knows its look from a view or two (often a person half in the frame,
+                # still coming in): it follows overlap, and appearance only ranks its candidates
+                tentative = np.array([t.state == State.TENTATIVE for t in tracks])[:, None]
+                limit = np.where(tentative, 1.0, cfg.max_cost)
+                allowed = ~gated & ((appearance <= cfg.max_appearance) | (tentative & (motion_cost <= 1 - cfg.min_iou)))
         else:
             cost = np.stack([t.appearance_distance(embeddings[cand]) for t in tracks])
             limit = cfg.max_reid
