@@ -133,6 +133,8 @@ class TrackTask:
             tracker.update(detections.boxes, detections.scores, detections.labels, embeddings)
             self.stage_ms["tracker"] = (time.perf_counter() - t0) * 1000.0
         tracker.record_trails()
+        if tracker.merged:
+            self.counter.merge(tracker.merged)
         events = self.counter.update(tracker.tracks, frame.timestamp, self._label_name) if self.counter else []
         dwell = {}
         for zone in self.counter.zones:

@@ -97,6 +97,22 @@ class Counter:
     def __bool__(self) -> bool:
         return bool(self.lines or self.zones)
 
+    def merge(self, merged: dict[int, int]) -> None:
+        """A lost track took over a young one (re-identified late): it carries on from the young one's
+        last position, crossings still waiting for confirmation and zone stays."""
+        for young, old in merged.items():
+            if young in self._last:
+                self._last[old] = self._last.pop(young)
+            if young in self._pending:
+                self._pending[old] = [{**e, "track": old} for e in self._pending.pop(young)]
+            for zone in self.zones:
+                if young in zone.members:
+                    entered = zone.members.pop(young)
+                    if old in zone.members:  # it never left: the young track's entry was this same stay
+                        zone.entries -= 1
+                    else:
+                        zone.members[old] = entered
+
     def update(self, tracks: list[Track], timestamp: float, label_name) -> list[dict]:
         events: list[dict] = []
         alive = {t.id for t in tracks}

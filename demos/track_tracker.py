@@ -140,6 +140,7 @@ class Tracker:
         self.tracks: list[Track] = []
         self.next_id = 1
         self.frame = 0
+        self.merged: dict[int, int] = {}  # young track id -> the lost track that took it over, latest update
 
     def predict(self) -> None:
         """Advance every live track by one frame (call once per frame, before `update` on detector frames)."""
@@ -155,6 +156,7 @@ class Tracker:
                embeddings: np.ndarray | None) -> None:
         """Match one detector frame's detections (after `predict`); unmatched detections start tracks."""
         cfg = self.config
+        self.merged = {}
         if embeddings is not None and len(embeddings):
             embeddings = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
         active = [t for t in self.tracks if t.state in (State.TENTATIVE, State.CONFIRMED)]
@@ -166,11 +168,17 @@ class Tracker:
             unmatched = [t for t in active if t.state == State.CONFIRMED and t.id not in matched_now]
             more, free = self._match(lost + unmatched, free, boxes, labels, embeddings, motion=False)
             pairs += more
+            reidentified = {t.id for t, _ in more}
+        else:
+            reidentified = set()
         matched = set()
         held: dict[int, int] = {}  # track id -> detection index, this frame
         crowded = self._crowded(boxes, [t for t in active if t.state == State.CONFIRMED])
         for track, d in pairs:
-            track.kalman.update(boxes[d])
+            if track.id in reidentified:  # found by appearance away from its prediction: start motion afresh
+                track.kalman = KalmanBox(boxes[d])
+            else:
+                track.kalman.update(boxes[d])
             track.score, track.label, track.updated, track.misses = float(scores[d]), int(labels[d]), True, 0
             track.hits += 1
             track.last_seen = self.frame
@@ -234,6 +242,7 @@ class Tracker:
             old.state, old.updated, old.misses, old.lost_frames = State.CONFIRMED, True, 0, 0
             old.last_seen = self.frame
             new.state = State.DELETED
+            self.merged[new.id] = old.id
 
     def record_trails(self) -> None:
         for track in self.tracks:

@@ -87,20 +87,20 @@ class Scene:
 
 SCENES = {
     # two people cross twice (each passes fully behind the other), a third walks behind a standing fourth
-    "crossing": Scene("crossing", 160, (
-        Walk(2, 0, 159, 40, 600, 345),
-        Walk(6, 0, 159, 600, 40, 330),
-        Walk(3, 0, 79, 660, 420, 320),
-        Walk(3, 80, 159, 420, 180, 320),
-        Walk(1, 0, 159, 300, 330, 350),
+    "crossing": Scene("crossing", 120, (
+        Walk(2, 0, 119, 40, 600, 345),
+        Walk(6, 0, 119, 600, 40, 330),
+        Walk(3, 0, 59, 660, 420, 320),
+        Walk(3, 60, 119, 420, 180, 320),
+        Walk(1, 0, 119, 300, 330, 350),
     )),
-    # people leave the frame and come back, past a person standing in the middle
-    "reentry": Scene("reentry", 180, (
-        Walk(5, 0, 59, 60, 700, 340),
-        Walk(5, 100, 159, 700, 200, 340),
-        Walk(4, 0, 49, 560, -60, 325),
-        Walk(4, 95, 179, -60, 420, 325),
-        Walk(1, 0, 179, 330, 340, 350),
+    # people leave the frame for a second and come back, past a person standing in the middle
+    "reentry": Scene("reentry", 140, (
+        Walk(5, 0, 44, 60, 700, 340),
+        Walk(5, 75, 119, 700, 200, 340),
+        Walk(4, 0, 37, 560, -60, 325),
+        Walk(4, 70, 139, -60, 420, 325),
+        Walk(1, 0, 139, 330, 340, 350),
     )),
 }
 
