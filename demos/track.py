@@ -104,8 +104,6 @@ class TrackTask:
             self.stage = Stage(self.reid, ctx.config, check=check_reid_model)
         frames = max(1, round(self.reid_window_s * (ctx.fps or 30.0)))
         self.tracker = Tracker(TrackerConfig(**{**self.tracker_config.__dict__, "reid_window": frames}))
-        if self.mot_path is not None:
-            self._mot = open(self.mot_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in finish()
 
     def prepare(self, model: ov.Model) -> None:
         self.detector.prepare(model)
@@ -143,7 +141,7 @@ class TrackTask:
                  for t in tracker.tracks if t.updated and t.state in (State.TENTATIVE, State.CONFIRMED)]
         result = TrackResult(views, events, outputs is not None, self.detector.names,
                              self.counter.summary(frame.timestamp))
-        if self._mot is not None:
+        if self.mot_path is not None:
             self._write_mot(frame.index, result)
         return result
 
@@ -152,6 +150,8 @@ class TrackTask:
         return names[label] if names and 0 <= label < len(names) else f"#{label}"
 
     def _write_mot(self, index: int, result: TrackResult) -> None:
+        if self._mot is None:  # opened with the first frame: a run that fails to start leaves no file
+            self._mot = open(self.mot_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in finish()
         for t in result.tracks:
             if t.state == State.CONFIRMED.value:
                 x1, y1, x2, y2 = (float(v) for v in t.box)

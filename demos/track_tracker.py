@@ -60,13 +60,13 @@ class KalmanBox:
         self.P = np.diag(std ** 2)
 
     def predict(self) -> None:
-        h = self.x[3]
+        h = max(self.x[3], 1.0)
         q = np.r_[np.full(4, self.POS * h), np.full(4, self.VEL * h)] ** 2
         self.x = self._F @ self.x
         self.P = self._F @ self.P @ self._F.T + np.diag(q)
 
     def _projected(self) -> tuple[np.ndarray, np.ndarray]:
-        r = np.full(4, self.POS * self.x[3]) ** 2
+        r = np.full(4, self.POS * max(self.x[3], 1.0)) ** 2
         return self._H @ self.x, self._H @ self.P @ self._H.T + np.diag(r)
 
     def update(self, box: np.ndarray) -> None:
@@ -176,7 +176,7 @@ class Tracker:
         crowded = self._crowded(boxes, [t for t in active if t.state == State.CONFIRMED])
         for track, d in pairs:
             if track.id in reidentified:  # found by appearance away from its prediction: start motion afresh
-                track.kalman = KalmanBox(boxes[d])
+                track.kalman, track.trail = KalmanBox(boxes[d]), []
             else:
                 track.kalman.update(boxes[d])
             track.score, track.label, track.updated, track.misses = float(scores[d]), int(labels[d]), True, 0
@@ -237,7 +237,7 @@ class Tracker:
             if not allowed[r, c]:
                 continue
             old, new = missing[r], young[c]
-            old.kalman, old.score, old.label = new.kalman, new.score, new.label
+            old.kalman, old.score, old.label, old.trail = new.kalman, new.score, new.label, new.trail
             old.gallery = [*old.gallery, views[c]][-cfg.gallery_size:]
             old.state, old.updated, old.misses, old.lost_frames = State.CONFIRMED, True, 0, 0
             old.last_seen = self.frame

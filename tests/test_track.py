@@ -3,6 +3,11 @@ one-by-one video whose people and entries were counted by looking at it."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 from conftest import model_path
@@ -183,10 +188,29 @@ def test_a_detector_given_as_reid_model_is_refused(models_dir, videos_dir, tmp_p
     model_path(models_dir, "person-detection-retail-0013")
     result = run_ovdemo("track", "--reid", "person-detection-retail-0013", "-i", videos_dir / VIDEO,
                         "--models-dir", models_dir, "--offline", "--no-show", "--max-frames", "2",
-                        "--json", tmp_path / "out.jsonl")
+                        "--json", tmp_path / "out.jsonl", "--mot", tmp_path / "t.txt")
     line = one_line_error(result)
     assert "re-identification model has outputs detection_out [1,1,200,7]" in line
     assert "expected one embedding output" in line
+    assert list(tmp_path.iterdir()) == []  # no output file was started
+
+
+def test_an_interrupted_run_leaves_a_valid_mot_file(models_dir, videos_dir, tmp_path):
+    model_path(models_dir, "person-detection-retail-0013")
+    render(SCENES["crossing"], videos_dir / VIDEO, tmp_path / "scene")
+    mot = tmp_path / "t.txt"
+    process = subprocess.Popen([sys.executable, "-m", "ovdemo", "track", "-m", "person-detection-retail-0013",
+                                "--reid", "none", "-i", tmp_path / "scene" / "frame_%04d.png", "--models-dir",
+                                models_dir, "--offline", "--no-show", "--mot", mot], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not mot.exists() or mot.read_text().count("\n") < 20):
+        time.sleep(0.2)
+    assert mot.read_text().count("\n") >= 20, "rows should reach the disk while the run goes on"
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 130
+    rows = read_mot(mot)
+    assert len(rows) >= 20 and rows.shape[1] == 10
+    assert rows[:, 0].max() < SCENES["crossing"].frames  # stopped part way, every line whole
 
 
 def test_mot_file_in_a_missing_folder_is_refused(videos_dir, tmp_path):
