@@ -171,9 +171,9 @@ class TrackTask:
             cv2.fillPoly(overlay, [pts], (0, 200, 255))
             cv2.addWeighted(overlay, 0.15, image, 0.85, 0, dst=image)
             cv2.polylines(image, [pts], True, (0, 200, 255), style.thickness, cv2.LINE_AA)
-            x, y = zone.polygon.min(axis=0)
+            x, y = zone.polygon[:, 0].min(), zone.polygon[:, 1].max()  # bottom left: clear of heads and captions
             draw_label(image, f"zone {zone.index}: {zone.occupancy} now, in {zone.entries} out {zone.exits}",
-                       int(x), int(y) + 20, (0, 200, 255), style)
+                       int(x), int(y), (0, 200, 255), style)
         for line in self.counter.lines:
             p1, p2 = (tuple(int(v) for v in p) for p in (line.p1, line.p2))
             cv2.line(image, p1, p2, (255, 255, 0), style.thickness + 1, cv2.LINE_AA)
