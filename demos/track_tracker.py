@@ -4,8 +4,12 @@ Each detector frame runs two matching rounds, each solved with `scipy.optimize.l
   1. active tracks (tentative, confirmed, coasting a few missed frames) against detections, on a cost that
      mixes appearance (cosine distance to the track's embedding gallery) with motion (1 - IoU with the
      Kalman prediction), gated by the Mahalanobis distance of the detection to the prediction;
+     (tentative tracks, whose look is still unknown, follow overlap alone);
   2. lost tracks (and confirmed tracks round 1 left unmatched) against the detections left over, on
-     appearance only: re-identification after an occlusion or after leaving the frame and coming back.
+     appearance only: re-identification after an occlusion or after leaving the frame and coming back;
+  3. a young track whose first clean view matches a missing track is taken over by it (people often come
+     back half hidden, too unlike themselves for round 2, and start a new track first).
+Refused pairs cost just over the limit, so the solver never trades one good match for two poor ones.
 Without embeddings (--reid none) round 1 uses motion alone and lost tracks are deleted (a SORT tracker).
 
 Lifecycle: tentative -> confirmed after `min_hits` matched detector frames in a row (a tentative track that
