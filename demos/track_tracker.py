@@ -1,9 +1,9 @@
 """Multi-object tracker for `ovdemo track`: Kalman motion + appearance embeddings, optimal assignment.
 
-Each detector frame runs two matching rounds, each solved with `scipy.optimize.linear_sum_assignment`:
+Each detector frame matches in three steps, each solved with `scipy.optimize.linear_sum_assignment`:
   1. active tracks (tentative, confirmed, coasting a few missed frames) against detections, on a cost that
      mixes appearance (cosine distance to the track's embedding gallery) with motion (1 - IoU with the
-     Kalman prediction), gated by the Mahalanobis distance of the detection to the prediction;
+     Kalman prediction), gated by the Mahalanobis distance of the detection to the prediction
      (tentative tracks, whose look is still unknown, follow overlap alone);
   2. lost tracks (and confirmed tracks round 1 left unmatched) against the detections left over, on
      appearance only: re-identification after an occlusion or after leaving the frame and coming back;
