@@ -9,7 +9,7 @@ import click
 from ovdemo import __version__
 from ovdemo.common import catalog_cli, errors
 from ovdemo.common.errors import DemoError
-from ovdemo.demos import action, detect, face, pose, segment, text
+from ovdemo.demos import action, detect, face, pose, segment, text, track
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -20,6 +20,7 @@ def cli():
 
 cli.add_command(detect.command)
 cli.add_command(face.command)
+cli.add_command(track.command)
 cli.add_command(pose.command)
 cli.add_command(segment.command)
 cli.add_command(text.command)

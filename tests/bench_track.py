@@ -1,0 +1,64 @@
+"""`make bench`: ovdemo track, detector on every frame against --infer-every 3, beside raw OpenVINO throughput.
+
+Not a test: it prints numbers, all measured in one run on the same device with the throughput hint:
+  1. raw OpenVINO async throughput of the detector and of the re-identification model (batch 1, random input);
+  2. `ovdemo track` end to end on the first 600 frames of one-by-one-person-detection.mp4, headless, every
+     frame and --infer-every 3;
+  3. MOTA/IDF1 of both on the synthetic re-entry scene of tests/test_track_scenes.py (py-motmetrics).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from benchlib import (
+    DEVICE,
+    model_xml,
+    models_dir,
+    print_ratio_table,
+    print_stage_means,
+    raw_throughput,
+    require_files,
+    run_end_to_end,
+    videos_dir,
+)
+from test_track_scenes import SCENES, VIDEO, read_mot, render, score
+
+DETECTOR = "person-detection-0202"
+REID = "person-reidentification-retail-0277"
+FRAMES = 600
+
+
+def track_args(source: Path, *extra: str) -> tuple[str, ...]:
+    return ("-m", DETECTOR, "--reid", REID, "-i", str(source), "--models-dir", str(models_dir()), "--offline",
+            *extra)
+
+
+def main() -> None:
+    video = videos_dir() / VIDEO
+    require_files(model_xml(DETECTOR), model_xml(REID), video)
+    print(f"{DETECTOR} + {REID} FP16 on {DEVICE}, throughput hint, {VIDEO} (first {FRAMES} frames, 768x432)")
+    raw_det = raw_throughput(model_xml(DETECTOR), seconds=15.0)
+    raw_reid = raw_throughput(model_xml(REID), seconds=5.0)
+    every = run_end_to_end("track", *track_args(video, "--max-frames", str(FRAMES)))
+    third = run_end_to_end("track", *track_args(video, "--max-frames", str(FRAMES), "--infer-every", "3"))
+    print_ratio_table("raw OpenVINO async, detector", raw_det,
+                      [("ovdemo track, every frame", every), ("ovdemo track --infer-every 3", third)])
+    print(f"raw OpenVINO async, reid (1 crop): {raw_reid.fps:.1f} FPS, {raw_reid.requests} requests")
+    print_stage_means("every frame", every)
+    print_stage_means("--infer-every 3", third)
+    scene = SCENES["reentry"]
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        gt = render(scene, video, tmp / "scene")
+        print(f"synthetic '{scene.name}' scene ({scene.frames} frames), py-motmetrics:")
+        for name, extra in (("every frame", ()), ("--infer-every 3", ("--infer-every", "3"))):
+            mot = tmp / "mot.txt"
+            run_end_to_end("track", *track_args(tmp / "scene" / "frame_%04d.png", "--mot", str(mot), *extra))
+            s = score(gt, read_mot(mot), scene.frames)
+            print(f"  {name:16} MOTA {s['mota']:.3f}  IDF1 {s['idf1']:.3f}  ID switches {s['id_switches']}")
+
+
+if __name__ == "__main__":
+    main()

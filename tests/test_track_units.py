@@ -1,0 +1,151 @@
+"""The tracker and the counter on hand-made boxes and embeddings (no models): each rule the demo relies on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ovdemo.common.errors import DemoError
+from ovdemo.demos.track_counting import Counter, CountingLine, parse_points
+from ovdemo.demos.track_tracker import KalmanBox, State, Tracker, TrackerConfig
+
+
+def unit(*values) -> np.ndarray:
+    v = np.asarray(values, np.float32)
+    return v / np.linalg.norm(v)
+
+
+A, B = unit(1, 0, 0, 0), unit(0, 1, 0, 0)  # two people who look nothing alike
+
+
+def box(cx, cy=200, w=60, h=160):
+    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], np.float32)
+
+
+def step(tracker, boxes, embeddings=None):
+    tracker.predict()
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    emb = None if embeddings is None else np.asarray(embeddings, np.float32).reshape(len(boxes), 4)
+    tracker.update(boxes, np.ones(len(boxes), np.float32), np.zeros(len(boxes), np.int32), emb)
+    return {t.id: t for t in tracker.tracks}
+
+
+def test_kalman_learns_a_constant_velocity_and_predicts_it():
+    k = KalmanBox(box(100))
+    for i in range(1, 15):
+        k.predict()
+        k.update(box(100 + 5 * i))
+    for _ in range(3):
+        k.predict()
+    np.testing.assert_allclose(k.box, box(100 + 5 * 17), atol=1.5)
+    assert k.mahalanobis(box(100 + 5 * 17)[None])[0] < 1.0 < k.mahalanobis(box(300)[None])[0]
+
+
+def test_tentative_then_confirmed_then_lost_then_deleted():
+    cfg = TrackerConfig(min_hits=3, max_coast=2, reid_window=5)
+    tracker = Tracker(cfg)
+    states = [step(tracker, [box(100 + 4 * i)], [A])[1].state for i in range(3)]
+    assert states == [State.TENTATIVE, State.TENTATIVE, State.CONFIRMED]
+    for _ in range(cfg.max_coast):
+        assert step(tracker, [], np.zeros((0, 4)))[1].state == State.CONFIRMED
+    assert step(tracker, [], np.zeros((0, 4)))[1].state == State.LOST
+    for _ in range(cfg.reid_window + 1):
+        step(tracker, [], np.zeros((0, 4)))
+    assert tracker.tracks == []
+
+
+def test_a_tentative_track_missing_once_is_dropped():
+    tracker = Tracker(TrackerConfig(min_hits=3))
+    step(tracker, [box(100)], [A])
+    assert step(tracker, [], np.zeros((0, 4))) == {}
+
+
+def test_a_lost_person_is_reidentified_far_from_where_they_left():
+    tracker = Tracker(TrackerConfig(min_hits=2, max_coast=1))
+    for i in range(4):
+        step(tracker, [box(100 + 5 * i), box(400)], [A, B])
+    for _ in range(5):  # A leaves the frame; B stays
+        step(tracker, [box(400)], [B])
+    assert {t.id: t.state for t in tracker.tracks} == {1: State.LOST, 2: State.CONFIRMED}
+    tracks = step(tracker, [box(400), box(600)], [B, A])  # A comes back on the other side
+    assert tracks[1].state == State.CONFIRMED and tracks[1].box[0] == pytest.approx(box(600)[0], abs=1)
+    assert set(tracks) == {1, 2}
+
+
+def test_without_embeddings_a_returning_person_gets_a_new_id():
+    tracker = Tracker(TrackerConfig(min_hits=2, max_coast=1))
+    for i in range(4):
+        step(tracker, [box(100 + 5 * i)])
+    for _ in range(3):
+        step(tracker, [])
+    assert step(tracker, [box(600)]).keys() == {2}
+
+
+def test_crossing_people_keep_their_ids_by_appearance():
+    # two people walk through each other; while they overlap the detector sees them at swapped-looking
+    # places: appearance decides
+    tracker = Tracker(TrackerConfig(min_hits=2))
+    for i in range(10):
+        left, right = 100 + 20 * i, 400 - 20 * i
+        tracks = step(tracker, [box(left), box(right)], [A, B])
+    assert tracks[1].box[0] > tracks[2].box[0]  # 1 started left and is now on the right
+    assert len(tracker.tracks) == 2
+
+
+def test_line_direction_follows_the_cross_product_and_the_segment_ends():
+    line = CountingLine(0, np.array([100.0, 300.0]), np.array([500.0, 300.0]))  # drawn left to right
+    assert line.crossing(np.array([200, 350]), np.array([210, 250])) == "in"  # moving up
+    assert line.crossing(np.array([200, 250]), np.array([210, 350])) == "out"
+    assert line.crossing(np.array([600, 350]), np.array([600, 250])) is None  # beyond its end
+    assert line.crossing(np.array([200, 350]), np.array([200, 300])) is None  # reaching it is not crossing
+
+
+class FakeTrack:
+    def __init__(self, id, box, state=State.CONFIRMED, updated=True):
+        self.id, self.box, self.state, self.updated, self.label = id, np.asarray(box, np.float32), state, updated, 0
+
+    @property
+    def visible(self):
+        return self.state == State.CONFIRMED and self.updated
+
+
+def test_crossings_of_a_tentative_track_count_once_it_is_confirmed():
+    counter = Counter([np.array([[0.0, 300.0], [800.0, 300.0]])], [], anchor="bottom")
+    name = {0: "person"}.get
+    t = FakeTrack(7, [100, 250, 150, 350], State.TENTATIVE)
+    assert counter.update([t], 0.0, name) == []
+    t.box = np.array([100, 180, 150, 280], np.float32)  # its feet crossed the line upwards
+    assert counter.update([t], 0.1, name) == []  # not yet a confirmed track
+    t.state = State.CONFIRMED
+    events = counter.update([t], 0.2, name)
+    assert events == [{"type": "line_cross", "line": 0, "track": 7, "direction": "in", "label": "person"}]
+    assert counter.summary(0.2)["lines"] == [{"line": 0, "in": {"person": 1}, "out": {}}]
+    # a tentative track that crossed and then vanished is never counted
+    ghost = FakeTrack(8, [300, 250, 350, 350], State.TENTATIVE)
+    counter.update([t, ghost], 0.3, name)
+    ghost.box = np.array([300, 180, 350, 280], np.float32)
+    counter.update([t, ghost], 0.4, name)
+    assert counter.update([t], 0.5, name) == []
+    assert counter.summary(0.5)["lines"][0]["in"] == {"person": 1}
+
+
+def test_zone_dwell_runs_on_frame_timestamps_and_ends_with_the_track():
+    zone = np.array([[0, 0], [200, 0], [200, 400], [0, 400]], np.float64)
+    counter = Counter([], [zone], anchor="bottom")
+    name = {0: "person"}.get
+    t = FakeTrack(3, [300, 100, 350, 300])
+    assert counter.update([t], 1.0, name) == []
+    t.box = np.array([100, 100, 150, 300], np.float32)
+    assert counter.update([t], 1.5, name) == [{"type": "zone_enter", "zone": 0, "track": 3}]
+    t.updated = False  # unseen for a frame: still inside
+    counter.update([t], 2.0, name)
+    assert counter.summary(2.0)["zones"][0] == {"zone": 0, "occupancy": 0, "entries": 1, "exits": 0,
+                                                  "dwell_s": {"3": 0.5}}
+    assert counter.update([], 4.0, name) == [{"type": "zone_exit", "zone": 0, "track": 3, "dwell_s": 2.5}]
+
+
+@pytest.mark.parametrize("text, message", [("1,2,3", "has 3 numbers"), ("1,2,x,4", "not a list of numbers"),
+                                           ("-1,2,3,4", "negative")])
+def test_parse_points_errors_name_the_flag(text, message):
+    with pytest.raises(DemoError, match=message):
+        parse_points(text, "--line", 2, 2)
+    assert parse_points("1,2,3,4", "--line", 2, 2).tolist() == [[1, 2], [3, 4]]
