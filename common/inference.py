@@ -179,6 +179,36 @@ class ModelOutputs:
         return "; ".join(f"{sorted(n)[0] if n else '?'} {list(a.shape)}" for n, a in self.arrays)
 
 
+def port_shape(port) -> list[int | None]:
+    """A port's dimensions, None where dynamic; [] when even the rank is dynamic."""
+    ps = port.get_partial_shape()
+    return [d.get_length() if d.is_static else None for d in ps] if ps.rank.is_static else []
+
+
+def port_names(port) -> set[str]:
+    """A port's tensor names without TensorFlow's ':0' suffixes."""
+    return {n.split(":")[0] for n in port.get_names()}
+
+
+def port_key(port) -> str:
+    """One stable name of a port, to find its array in ModelOutputs."""
+    return sorted(port.get_names())[0]
+
+
+def find_port(ports, names=(), shape_test=None):
+    """A port by one of `names` (tried in order), else the first whose shape passes `shape_test`, else None.
+    Outputs are found by name or shape, never by index: their order differs between releases of a model."""
+    for name in names:
+        for port in ports:
+            if name in port_names(port):
+                return port
+    if shape_test:
+        for port in ports:
+            if shape_test(port_shape(port)):
+                return port
+    return None
+
+
 def describe_ports(ports) -> str:
     return "; ".join(f"{p.get_any_name() if p.get_names() else '?'} {p.get_partial_shape()}" for p in ports)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import openvino as ov
 from ovdemo.common.errors import DemoError
-from ovdemo.common.inference import ModelOutputs, describe_ports
+from ovdemo.common.inference import ModelOutputs, describe_ports, port_names
 from ovdemo.common.results import box_iou
 
 CAFFE_NAMES = {"loc": "mbox_loc1/out/conv/flat", "conf": "mbox_main_conf/out/conv/flat/softmax/flat",
@@ -67,9 +67,6 @@ class Candidates:
     probs: np.ndarray  # (N, A)
 
 
-def _names(port) -> set[str]:
-    return {n.split(":")[0] for n in port.get_names()}
-
 
 def _static_shape(port) -> list[int]:
     return [d.get_length() for d in port.get_partial_shape()]
@@ -80,7 +77,7 @@ class ActionDetectorDecoder:
 
     def __init__(self, model: ov.Model, num_actions: int):
         self.num_actions = num_actions
-        ports = {name: port for port in model.outputs for name in _names(port)}
+        ports = {name: port for port in model.outputs for name in port_names(port)}
         if CAFFE_NAMES["loc"] in ports:
             self.layout = "caffe"
             self._bind_caffe(ports, model)

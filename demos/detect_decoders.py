@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import openvino as ov
 from ovdemo.common.errors import DemoError
-from ovdemo.common.inference import ModelOutputs, describe_ports
+from ovdemo.common.inference import ModelOutputs, describe_ports, find_port, port_key, port_shape
+from ovdemo.common.results import nms
 from ovdemo.common.specs import ModelSpec
 
 
@@ -24,30 +24,8 @@ class Candidates:
     labels: np.ndarray
 
 
-def _shape(port) -> list[int | None]:
-    ps = port.get_partial_shape()
-    return [d.get_length() if d.is_static else None for d in ps] if ps.rank.is_static else []
 
 
-def _names(port) -> set[str]:
-    return {n.split(":")[0] for n in port.get_names()}
-
-
-def _find(ports, names=(), shape_test=None):
-    """An output port by one of `names`, else the first whose shape passes `shape_test`."""
-    for name in names:
-        for port in ports:
-            if name in _names(port):
-                return port
-    if shape_test:
-        for port in ports:
-            if shape_test(_shape(port)):
-                return port
-    return None
-
-
-def _key(port) -> str:
-    return sorted(port.get_names())[0]
 
 
 class Decoder:
@@ -76,16 +54,16 @@ class SsdDecoder(Decoder):
 
     @staticmethod
     def fits(ports) -> bool:
-        return any(_shape(p)[-1:] == [7] for p in ports) or any(
-            len(_shape(p)) in (2, 3) and _shape(p)[-1:] == [5] for p in ports)
+        return any(port_shape(p)[-1:] == [7] for p in ports) or any(
+            len(port_shape(p)) in (2, 3) and port_shape(p)[-1:] == [5] for p in ports)
 
     def bind(self, ports, model) -> None:
-        self.detection_out = _find(ports, ("detection_out", "DetectionOutput"),
+        self.detection_out = find_port(ports, ("detection_out", "DetectionOutput"),
                                    lambda s: len(s) == 4 and s[-1] == 7)
         self.boxes = self.labels = None
         if self.detection_out is None:
-            self.boxes = _find(ports, ("boxes",), lambda s: len(s) in (2, 3) and s[-1] == 5)
-            self.labels = _find(ports, ("labels",), None)
+            self.boxes = find_port(ports, ("boxes",), lambda s: len(s) in (2, 3) and s[-1] == 5)
+            self.labels = find_port(ports, ("labels",), None)
             if self.boxes is None:
                 raise self.mismatch(ports)
             if self.input_size is None:
@@ -94,14 +72,14 @@ class SsdDecoder(Decoder):
 
     def decode(self, outputs, threshold) -> Candidates:
         if self.detection_out is not None:
-            rows = outputs.get(_key(self.detection_out)).reshape(-1, 7)
+            rows = outputs.get(port_key(self.detection_out)).reshape(-1, 7)
             end = np.flatnonzero(rows[:, 0] < 0)
             rows = rows[: end[0]] if len(end) else rows  # rows after the first image_id < 0 are padding
             rows = rows[rows[:, 2] >= threshold]
             return Candidates(rows[:, 3:7].copy(), rows[:, 2].copy(), rows[:, 1].astype(np.int32))
-        boxes = outputs.get(_key(self.boxes)).reshape(-1, 5)
+        boxes = outputs.get(port_key(self.boxes)).reshape(-1, 5)
         if self.labels is not None:
-            labels = outputs.get(_key(self.labels)).reshape(-1).astype(np.int32)
+            labels = outputs.get(port_key(self.labels)).reshape(-1).astype(np.int32)
         else:
             labels = np.zeros(len(boxes), np.int32)
         keep = boxes[:, 4] >= threshold
@@ -118,15 +96,16 @@ class TfOdDecoder(Decoder):
 
     @staticmethod
     def fits(ports) -> bool:
-        return all(_find(ports, (n,)) is not None for n in ("detection_boxes", "detection_scores", "detection_classes"))
+        wanted = ("detection_boxes", "detection_scores", "detection_classes")
+        return all(find_port(ports, (n,)) is not None for n in wanted)
 
     def bind(self, ports, model) -> None:
-        found = [_find(ports, (n,)) for n in ("detection_boxes", "detection_scores", "detection_classes")]
+        found = [find_port(ports, (n,)) for n in ("detection_boxes", "detection_scores", "detection_classes")]
         if any(p is None for p in found):
             raise self.mismatch(ports)
-        self.ports = [_key(p) for p in found]
-        count = _find(ports, ("num_detections",))
-        self.count = _key(count) if count is not None else None
+        self.ports = [port_key(p) for p in found]
+        count = find_port(ports, ("num_detections",))
+        self.count = port_key(count) if count is not None else None
 
     def decode(self, outputs, threshold) -> Candidates:
         boxes = outputs.get(self.ports[0]).reshape(-1, 4)
@@ -197,14 +176,14 @@ class YoloDecoder(Decoder):
         if len(anchors) == 0:
             raise DemoError(f"no anchors for YOLO output {port.get_any_name()}", "add `anchors` to the model's spec")
         in_shape = [d.get_length() for d in region.input(0).get_partial_shape()]
-        return YoloHead(_key(port), (in_shape[2], in_shape[3]), anchors, classes,
+        return YoloHead(port_key(port), (in_shape[2], in_shape[3]), anchors, classes,
                         activated=True, anchors_in_cells=not v3, channels_last=False)
 
     def _raw_heads(self, ports, params) -> None:
         """Plain convolution outputs (YOLOv3/v4 exported without RegionYolo): largest grid gets the first mask."""
         anchors = np.asarray(params.get("anchors", []), np.float32).reshape(-1, 2)
         masks = params.get("masks")
-        shapes = [(p, _shape(p)) for p in ports if len(_shape(p)) == 4]
+        shapes = [(p, port_shape(p)) for p in ports if len(port_shape(p)) == 4]
         if not len(anchors) or not shapes:
             return
         per_head = len(anchors) // len(shapes)
@@ -214,7 +193,7 @@ class YoloDecoder(Decoder):
             channels_last = shape[3] % per_head == 0 and shape[3] > shape[1]
             c = shape[3] if channels_last else shape[1]
             grid = (shape[1], shape[2]) if channels_last else (shape[2], shape[3])
-            self.heads.append(YoloHead(_key(port), grid, anchors[mask], c // per_head - 5,
+            self.heads.append(YoloHead(port_key(port), grid, anchors[mask], c // per_head - 5,
                                        activated=False, anchors_in_cells=False, channels_last=channels_last))
 
     def decode(self, outputs, threshold) -> Candidates:
@@ -258,12 +237,6 @@ class YoloDecoder(Decoder):
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
-
-def nms(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, threshold: float, iou: float) -> np.ndarray:
-    """Per-class non-maximum suppression with OpenCV; indices of the boxes kept, best first."""
-    xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1) * 10000.0  # pixels-like scale
-    keep = cv2.dnn.NMSBoxesBatched(xywh.tolist(), scores.tolist(), labels.tolist(), threshold, iou)
-    return np.asarray(keep, np.int64).reshape(-1)
 
 
 DECODERS: dict[str, type[Decoder]] = {"ssd": SsdDecoder, "tf-od": TfOdDecoder, "yolo": YoloDecoder}

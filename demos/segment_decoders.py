@@ -19,11 +19,9 @@ import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
 from ovdemo.common.errors import DemoError
-from ovdemo.common.inference import ModelOutputs, describe_ports
-from ovdemo.common.results import Detections, clip_boxes
+from ovdemo.common.inference import ModelOutputs, describe_ports, find_port, port_key, port_shape
+from ovdemo.common.results import Detections, clip_boxes, nms
 from ovdemo.common.specs import ModelSpec
-
-from .detect_decoders import _find, _key, _shape, nms
 
 MASK_THRESHOLD = 0.5
 MAX_INSTANCES = 100
@@ -149,13 +147,13 @@ class SemanticDecoder(Decoder):
 
     def bind(self, model: ov.Model) -> None:
         ports = model.outputs
-        maps = [p for p in ports if len(_shape(p)) in (3, 4)]
+        maps = [p for p in ports if len(port_shape(p)) in (3, 4)]
         if not maps:
             raise self.mismatch(ports)
         named = (self.spec.params.get("output"),) if self.spec and self.spec.params.get("output") else ()
         # several outputs (e.g. auxiliary heads): the named one, else the one of the largest spatial size
-        port = _find(maps, named) or max(maps, key=lambda p: _spatial_area(_shape(p)))
-        shape = _shape(port)
+        port = find_port(maps, named) or max(maps, key=lambda p: _spatial_area(port_shape(p)))
+        shape = port_shape(port)
         channels = (shape[3] if _channels_last(shape) else shape[1]) if len(shape) == 4 else 1
         if channels is None:
             raise DemoError(f"cannot tell the classes of output {port.get_any_name()} {shape}",
@@ -171,7 +169,7 @@ class SemanticDecoder(Decoder):
             model.add_results([ops.result(top.output(1))])
             self.key = ARGMAX_OUTPUT
         else:
-            self.key = _key(port)
+            self.key = port_key(port)
 
     def decode(self, outputs: ModelOutputs, frame_size: tuple[int, int], names) -> ClassMap:
         ids = outputs.get(self.key).squeeze()  # [1,1,H,W], [1,H,W,1] or [1,H,W] to (H, W)
@@ -199,14 +197,14 @@ class MaskRcnnDecoder(Decoder):
 
     @staticmethod
     def fits(ports) -> bool:
-        return any(_shape(p)[-1:] == [5] and len(_shape(p)) == 2 for p in ports) and \
-            any(len(_shape(p)) == 3 for p in ports)
+        return any(port_shape(p)[-1:] == [5] and len(port_shape(p)) == 2 for p in ports) and \
+            any(len(port_shape(p)) == 3 for p in ports)
 
     def bind(self, model: ov.Model) -> None:
         ports = model.outputs
-        self.boxes = _find(ports, ("boxes",), lambda s: len(s) == 2 and s[-1] == 5)
-        self.masks = _find(ports, ("masks",), lambda s: len(s) == 3)
-        self.labels = _find(ports, ("labels",), lambda s: len(s) == 1)
+        self.boxes = find_port(ports, ("boxes",), lambda s: len(s) == 2 and s[-1] == 5)
+        self.masks = find_port(ports, ("masks",), lambda s: len(s) == 3)
+        self.labels = find_port(ports, ("labels",), lambda s: len(s) == 1)
         if self.boxes is None or self.masks is None:
             raise self.mismatch(ports)
         if self.input_size is None:
@@ -214,10 +212,10 @@ class MaskRcnnDecoder(Decoder):
                             "reshape the model to a fixed input size")
 
     def decode(self, outputs: ModelOutputs, frame_size, threshold: float, names) -> Instances:
-        rows = outputs.get(_key(self.boxes)).reshape(-1, 5)
-        masks = outputs.get(_key(self.masks))
+        rows = outputs.get(port_key(self.boxes)).reshape(-1, 5)
+        masks = outputs.get(port_key(self.masks))
         masks = masks.reshape(-1, *masks.shape[-2:])
-        labels = (outputs.get(_key(self.labels)).reshape(-1).astype(np.int32) if self.labels is not None
+        labels = (outputs.get(port_key(self.labels)).reshape(-1).astype(np.int32) if self.labels is not None
                   else np.zeros(len(rows), np.int32))
         keep = np.flatnonzero((rows[:, 4] >= threshold) & (rows[:, 2] > rows[:, 0]) & (rows[:, 3] > rows[:, 1]))
         keep = keep[np.argsort(-rows[keep, 4], kind="stable")][:MAX_INSTANCES]
@@ -241,20 +239,20 @@ class YolactDecoder(Decoder):
 
     @staticmethod
     def fits(ports) -> bool:
-        return all(_find(ports, (n,)) is not None for n in ("boxes", "conf", "mask", "proto"))
+        return all(find_port(ports, (n,)) is not None for n in ("boxes", "conf", "mask", "proto"))
 
     def bind(self, model: ov.Model) -> None:
         ports = model.outputs
-        self.proto = _find(ports, ("proto",), lambda s: len(s) == 4)
-        self.boxes = _find(ports, ("boxes",), lambda s: len(s) == 3 and s[-1] == 4)
-        self.conf = _find(ports, ("conf",), None)
-        self.coefs = _find(ports, ("mask",), None)
+        self.proto = find_port(ports, ("proto",), lambda s: len(s) == 4)
+        self.boxes = find_port(ports, ("boxes",), lambda s: len(s) == 3 and s[-1] == 4)
+        self.conf = find_port(ports, ("conf",), None)
+        self.coefs = find_port(ports, ("mask",), None)
         if None in (self.proto, self.boxes, self.conf, self.coefs):
             raise self.mismatch(ports)
 
     def decode(self, outputs: ModelOutputs, frame_size, threshold: float, names) -> Instances:
-        boxes = outputs.get(_key(self.boxes)).reshape(-1, 4)
-        conf = outputs.get(_key(self.conf))
+        boxes = outputs.get(port_key(self.boxes)).reshape(-1, 4)
+        conf = outputs.get(port_key(self.conf))
         conf = conf.reshape(-1, conf.shape[-1])[:, 1:]  # class 0 is background
         anchor, cls = np.nonzero(conf >= threshold)
         if not len(anchor):
@@ -266,9 +264,9 @@ class YolactDecoder(Decoder):
         anchor, scores, labels = anchor[keep], scores[keep], labels[keep]
         w, h = frame_size
         frame_boxes = clip_boxes(boxes[anchor] * np.array([w, h, w, h], np.float32), w, h)
-        proto = outputs.get(_key(self.proto))
+        proto = outputs.get(port_key(self.proto))
         proto = proto.reshape(proto.shape[-3:])
-        coefs = outputs.get(_key(self.coefs))
+        coefs = outputs.get(port_key(self.coefs))
         coefs = coefs.reshape(-1, coefs.shape[-1])[anchor]
         probs = 1.0 / (1.0 + np.exp(-(proto @ coefs.T)))  # (h, w, n): each prototype map spans the frame
         pasted, origins = [], []
@@ -294,7 +292,7 @@ def choose_decoder(model: ov.Model, spec: ModelSpec | None, arch: str | None) ->
         return YolactDecoder
     if MaskRcnnDecoder.fits(ports):
         return MaskRcnnDecoder
-    if len(ports) == 1 and len(_shape(ports[0])) in (3, 4):
+    if len(ports) == 1 and len(port_shape(ports[0])) in (3, 4):
         return SemanticDecoder
     expected = "; or ".join(d.expects for d in DECODERS.values())
     raise DemoError("the model's outputs do not fit the segment demo",

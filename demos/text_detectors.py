@@ -16,7 +16,7 @@ import numpy as np
 import openvino as ov
 from ovdemo.common.capture import Frame
 from ovdemo.common.errors import DemoError
-from ovdemo.common.inference import ModelOutputs, describe_ports, input_layout, model_input_size
+from ovdemo.common.inference import ModelOutputs, describe_ports, input_layout, model_input_size, port_names, port_shape
 from ovdemo.common.models import ResolvedModel
 from ovdemo.common.specs import ModelSpec
 from scipy.sparse import coo_matrix
@@ -65,13 +65,6 @@ def boxes_to_quads(boxes: np.ndarray) -> np.ndarray:
                      np.stack([x1, y2], 1)], axis=1).astype(np.float32)
 
 
-def _shape(port) -> list[int | None]:
-    ps = port.get_partial_shape()
-    return [d.get_length() if d.is_static else None for d in ps] if ps.rank.is_static else []
-
-
-def _names(port) -> set[str]:
-    return {n.split(":")[0] for n in port.get_names()}
 
 
 def _softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -108,8 +101,8 @@ class BoxesDetector(TextDetector):
 
     @staticmethod
     def fits(model: ov.Model) -> bool:
-        return any(len(_shape(p)) == 2 and _shape(p)[-1] == 5 for p in model.outputs) or any(
-            _shape(p)[-1:] == [7] for p in model.outputs)
+        return any(len(port_shape(p)) == 2 and port_shape(p)[-1] == 5 for p in model.outputs) or any(
+            port_shape(p)[-1:] == [7] for p in model.outputs)
 
     def prepare(self, model, frame_size) -> None:
         self.task = DetectTask(model=self.resolved, threshold=self.threshold, arch="ssd")
@@ -134,7 +127,7 @@ class PixelLinkDetector(TextDetector):
 
     @staticmethod
     def _channels(port) -> int | None:
-        shape = _shape(port)
+        shape = port_shape(port)
         if len(shape) != 4:
             return None
         for size in (16, 2):
@@ -148,8 +141,8 @@ class PixelLinkDetector(TextDetector):
 
     def prepare(self, model, frame_size) -> None:
         ports = list(model.outputs)
-        pixel = next((p for p in ports if "model/segm_logits/add" in _names(p)), None)
-        link = next((p for p in ports if "model/link_logits_/add" in _names(p)), None)
+        pixel = next((p for p in ports if "model/segm_logits/add" in port_names(p)), None)
+        link = next((p for p in ports if "model/link_logits_/add" in port_names(p)), None)
         pixel = pixel or next((p for p in ports if self._channels(p) == 2), None)
         link = link or next((p for p in ports if self._channels(p) == 16), None)
         if pixel is None or link is None:
@@ -228,7 +221,7 @@ class DbDetector(TextDetector):
 
     @staticmethod
     def fits(model: ov.Model) -> bool:
-        return len(model.outputs) == 1 and len(_shape(model.output(0))) == 4 and _shape(model.output(0))[1] == 1
+        return len(model.outputs) == 1 and len(port_shape(model.output(0))) == 4 and port_shape(model.output(0))[1] == 1
 
     def __init__(self, resolved, threshold, side: int | None = None):
         super().__init__(resolved, threshold)
@@ -309,10 +302,10 @@ class SpottingDetector(TextDetector):
 
     @staticmethod
     def fits(model: ov.Model) -> bool:
-        return any("text_features" in n for p in model.outputs for n in _names(p))
+        return any("text_features" in n for p in model.outputs for n in port_names(p))
 
     def prepare(self, model, frame_size) -> None:
-        outs = {n: p for p in model.outputs for n in _names(p)}
+        outs = {n: p for p in model.outputs for n in port_names(p)}
         self.features_name = next((n for n in ("text_features.0", "text_features") if n in outs), None)
         if not {"boxes", "masks"} <= set(outs) or self.features_name is None:
             raise self.mismatch(model)
