@@ -89,8 +89,23 @@ def input_shape_for(model_hw: tuple[int, int], frame_size: tuple[int, int] | Non
     return math.ceil(h / divisor) * divisor, math.ceil(w / divisor) * divisor
 
 
+class PoseOutput:
+    """What both kinds of pose task show and write: skeletons, keypoints above `kp_threshold`."""
+
+    kp_threshold: float
+
+    def draw(self, image: np.ndarray, result: Poses, style: Style) -> None:
+        draw_poses(image, result, style, self.kp_threshold)
+
+    def record(self, result: Poses) -> dict:
+        return {"people": result.people(self.kp_threshold)}
+
+    def raw_lines(self, result: Poses) -> list[str]:
+        return raw_lines(result, self.kp_threshold)
+
+
 @dataclass
-class BottomUpPoseTask:
+class BottomUpPoseTask(PoseOutput):
     """OpenPose and associative-embedding models: one pass over the whole frame finds every person."""
 
     model: ResolvedModel
@@ -127,18 +142,9 @@ class BottomUpPoseTask:
         h, w = frame.image.shape[:2]
         return self.decoder.decode(outputs, (w, h), self.threshold, self.stage_ms)
 
-    def draw(self, image: np.ndarray, result: Poses, style: Style) -> None:
-        draw_poses(image, result, style, self.kp_threshold)
-
-    def record(self, result: Poses) -> dict:
-        return {"people": result.people(self.kp_threshold)}
-
-    def raw_lines(self, result: Poses) -> list[str]:
-        return raw_lines(result, self.kp_threshold)
-
 
 @dataclass
-class TopDownPoseTask:
+class TopDownPoseTask(PoseOutput):
     """A person detector (the pipeline's main model) and a single-person model run on every person's crop,
     all crops of a frame in one batch on the pose model's own requests."""
 
@@ -179,15 +185,6 @@ class TopDownPoseTask:
         t3 = time.perf_counter()
         self.stage_ms.update(crops=(t1 - t0) * 1000.0, pose_infer=(t2 - t1) * 1000.0, keypoints=(t3 - t2) * 1000.0)
         return Poses(keypoints, scores, person_scores(scores), people.boxes)
-
-    def draw(self, image: np.ndarray, result: Poses, style: Style) -> None:
-        draw_poses(image, result, style, self.kp_threshold)
-
-    def record(self, result: Poses) -> dict:
-        return {"people": result.people(self.kp_threshold)}
-
-    def raw_lines(self, result: Poses) -> list[str]:
-        return raw_lines(result, self.kp_threshold)
 
     def finish(self) -> None:
         stage = getattr(self, "stage", None)
