@@ -258,7 +258,7 @@ def choose_decoder(model: ov.Model, spec: ModelSpec | None, arch: str | None) ->
     if arch:
         return DECODERS[arch]
     detected = _detect(model)
-    if spec and spec.decoder:
+    if spec and spec.decoder in DECODERS:  # a spec of another family (e.g. "openpose") says nothing here
         named = DECODERS[spec.decoder]
         # A spec describes a model's usual form; another form of it (e.g. Open Model Zoo's IR of a TF OD API
         # graph, which ends in one DetectionOutput) is read by what its outputs are.

@@ -27,6 +27,7 @@ from .pose_decoders import DECODERS, SKELETON, Poses, TopDownDecoder, choose_dec
 DEFAULT_MODEL = "human-pose-estimation-0001"
 DEFAULT_DETECTOR = "person-detection-0202"
 DEFAULT_THRESHOLD = 0.4  # bottom-up: the mean score of a person's keypoints found
+DYNAMIC_INPUT_SIDE = 512  # target size of a network whose input size is dynamic, unless --tsize says
 
 
 def _rainbow(n: int) -> list[tuple[int, int, int]]:
@@ -126,16 +127,18 @@ class BottomUpPoseTask(PoseOutput):
         if input_layout(model, spec) != "NCHW":
             raise DemoError(f"{self.model.name} has an NHWC input", "pose models here take NCHW inputs")
         shape = model.input(0).get_partial_shape()
-        if shape[2].is_static and shape[3].is_static and (self.frame_size or self.tsize):
-            h, w = input_shape_for((shape[2].get_length(), shape[3].get_length()), self.frame_size, self.tsize,
-                                   self.decoder.size_mode, self.decoder.stride)
-            if (h, w) != (shape[2].get_length(), shape[3].get_length()):
+        static = shape[2].is_static and shape[3].is_static
+        if not static or self.frame_size or self.tsize:
+            # a dynamic input (e.g. an ONNX export) is fixed here too, to the frame's aspect at the stride
+            model_hw = ((shape[2].get_length(), shape[3].get_length()) if static
+                        else (self.tsize or DYNAMIC_INPUT_SIDE,) * 2)
+            h, w = input_shape_for(model_hw, self.frame_size, self.tsize, self.decoder.size_mode, self.decoder.stride)
+            if not static or (h, w) != model_hw:
                 try:
                     model.reshape({model.input(0): ov.PartialShape([1, shape[1].get_length(), h, w])})
                 except Exception as e:
                     raise DemoError(f"cannot reshape {self.model.name} to {w}x{h}",
                                     f"{str(e).splitlines()[0]}; try another --tsize") from None
-        self.input_hw = tuple(d.get_length() for d in list(model.input(0).get_partial_shape())[2:])
         self.decoder.augment(model)
 
     def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Poses:

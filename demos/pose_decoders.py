@@ -508,9 +508,10 @@ DECODERS = {cls.kind: cls for cls in (OpenPoseDecoder, AssociativeEmbeddingDecod
 
 def choose_decoder(model: ov.Model, name: str, spec_decoder: str | None, arch: str | None):
     """The decoder class for a pose model: --arch, else the spec's, else the first whose outputs fit."""
-    kind = arch or spec_decoder
-    if kind:
-        return DECODERS[kind]
+    if arch:
+        return DECODERS[arch]
+    if spec_decoder in DECODERS:  # a spec of another family (e.g. a detector's "ssd") says nothing here
+        return DECODERS[spec_decoder]
     for cls in DECODERS.values():
         if cls.fits(model):
             return cls

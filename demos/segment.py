@@ -12,6 +12,7 @@ import numpy as np
 import openvino as ov
 from ovdemo.common.capture import Frame
 from ovdemo.common.draw import Style
+from ovdemo.common.errors import DemoError
 from ovdemo.common.inference import ModelOutputs, input_layout, model_input_size
 from ovdemo.common.models import ResolvedModel, resolve_from_options
 from ovdemo.common.options import PipelineOptions, model_option, pipeline_options
@@ -65,6 +66,10 @@ class SegmentTask:
 
     def prepare(self, model: ov.Model) -> None:
         spec = self.model.spec
+        if spec and spec.family not in (None, "segment") and not self.arch:
+            # a detector's [1,1,N,7] output would otherwise pass for a tiny class map
+            raise DemoError(f"{self.model.name} is a {spec.family} model, not a segmentation model",
+                            f"run it with `ovdemo {spec.family}`, or pass --arch to force a segmentation decoder")
         self.names = self.labels or (spec.labels if spec else None)
         self.score_threshold = self.threshold if self.threshold is not None else (spec.threshold if spec else 0.5)
         input_size = model_input_size(model, input_layout(model, spec)) if model.inputs else None
