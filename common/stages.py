@@ -95,7 +95,7 @@ class Stage:
 
     def __init__(self, model: ResolvedModel, config: InferenceConfig, *, image: bool = True,
                  check: Callable[[ov.Model], None] | None = None, max_batch: int = 32, nireq: int = 0,
-                 reshape: Mapping[str, list[int]] | None = None):
+                 reshape: Mapping[str, list[int]] | None = None, any_size: bool = False):
         self.model = model
         ov_model = read_model(model.path)
         if check is not None:
@@ -110,6 +110,9 @@ class Stage:
             self._fix_batch(ov_model)
         if image:
             self.input = self._embed_preprocessing(ov_model)
+            if self.input.size is None and not any_size:  # crops are cut at the model's size
+                raise DemoError(f"{model.name} takes images of any size",
+                                "this stage needs a model with a fixed input height and width")
         self.compiled = compile_model(ov_model, config)
         if dynamic and not self._runs_batch_of_two():
             # the graph accepted a dynamic batch but breaks on one (a constant shaped for batch 1):

@@ -54,9 +54,9 @@ def _single_output(model: ov.Model, what: str):
     if len(model.outputs) != 1:
         raise DemoError(f"the {what} should have one output", f"it has {describe_ports(model.outputs)}")
     shape = model.output(0).get_partial_shape()
-    if shape.is_dynamic:
+    if shape.rank.is_dynamic or any(d.is_dynamic for d in list(shape)[1:]):  # the batch may be dynamic
         raise DemoError(f"the {what}'s output shape {shape} is dynamic", "expected a static shape")
-    return int(np.prod([d.get_length() for d in shape]))
+    return int(np.prod([d.get_length() for d in list(shape)[1:]]))
 
 
 @dataclass
@@ -79,7 +79,8 @@ class SequenceTask:
             self.stage = Stage(self.decoder, ctx.config, image=False, check=self._check_decoder, max_batch=1)
 
     def _check_decoder(self, model: ov.Model) -> None:
-        if len(model.inputs) != 1 or model.input(0).get_partial_shape().rank.get_length() != 3 \
+        rank = model.input(0).get_partial_shape().rank if len(model.inputs) == 1 else None
+        if rank is None or rank.is_dynamic or rank.get_length() != 3 \
                 or model.input(0).get_partial_shape()[1].is_dynamic:
             raise DemoError(f"{self.decoder.name} is not an action decoder",
                             f"expected one input [1, frames, embedding]; it has {describe_ports(model.inputs)}")

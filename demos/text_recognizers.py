@@ -21,7 +21,7 @@ import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
 from ovdemo.common.errors import DemoError
-from ovdemo.common.inference import InferenceConfig, compile_model, describe_ports, read_model
+from ovdemo.common.inference import InferenceConfig, compile_model, describe_ports, first_error_line, read_model
 from ovdemo.common.models import ResolvedModel
 from ovdemo.common.stages import Stage
 
@@ -114,7 +114,7 @@ class CtcRecognizer(Recognizer):
         self.resolved = resolved
         spec = resolved.spec
         self.params = spec.params if spec else {}
-        self.stage = Stage(resolved, config, check=self._check, max_batch=max(max_batch, 1))
+        self.stage = Stage(resolved, config, check=self._check, max_batch=max(max_batch, 1), any_size=True)
         self.batch = max(1, min(max_batch, self.stage.max_batch))
         if alphabet is None:
             alphabet = default_alphabet(resolved)
@@ -294,8 +294,11 @@ class SpottingRecognizer(Recognizer):
         confidence = np.ones(n, np.float32)
         running = np.ones(n, bool)
         for _ in range(self.max_length):
-            self.decoder.infer({"prev_symbol": symbol.reshape((n,) + (1,) * (self.symbol_rank - 1)),
-                                "prev_hidden": hidden, "encoder_outputs": encoded})
+            try:
+                self.decoder.infer({"prev_symbol": symbol.reshape((n,) + (1,) * (self.symbol_rank - 1)),
+                                    "prev_hidden": hidden, "encoder_outputs": encoded})
+            except Exception as e:
+                raise DemoError("text-spotting decoder failed", first_error_line(e)) from e
             probs = as_probabilities(self.decoder.get_tensor("output").data.reshape(n, -1), axis=1)
             best = probs.argmax(axis=1)
             confidence[running] *= probs[running, best[running]]

@@ -133,8 +133,10 @@ def test_frames_may_skip_the_main_model_and_keep_their_order(tmp_path):
 
 
 def test_a_failed_second_stage_request_raises_instead_of_hanging(tmp_path):
-    model = fixed_size_only(tmp_path / "fixed.xml")  # runs on 64x64 inputs only
-    stage = Stage(ResolvedModel(model, "fixed", None), CONFIG)
+    model = fixed_size_only(tmp_path / "fixed.xml")  # takes any size, but runs on 64x64 inputs only
+    with pytest.raises(DemoError, match="takes images of any size"):  # crops need a size to be cut at
+        Stage(ResolvedModel(model, "fixed", None), CONFIG)
+    stage = Stage(ResolvedModel(model, "fixed", None), CONFIG, any_size=True)
     good = np.full((2, 64, 64, 3), 50, np.uint8)
     assert stage(good).get("detection_out").shape[0] == 2
     with pytest.raises(DemoError, match="second-stage inference failed"):
