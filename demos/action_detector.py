@@ -22,6 +22,7 @@ import openvino as ov
 from ovdemo.common.errors import DemoError
 from ovdemo.common.inference import ModelOutputs, describe_ports, port_names
 from ovdemo.common.results import box_iou
+from ovdemo.common.scores import softmax
 
 CAFFE_NAMES = {"loc": "mbox_loc1/out/conv/flat", "conf": "mbox_main_conf/out/conv/flat/softmax/flat",
                "priors": "mbox/priorbox", "action": "out/anchor{anchor}"}
@@ -181,8 +182,7 @@ class ActionDetectorDecoder:
             table = table.reshape(-1, self.num_actions) if axis == 3 else table.reshape(self.num_actions, -1).T
             logits[rows] = table[self.cell_of[keep[rows]]]
         scaled = self.scale * logits
-        probs = np.exp(scaled - scaled.max(axis=1, keepdims=True))
-        probs /= probs.sum(axis=1, keepdims=True)
+        probs = softmax(scaled, axis=1)
         return Candidates(boxes, conf[keep].astype(np.float32), probs.astype(np.float32))
 
 

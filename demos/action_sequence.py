@@ -7,6 +7,7 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+from ovdemo.common.scores import as_probabilities
 
 
 @dataclass
@@ -34,19 +35,6 @@ class ClipActions:
 
     def name(self, label_id: int) -> str:
         return self.names[label_id] if 0 <= label_id < len(self.names) else f"#{label_id}"
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max())
-    return shifted / shifted.sum()
-
-
-def as_probabilities(values: np.ndarray) -> np.ndarray:
-    """Class scores to probabilities: outputs that already are a distribution are kept as they are."""
-    values = values.astype(np.float64).ravel()
-    if values.min() >= 0 and abs(values.sum() - 1.0) < 1e-3:
-        return values
-    return softmax(values)
 
 
 def top_k(probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -109,7 +97,7 @@ class ClipClassifier:
     def push(self, frame_index: int, vector: np.ndarray) -> ClipActions:
         prediction = None
         if self.window.push(frame_index, vector):
-            probs = as_probabilities(self.classify(self.window.stacked()))
+            probs = as_probabilities(self.classify(self.window.stacked()).astype(np.float64).ravel(), atol=1e-3)
             ids, scores = top_k(probs, self.k)
             prediction = WindowPrediction(*self.window.span, ids, scores)
             self.latest, self.latest_probs = prediction, probs

@@ -14,6 +14,7 @@ import openvino as ov
 from ovdemo.common.errors import DemoError
 from ovdemo.common.inference import ModelOutputs, describe_ports, find_port, port_key, port_shape
 from ovdemo.common.results import nms
+from ovdemo.common.scores import sigmoid
 from ovdemo.common.specs import ModelSpec
 
 
@@ -209,8 +210,8 @@ class YoloDecoder(Decoder):
                 data = data.reshape(a, k, rows, cols)
             if not head.activated:
                 data = data.copy()
-                data[:, [0, 1, 4]] = _sigmoid(data[:, [0, 1, 4]])
-                data[:, 5:] = _sigmoid(data[:, 5:])
+                data[:, [0, 1, 4]] = sigmoid(data[:, [0, 1, 4]])
+                data[:, 5:] = sigmoid(data[:, 5:])
             objectness = data[:, 4]
             probs = data[:, 5:] * objectness[:, None]  # (A, C, rows, cols)
             labels = probs.argmax(axis=1)
@@ -232,10 +233,6 @@ class YoloDecoder(Decoder):
         labels = np.concatenate(all_labels).astype(np.int32)
         keep = nms(boxes, scores, labels, threshold, self.spec.iou if self.spec else 0.5)
         return Candidates(boxes[keep], scores[keep], labels[keep])
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
 
 
 

@@ -21,6 +21,7 @@ import openvino.opset13 as ops
 from ovdemo.common.errors import DemoError
 from ovdemo.common.inference import ModelOutputs, describe_ports, find_port, port_key, port_shape
 from ovdemo.common.results import Detections, clip_boxes, nms
+from ovdemo.common.scores import sigmoid
 from ovdemo.common.specs import ModelSpec
 
 MASK_THRESHOLD = 0.5
@@ -268,7 +269,7 @@ class YolactDecoder(Decoder):
         proto = proto.reshape(proto.shape[-3:])
         coefs = outputs.get(port_key(self.coefs))
         coefs = coefs.reshape(-1, coefs.shape[-1])[anchor]
-        probs = 1.0 / (1.0 + np.exp(-(proto @ coefs.T)))  # (h, w, n): each prototype map spans the frame
+        probs = sigmoid(proto @ coefs.T)  # (h, w, n): each prototype map spans the frame
         pasted, origins = [], []
         for i, box in enumerate(frame_boxes):
             region = box_region(box, w, h)  # YOLACT crops each mask to its box

@@ -18,6 +18,7 @@ from ovdemo.common.capture import Frame
 from ovdemo.common.errors import DemoError
 from ovdemo.common.inference import ModelOutputs, describe_ports, input_layout, model_input_size, port_names, port_shape
 from ovdemo.common.models import ResolvedModel
+from ovdemo.common.scores import softmax
 from ovdemo.common.specs import ModelSpec
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -65,11 +66,6 @@ def boxes_to_quads(boxes: np.ndarray) -> np.ndarray:
                      np.stack([x1, y2], 1)], axis=1).astype(np.float32)
 
 
-
-
-def _softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    e = np.exp(x - x.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
 
 
 class TextDetector:
@@ -159,9 +155,9 @@ class PixelLinkDetector(TextDetector):
         return array if array.shape[-1] == channels else array.transpose(1, 2, 0)
 
     def decode(self, outputs, frame) -> Found:
-        pixel = _softmax(self._hwc(outputs.get(self.pixel_name), 2))[..., 1]
+        pixel = softmax(self._hwc(outputs.get(self.pixel_name), 2))[..., 1]
         h, w = pixel.shape
-        link = _softmax(self._hwc(outputs.get(self.link_name), 16).reshape(h, w, 8, 2))[..., 1]
+        link = softmax(self._hwc(outputs.get(self.link_name), 16).reshape(h, w, 8, 2))[..., 1]
         labels, count = self.join(pixel >= self.pixel_threshold, link >= self.link_threshold)
         return self.boxes(labels, count, pixel, frame.image.shape[1] / w, frame.image.shape[0] / h)
 

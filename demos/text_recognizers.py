@@ -23,9 +23,10 @@ import openvino.opset13 as ops
 from ovdemo.common.errors import DemoError
 from ovdemo.common.inference import InferenceConfig, compile_model, describe_ports, first_error_line, read_model
 from ovdemo.common.models import ResolvedModel
+from ovdemo.common.scores import as_probabilities
 from ovdemo.common.stages import Stage
 
-from .text_detectors import Found, _softmax
+from .text_detectors import Found
 
 PAD_VALUE = 128  # grey: zero once a [-1, 1] normalisation has run, as PaddleOCR pads its batches
 MAX_WIDTH_RATIO = 40  # longest crop (width / height) a dynamic-width recognizer gets
@@ -73,14 +74,6 @@ def ctc_greedy(probs: np.ndarray, symbols: list[str], blank: int) -> tuple[list[
         texts.append("".join(symbols[c] for c in ids[keep]))
         confidences[i] = float(ps[keep].mean()) if keep.any() else 0.0
     return texts, confidences
-
-
-def as_probabilities(scores: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Models differ: some end in a softmax, some give logits."""
-    sums = scores.sum(axis=axis)
-    if scores.min() >= 0 and np.allclose(sums, 1.0, atol=1e-2):
-        return scores
-    return _softmax(scores.astype(np.float32), axis=axis)
 
 
 def warp_word(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
