@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
+
 from ovdemo.common.capture import Frame
 from ovdemo.common.errors import DemoError
 from ovdemo.common.inference import ModelOutputs, describe_ports

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import openvino as ov
+
 from ovdemo.common.errors import DemoError
 from ovdemo.common.inference import ModelOutputs, describe_ports, port_names
 from ovdemo.common.results import box_iou

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import openvino as ov
+
 from ovdemo.common.capture import Frame
 from ovdemo.common.draw import Style, color_for, draw_box, draw_score_bar
 from ovdemo.common.errors import DemoError

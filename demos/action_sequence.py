@@ -7,6 +7,7 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+
 from ovdemo.common.scores import as_probabilities
 
 

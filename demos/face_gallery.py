@@ -9,8 +9,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from ovdemo.common.errors import DemoError
 from scipy.optimize import linear_sum_assignment
+
+from ovdemo.common.errors import DemoError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 UNKNOWN = "Unknown"

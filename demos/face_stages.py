@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import openvino as ov
+
 from ovdemo.common.errors import DemoError
 from ovdemo.common.inference import InferenceConfig, ModelOutputs, describe_ports
 from ovdemo.common.models import ResolvedModel

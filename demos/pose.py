@@ -12,6 +12,7 @@ import click
 import cv2
 import numpy as np
 import openvino as ov
+
 from ovdemo.common.capture import Frame
 from ovdemo.common.draw import Style, draw_box
 from ovdemo.common.errors import DemoError

@@ -14,9 +14,10 @@ import cv2
 import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
+from scipy.optimize import linear_sum_assignment
+
 from ovdemo.common.errors import DemoError
 from ovdemo.common.inference import ModelOutputs, describe_ports
-from scipy.optimize import linear_sum_assignment
 
 COCO_KEYPOINTS = (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder", "left_elbow",

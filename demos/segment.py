@@ -10,6 +10,7 @@ import click
 import cv2
 import numpy as np
 import openvino as ov
+
 from ovdemo.common.capture import Frame
 from ovdemo.common.draw import Style
 from ovdemo.common.errors import DemoError

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
+
 from ovdemo.common.errors import DemoError
 from ovdemo.common.inference import ModelOutputs, describe_ports, find_port, port_key, port_shape
 from ovdemo.common.results import Detections, clip_boxes, nms

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from ovdemo.common.draw import FONT, Style, color_for, draw_box, draw_label
 from ovdemo.common.errors import DemoError
 from ovdemo.common.specs import ASSETS

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from ovdemo.common.results import box_iou
 from scipy.optimize import linear_sum_assignment
+
+from ovdemo.common.results import box_iou
 
 from .segment_decoders import Instances
 

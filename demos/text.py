@@ -11,6 +11,7 @@ import click
 import cv2
 import numpy as np
 import openvino as ov
+
 from ovdemo.common import catalog
 from ovdemo.common.capture import Frame
 from ovdemo.common.draw import Style, color_for

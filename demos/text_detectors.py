@@ -14,14 +14,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import openvino as ov
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
 from ovdemo.common.capture import Frame
 from ovdemo.common.errors import DemoError
 from ovdemo.common.inference import ModelOutputs, describe_ports, input_layout, model_input_size, port_names, port_shape
 from ovdemo.common.models import ResolvedModel
 from ovdemo.common.scores import softmax
 from ovdemo.common.specs import ModelSpec
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from .detect import DetectTask
 

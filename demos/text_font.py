@@ -11,6 +11,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from ovdemo.common.draw import FONT, Style
 from ovdemo.common.errors import DemoError
 

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
+
 from ovdemo.common.errors import DemoError
 from ovdemo.common.inference import InferenceConfig, compile_model, describe_ports, first_error_line, read_model
 from ovdemo.common.models import ResolvedModel

@@ -16,6 +16,7 @@ import click
 import cv2
 import numpy as np
 import openvino as ov
+
 from ovdemo.common.capture import Frame
 from ovdemo.common.draw import Style, color_for, draw_box, draw_label
 from ovdemo.common.errors import DemoError

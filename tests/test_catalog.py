@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from _http_mirror import Mirror
 from click.testing import CliRunner
+
 from ovdemo.cli import cli
 from ovdemo.common import catalog
 from ovdemo.common.errors import DemoError

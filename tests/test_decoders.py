@@ -19,6 +19,7 @@ import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
 import pytest
+
 from ovdemo.cli import main
 
 FRAME_W, FRAME_H = 640, 480  # the test image; every model input is a different size, so boxes must be scaled

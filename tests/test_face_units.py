@@ -10,6 +10,7 @@ import openvino.opset13 as ops
 import pytest
 from conftest import model_path
 from helpers import one_line_error, read_jsonl, run_ovdemo
+
 from ovdemo.common.inference import InferenceConfig
 from ovdemo.common.models import ResolvedModel
 from ovdemo.common.options import PipelineOptions

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from _http_mirror import Mirror
+
 from ovdemo.common import catalog
 from ovdemo.common.errors import DemoError
 

@@ -14,6 +14,8 @@ import openvino as ov
 import openvino.opset13 as ops
 import pytest
 from helpers import one_line_error, read_jsonl, run_ovdemo
+from synthetic import _named
+
 from ovdemo.demos.pose_decoders import (
     COCO_KEYPOINTS,
     OPENPOSE_LIMBS,
@@ -22,7 +24,6 @@ from ovdemo.demos.pose_decoders import (
     OpenPoseDecoder,
     refine_peaks,
 )
-from synthetic import _named
 
 JOINT_G = [15 * (j + 1) for j in range(17)]  # G + B = 255 for every joint colour: blends with black match none
 SIGMA = 6.0

@@ -9,6 +9,7 @@ import openvino as ov
 import pytest
 from conftest import model_path
 from helpers import read_jsonl, read_video, run_ovdemo
+
 from ovdemo.common.inference import InferenceConfig, read_model
 from ovdemo.common.models import ResolvedModel
 from ovdemo.common.options import PipelineOptions

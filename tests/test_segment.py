@@ -22,13 +22,14 @@ import openvino as ov
 import openvino.opset13 as ops
 import pytest
 from helpers import one_line_error, read_jsonl, run_ovdemo
+from synthetic import unfit_model
+
 from ovdemo.common.inference import InferenceConfig, ModelOutputs, compile_model, embed_preprocessing, read_model
 from ovdemo.common.models import ResolvedModel
 from ovdemo.common.specs import find_spec
 from ovdemo.demos.segment import SegmentTask, mask_polygons
 from ovdemo.demos.segment_decoders import ClassMap, Instances
 from ovdemo.demos.segment_track import InstanceTracker
-from synthetic import unfit_model
 
 F32 = ov.Type.f32
 

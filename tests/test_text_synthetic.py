@@ -12,8 +12,9 @@ import openvino as ov
 import openvino.opset13 as ops
 import pytest
 from helpers import iou, one_line_error, read_jsonl, run_ovdemo
-from ovdemo.demos.text_recognizers import ctc_greedy, ctc_symbols, read_alphabet
 from synthetic import unfit_model
+
+from ovdemo.demos.text_recognizers import ctc_greedy, ctc_symbols, read_alphabet
 
 OMZ_ALPHANUMERIC = "0123456789abcdefghijklmnopqrstuvwxyz"
 SPOTTING_ALPHABET = "  abcdefghijklmnopqrstuvwxyz0123456789"
