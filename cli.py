@@ -1,4 +1,4 @@
-"""The `ovdemo` command: one subcommand per demo family."""
+"""The `ovdemo` command: one subcommand per demo family, each built from its `Family` the same way."""
 
 from __future__ import annotations
 
@@ -6,25 +6,43 @@ import sys
 import traceback
 
 import click
+
 from ovdemo import __version__
 from ovdemo.common import catalog_cli, errors
 from ovdemo.common.errors import DemoError
-from ovdemo.demos import action, detect, face, pose, segment, text, track
+from ovdemo.common.family import Family
+from ovdemo.common.options import apply
+from ovdemo.common.pipeline import run
+from ovdemo.common.tracking import Tracking
+from ovdemo.demos import FAMILIES
+
+EXIT_CODES = """Exit codes: 0 done; 1 an unexpected failure (a bug: run with --verbose and report it);
+2 bad input or a failure the message explains; 130 interrupted (Ctrl+C, SIGTERM)."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+def family_command(family: type[Family]) -> click.Command:
+    """`ovdemo <family>`: the family's options, its examples in the help, the pipeline run on them."""
+    epilog = "\b\nExamples:\n" + "\n".join(f"  {e}" for e in family.examples) if family.examples else None
+
+    def command(**kwargs):
+        opts = family.build_options(kwargs, cli=True)
+        Tracking.check_options(opts)
+        instance = family.create(opts)
+        return run(instance, instance.opts)
+
+    command.__doc__ = family.summary
+    return click.command(name=family.name, help=family.summary, epilog=epilog)(apply(command, family.options()))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+             epilog=EXIT_CODES)
 @click.version_option(__version__, prog_name="ovdemo")
 def cli():
     """Video analytics demos on OpenVINO: cameras, files and streams in; boxes, video and JSON out."""
 
 
-cli.add_command(detect.command)
-cli.add_command(face.command)
-cli.add_command(track.command)
-cli.add_command(pose.command)
-cli.add_command(segment.command)
-cli.add_command(text.command)
-cli.add_command(action.command)
+for _family in FAMILIES.values():
+    cli.add_command(family_command(_family) if isinstance(_family, type) else _family)
 cli.add_command(catalog_cli.models_group)
 cli.add_command(catalog_cli.samples_group)
 
@@ -48,13 +66,14 @@ def main(argv: list[str] | None = None) -> None:
     except DemoError as e:
         if errors.VERBOSE:
             traceback.print_exc()
-        click.echo(f"error: {e}", err=True)
+        click.echo(f"error: {errors.one_line(str(e))}", err=True)
         code = e.exit_code
     except KeyboardInterrupt:
         code = 130
     except Exception as e:  # a bug or an unexpected failure: still one line unless --verbose
         if errors.VERBOSE:
             traceback.print_exc()
-        click.echo(f"error: {type(e).__name__}: {e} (run with --verbose for details)", err=True)
+        click.echo(f"error: {type(e).__name__}: {errors.one_line(str(e))} (run with --verbose for details)",
+                   err=True)
         code = 1
     sys.exit(code if isinstance(code, int) else 0)

@@ -1,9 +1,9 @@
-"""Drawing primitives. Annotators share one signature: draw(frame, result, style)."""
+"""Drawing primitives. Annotators share one signature: draw(frame, objects, style)."""
 
 from __future__ import annotations
 
 import colorsys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import cv2
@@ -20,12 +20,16 @@ class Style:
     font_scale: float = 0.5
     labels: bool = True  # caption boxes with their class
     confidence: bool = True  # and their score
+    boxes: bool = True  # draw the boxes themselves
 
     @classmethod
-    def for_frame(cls, width: int, height: int) -> Style:
-        """Line and text sizes that stay readable from 480p to 4K."""
+    def for_frame(cls, width: int, height: int, shown: Style | None = None) -> Style:
+        """Line and text sizes that stay readable from 480p to 4K; what is shown comes from `shown`."""
         unit = max(width, height) / 1280.0
-        return cls(thickness=max(1, round(2 * unit)), font_scale=max(0.4, 0.55 * unit))
+        sized = cls(thickness=max(1, round(2 * unit)), font_scale=max(0.4, 0.55 * unit))
+        if shown is None:
+            return sized
+        return replace(sized, labels=shown.labels, confidence=shown.confidence, boxes=shown.boxes)
 
 
 @cache
@@ -54,19 +58,60 @@ def draw_box(frame: np.ndarray, box, color, style: Style, caption: str | None = 
         draw_label(frame, caption, x1 - style.thickness // 2, y1, color, style)
 
 
-def caption(result: Detections, i: int, style: Style) -> str | None:
+def caption(objects: Detections, i: int, style: Style, extra: str = "") -> str | None:
+    """An object's caption: its track id, class and score as the style asks, then `extra`."""
     parts = []
+    if objects.tracker_id is not None and objects.tracker_id[i] >= 0 and _confirmed(objects, i):
+        parts.append(f"#{objects.tracker_id[i]}")
     if style.labels:
-        parts.append(result.label_name(int(result.labels[i])))
+        parts.append(objects.label_name(int(objects.class_id[i])))
     if style.confidence:
-        parts.append(f"{result.scores[i]:.2f}")
+        parts.append(f"{objects.confidence[i]:.2f}")
+    if extra:
+        parts.append(extra)
     return " ".join(parts) or None
 
 
-def draw_detections(frame: np.ndarray, result: Detections, style: Style) -> None:
-    for i in range(len(result)):
-        label = int(result.labels[i])
-        draw_box(frame, result.boxes[i], color_for(label), style, caption(result, i, style))
+def _confirmed(objects: Detections, i: int) -> bool:
+    states = objects.data.get("track_state")
+    return states is None or states[i] != "tentative"
+
+
+def object_color(objects: Detections, i: int) -> tuple[int, int, int]:
+    """A tracked object keeps its track's colour; others take their class's."""
+    if objects.tracker_id is not None and objects.tracker_id[i] >= 0:
+        return color_for(int(objects.tracker_id[i]))
+    return color_for(int(objects.class_id[i]))
+
+
+def draw_predicted_box(frame: np.ndarray, box, color, style: Style, caption_text: str | None) -> None:
+    """A box the tracker predicts on a frame the detector did not see it: dashed, so it reads as a guess."""
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    dash = max(4, 4 * style.thickness)
+    for a, b in (((x1, y1), (x2, y1)), ((x2, y1), (x2, y2)), ((x2, y2), (x1, y2)), ((x1, y2), (x1, y1))):
+        length = max(abs(b[0] - a[0]), abs(b[1] - a[1]))
+        for start in range(0, length, 2 * dash):
+            t0, t1 = start / max(length, 1), min(start + dash, length) / max(length, 1)
+            p = (int(a[0] + (b[0] - a[0]) * t0), int(a[1] + (b[1] - a[1]) * t0))
+            q = (int(a[0] + (b[0] - a[0]) * t1), int(a[1] + (b[1] - a[1]) * t1))
+            cv2.line(frame, p, q, color, style.thickness, cv2.LINE_AA)
+    if caption_text:
+        draw_label(frame, caption_text, x1 - style.thickness // 2, y1, color, style)
+
+
+def draw_objects(frame: np.ndarray, objects: Detections, style: Style, extras: list[str] | None = None) -> None:
+    """Boxes with captions (track id, class, score, then `extras[i]`); predicted tracks dashed."""
+    states = objects.data.get("track_state")
+    for i in range(len(objects)):
+        color = object_color(objects, i)
+        text = caption(objects, i, style, extras[i] if extras else "")
+        if states is not None and states[i] == "predicted":
+            draw_predicted_box(frame, objects.xyxy[i], color, style, text)
+        elif style.boxes:
+            draw_box(frame, objects.xyxy[i], color, style, text)
+        elif text:
+            x1, y1 = objects.xyxy[i][:2]
+            draw_label(frame, text, int(x1), int(y1), color, style)
 
 
 def draw_status(frame: np.ndarray, lines: list[str], style: Style) -> None:

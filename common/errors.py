@@ -14,3 +14,9 @@ class DemoError(Exception):
     def __str__(self) -> str:
         return f"{self.message}: {self.hint}" if self.hint else self.message
 VERBOSE = False
+
+
+def one_line(text: str) -> str:
+    """A message squeezed onto one line: the error output promises exactly one."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return " | ".join(lines) if len(lines) <= 2 else f"{lines[0]} | {lines[-1]}"

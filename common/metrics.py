@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,30 @@ from rich.console import Console
 from rich.table import Table
 
 STAGES = ("decode", "preprocess", "infer", "postprocess", "render", "write")
+
+
+class StageTimer:
+    """Per-frame times of a family's own steps (`with timer("reid"): ...`), merged into the frame's timings
+    by the pipeline: the one way a family reports what its steps cost."""
+
+    def __init__(self):
+        self._ms: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, (time.perf_counter() - started) * 1000.0)
+
+    def add(self, name: str, ms: float) -> None:
+        self._ms[name] = self._ms.get(name, 0.0) + ms
+
+    def take(self) -> dict[str, float]:
+        """This frame's times, emptying the timer for the next frame."""
+        taken, self._ms = self._ms, {}
+        return taken
 
 
 class Metrics:
@@ -24,6 +50,7 @@ class Metrics:
         self.interrupted = False
         self.started: float | None = None
         self.finished: float | None = None
+        self.notes: list[str] = []  # the run's own totals (line and zone counts), shown with the summary
         self._recent = deque(maxlen=30)  # completion times for the live FPS
 
     def start(self) -> None:
@@ -69,6 +96,7 @@ class Metrics:
             "dropped": self.dropped,
             "device": self.device,
             "interrupted": self.interrupted,
+            **({"notes": self.notes} if self.notes else {}),
         }
 
     def print_summary(self, console: Console) -> None:
@@ -85,6 +113,9 @@ class Metrics:
             table.add_row(f"  {stage}", "-" if ms is None else f"{ms:.2f} ms")
         table.add_row("frames dropped", str(s["dropped"]))
         table.add_row("device", s["device"])
+        for note in self.notes:
+            name, _, value = note.partition(": ")
+            table.add_row(name, value)
         console.print(table)
 
     def write_json(self, path: Path) -> None:

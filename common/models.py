@@ -17,7 +17,11 @@ FALLBACK_PRECISIONS = ("FP16", "FP16-INT8", "FP32")  # tried in order after the 
 class ResolvedModel:
     path: Path
     name: str  # Open Model Zoo name when known, else the file stem
-    spec: ModelSpec | None
+    spec: ModelSpec = None  # the model's spec; a blank one (family None) for models ovdemo does not know
+
+    def __post_init__(self):
+        if self.spec is None:
+            object.__setattr__(self, "spec", ModelSpec(name=self.name))
 
 
 def looks_like_path(ref: str) -> bool:

@@ -1,41 +1,135 @@
-"""Command-line options every demo family shares, defined once so flags never drift between demos."""
+"""One option vocabulary for every family, defined once (Ultralytics' single `cfg` namespace is the model).
+
+An `Opt` is both a command-line flag and a keyword of the Python API (`ovdemo.load(model, threshold=0.3)`):
+its name, type, default and help live here once. Each family lists the options it takes; the shared ones
+below keep one spelling and one meaning everywhere. Old spellings stay as hidden aliases for one release.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import Any
 
 import click
 
+from .errors import DemoError
+
 
 @dataclass(frozen=True)
-class PipelineOptions:
-    input: str
-    loop: bool = False
-    max_frames: int | None = None
-    models_dir: str | None = None
-    precision: str = "FP16"
-    offline: bool = False
-    device: str = "CPU"
-    hint: str = "auto"
-    nireq: int = 0
-    nstreams: str | None = None
-    nthreads: int | None = None
-    cache_dir: str | None = None
-    output: str | None = None
-    json: str | None = None
-    raw: bool = False
-    no_show: bool = False
-    metrics_json: str | None = None
-    verbose: bool = False
+class Alias:
+    """A hidden old spelling of an option; `convert` maps its value onto the option's scale."""
+
+    flag: str
+    convert: Callable[[Any], Any] | None = None
+
+
+@dataclass(frozen=True)
+class Opt:
+    name: str  # the Python keyword and the attribute of `Options`
+    flags: tuple[str, ...]  # click declarations, e.g. ("-t", "--threshold")
+    help: str = ""
+    default: Any = None
+    type: Any = None
+    is_flag: bool = False
+    multiple: bool = False
+    metavar: str | None = None
+    envvar: str | None = None
+    show_default: bool = False
+    required: bool = False
+    callback: Callable | None = None
+    is_eager: bool = False
+    aliases: tuple[Alias, ...] = ()
+
+    def with_default(self, default: Any, help: str | None = None) -> Opt:
+        """The same option with a family's own default (and help text that says so)."""
+        return replace(self, default=default, show_default=default is not None and not self.is_flag,
+                       help=self.help if help is None else help)
+
+    def decorators(self) -> list:
+        kwargs: dict = {"help": self.help, "default": self.default, "show_default": self.show_default,
+                        "multiple": self.multiple, "required": self.required}
+        if self.is_flag and "/" not in self.flags[-1]:
+            kwargs["is_flag"] = True
+        if self.type is not None:
+            kwargs["type"] = self.type
+        for key in ("metavar", "envvar", "callback"):
+            if getattr(self, key) is not None:
+                kwargs[key] = getattr(self, key)
+        if self.is_eager:
+            kwargs["is_eager"] = True
+        if self.multiple and self.default is None:
+            kwargs["default"] = ()
+        out = [click.option(*self.flags, self.name, **kwargs)]
+        for alias in self.aliases:
+            alias_kwargs = {k: v for k, v in kwargs.items() if k in ("type", "is_flag", "multiple", "metavar")}
+            out.append(click.option(alias.flag, f"alias__{self.name}__{alias.flag.lstrip('-').replace('-', '_')}",
+                                    hidden=True, default=None, **alias_kwargs))
+        return out
+
+
+class Options:
+    """The resolved options of one run: every option a family takes, as attributes with their defaults.
+
+    Built from the command line (`from_cli`) or from keywords (`build`), so the CLI and the Python API read
+    the same names, types and defaults."""
+
+    def __init__(self, values: dict[str, Any]):
+        self.__dict__.update(values)
+
+    def __repr__(self) -> str:
+        return f"Options({', '.join(f'{k}={v!r}' for k, v in sorted(self.__dict__.items()))})"
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.__dict__.get(name, default)
+
+    def replace(self, **changes: Any) -> Options:
+        return Options({**self.__dict__, **changes})
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
     @classmethod
-    def take(cls, kwargs: dict) -> PipelineOptions:
-        """Pull the shared options out of a command's keyword arguments, leaving the family's own."""
-        return cls(**{f.name: kwargs.pop(f.name) for f in fields(cls) if f.name in kwargs})
+    def build(cls, opts: Iterable[Opt], given: dict[str, Any], what: str = "this family") -> Options:
+        """Defaults of `opts`, overridden by `given` (keywords of the Python API); an unknown keyword is an
+        error naming the known ones."""
+        table = {o.name: o for o in opts}
+        unknown = sorted(set(given) - set(table))
+        if unknown:
+            raise DemoError(f"unknown option(s) {', '.join(unknown)} for {what}",
+                            f"known: {', '.join(sorted(table))}")
+        values = {name: (() if o.multiple and o.default is None else o.default) for name, o in table.items()}
+        for name, value in given.items():
+            values[name] = tuple(value) if table[name].multiple and not isinstance(value, tuple) else value
+        return cls(values)
 
+    @classmethod
+    def from_cli(cls, opts: Iterable[Opt], kwargs: dict[str, Any]) -> Options:
+        """A command's keyword arguments, hidden aliases folded into the options they stand for."""
+        table = {o.name: o for o in opts}
+        values = {k: v for k, v in kwargs.items() if not k.startswith("alias__")}
+        for key, value in kwargs.items():
+            if not key.startswith("alias__") or value in (None, ()):
+                continue
+            name = key.split("__")[1]
+            option = table[name]
+            alias = next(a for a in option.aliases if key.endswith(a.flag.lstrip("-").replace("-", "_")))
+            values[name] = alias.convert(value) if alias.convert else value
+        return cls(values)
+
+
+def apply(command, opts: Iterable[Opt]):
+    """Add `opts` to a command function (before `click.command`), in the order `--help` will list them."""
+    for opt in reversed(list(opts)):
+        for decorator in reversed(opt.decorators()):
+            command = decorator(command)
+    return command
+
+
+# -- value checks
 
 def _positive(ctx, param, value):
-    if value is not None and value <= 0:
+    if value is not None and not isinstance(value, tuple) and value <= 0:
         raise click.BadParameter("must be a positive number")
     return value
 
@@ -54,47 +148,105 @@ def set_verbose(ctx, param, value):
     return value
 
 
-_SHARED = [
-    click.option("-i", "--input", required=True, metavar="SOURCE",
-                 help="Camera (cam0, 0, /dev/video0), video file, image, folder, glob ('frames/*.jpg'), "
-                      "image sequence (img_%04d.png) or URL (rtsp://, http://, rtmp://)."),
-    click.option("--loop", is_flag=True, help="Replay file inputs from the start when they end."),
-    click.option("--max-frames", type=int, callback=_positive, metavar="N", help="Stop after N frames."),
-    click.option("--models-dir", type=click.Path(file_okay=False), envvar="OVDEMO_MODELS_DIR",
-                 help="Folder of models by name: <dir>/<name>/<PRECISION>/<name>.xml or "
-                      "<dir>/intel/<name>/<PRECISION>/... [env OVDEMO_MODELS_DIR]"),
-    click.option("--precision", default="FP16", show_default=True,
-                 help="Model precision to look for (falls back to FP16, FP16-INT8, FP32)."),
-    click.option("--offline", is_flag=True, envvar="OVDEMO_OFFLINE",
-                 help="Never download: use only models already on disk. [env OVDEMO_OFFLINE]"),
-    click.option("-d", "--device", default="CPU", show_default=True,
-                 help="OpenVINO device: CPU, GPU, NPU, AUTO, HETERO:GPU,CPU, MULTI:GPU,CPU ..."),
-    click.option("--hint", type=click.Choice(["auto", "throughput", "latency", "none"]), default="auto",
-                 show_default=True, help="Performance hint; auto: latency for cameras and streams, "
-                                         "throughput for files."),
-    click.option("--nireq", type=click.IntRange(min=0), default=0, show_default=True,
-                 help="Infer requests in flight; 0 asks the device for its optimal number."),
-    click.option("--nstreams", callback=_streams, metavar="N|AUTO", help="Device streams (default: from the hint)."),
-    click.option("--nthreads", type=int, callback=_positive, metavar="N", help="CPU inference threads."),
-    click.option("--cache-dir", type=click.Path(file_okay=False), help="OpenVINO compiled-model cache folder."),
-    click.option("-o", "--output", metavar="FILE",
-                 help="Write the annotated video (.mp4, .avi, .mkv, .webm) or images (out_%04d.jpg)."),
-    click.option("--json", metavar="FILE", help="Write one JSON object per frame (JSON lines)."),
-    click.option("-r", "--raw", is_flag=True, help="Print each frame's results to stdout."),
-    click.option("--no-show", is_flag=True, help="Do not open a window (implied when there is no display)."),
-    click.option("--metrics-json", metavar="FILE", help="Write the run's summary metrics as JSON."),
-    click.option("--verbose", is_flag=True, expose_value=True, is_eager=True, callback=set_verbose,
-                 help="Show tracebacks and OpenVINO details on errors."),
-]
+def model_opt(name: str, flag: str, default: str | None, help: str, aliases: tuple[Alias, ...] = ()) -> Opt:
+    """A model flag: an Open Model Zoo name or a path (`-m` for the main model, `--<role>-model` for others)."""
+    flags = ("-m", "--model") if name == "model" else (flag,)
+    return Opt(name, flags, help, default=default, metavar="NAME|PATH", show_default=default is not None,
+               aliases=aliases)
 
 
-def pipeline_options(command):
-    for option in reversed(_SHARED):
-        command = option(command)
-    return command
+# -- the shared vocabulary
+
+INPUT = Opt("input", ("-i", "--input"), metavar="SOURCE", required=True,
+            help="Camera (cam0, 0, /dev/video0), video file, image, folder, glob ('frames/*.jpg'), "
+                 "image sequence (img_%04d.png) or URL (rtsp://, http://, rtmp://).")
+
+PIPELINE: tuple[Opt, ...] = (
+    INPUT,
+    Opt("loop", ("--loop",), "Replay file inputs from the start when they end.", default=False, is_flag=True),
+    Opt("max_frames", ("--max-frames",), "Stop after N frames.", type=int, callback=_positive, metavar="N"),
+    Opt("infer_every", ("--infer-every",), "Run the main model on every Nth frame; frames between carry the last "
+        "results over (with --track, the tracker's predictions).", default=1, type=click.IntRange(min=1),
+        metavar="N", show_default=True),
+    Opt("models_dir", ("--models-dir",), "Folder of models by name: <dir>/<name>/<PRECISION>/<name>.xml or "
+        "<dir>/intel/<name>/<PRECISION>/... [env OVDEMO_MODELS_DIR]", type=click.Path(file_okay=False),
+        envvar="OVDEMO_MODELS_DIR"),
+    Opt("precision", ("--precision",), "Model precision to look for (falls back to FP16, FP16-INT8, FP32).",
+        default="FP16", show_default=True),
+    Opt("offline", ("--offline",), "Never download: use only models already on disk. [env OVDEMO_OFFLINE]",
+        default=False, is_flag=True, envvar="OVDEMO_OFFLINE"),
+    Opt("device", ("-d", "--device"), "OpenVINO device: CPU, GPU, NPU, AUTO, HETERO:GPU,CPU, MULTI:GPU,CPU ...",
+        default="CPU", show_default=True),
+    Opt("hint", ("--hint",), "Performance hint; auto: latency for cameras and streams, throughput for files.",
+        default="auto", type=click.Choice(["auto", "throughput", "latency", "none"]), show_default=True),
+    Opt("nireq", ("--nireq",), "Infer requests in flight; 0 asks the device for its optimal number.", default=0,
+        type=click.IntRange(min=0), show_default=True),
+    Opt("nstreams", ("--nstreams",), "Device streams (default: from the hint).", callback=_streams,
+        metavar="N|AUTO"),
+    Opt("nthreads", ("--nthreads",), "CPU inference threads.", type=int, callback=_positive, metavar="N"),
+    Opt("cache_dir", ("--cache-dir",), "OpenVINO compiled-model cache folder.", type=click.Path(file_okay=False)),
+    Opt("output", ("-o", "--output"), "Write the annotated video (.mp4, .avi, .mkv, .webm) or images "
+        "(out_%04d.jpg).", metavar="FILE"),
+    Opt("json", ("--json",), "Write one JSON object per frame (JSON lines; schema in the README).", metavar="FILE"),
+    Opt("raw", ("-r", "--raw"), "Print each frame's results to stdout.", default=False, is_flag=True),
+    Opt("no_show", ("--no-show",), "Do not open a window (implied when there is no display).", default=False,
+        is_flag=True),
+    Opt("metrics_json", ("--metrics-json",), "Write the run's summary metrics as JSON.", metavar="FILE"),
+    Opt("verbose", ("--verbose",), "Show tracebacks and OpenVINO details on errors.", default=False, is_flag=True,
+        is_eager=True, callback=set_verbose),
+)
+
+THRESHOLD = Opt("threshold", ("-t", "--threshold"), "Detection confidence threshold [default: the model's, "
+                "else 0.5].", type=click.FloatRange(0, 1))
+LABELS = Opt("labels", ("--labels",), "Class names, one per line, by class id.", type=click.Path(dir_okay=False),
+             metavar="FILE")
+CLASSES = Opt("classes", ("--classes",), "Keep only these classes, comma-separated (e.g. person,car).",
+              metavar="NAMES")
+INPUT_SIZE = Opt("input_size", ("--input-size",), "Network input size for models that can be reshaped: the "
+                 "longer side in pixels, the other side following the frame's aspect ratio, rounded to the "
+                 "model's stride [default: the model's].", type=click.IntRange(min=16), metavar="N")
 
 
-def model_option(default: str | None, help_text: str):
-    """`-m`: an Open Model Zoo name or a path to a model file; each family has its own default."""
-    return click.option("-m", "--model", default=default, required=default is None, show_default=True,
-                        metavar="NAME|PATH", help=help_text)
+def arch_opt(decoders: Iterable[str]) -> Opt:
+    return Opt("arch", ("--arch",), "Output decoder, for models ovdemo does not know.",
+               type=click.Choice(sorted(decoders)))
+
+
+SHOW_LABELS = Opt("show_labels", ("--show-labels/--hide-labels",), "Caption objects with their class.",
+                  default=True, is_flag=True, show_default=True)
+SHOW_CONF = Opt("show_conf", ("--show-conf/--hide-conf",), "Caption objects with their confidence.",
+                default=True, is_flag=True, show_default=True)
+SHOW_BOXES = Opt("show_boxes", ("--show-boxes/--hide-boxes",), "Draw objects' boxes.", default=True,
+                 is_flag=True, show_default=True)
+DRAWING: tuple[Opt, ...] = (SHOW_LABELS, SHOW_CONF, SHOW_BOXES)
+
+REID_THRESHOLD = Opt("reid_threshold", ("--reid-threshold",), "Largest cosine distance (1 - cosine similarity, "
+                     "0..2) at which two embeddings are the same identity [default: the re-id model's].",
+                     type=click.FloatRange(0, 2))
+
+TRACKING: tuple[Opt, ...] = (
+    Opt("track", ("--track",), "Track objects across frames: each keeps an id (Kalman motion, and appearance "
+        "with --reid-model).", default=False, is_flag=True),
+    Opt("min_hits", ("--min-hits",), "Detector frames in a row before a track is confirmed.", default=3,
+        type=click.IntRange(min=1), show_default=True),
+    Opt("reid_window", ("--reid-window",), "How long a lost track can be re-identified (needs a re-id model).",
+        default=10.0, type=click.FloatRange(min=0), metavar="SECONDS", show_default=True),
+    Opt("line", ("--line",), "Counting line X1,Y1,X2,Y2 in pixels (repeatable; needs --track). 'in' is crossing "
+        "it from right to left walking from its first point to its second: upwards for a line drawn left to "
+        "right.", multiple=True, metavar="X1,Y1,X2,Y2"),
+    Opt("zone", ("--zone",), "Polygon zone X1,Y1,X2,Y2,... in pixels (repeatable; needs --track): occupancy, "
+        "entries, exits and dwell time (a member unseen for 2 s has left; its dwell ends when it was last seen "
+        "inside).", multiple=True, metavar="X1,Y1,..."),
+    Opt("anchor", ("--anchor",), "The point of a box that crosses lines and stands in zones.", default="bottom",
+        type=click.Choice(["bottom", "center"]), show_default=True),
+    Opt("mot", ("--mot",), "Write confirmed tracks in MOTChallenge format (frame,id,x,y,w,h,conf,-1,-1,-1).",
+        metavar="FILE"),
+)
+
+
+def reid_model_opt(default: str | None, help: str, aliases: tuple[Alias, ...] = ()) -> Opt:
+    return model_opt("reid_model", "--reid-model", default, help, aliases)
+
+
+def parse_classes(value: str | None) -> tuple[str, ...]:
+    return tuple(c.strip() for c in value.split(",") if c.strip()) if value else ()

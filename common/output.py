@@ -115,3 +115,30 @@ class JsonLines:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+class MotWriter:
+    """Confirmed tracks in MOTChallenge format (frame,id,x,y,w,h,conf,-1,-1,-1), 1-based frame numbers.
+    Opened with the first frame (a run that fails to start leaves no file) and flushed every frame, so an
+    interrupted run leaves whole lines."""
+
+    def __init__(self, path: str):
+        self.path = check_writable(path, "MOT file")
+        self._file: IO[str] | None = None
+
+    def write(self, index: int, objects) -> None:
+        if self._file is None:
+            self._file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        states = objects.data.get("track_state", ())
+        for i in range(len(objects)):
+            if states[i] != "confirmed":
+                continue
+            x1, y1, x2, y2 = (float(v) for v in objects.xyxy[i])
+            self._file.write(f"{index + 1},{int(objects.tracker_id[i])},{x1:.2f},{y1:.2f},{x2 - x1:.2f},"
+                             f"{y2 - y1:.2f},{float(objects.confidence[i]):.4f},-1,-1,-1\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None

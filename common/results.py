@@ -1,49 +1,205 @@
-"""Per-frame results as small dataclasses of numpy arrays."""
+"""One result vocabulary for every family.
+
+`Detections` holds every box-shaped thing a frame has: detections, faces, tracks, instances, words, people
+with their actions or keypoints. Per-object extras live in `data`, keyed by the names `records.py` knows how
+to write (landmarks, keypoints, attributes, text, identity ...). `Result` is one frame: its objects plus the
+few frame-level results that are not boxes (a semantic class map, a clip's classification, track events and
+counts).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import cv2
 import numpy as np
 
 
+def label_name(names: Sequence[str] | None, label_id: int) -> str:
+    """The name of a class id, or `#id` when the model has no name for it."""
+    if names is not None and 0 <= label_id < len(names):
+        return names[label_id]
+    return f"#{label_id}"
+
+
+@dataclass
+class BoxMask:
+    """An object's mask, covering only its box so a frame of many objects stays small: `array` is a bool
+    (h, w) map of the frame pixels [origin.y : origin.y + h, origin.x : origin.x + w]."""
+
+    array: np.ndarray
+    origin: tuple[int, int]  # (x, y) frame pixel of the mask's top-left corner
+
+    def full(self, height: int, width: int) -> np.ndarray:
+        """The mask as a (height, width) bool frame."""
+        out = np.zeros((height, width), bool)
+        x, y = self.origin
+        h, w = self.array.shape
+        out[y:y + h, x:x + w] = self.array[: max(height - y, 0), : max(width - x, 0)]
+        return out
+
+    @property
+    def area(self) -> int:
+        return int(self.array.sum())
+
+
+def _take(value: Any, positions: np.ndarray) -> Any:
+    if isinstance(value, np.ndarray):
+        return value[positions]
+    return [value[i] for i in positions]
+
+
 @dataclass
 class Detections:
-    """N boxes in frame pixels (x1, y1, x2, y2), their scores and integer class ids."""
+    """N boxed objects of one frame (supervision's `Detections` is the model).
 
-    boxes: np.ndarray  # (N, 4) float32
-    scores: np.ndarray  # (N,) float32
-    labels: np.ndarray  # (N,) int32
-    names: tuple[str, ...] | None = None  # class names indexed by label id
+    xyxy        (N, 4) float32 frame pixels x1, y1, x2, y2
+    confidence  (N,) float32: the detector's score (a bottom-up pose: the person's score)
+    class_id    (N,) int32, an index into `names`
+    tracker_id  (N,) int32 track ids once a tracker has run, else None
+    mask        N `BoxMask`es for instance segmentation, else None
+    data        per-object extras: each value an array with N rows or a list of N items
+    names       class names by class id (`#id` for ids past its end)
+    """
+
+    xyxy: np.ndarray
+    confidence: np.ndarray
+    class_id: np.ndarray
+    tracker_id: np.ndarray | None = None
+    mask: list[BoxMask] | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    names: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        self.xyxy = np.asarray(self.xyxy, np.float32).reshape(-1, 4)
+        self.confidence = np.asarray(self.confidence, np.float32).reshape(-1)
+        self.class_id = np.asarray(self.class_id, np.int32).reshape(-1)
+        n = len(self.xyxy)
+        if len(self.confidence) != n or len(self.class_id) != n:
+            raise ValueError(f"{n} boxes with {len(self.confidence)} scores and {len(self.class_id)} class ids")
+        if self.tracker_id is not None:
+            self.tracker_id = np.asarray(self.tracker_id, np.int32).reshape(-1)
+        for key, value in self.data.items():
+            if len(value) != n:
+                raise ValueError(f"data['{key}'] has {len(value)} items for {n} objects")
 
     @classmethod
     def empty(cls, names: tuple[str, ...] | None = None) -> Detections:
-        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32), names)
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32), names=names)
 
     def __len__(self) -> int:
-        return len(self.scores)
+        return len(self.confidence)
 
     def __getitem__(self, index) -> Detections:
-        return Detections(self.boxes[index].reshape(-1, 4), np.atleast_1d(self.scores[index]),
-                          np.atleast_1d(self.labels[index]), self.names)
+        """The objects an int, slice, bool mask or index array picks, with everything they carry."""
+        positions = np.arange(len(self))[index].reshape(-1)
+        return Detections(
+            self.xyxy[positions], self.confidence[positions], self.class_id[positions],
+            None if self.tracker_id is None else self.tracker_id[positions],
+            None if self.mask is None else [self.mask[i] for i in positions],
+            {k: _take(v, positions) for k, v in self.data.items()}, self.names)
 
-    def label_name(self, label_id: int) -> str:
-        if self.names is not None and 0 <= label_id < len(self.names):
-            return self.names[label_id]
-        return f"#{label_id}"
+    def with_data(self, **data: Any) -> Detections:
+        """A copy with these per-object extras added (or replaced)."""
+        return replace(self, data={**self.data, **data})
 
-    def objects(self) -> list[dict]:
-        """The JSON form every family shares: bbox (x1, y1, x2, y2 pixels), label, label_id, confidence."""
-        return [
-            {
-                "bbox": [round(float(v), 1) for v in box],
-                "label": self.label_name(int(label)),
-                "label_id": int(label),
-                "confidence": round(float(score), 4),
-            }
-            for box, score, label in zip(self.boxes, self.scores, self.labels, strict=True)
-        ]
+    def label_name(self, class_id: int) -> str:
+        return label_name(self.names, class_id)
+
+    @property
+    def labels(self) -> list[str]:
+        return [self.label_name(int(c)) for c in self.class_id]
+
+    @classmethod
+    def merge(cls, parts: Sequence[Detections]) -> Detections:
+        """One Detections of several (e.g. a tracker's matched objects and its predictions). Every part must
+        carry the same data keys; tracker ids and masks are kept when every part has them."""
+        parts = [p for p in parts if len(p)] or list(parts[:1])
+        if not parts:
+            return cls.empty()
+        first = parts[0]
+        if len(parts) == 1:
+            return first
+        keys = set(first.data)
+        for p in parts[1:]:
+            if set(p.data) != keys:
+                raise ValueError(f"cannot merge objects with data {sorted(keys)} and {sorted(p.data)}")
+        data = {}
+        for k in keys:
+            values = [p.data[k] for p in parts]
+            data[k] = np.concatenate(values) if all(isinstance(v, np.ndarray) for v in values) \
+                else [item for v in values for item in v]
+        tracker_id = None if any(p.tracker_id is None for p in parts) else np.concatenate([p.tracker_id
+                                                                                         for p in parts])
+        mask = None if any(p.mask is None for p in parts) else [m for p in parts for m in p.mask]
+        return cls(np.concatenate([p.xyxy for p in parts]), np.concatenate([p.confidence for p in parts]),
+                   np.concatenate([p.class_id for p in parts]), tracker_id, mask, data, first.names)
+
+
+@dataclass
+class ClassMap:
+    """Semantic segmentation of one frame: a class id for every frame pixel."""
+
+    classes: np.ndarray  # (H, W) uint8 or int32
+    names: tuple[str, ...] | None = None
+    _shares: dict[int, float] | None = field(default=None, repr=False, compare=False)
+
+    def label_name(self, class_id: int) -> str:
+        return label_name(self.names, class_id)
+
+    def shares(self) -> dict[int, float]:
+        """The fraction of the frame each present class covers, by class id (counted once per frame)."""
+        if self._shares is None:
+            counts = np.bincount(self.classes.ravel(), minlength=1)
+            total = max(self.classes.size, 1)
+            self._shares = {int(i): float(c) / total for i, c in enumerate(counts) if c}
+        return self._shares
+
+
+@dataclass
+class Classification:
+    """A frame-level classification over a window of frames (a clip's action).
+
+    label / confidence: the action shown now (smoothed over predictions; None until one is established).
+    top_ids / top_scores: the newest window's best classes, best first; `window` its (first, last) frame
+    indices, and `predicted` says whether that window was classified on this very frame.
+    """
+
+    names: tuple[str, ...]
+    label: int | None = None
+    confidence: float = 0.0
+    top_ids: np.ndarray | None = None
+    top_scores: np.ndarray | None = None
+    window: tuple[int, int] | None = None
+    predicted: bool = False
+    buffered: int = 0  # frames gathered for the first window
+    window_size: int = 0
+
+    def label_name(self, class_id: int) -> str:
+        return label_name(self.names, class_id)
+
+
+@dataclass
+class Result:
+    """Everything one frame gave: its objects (always present, maybe empty) and frame-level results."""
+
+    objects: Detections = field(default_factory=Detections.empty)
+    class_map: ClassMap | None = None
+    classification: Classification | None = None
+    events: list[dict] = field(default_factory=list)  # line crossings, zone entries and exits
+    counts: dict | None = None  # running line and zone totals
+    inferred: bool = True  # False: the main model skipped this frame (--infer-every); objects are carried over
+
+    def __len__(self) -> int:
+        return len(self.objects)
+
+    def to_dict(self) -> dict:
+        """The frame's results as the JSON lines write them (without frame number, source and timings)."""
+        from .records import result_fields  # late: records imports this module
+
+        return result_fields(self)
 
 
 def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -1,4 +1,8 @@
-"""Multi-object tracker for `ovdemo track`: Kalman motion + appearance embeddings, optimal assignment.
+"""The one multi-object tracker: Kalman motion + appearance embeddings, optimal assignment.
+
+`Tracking` wraps it for the pipeline: it takes a frame's `Detections` and returns them with track ids (and
+the tracks the detector missed, as predictions), runs the line and zone counters, and writes MOT files;
+every box-producing family gets it through `--track`.
 
 Each detector frame matches in three steps, each solved with `scipy.optimize.linear_sum_assignment`:
   1. active tracks (tentative, confirmed, coasting a few missed frames) against detections, on a cost that
@@ -22,9 +26,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import cv2
 import numpy as np
-from ovdemo.common.results import box_iou
 from scipy.optimize import linear_sum_assignment
+
+from .counting import Counter, parse_points
+from .draw import Style, color_for
+from .errors import DemoError
+from .output import MotWriter, check_writable
+from .results import Detections, box_iou
 
 CHI2_GATE_4DOF = 9.4877  # 95% quantile of chi-square with 4 degrees of freedom (DeepSORT's gate)
 INFINITE = 1e6
@@ -157,8 +167,9 @@ class Tracker:
                                                        t.lost_frames > self.config.reid_window)]
 
     def update(self, boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray,
-               embeddings: np.ndarray | None) -> None:
-        """Match one detector frame's detections (after `predict`); unmatched detections start tracks."""
+               embeddings: np.ndarray | None) -> dict[int, int]:
+        """Match one detector frame's detections (after `predict`); unmatched detections start tracks.
+        Returns which detection each track holds now: {track id: detection index}, one track per detection."""
         cfg = self.config
         self.merged = {}
         if embeddings is not None and len(embeddings):
@@ -219,6 +230,7 @@ class Tracker:
         if embeddings is not None:
             self._reclaim(embeddings, held, crowded)
         self.tracks = [t for t in self.tracks if t.state != State.DELETED]
+        return held
 
     def _reclaim(self, embeddings: np.ndarray, held: dict[int, int], crowded: np.ndarray) -> None:
         """A person who comes back half hidden often starts a new track before their appearance is clear
@@ -247,6 +259,7 @@ class Tracker:
             old.last_seen = self.frame
             new.state = State.DELETED
             self.merged[new.id] = old.id
+            held[old.id] = held.pop(new.id)
 
     def record_trails(self) -> None:
         for track in self.tracks:
@@ -303,3 +316,135 @@ class Tracker:
         pairs = [(tracks[r], int(cand[c])) for r, c in zip(rows, cols, strict=True) if allowed[r, c]]
         used = {d for _, d in pairs}
         return pairs, [d for d in candidates if d not in used]
+
+
+POINT_DATA = ("landmarks", "keypoints", "quad")  # per-object points that move with a predicted box
+
+
+def _moved(row: Detections, box: np.ndarray) -> Detections:
+    """A track's last object, moved to its predicted box: points it carries shift with the box."""
+    shift = ((box[:2] + box[2:]) - (row.xyxy[0, :2] + row.xyxy[0, 2:])) / 2
+    data = dict(row.data)
+    for key in POINT_DATA:
+        if key in data:
+            points = np.array(data[key], np.float32, copy=True)
+            points[..., :2] += shift
+            data[key] = points
+    mask = None
+    if row.mask is not None:
+        from .results import BoxMask
+
+        m = row.mask[0]
+        mask = [BoxMask(m.array, (int(round(m.origin[0] + shift[0])), int(round(m.origin[1] + shift[1]))))]
+    return Detections(box[None], row.confidence, row.class_id, row.tracker_id, mask, data, row.names)
+
+
+class Tracking:
+    """The tracker as the pipeline runs it on any family's objects (`--track`), with lines, zones and MOT.
+
+    Objects the detector found keep their own boxes and extras and gain `tracker_id` and `track_state`;
+    confirmed tracks it missed on this frame (still coasting) come back as `predicted` rows at the Kalman
+    prediction, carrying their last extras. On frames the main model skipped (--infer-every) every live track
+    is its prediction. Appearance joins in when objects carry `data["embedding"]` (a re-id model)."""
+
+    def __init__(self, opts, fps: float, reid_threshold: float | None = None):
+        config = TrackerConfig(min_hits=opts.min_hits, reid_window=max(1, round(opts.reid_window * (fps or 30.0))))
+        if reid_threshold is not None:
+            config.max_reid = reid_threshold
+        self.tracker = Tracker(config)
+        self.counter = Counter([parse_points(v, "--line", 2, 2) for v in opts.line],
+                               [parse_points(v, "--zone", 3) for v in opts.zone], opts.anchor)
+        self.mot = MotWriter(opts.mot) if opts.mot else None
+        self._last_index: int | None = None
+        self._rows: dict[int, Detections] = {}  # track id -> its latest object
+
+    @staticmethod
+    def check_options(opts) -> None:
+        """Before any model is fetched: lines, zones and MOT need --track, and must be well formed."""
+        for flag, value in (("--line", opts.get("line")), ("--zone", opts.get("zone")), ("--mot", opts.get("mot"))):
+            if value and not opts.get("track"):
+                raise DemoError(f"{flag} works on tracked objects", "add --track")
+        for value in opts.get("line") or ():
+            parse_points(value, "--line", 2, 2)
+        for value in opts.get("zone") or ():
+            parse_points(value, "--zone", 3)
+        if opts.get("mot"):
+            check_writable(opts.mot, "MOT file")
+
+    @staticmethod
+    def check(opts, family: str, boxes: bool) -> None:
+        """--track where the family's results have no boxes (e.g. a semantic class map) is refused."""
+        if opts.get("track") and not boxes:
+            raise DemoError(f"--track needs objects with boxes, and this {family} model gives none",
+                            "drop --track")
+
+    def update(self, objects: Detections, index: int, timestamp: float, inferred: bool
+               ) -> tuple[Detections, list[dict], dict | None]:
+        """This frame's tracked objects, counting events and running counts (None without lines or zones)."""
+        tracker = self.tracker
+        steps = 1 if self._last_index is None else max(1, index - self._last_index)
+        self._last_index = index
+        for _ in range(steps):  # a live source that dropped frames: predict across the gap
+            tracker.predict()
+        held = tracker.update(objects.xyxy, objects.confidence, objects.class_id, objects.data.get("embedding")) \
+            if inferred else {}
+        tracker.record_trails()
+        if tracker.merged:
+            self.counter.merge(tracker.merged)
+            for young in tracker.merged:
+                self._rows.pop(young, None)
+            tracker.merged = {}
+        by_id = {t.id: t for t in tracker.tracks}
+        pairs = sorted(((d, tid) for tid, d in held.items() if tid in by_id), key=lambda p: p[0])
+        found = objects[[d for d, _ in pairs]] if pairs else objects[[]]
+        found.tracker_id = np.array([tid for _, tid in pairs], np.int32)
+        found.data["track_state"] = [by_id[tid].state.value for _, tid in pairs]
+        for row, (_, tid) in enumerate(pairs):
+            self._rows[tid] = found[row]
+        carried = []
+        for track in tracker.tracks:
+            if track.id in held or track.id not in self._rows:
+                continue
+            if inferred and track.state != State.CONFIRMED:
+                continue
+            if not inferred and not (track.updated or track.state == State.CONFIRMED):
+                continue
+            row = _moved(self._rows[track.id], track.box)
+            # between detector frames every track is its prediction, drawn and counted as before;
+            # on a detector frame a confirmed track it missed is shown as a guess
+            row.data["track_state"] = [track.state.value if not inferred and track.updated else "predicted"]
+            carried.append(row)
+        alive = {t.id for t in tracker.tracks}
+        for gone in set(self._rows) - alive:
+            del self._rows[gone]
+        tracked = Detections.merge([found, *carried]) if carried else found
+        tracked.data["trail"] = [np.asarray(by_id[int(t)].trail, np.float32).reshape(-1, 2)
+                                 for t in tracked.tracker_id]
+        events = self.counter.update(tracked, timestamp) if self.counter else []
+        counts = self.counter.summary() if self.counter else None
+        if self.counter.zones:
+            dwell = self.counter.dwell()
+            tracked.data["dwell_s"] = np.array([dwell.get(int(t), np.nan) for t in tracked.tracker_id], np.float32)
+        if self.mot is not None:
+            self.mot.write(index, tracked)
+        return tracked, events, counts
+
+    def draw_regions(self, image: np.ndarray, style: Style) -> None:
+        """Zones and lines, under the objects."""
+        if self.counter:
+            self.counter.draw(image, style)
+
+    @staticmethod
+    def draw_trails(image: np.ndarray, objects: Detections, style: Style) -> None:
+        trails = objects.data.get("trail")
+        if trails is None or objects.tracker_id is None:
+            return
+        states = objects.data["track_state"]
+        for i, trail in enumerate(trails):
+            if len(trail) > 1 and states[i] != "tentative":
+                cv2.polylines(image, [np.asarray(trail, np.int32).reshape(-1, 1, 2)], False,
+                              color_for(int(objects.tracker_id[i])), style.thickness, cv2.LINE_AA)
+
+    def close(self) -> None:
+        if self.mot is not None:
+            self.mot.close()

@@ -1,95 +1,139 @@
-"""`ovdemo detect`: object detection with any Open Model Zoo detector (SSD, boxes+labels, TF OD API, YOLO)."""
+"""`ovdemo detect`: object detection with any Open Model Zoo detector (SSD, boxes+labels, TF OD API, YOLO),
+with the one tracker (`--track`, appearance from `--reid-model`), counting lines and zones."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-import click
 import numpy as np
 import openvino as ov
+
 from ovdemo.common.capture import Frame
-from ovdemo.common.draw import Style, draw_detections
 from ovdemo.common.errors import DemoError
-from ovdemo.common.inference import ModelOutputs, input_layout, model_input_size
+from ovdemo.common.family import Family, RunContext
+from ovdemo.common.inference import ModelOutputs, describe_ports
 from ovdemo.common.models import ResolvedModel, resolve_from_options
-from ovdemo.common.options import PipelineOptions, model_option, pipeline_options
-from ovdemo.common.pipeline import run
-from ovdemo.common.results import Detections, clip_boxes
+from ovdemo.common.options import (
+    CLASSES,
+    DRAWING,
+    LABELS,
+    REID_THRESHOLD,
+    THRESHOLD,
+    TRACKING,
+    Alias,
+    arch_opt,
+    parse_classes,
+    reid_model_opt,
+)
+from ovdemo.common.results import Result
 from ovdemo.common.specs import load_labels
+from ovdemo.common.stages import Stage, crops
 
-from .detect_decoders import DECODERS, Decoder, choose_decoder
+from .detector import DECODERS, Detector
 
-DEFAULT_MODEL = "person-detection-0202"
+EMBEDDING_NAMES = ("reid_embedding", "descriptor")
+DEFAULT_REID_THRESHOLD = 0.25  # cosine distance; a re-id model's spec may say otherwise (`reid_threshold`)
 
 
-@dataclass
-class DetectTask:
-    model: ResolvedModel
-    threshold: float | None = None
-    labels: tuple[str, ...] | None = None  # --labels overrides the spec's
-    classes: tuple[str, ...] = ()  # --classes filter, by name
-    arch: str | None = None
-    family: str = "detect"
-    decoder: Decoder | None = field(default=None, init=False)
+def check_reid_model(model: ov.Model) -> None:
+    """One embedding per crop: a single (N, D) or (N, D, 1, 1) output."""
+    outputs = model.outputs
+    named = [o for o in outputs if o.get_names() & set(EMBEDDING_NAMES)]
+    candidates = named or outputs
+    shape = candidates[0].get_partial_shape() if len(candidates) == 1 else None
+    fits = shape is not None and shape.rank.is_static and (
+        shape.rank.get_length() == 2 or (shape.rank.get_length() == 4 and all(
+            d.is_static and d.get_length() == 1 for d in list(shape)[2:])))
+    if not fits:
+        raise DemoError(f"the re-identification model has outputs {describe_ports(outputs)}",
+                        "expected one embedding output (N, D) such as reid_embedding [1,256]")
+
+
+def embeddings_from(outputs: ModelOutputs) -> np.ndarray:
+    array = outputs.get(*EMBEDDING_NAMES)
+    if array is None:
+        array = next(iter(outputs))[1]
+    return array.reshape(array.shape[0], -1).astype(np.float32)
+
+
+class DetectFamily(Family):
+    """Detect objects in video, images, cameras or streams."""
+
+    name = "detect"
+    summary = "Detect objects in video, images, cameras or streams."
+    default_model = "person-detection-0202"
+    model_help = "Detector: an Open Model Zoo name or a .xml/.onnx/.pb path."
+    decoders = DECODERS
+    examples = (
+        "ovdemo detect -i people-detection.264",
+        "ovdemo detect -m vehicle-detection-adas-0002 -i car-detection.mp4 --output out.mp4 --no-show",
+        "ovdemo detect -m yolo-v3-tiny-tf -i cam0 --classes person,car -t 0.4",
+        "ovdemo detect -i one-by-one-person-detection.mp4 --track --line 0,300,768,300 --json out.jsonl",
+    )
+    default_reid: str | None = None
+    own_options = (
+        THRESHOLD, LABELS, CLASSES, arch_opt(DECODERS), *DRAWING, *TRACKING,
+        reid_model_opt(None, "Re-identification model: appearance embeddings for --track (e.g. "
+                             "person-reidentification-retail-0277)."),
+        REID_THRESHOLD,
+    )
+
+    def __init__(self, model: ResolvedModel, opts, reid: ResolvedModel | None = None):
+        super().__init__(model, opts)
+        self.reid = reid
+        self.reid_stage: Stage | None = None
+        self.reid_threshold = opts.get("reid_threshold")
+        if reid is not None and self.reid_threshold is None:
+            self.reid_threshold = float(reid.spec.params.get("reid_threshold", DEFAULT_REID_THRESHOLD))
+
+    @classmethod
+    def create(cls, opts) -> DetectFamily:
+        reid_ref = opts.get("reid_model")
+        if reid_ref and reid_ref.lower() == "none":
+            reid_ref = None
+        if reid_ref and not opts.get("track"):
+            raise DemoError("--reid-model gives the tracker appearance", "add --track")
+        reid = resolve_from_options(reid_ref, opts) if reid_ref else None
+        return cls(resolve_from_options(opts.model, opts), opts, reid)
+
+    def start(self, ctx: RunContext) -> None:
+        if self.reid is not None:
+            self.reid_stage = Stage(self.reid, ctx.config, check=check_reid_model)
 
     def prepare(self, model: ov.Model) -> None:
-        spec = self.model.spec
-        self.names = self.labels or (spec.labels if spec else None)
-        self.single_class = bool(spec and spec.params.get("single_class")) and not self.labels
-        self.score_threshold = self.threshold if self.threshold is not None else (spec.threshold if spec else 0.5)
-        input_size = model_input_size(model, input_layout(model, spec)) if model.inputs else None
-        self.decoder = choose_decoder(model, spec, self.arch)(model, spec, input_size)
-        self.keep_ids = None
-        if self.classes:
-            if not self.names:
-                raise DemoError("--classes needs class names", "pass --labels FILE for this model")
-            unknown = [c for c in self.classes if c not in self.names]
-            if unknown:
-                raise DemoError(f"unknown class(es) {', '.join(unknown)} for {self.model.name}",
-                                f"known: {', '.join(n for n in self.names if n != 'background')}")
-            self.keep_ids = np.array([i for i, n in enumerate(self.names) if n in self.classes], np.int32)
+        self.detector = Detector(model, self.model, threshold=self.opts.get("threshold"),
+                                 labels=load_labels(self.opts.labels) if self.opts.get("labels") else None,
+                                 classes=parse_classes(self.opts.get("classes")), arch=self.opts.get("arch"),
+                                 family=self.name)
 
-    def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Detections:
-        found = self.decoder.decode(outputs, self.score_threshold)
+    def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Result:
         h, w = frame.image.shape[:2]
-        labels = np.zeros_like(found.labels) if self.single_class else found.labels
-        result = Detections(clip_boxes(found.boxes * np.array([w, h, w, h], np.float32), w, h),
-                            found.scores.astype(np.float32), labels.astype(np.int32), self.names)
-        if self.keep_ids is not None:
-            result = result[np.isin(result.labels, self.keep_ids)]
-        # drop boxes that collapsed to nothing after clipping to the frame
-        sizes = result.boxes[:, 2:] - result.boxes[:, :2]
-        return result[(sizes > 1).all(axis=1)] if len(result) else result
+        objects = self.detector(outputs, (w, h))
+        if self.reid_stage is not None:
+            with self.timer("reid"):
+                embeddings = np.zeros((0, 1), np.float32)
+                if len(objects):
+                    batch = crops(frame.image, objects.xyxy, self.reid_stage.input_size)
+                    embeddings = embeddings_from(self.reid_stage.submit(batch).wait())
+            objects.data["embedding"] = embeddings
+        return Result(objects)
 
-    def draw(self, image: np.ndarray, result: Detections, style: Style) -> None:
-        draw_detections(image, result, style)
-
-    def record(self, result: Detections) -> dict:
-        return {"objects": result.objects()}
-
-    def raw_lines(self, result: Detections) -> list[str]:
-        return [f"{o['label']} ({o['label_id']}) {o['confidence']:.3f} "
-                f"[{', '.join(f'{v:.0f}' for v in o['bbox'])}]" for o in result.objects()]
+    def finish(self) -> None:
+        if self.reid_stage is not None:
+            self.reid_stage.wait_all()
 
 
-@click.command(name="detect")
-@model_option(DEFAULT_MODEL, "Detector: an Open Model Zoo name or a .xml/.onnx/.pb path.")
-@click.option("-t", "--threshold", type=click.FloatRange(0, 1),
-              help="Confidence threshold [default: the model's, else 0.5].")
-@click.option("--labels", "labels_file", type=click.Path(dir_okay=False),
-              help="Class names, one per line, by class id.")
-@click.option("--classes", help="Keep only these classes, comma-separated (e.g. person,car).")
-@click.option("--arch", type=click.Choice(sorted(DECODERS)), help="Output decoder, for models ovdemo does not know.")
-@pipeline_options
-def command(model, threshold, labels_file, classes, arch, **kwargs):
-    """Detect objects in video, images, cameras or streams."""
-    opts = PipelineOptions.take(kwargs)
-    resolved = resolve_from_options(model, opts)
-    task = DetectTask(
-        model=resolved,
-        threshold=threshold,
-        labels=load_labels(labels_file) if labels_file else None,
-        classes=tuple(c.strip() for c in classes.split(",") if c.strip()) if classes else (),
-        arch=arch,
+class TrackFamily(DetectFamily):
+    """Track people (or any detected objects) with re-identification; count lines and zones."""
+
+    name = "track"
+    summary = "Track people (or any detected objects) with re-identification; count lines and zones."
+    model_help = "Person (or any object) detector: an Open Model Zoo name or a model path."
+    examples = (
+        "ovdemo track -i one-by-one-person-detection.mp4 --line 0,300,768,300 --json out.jsonl",
+        "ovdemo track -i cam0 --zone 100,100,400,100,400,400,100,400 --mot tracks.txt",
+        "ovdemo track -i people-detection.264 --reid-model none --infer-every 3",
     )
-    return run(task, opts)
+    fixed = {"track": True}
+    own_options = tuple(
+        o for o in DetectFamily.own_options if o.name not in ("track", "reid_model")
+    ) + (reid_model_opt("person-reidentification-retail-0277",
+                        "Re-identification model; 'none' tracks by motion only.", aliases=(Alias("--reid"),)),)

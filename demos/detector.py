@@ -1,8 +1,9 @@
-"""Decoders for every detection output family of Open Model Zoo's detection table.
+"""The reusable detector: decoders for every detection output family of Open Model Zoo's detection table,
+and `Detector`, which any family with a detection model (detect, track, face, top-down pose, text) binds once.
 
-Each decoder is bound to a model once (`bind` finds its outputs by name, else by shape, and raises a
-DemoError naming what it expected and what the model has), then turns one request's outputs into
-candidate boxes normalised to [0, 1] with scores and class ids; the task scales them to the frame.
+Each decoder follows the one decoder contract (`ovdemo.common.family.Decoder`): bound to a model once (`bind`
+finds its outputs by name, else by shape, and raises a DemoError naming what it expected and what the model
+has), then `decode` turns one request's outputs into `Detections` in frame pixels.
 """
 
 from __future__ import annotations
@@ -11,54 +12,56 @@ from dataclasses import dataclass
 
 import numpy as np
 import openvino as ov
+
 from ovdemo.common.errors import DemoError
-from ovdemo.common.inference import ModelOutputs, describe_ports, find_port, port_key, port_shape
-from ovdemo.common.results import nms
+from ovdemo.common.family import Decoder, DecoderSetup, choose_decoder
+from ovdemo.common.inference import ModelOutputs, find_port, input_layout, model_input_size, port_key, port_shape
+from ovdemo.common.models import ResolvedModel
+from ovdemo.common.results import Detections, clip_boxes, nms
 from ovdemo.common.scores import sigmoid
-from ovdemo.common.specs import ModelSpec
 
 
-@dataclass
-class Candidates:
-    boxes: np.ndarray  # (N, 4) x1, y1, x2, y2 normalised to the model input
-    scores: np.ndarray
-    labels: np.ndarray
+def in_frame(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, frame_size: tuple[int, int],
+             names: tuple[str, ...] | None) -> Detections:
+    """Boxes normalised to [0, 1] as Detections in frame pixels: clipped to the frame, and without the boxes
+    that collapse to nothing there."""
+    w, h = frame_size
+    pixels = clip_boxes(np.asarray(boxes, np.float32).reshape(-1, 4) * np.array([w, h, w, h], np.float32), w, h)
+    found = Detections(pixels, scores, class_ids, names=names)
+    sizes = found.xyxy[:, 2:] - found.xyxy[:, :2]
+    return found[(sizes > 1).all(axis=1)] if len(found) else found
 
 
+class DetectionDecoder(Decoder):
+    """A detection decoder: `candidates` gives normalised boxes, `decode` puts them in the frame."""
 
+    @property
+    def input_size(self) -> tuple[int, int] | None:
+        return self.setup.input_size
 
-
-
-class Decoder:
-    expects = ""
-
-    def __init__(self, model: ov.Model, spec: ModelSpec | None, input_size: tuple[int, int] | None):
-        self.spec, self.input_size = spec, input_size
-        self.bind(model.outputs, model)
-
-    def mismatch(self, ports) -> DemoError:
-        return DemoError(f"the model's outputs do not fit the {self.name} decoder",
-                         f"expected {self.expects}; the model has {describe_ports(ports)}")
-
-    def bind(self, ports, model: ov.Model) -> None:
+    def candidates(self, outputs: ModelOutputs, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(boxes (N, 4) normalised x1y1x2y2, scores (N,), class ids (N,)) at or above `threshold`."""
         raise NotImplementedError
 
-    def decode(self, outputs: ModelOutputs, threshold: float) -> Candidates:
-        raise NotImplementedError
+    def decode(self, outputs: ModelOutputs, frame_size: tuple[int, int]) -> Detections:
+        boxes, scores, class_ids = self.candidates(outputs, self.setup.threshold)
+        return in_frame(boxes, scores, class_ids, frame_size, self.setup.names)
 
 
-class SsdDecoder(Decoder):
+class SsdDecoder(DetectionDecoder):
     """DetectionOutput rows [image_id, label, conf, x1, y1, x2, y2] (normalised), or boxes [N,5] + labels [N]."""
 
     name = "ssd"
     expects = "DetectionOutput [1,1,N,7] (detection_out), or boxes [N,5] with labels [N]"
 
-    @staticmethod
-    def fits(ports) -> bool:
+    @classmethod
+    def fits(cls, model: ov.Model) -> bool:
+        ports = model.outputs
         return any(port_shape(p)[-1:] == [7] for p in ports) or any(
             len(port_shape(p)) in (2, 3) and port_shape(p)[-1:] == [5] for p in ports)
 
-    def bind(self, ports, model) -> None:
+    def bind(self, model: ov.Model) -> None:
+        ports = model.outputs
         self.detection_out = find_port(ports, ("detection_out", "DetectionOutput"),
                                    lambda s: len(s) == 4 and s[-1] == 7)
         self.boxes = self.labels = None
@@ -71,13 +74,13 @@ class SsdDecoder(Decoder):
                 raise DemoError("boxes [N,5] are in input pixels, but the model's input size is dynamic",
                                 "reshape the model to a fixed input size")
 
-    def decode(self, outputs, threshold) -> Candidates:
+    def candidates(self, outputs, threshold):
         if self.detection_out is not None:
             rows = outputs.get(port_key(self.detection_out)).reshape(-1, 7)
             end = np.flatnonzero(rows[:, 0] < 0)
             rows = rows[: end[0]] if len(end) else rows  # rows after the first image_id < 0 are padding
             rows = rows[rows[:, 2] >= threshold]
-            return Candidates(rows[:, 3:7].copy(), rows[:, 2].copy(), rows[:, 1].astype(np.int32))
+            return rows[:, 3:7].copy(), rows[:, 2].copy(), rows[:, 1].astype(np.int32)
         boxes = outputs.get(port_key(self.boxes)).reshape(-1, 5)
         if self.labels is not None:
             labels = outputs.get(port_key(self.labels)).reshape(-1).astype(np.int32)
@@ -86,21 +89,22 @@ class SsdDecoder(Decoder):
         keep = boxes[:, 4] >= threshold
         boxes, labels = boxes[keep], labels[keep]
         w, h = self.input_size
-        return Candidates(boxes[:, :4] / np.array([w, h, w, h], np.float32), boxes[:, 4].copy(), labels)
+        return boxes[:, :4] / np.array([w, h, w, h], np.float32), boxes[:, 4].copy(), labels
 
 
-class TfOdDecoder(Decoder):
+class TfOdDecoder(DetectionDecoder):
     """TensorFlow Object Detection API: detection_boxes (ymin, xmin, ymax, xmax), scores, classes, count."""
 
     name = "tf-od"
     expects = "detection_boxes [1,N,4], detection_scores [1,N], detection_classes [1,N], num_detections [1]"
 
-    @staticmethod
-    def fits(ports) -> bool:
+    @classmethod
+    def fits(cls, model: ov.Model) -> bool:
         wanted = ("detection_boxes", "detection_scores", "detection_classes")
-        return all(find_port(ports, (n,)) is not None for n in wanted)
+        return all(find_port(model.outputs, (n,)) is not None for n in wanted)
 
-    def bind(self, ports, model) -> None:
+    def bind(self, model: ov.Model) -> None:
+        ports = model.outputs
         found = [find_port(ports, (n,)) for n in ("detection_boxes", "detection_scores", "detection_classes")]
         if any(p is None for p in found):
             raise self.mismatch(ports)
@@ -108,7 +112,7 @@ class TfOdDecoder(Decoder):
         count = find_port(ports, ("num_detections",))
         self.count = port_key(count) if count is not None else None
 
-    def decode(self, outputs, threshold) -> Candidates:
+    def candidates(self, outputs, threshold):
         boxes = outputs.get(self.ports[0]).reshape(-1, 4)
         scores = outputs.get(self.ports[1]).reshape(-1)
         classes = outputs.get(self.ports[2]).reshape(-1)
@@ -117,7 +121,7 @@ class TfOdDecoder(Decoder):
             boxes, scores, classes = boxes[:n], scores[:n], classes[:n]
         keep = scores >= threshold
         boxes = boxes[keep][:, [1, 0, 3, 2]]  # to x1, y1, x2, y2
-        return Candidates(boxes, scores[keep].copy(), np.rint(classes[keep]).astype(np.int32))
+        return boxes, scores[keep].copy(), np.rint(classes[keep]).astype(np.int32)
 
 
 @dataclass
@@ -131,7 +135,7 @@ class YoloHead:
     channels_last: bool
 
 
-class YoloDecoder(Decoder):
+class YoloDecoder(DetectionDecoder):
     """YOLO v2/v3 region outputs: per anchor [x, y, w, h, objectness, class scores...] per grid cell.
 
     Anchors, classes and masks are read from the RegionYolo ops in the IR (OpenVINO's own YOLO layer);
@@ -140,12 +144,17 @@ class YoloDecoder(Decoder):
     name = "yolo"
     expects = "YOLO region outputs [1, A*(5+C), H, W] (or flattened [1, A*(5+C)*H*W] from RegionYolo)"
 
-    def bind(self, ports, model) -> None:
+    @classmethod
+    def fits(cls, model: ov.Model) -> bool:
+        return any(op.get_type_name() == "RegionYolo" for op in model.get_ordered_ops())
+
+    def bind(self, model: ov.Model) -> None:
+        ports = model.outputs
         if self.input_size is None:
             raise DemoError("YOLO decoding needs a fixed model input size", "reshape the model to a fixed size")
         regions = {op.get_friendly_name(): op for op in model.get_ordered_ops() if op.get_type_name() == "RegionYolo"}
         self.heads: list[YoloHead] = []
-        params = self.spec.params if self.spec else {}
+        params = self.spec.params
         spec_anchors = np.asarray(params.get("anchors", []), np.float32).reshape(-1, 2)
         raw_ports = []
         for port in ports:
@@ -197,7 +206,7 @@ class YoloDecoder(Decoder):
             self.heads.append(YoloHead(port_key(port), grid, anchors[mask], c // per_head - 5,
                                        activated=False, anchors_in_cells=False, channels_last=channels_last))
 
-    def decode(self, outputs, threshold) -> Candidates:
+    def candidates(self, outputs, threshold):
         all_boxes, all_scores, all_labels = [], [], []
         in_w, in_h = self.input_size
         for head in self.heads:
@@ -227,46 +236,44 @@ class YoloDecoder(Decoder):
             all_scores.append(scores[anchor_i, row_i, col_i])
             all_labels.append(labels[anchor_i, row_i, col_i])
         if not all_boxes:
-            return Candidates(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32))
+            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32)
         boxes = np.concatenate(all_boxes).astype(np.float32)
         scores = np.concatenate(all_scores).astype(np.float32)
         labels = np.concatenate(all_labels).astype(np.int32)
-        keep = nms(boxes, scores, labels, threshold, self.spec.iou if self.spec else 0.5)
-        return Candidates(boxes[keep], scores[keep], labels[keep])
+        keep = nms(boxes, scores, labels, threshold, self.spec.iou)
+        return boxes[keep], scores[keep], labels[keep]
 
 
-
-DECODERS: dict[str, type[Decoder]] = {"ssd": SsdDecoder, "tf-od": TfOdDecoder, "yolo": YoloDecoder}
-
-
-def _detect(model: ov.Model) -> type[Decoder] | None:
-    ports = model.outputs
-    if TfOdDecoder.fits(ports):
-        return TfOdDecoder
-    if SsdDecoder.fits(ports):
-        return SsdDecoder
-    if any(op.get_type_name() == "RegionYolo" for op in model.get_ordered_ops()):
-        return YoloDecoder
-    return None
+DECODERS: dict[str, type[DetectionDecoder]] = {"ssd": SsdDecoder, "tf-od": TfOdDecoder, "yolo": YoloDecoder}
 
 
-def choose_decoder(model: ov.Model, spec: ModelSpec | None, arch: str | None) -> type[Decoder]:
-    """--arch, else the model's spec, else what its outputs look like."""
-    if arch:
-        return DECODERS[arch]
-    detected = _detect(model)
-    if spec and spec.decoder in DECODERS:  # a spec of another family (e.g. "openpose") says nothing here
-        named = DECODERS[spec.decoder]
-        # A spec describes a model's usual form; another form of it (e.g. Open Model Zoo's IR of a TF OD API
-        # graph, which ends in one DetectionOutput) is read by what its outputs are.
-        if detected is not None and named is not detected and hasattr(named, "fits") \
-                and not named.fits(model.outputs):
-            return detected
-        return named
-    if detected is not None:
-        return detected
-    ports = model.outputs
-    expected = "; or ".join(d.expects for d in DECODERS.values())
-    raise DemoError("the model's outputs do not fit the detect demo",
-                    f"expected {expected}; the model has {describe_ports(ports)} "
-                    f"(if it is a detector, pass --arch {'|'.join(DECODERS)})")
+class Detector:
+    """A detection model's decoding, bound once: the decoder its spec, --arch or outputs call for, its class
+    names and threshold, and a class filter. Called on one request's outputs, it gives `Detections`."""
+
+    def __init__(self, model: ov.Model, resolved: ResolvedModel, *, threshold: float | None = None,
+                 labels: tuple[str, ...] | None = None, classes: tuple[str, ...] = (), arch: str | None = None,
+                 family: str = "detect"):
+        spec = resolved.spec
+        self.names = labels or spec.labels  # --labels, else the spec's
+        self.single_class = bool(spec.params.get("single_class")) and not labels
+        input_size = model_input_size(model, input_layout(model, spec)) if model.inputs else None
+        setup = DecoderSetup(spec, spec.threshold if threshold is None else threshold, self.names, input_size)
+        self.decoder = choose_decoder(DECODERS, model, spec, arch, family)(model, setup)
+        self.keep_ids = None
+        if classes:
+            if not self.names:
+                raise DemoError("--classes needs class names", "pass --labels FILE for this model")
+            unknown = [c for c in classes if c not in self.names]
+            if unknown:
+                raise DemoError(f"unknown class(es) {', '.join(unknown)} for {resolved.name}",
+                                f"known: {', '.join(n for n in self.names if n != 'background')}")
+            self.keep_ids = np.array([i for i, n in enumerate(self.names) if n in classes], np.int32)
+
+    def __call__(self, outputs: ModelOutputs, frame_size: tuple[int, int]) -> Detections:
+        found = self.decoder.decode(outputs, frame_size)
+        if self.single_class:
+            found.class_id[:] = 0
+        if self.keep_ids is not None:
+            found = found[np.isin(found.class_id, self.keep_ids)]
+        return found

@@ -31,7 +31,7 @@ FRAMES = 600
 
 
 def track_args(source: Path, *extra: str) -> tuple[str, ...]:
-    return ("-m", DETECTOR, "--reid", REID, "-i", str(source), "--models-dir", str(models_dir()), "--offline",
+    return ("-m", DETECTOR, "--reid-model", REID, "-i", str(source), "--models-dir", str(models_dir()), "--offline",
             *extra)
 
 

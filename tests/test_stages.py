@@ -8,14 +8,17 @@ import openvino as ov
 import openvino.opset13 as ops
 import pytest
 from conftest import model_path
+from synthetic import brightness_probe, fixed_size_only
+
 from ovdemo.common.errors import DemoError
+from ovdemo.common.family import Family
 from ovdemo.common.inference import InferenceConfig, core
 from ovdemo.common.models import ResolvedModel
-from ovdemo.common.options import PipelineOptions
+from ovdemo.common.options import Options
 from ovdemo.common.pipeline import run
+from ovdemo.common.results import Result
 from ovdemo.common.specs import find_spec
 from ovdemo.common.stages import Stage, crop, crops, expand_boxes
-from synthetic import brightness_probe, fixed_size_only
 
 CONFIG = InferenceConfig(hint="throughput")
 
@@ -80,16 +83,15 @@ def test_non_image_stage_takes_named_arrays(tmp_path):
     np.testing.assert_allclose(stage({"features": batch}).get("total"), batch.sum(axis=(1, 2)))
 
 
-class EveryThird:
-    """A task that runs the main model on every third frame only, and counts its hooks."""
+class EveryThird(Family):
+    """A family that runs the main model on every third frame only, and counts its hooks."""
 
-    family = "test"
+    name = "test"
 
-    def __init__(self, model):
-        self.model = model
+    def __init__(self, model, opts):
+        super().__init__(model, opts)
         self.started = self.finished = 0
         self.seen: list[tuple[int, bool]] = []
-        self.stage_ms = {}
 
     def start(self, ctx):
         self.started += 1
@@ -103,17 +105,8 @@ class EveryThird:
 
     def postprocess(self, outputs, frame):
         self.seen.append((frame.index, outputs is not None))
-        self.stage_ms["own-step"] = 1.0
-        return None
-
-    def draw(self, image, result, style):
-        pass
-
-    def record(self, result):
-        return {}
-
-    def raw_lines(self, result):
-        return []
+        self.timer.add("own-step", 1.0)
+        return Result()
 
     def finish(self):
         self.finished += 1
@@ -123,9 +116,9 @@ def test_frames_may_skip_the_main_model_and_keep_their_order(tmp_path):
     probe = brightness_probe(tmp_path / "probe.xml")
     for k in range(12):
         cv2.imwrite(str(tmp_path / f"f_{k:02d}.png"), np.full((32, 48, 3), 10 * k, np.uint8))
-    task = EveryThird(ResolvedModel(probe, "probe", None))
-    opts = PipelineOptions(input=str(tmp_path / "f_%02d.png"), no_show=True, nireq=3,
-                           metrics_json=str(tmp_path / "m.json"))
+    opts = Options.build(EveryThird.options(), {"input": str(tmp_path / "f_%02d.png"), "no_show": True, "nireq": 3,
+                                                "metrics_json": str(tmp_path / "m.json")})
+    task = EveryThird(ResolvedModel(probe, "probe", None), opts)
     assert run(task, opts) == 0
     assert task.seen == [(k, k % 3 == 0) for k in range(12)]
     assert (task.started, task.finished, task.ctx.opts) == (1, 1, opts)

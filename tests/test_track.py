@@ -19,7 +19,7 @@ REID = "person-reidentification-retail-0277"
 # reentry scene: a vertical counting line at x=250 ("in" = moving left, see below) and a zone on the right
 LINE_X = 250
 ZONE_X = 440
-RUNS = {"reid": [], "none": ["--reid", "none"], "every3": ["--infer-every", "3"]}
+RUNS = {"reid": [], "none": ["--reid-model", "none"], "every3": ["--infer-every", "3"]}
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def scenes(models_dir, videos_dir, tmp_path_factory):
                 # p1 at the bottom, p2 at the top: walking up the line, its left (the "in" side) is x < 250
                 zone = f"{ZONE_X},0,640,0,640,360,{ZONE_X},360"
                 extra = [*extra, "--line", f"{LINE_X},360,{LINE_X},0", "--zone", zone]
-            result = run_ovdemo("track", "-m", DETECTOR, "--reid", REID, "-i", root / name / "frame_%04d.png",
+            result = run_ovdemo("track", "-m", DETECTOR, "--reid-model", REID, "-i", root / name / "frame_%04d.png",
                                 "--models-dir", models_dir, "--offline", "--no-show", "--mot", mot, "--json", jsonl,
                                 *extra)
             assert result.returncode == 0, result.stderr
@@ -66,9 +66,9 @@ def test_detecting_every_third_frame_keeps_identities(scenes, name):
     assert abs(every[3]["idf1"] - third[3]["idf1"]) <= 0.05, (every[3], third[3])
     # the frames between detector runs still carry predicted boxes, written to the MOT file
     records = third[2]
-    assert [r["detected"] for r in records[:6]] == [True, False, False, True, False, False]
+    assert [r["inferred"] for r in records[:6]] == [True, False, False, True, False, False]
     predicted = {r["frame"] + 1 for r in records
-                 if not r["detected"] and any(t["state"] == "confirmed" for t in r["tracks"])}
+                 if not r["inferred"] and any(t["track_state"] == "confirmed" for t in r["objects"])}
     assert predicted and predicted <= set(third[1][:, 0].astype(int))
 
 
@@ -77,7 +77,7 @@ def test_mot_file_matches_the_json_tracks(scenes):
     assert hyp.shape[1] == 10 and (hyp[:, 7:] == -1).all()
     assert hyp[:, 0].min() >= 1 and hyp[:, 0].max() <= SCENES["crossing"].frames  # 1-based frames
     for r in records[::17]:
-        confirmed = {t["id"]: t["bbox"] for t in r["tracks"] if t["state"] == "confirmed"}
+        confirmed = {t["id"]: t["bbox"] for t in r["objects"] if t["track_state"] == "confirmed"}
         rows = hyp[hyp[:, 0] == r["frame"] + 1]
         assert set(rows[:, 1].astype(int)) == set(confirmed)
         for row in rows:
@@ -109,9 +109,9 @@ def test_line_counts_each_crossing_in_its_direction_by_the_same_track(scenes):
     # each person crossed out then back in (or in then out) as one track: re-identified after leaving
     by_person = {}
     for (_, person, _), (_, event) in zip(expected, events, strict=True):
-        by_person.setdefault(person, set()).add(event["track"])
+        by_person.setdefault(person, set()).add(event["id"])
     assert all(len(ids) == 1 for ids in by_person.values()), by_person
-    assert records[-1]["lines"] == [{"line": 0, "in": {"person": 2}, "out": {"person": 2}}]
+    assert records[-1]["counts"]["lines"] == [{"line": 0, "in": {"person": 2}, "out": {"person": 2}}]
 
 
 def test_zone_entries_exits_and_dwell_time(scenes):
@@ -125,17 +125,17 @@ def test_zone_entries_exits_and_dwell_time(scenes):
     enters = [(r["frame"], e) for r in records for e in r["events"] if e["type"] == "zone_enter"]
     stay = [(f, e) for f, e in exits if abs(f - leave) <= 4]
     assert len(stay) == 1, (exits, leave)
-    track = stay[0][1]["track"]
-    entered = [f for f, e in enters if e["track"] == track]
+    track = stay[0][1]["id"]
+    entered = [f for f, e in enters if e["id"] == track]
     assert len(entered) == 1 and abs(entered[0] - enter) <= 4, (enters, enter)
     assert stay[0][1]["dwell_s"] == pytest.approx((leave - enter) / 30.0, abs=0.25)  # image sequences: 30 FPS
     # person 4 starts inside and walks out: the other exit; nobody else goes in
     assert len(enters) == 2 and len(exits) == 2
-    last = records[-1]["zones"][0]
+    last = records[-1]["counts"]["zones"][0]
     assert (last["entries"], last["exits"], last["occupancy"]) == (2, 2, 0)
     # while person 5 stands in the zone, the record carries its dwell time
     middle = next(r for r in records if r["frame"] == enter + 15)
-    assert middle["zones"][0]["dwell_s"][str(track)] == pytest.approx(15 / 30.0, abs=0.15)
+    assert middle["counts"]["zones"][0]["dwell_s"][str(track)] == pytest.approx(15 / 30.0, abs=0.15)
 
 
 # --- the real video: six people come in one by one through the bottom of the frame and leave on the right
@@ -150,17 +150,17 @@ def test_real_video_counts_people_and_entries(models_dir, videos_dir, tmp_path):
     10 FPS there)."""
     model_path(models_dir, "person-detection-retail-0013")
     jsonl, mot = tmp_path / "real.jsonl", tmp_path / "real.txt"
-    result = run_ovdemo("track", "-m", "person-detection-retail-0013", "--reid", REID, "-i", videos_dir / VIDEO,
+    result = run_ovdemo("track", "-m", "person-detection-retail-0013", "--reid-model", REID, "-i", videos_dir / VIDEO,
                         "--models-dir", models_dir, "--offline", "--no-show", "--infer-every", "3",
                         "--anchor", "center", "--line", "0,250,540,250", "--line", "560,432,560,0",
                         "--json", jsonl, "--mot", mot)
     assert result.returncode == 0, result.stderr
     records = read_jsonl(jsonl)
     assert len(records) == 1394
-    confirmed = {t["id"] for r in records for t in r["tracks"] if t["state"] == "confirmed"}
+    confirmed = {t["id"] for r in records for t in r["objects"] if t["track_state"] == "confirmed"}
     assert abs(len(confirmed) - 6) <= 1, confirmed
     assert set(read_mot(mot)[:, 1].astype(int)) == confirmed
-    entries, exits = records[-1]["lines"]
+    entries, exits = records[-1]["counts"]["lines"]
     assert entries == {"line": 0, "in": {"person": 6}, "out": {}}
     assert exits == {"line": 1, "in": {}, "out": {"person": 6}}
     # the frames people are seen coming in (by eye: around 65, 230, 510, 750, 930, 1240)
@@ -186,7 +186,7 @@ def test_bad_geometry_fails_before_any_output(videos_dir, tmp_path, flag, value,
 
 def test_a_detector_given_as_reid_model_is_refused(models_dir, videos_dir, tmp_path):
     model_path(models_dir, "person-detection-retail-0013")
-    result = run_ovdemo("track", "--reid", "person-detection-retail-0013", "-i", videos_dir / VIDEO,
+    result = run_ovdemo("track", "--reid-model", "person-detection-retail-0013", "-i", videos_dir / VIDEO,
                         "--models-dir", models_dir, "--offline", "--no-show", "--max-frames", "2",
                         "--json", tmp_path / "out.jsonl", "--mot", tmp_path / "t.txt")
     line = one_line_error(result)
@@ -200,7 +200,7 @@ def test_an_interrupted_run_leaves_a_valid_mot_file(models_dir, videos_dir, tmp_
     render(SCENES["crossing"], videos_dir / VIDEO, tmp_path / "scene")
     mot = tmp_path / "t.txt"
     process = subprocess.Popen([sys.executable, "-m", "ovdemo", "track", "-m", "person-detection-retail-0013",
-                                "--reid", "none", "-i", tmp_path / "scene" / "frame_%04d.png", "--models-dir",
+                                "--reid-model", "none", "-i", tmp_path / "scene" / "frame_%04d.png", "--models-dir",
                                 models_dir, "--offline", "--no-show", "--mot", mot], stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not mot.exists() or mot.read_text().count("\n") < 20):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from ovdemo.common.counting import ZONE_GRACE_S, Counter, CountingLine, parse_points
 from ovdemo.common.errors import DemoError
-from ovdemo.demos.track_counting import Counter, CountingLine, parse_points
-from ovdemo.demos.track_tracker import KalmanBox, State, Tracker, TrackerConfig
+from ovdemo.common.results import Detections
+from ovdemo.common.tracking import KalmanBox, State, Tracker, TrackerConfig
 
 
 def unit(*values) -> np.ndarray:
@@ -99,52 +101,64 @@ def test_line_direction_follows_the_cross_product_and_the_segment_ends():
     assert line.crossing(np.array([200, 350]), np.array([200, 300])) is None  # reaching it is not crossing
 
 
-class FakeTrack:
-    def __init__(self, id, box, state=State.CONFIRMED, updated=True):
-        self.id, self.box, self.state, self.updated, self.label = id, np.asarray(box, np.float32), state, updated, 0
-
-    @property
-    def visible(self):
-        return self.state == State.CONFIRMED and self.updated
+def tracked(*rows) -> Detections:
+    """A tracker's output: (track id, box, track_state) rows of class 0, "person"."""
+    return Detections(np.array([r[1] for r in rows], np.float32).reshape(-1, 4), np.ones(len(rows)),
+                      np.zeros(len(rows)), tracker_id=[r[0] for r in rows],
+                      data={"track_state": [r[2] for r in rows]}, names=("person",))
 
 
 def test_crossings_of_a_tentative_track_count_once_it_is_confirmed():
     counter = Counter([np.array([[0.0, 300.0], [800.0, 300.0]])], [], anchor="bottom")
-    name = {0: "person"}.get
-    t = FakeTrack(7, [100, 250, 150, 350], State.TENTATIVE)
-    assert counter.update([t], 0.0, name) == []
-    t.box = np.array([100, 180, 150, 280], np.float32)  # its feet crossed the line upwards
-    assert counter.update([t], 0.1, name) == []  # not yet a confirmed track
-    t.state = State.CONFIRMED
-    events = counter.update([t], 0.2, name)
-    assert events == [{"type": "line_cross", "line": 0, "track": 7, "direction": "in", "label": "person"}]
-    assert counter.summary(0.2)["lines"] == [{"line": 0, "in": {"person": 1}, "out": {}}]
+    assert counter.update(tracked((7, [100, 250, 150, 350], "tentative")), 0.0) == []
+    # its feet crossed the line upwards, but it is not yet a confirmed track
+    assert counter.update(tracked((7, [100, 180, 150, 280], "tentative")), 0.1) == []
+    events = counter.update(tracked((7, [100, 180, 150, 280], "confirmed")), 0.2)
+    assert events == [{"type": "line_cross", "line": 0, "id": 7, "direction": "in", "label": "person"}]
+    assert counter.summary()["lines"] == [{"line": 0, "in": {"person": 1}, "out": {}}]
     # a tentative track that crossed and then vanished is never counted
-    ghost = FakeTrack(8, [300, 250, 350, 350], State.TENTATIVE)
-    counter.update([t, ghost], 0.3, name)
-    ghost.box = np.array([300, 180, 350, 280], np.float32)
-    counter.update([t, ghost], 0.4, name)
-    assert counter.update([t], 0.5, name) == []
-    assert counter.summary(0.5)["lines"][0]["in"] == {"person": 1}
+    t = (7, [100, 180, 150, 280], "confirmed")
+    counter.update(tracked(t, (8, [300, 250, 350, 350], "tentative")), 0.3)
+    counter.update(tracked(t, (8, [300, 180, 350, 280], "tentative")), 0.4)
+    assert counter.update(tracked(t), 0.5) == []
+    assert counter.summary()["lines"][0]["in"] == {"person": 1}
 
 
-def test_zone_dwell_runs_on_frame_timestamps_and_ends_with_the_track():
+def test_a_predicted_box_crosses_nothing():
+    counter = Counter([np.array([[0.0, 300.0], [800.0, 300.0]])], [], anchor="bottom")
+    counter.update(tracked((1, [100, 250, 150, 350], "confirmed")), 0.0)
+    assert counter.update(tracked((1, [100, 180, 150, 280], "predicted")), 0.1) == []
+    assert counter.summary()["lines"][0] == {"line": 0, "in": {}, "out": {}}
+
+
+def test_zone_dwell_runs_on_frame_timestamps_and_ends_when_last_seen_inside():
     zone = np.array([[0, 0], [200, 0], [200, 400], [0, 400]], np.float64)
     counter = Counter([], [zone], anchor="bottom")
-    name = {0: "person"}.get
-    t = FakeTrack(3, [300, 100, 350, 300])
-    assert counter.update([t], 1.0, name) == []
-    t.box = np.array([100, 100, 150, 300], np.float32)
-    assert counter.update([t], 1.5, name) == [{"type": "zone_enter", "zone": 0, "track": 3}]
-    t.updated = False  # unseen for a frame: still inside
-    counter.update([t], 2.0, name)
-    assert counter.summary(2.0)["zones"][0] == {"zone": 0, "occupancy": 0, "entries": 1, "exits": 0,
-                                                  "dwell_s": {"3": 0.5}}
-    assert counter.update([], 4.0, name) == [{"type": "zone_exit", "zone": 0, "track": 3, "dwell_s": 2.5}]
+    assert counter.update(tracked((3, [300, 100, 350, 300], "confirmed")), 1.0) == []
+    assert counter.update(tracked((3, [100, 100, 150, 300], "confirmed")), 1.5) == [
+        {"type": "zone_enter", "zone": 0, "id": 3}]
+    counter.update(tracked((3, [100, 100, 150, 300], "confirmed")), 2.0)
+    counter.update(tracked((3, [100, 100, 150, 300], "predicted")), 2.5)  # unseen for a frame: still inside
+    zone_counts = counter.summary()["zones"][0]
+    assert zone_counts == {"zone": 0, "occupancy": 1, "entries": 1, "exits": 0, "dwell_s": {"3": 0.5}}
+    assert zone_counts["occupancy"] == zone_counts["entries"] - zone_counts["exits"]
+    # gone from the tracker's output: it leaves once unseen for the grace, its dwell ending when last seen
+    assert counter.update(tracked(), 2.0 + ZONE_GRACE_S) == []
+    assert counter.update(tracked(), 2.1 + ZONE_GRACE_S) == [
+        {"type": "zone_exit", "zone": 0, "id": 3, "dwell_s": 0.5}]
+    assert counter.summary()["zones"][0]["occupancy"] == 0
+
+
+def test_a_member_seen_outside_leaves_at_once():
+    zone = np.array([[0, 0], [200, 0], [200, 400], [0, 400]], np.float64)
+    counter = Counter([], [zone], anchor="bottom")
+    counter.update(tracked((3, [100, 100, 150, 300], "confirmed")), 0.0)
+    assert counter.update(tracked((3, [300, 100, 350, 300], "confirmed")), 0.4) == [
+        {"type": "zone_exit", "zone": 0, "id": 3, "dwell_s": 0.0}]
 
 
 @pytest.mark.parametrize("text, message", [("1,2,3", "has 3 numbers"), ("1,2,x,4", "not a list of numbers"),
-                                           ("-1,2,3,4", "negative")])
+                                           ("-1,2,3,4", "negative"), ("5,5,5,5", "zero length")])
 def test_parse_points_errors_name_the_flag(text, message):
     with pytest.raises(DemoError, match=message):
         parse_points(text, "--line", 2, 2)
