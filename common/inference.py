@@ -102,21 +102,35 @@ def embed_preprocessing(model: ov.Model, spec: ModelSpec | None, frame_size: tup
         fixed = list(shape)
         fixed[0] = ov.Dimension(1)
         model.reshape({model.input(0): ov.PartialShape(fixed)})
-    ppp = PrePostProcessor(model)
-    inp = ppp.input(0)
     tensor_shape = [1, frame_size[1], frame_size[0], 3] if frame_size else [1, -1, -1, 3]
+    return add_preprocessing(model, spec, 0, layout, tensor_shape, crop=crop if frame_size else None,
+                             resize=model_input_size(model, layout) is not None)
+
+
+def add_preprocessing(model: ov.Model, spec: ModelSpec | None, index: int, layout: str, tensor_shape: list[int],
+                      crop: tuple[int, int, int, int] | None = None, resize: bool = False) -> ov.Model:
+    """The one PrePostProcessor builder: input `index` of `model` takes u8 BGR NHWC images of `tensor_shape`;
+    OpenVINO crops (x1, y1, x2, y2), converts to the model's type, layout and colour order (grey for
+    one-channel models), resizes to the model's size and applies the spec's mean and scale."""
+    port = model.input(index)
+    shape = port.get_partial_shape()
+    ppp = PrePostProcessor(model)
+    inp = ppp.input(index)
     inp.tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")).set_color_format(
         ColorFormat.BGR).set_shape(ov.PartialShape(tensor_shape))
     inp.model().set_layout(ov.Layout(layout))
     steps = inp.preprocess()
-    if crop is not None and frame_size is not None:
+    if crop is not None:
         x1, y1, x2, y2 = crop
-        steps.crop([0, y1, x1, 0], [1, y2, x2, 3])
-    if model.input(0).get_element_type() != ov.Type.u8:
+        steps.crop([0, y1, x1, 0], [tensor_shape[0] if tensor_shape[0] > 0 else 1, y2, x2, 3])
+    if port.get_element_type() != ov.Type.u8:
         steps.convert_element_type(ov.Type.f32)
-    if spec and spec.color.upper() == "RGB":
+    channels = shape[1] if layout == "NCHW" else shape[3]
+    if channels.is_static and channels.get_length() == 1:
+        steps.convert_color(ColorFormat.GRAY)  # grey models (e.g. text recognizers) still take BGR images
+    elif spec and spec.color.upper() == "RGB":
         steps.convert_color(ColorFormat.RGB)
-    if model_input_size(model, layout) is not None:
+    if resize:
         steps.resize(ResizeAlgorithm.RESIZE_LINEAR)
     if spec and spec.mean:
         steps.mean(list(spec.mean))
@@ -164,6 +178,15 @@ class ModelOutputs:
 
     def __init__(self, arrays: list[tuple[frozenset[str], np.ndarray]]):
         self.arrays = arrays
+
+    @classmethod
+    def of(cls, request: ov.InferRequest, ports: list[tuple[frozenset[str], ov.Output]]) -> ModelOutputs:
+        """A finished request's outputs, copied out of its tensors (which the next inference overwrites)."""
+        return cls([(names, request.get_tensor(port).data.copy()) for names, port in ports])
+
+    @staticmethod
+    def ports(compiled: ov.CompiledModel) -> list[tuple[frozenset[str], ov.Output]]:
+        return [(frozenset(o.get_names()), o) for o in compiled.outputs]
 
     def get(self, *names: str) -> np.ndarray | None:
         for wanted in names:
@@ -220,7 +243,7 @@ class InferQueue:
     def __init__(self, compiled: ov.CompiledModel, nireq: int, wakeup: threading.Condition):
         self._queue = ov.AsyncInferQueue(compiled, nireq)
         self.size = len(self._queue)
-        self._ports = [(frozenset(o.get_names()), o) for o in compiled.outputs]
+        self._ports = ModelOutputs.ports(compiled)
         self._wakeup = wakeup
         self._done: dict[int, tuple[ModelOutputs, float]] = {}
         self.in_flight = 0
@@ -242,7 +265,7 @@ class InferQueue:
         seq, started = userdata
         infer_ms = (time.perf_counter() - started) * 1000.0
         try:
-            outputs = ModelOutputs([(names, request.get_tensor(port).data.copy()) for names, port in self._ports])
+            outputs = ModelOutputs.of(request, self._ports)
         except BaseException as e:  # never let an error vanish inside OpenVINO's thread
             outputs = None
             self.error = e

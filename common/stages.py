@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import openvino as ov
-from openvino.preprocess import ColorFormat, PrePostProcessor
 
 from .errors import DemoError
 from .inference import (
     InferenceConfig,
     ModelOutputs,
+    add_preprocessing,
     compile_model,
     first_error_line,
     input_layout,
@@ -126,7 +126,7 @@ class Stage:
             self.compiled = compile_model(ov_model, config)
             dynamic = False
         self.max_batch = max_batch if dynamic else 1
-        self._ports = [(frozenset(o.get_names()), o) for o in self.compiled.outputs]
+        self._ports = ModelOutputs.ports(self.compiled)
         self._queue = ov.AsyncInferQueue(self.compiled, nireq)
         self._queue.set_callback(self._on_done)
         # start_async waits for an idle request without releasing the GIL, which the callback needs:
@@ -194,25 +194,8 @@ class Stage:
         shape = port.get_partial_shape()
         h, w = (shape[2], shape[3]) if layout == "NCHW" else (shape[1], shape[2])
         size = (w.get_length(), h.get_length()) if h.is_static and w.is_static else None
-        ppp = PrePostProcessor(model)
-        inp = ppp.input(index)
         tensor_shape = [-1, size[1], size[0], 3] if size else [-1, -1, -1, 3]
-        inp.tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC")).set_color_format(
-            ColorFormat.BGR).set_shape(ov.PartialShape(tensor_shape))
-        inp.model().set_layout(ov.Layout(layout))
-        steps = inp.preprocess()
-        if port.get_element_type() != ov.Type.u8:
-            steps.convert_element_type(ov.Type.f32)
-        channels = shape[1] if layout == "NCHW" else shape[3]
-        if channels.is_static and channels.get_length() == 1:
-            steps.convert_color(ColorFormat.GRAY)  # grayscale models (e.g. text recognizers) still take BGR crops
-        elif spec and spec.color.upper() == "RGB":
-            steps.convert_color(ColorFormat.RGB)
-        if spec and spec.mean:
-            steps.mean(list(spec.mean))
-        if spec and spec.scale:
-            steps.scale(list(spec.scale))
-        ppp.build()
+        add_preprocessing(model, spec, index, layout, tensor_shape)  # crops come cut at the model's size
         return StageInput(port.get_any_name(), size)
 
     @property
@@ -241,7 +224,7 @@ class Stage:
         pending, part = userdata
         self._free.release()
         try:
-            outputs = ModelOutputs([(names, request.get_tensor(port).data.copy()) for names, port in self._ports])
+            outputs = ModelOutputs.of(request, self._ports)
             pending._finish(part, outputs, None)
         except BaseException as e:  # never let an error vanish inside OpenVINO's thread
             pending._finish(part, None, e)
