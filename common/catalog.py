@@ -15,8 +15,9 @@ from pathlib import Path
 
 from .errors import DemoError
 from .fetch import RemoteFile, fetch, is_valid
-from .models import FALLBACK_PRECISIONS
 from .specs import ASSETS
+
+FALLBACK_PRECISIONS = ("FP16", "FP16-INT8", "FP32")  # tried in order after the one asked for
 
 SHARED = "shared"  # files key for aux files every precision needs
 

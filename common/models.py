@@ -6,11 +6,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .catalog import FALLBACK_PRECISIONS, cached_or_download
+from .catalog import models as catalog_models
 from .errors import DemoError
 from .specs import ModelSpec, find_spec, spec_for_path
 
 MODEL_SUFFIXES = (".xml", ".onnx", ".pb", ".tflite", ".pdmodel")
-FALLBACK_PRECISIONS = ("FP16", "FP16-INT8", "FP32")  # tried in order after the one asked for
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,6 @@ def find_in_tree(root: Path, name: str, precision: str) -> Path | None:
     """Both layouts: <root>/<name>/<PREC>/<name>.xml and omz_downloader's <root>/{intel,public}/<name>/<PREC>/,
     where a composite model's stages sit inside their composite (intel/<composite>/<stage>/<PREC>/)."""
     bases = [root / name, root / "intel" / name, root / "public" / name]
-    from .catalog import models as catalog_models  # late: the catalog is only read for names
-
     entry = catalog_models().get(name)
     if entry is not None and entry.dir not in (f"intel/{name}", f"public/{name}"):
         nested = Path(entry.dir)
@@ -86,7 +85,5 @@ def resolve_model(ref: str, models_dir: Path | None = None, precision: str = "FP
         if found:
             return ResolvedModel(found, ref, find_spec(ref))
         searched.append(str(models_dir))
-    # then the download cache, then a download (imported late: only names need the catalog)
-    from .catalog import cached_or_download
-
+    # then the download cache, then a download
     return ResolvedModel(cached_or_download(ref, precision, offline, searched), ref, find_spec(ref))
