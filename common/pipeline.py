@@ -19,6 +19,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import openvino as ov
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
 
 from .capture import Frame, FrameReader, open_source
@@ -82,6 +83,25 @@ def display_available() -> bool:
     return True
 
 
+def prepare_family(family: Family, opts: Options, frame_size: tuple[int, int] | None, fps: float, live: bool
+                   ) -> tuple[ov.CompiledModel, str]:
+    """Run a family's set-up hooks and compile its main model for frames of `frame_size` (None: any size).
+    Returns the compiled model and the performance hint used."""
+    hint = opts.hint
+    if hint == "auto":
+        hint = "latency" if live else "throughput"
+    config = InferenceConfig(device=opts.device, hint=None if hint == "none" else hint, nireq=opts.nireq,
+                             nstreams=opts.nstreams, nthreads=opts.nthreads, cache_dir=opts.cache_dir)
+    stage_config = InferenceConfig(device=opts.device, hint=config.hint, nthreads=opts.nthreads,
+                                   cache_dir=opts.cache_dir)
+    family.start(RunContext(stage_config, frame_size, fps, live, opts))
+    model = family.load_model()
+    family.prepare(model)
+    Tracking.check(opts, family.name, family.boxes)  # after prepare: a family may learn it has no boxes
+    crop = family.input_crop(frame_size) if frame_size else None
+    return compile_model(embed_preprocessing(model, family.model.spec, frame_size, crop), config), hint
+
+
 @dataclass
 class Decoded:
     """One frame out of the pipeline, in input order."""
@@ -107,27 +127,14 @@ class Pipeline:
 
     # -- set-up: everything that can fail on bad input fails here, before any output file exists
     def setup(self) -> None:
-        opts, family = self.opts, self.family
-        check_device(opts.device)
-        self.source = open_source(opts.input)
+        check_device(self.opts.device)
+        self.source = open_source(self.opts.input)
         self.frame_size = self.source.frame_size
-        hint = opts.hint
-        if hint == "auto":
-            hint = "latency" if self.source.live else "throughput"
-        self.hint = hint
-        config = InferenceConfig(device=opts.device, hint=None if hint == "none" else hint, nireq=opts.nireq,
-                                 nstreams=opts.nstreams, nthreads=opts.nthreads, cache_dir=opts.cache_dir)
-        stage_config = InferenceConfig(device=opts.device, hint=config.hint, nthreads=opts.nthreads,
-                                       cache_dir=opts.cache_dir)
-        family.start(RunContext(stage_config, self.frame_size, self.source.fps, self.source.live, opts))
-        model = family.load_model()
-        family.prepare(model)
-        Tracking.check(opts, family.name, family.boxes)  # after prepare: a family may learn it has no boxes
-        crop = family.input_crop(self.frame_size) if self.frame_size else None
-        self.compiled = compile_model(embed_preprocessing(model, family.model.spec, self.frame_size, crop), config)
+        self.compiled, self.hint = prepare_family(self.family, self.opts, self.frame_size, self.source.fps,
+                                                  self.source.live)
         self.metrics.device = execution_devices(self.compiled)
-        if opts.get("track"):
-            self.tracking = Tracking(opts, self.source.fps, getattr(family, "reid_threshold", None))
+        if self.opts.get("track"):
+            self.tracking = Tracking(self.opts, self.source.fps, getattr(self.family, "reid_threshold", None))
 
     def header(self) -> str:
         src, size = self.source, self.frame_size

@@ -1,0 +1,150 @@
+"""The Python API: the same families, options and results as the command line.
+
+    import cv2, ovdemo
+    detector = ovdemo.load("person-detection-0202", threshold=0.6)
+    result = detector(cv2.imread("people.jpg"))          # a Result: result.objects.xyxy, .confidence, ...
+    for image, result in detector.stream("video.mp4"):     # every frame, in order, through the async pipeline
+        ...
+
+`load` finds the family from the model's spec (or, for a model ovdemo does not know, from its outputs), takes
+the family's options as keywords (the command line's flags, e.g. `threshold`, `track`, `age_gender`, `device`),
+and returns a `Predictor`. `result.to_dict()` gives the same objects the JSON lines hold.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import numpy as np
+import openvino as ov
+
+from ovdemo.common.capture import Frame
+from ovdemo.common.draw import Style
+from ovdemo.common.errors import DemoError
+from ovdemo.common.family import Family
+from ovdemo.common.inference import ModelOutputs, read_model
+from ovdemo.common.models import resolve_from_options
+from ovdemo.common.options import Options
+from ovdemo.common.pipeline import Pipeline, prepare_family, shown_style
+from ovdemo.common.results import Result
+from ovdemo.common.tracking import Tracking
+from ovdemo.demos import FAMILIES
+
+DEFAULT_FPS = 30.0  # timestamps of frames given one by one
+
+
+def family_of(model: str, options: dict) -> type[Family]:
+    """The family a model belongs to: its spec's, else the first whose decoders fit its outputs."""
+    probe = Options.build(next(iter(FAMILIES.values())).options(), {k: v for k, v in options.items()
+                                                                    if k in ("models_dir", "precision", "offline")})
+    resolved = resolve_from_options(model, probe)
+    if resolved.spec.family in FAMILIES:
+        return FAMILIES[resolved.spec.family]
+    graph = read_model(resolved.path)
+    for family in FAMILIES.values():
+        if family.accepts(graph, resolved.spec):
+            return family
+    raise DemoError(f"cannot tell which family {model} belongs to", f"pass family= one of {', '.join(FAMILIES)}")
+
+
+def load(model: str | None = None, family: str | None = None, **options) -> Predictor:
+    """A predictor for `model` (an Open Model Zoo name or a model path; None: the family's default model).
+
+    `family` picks the family when the model alone does not say (e.g. family="face" for a face detector);
+    `options` are the family's options by their Python names (`ovdemo <family> --help` lists them as flags)."""
+    if family is not None:
+        if family not in FAMILIES:
+            raise DemoError(f"unknown family '{family}'", f"known: {', '.join(FAMILIES)}")
+        cls = FAMILIES[family]
+    elif model is None:
+        raise DemoError("load() needs a model or a family", "e.g. ovdemo.load('person-detection-0202')")
+    else:
+        cls = family_of(model, options)
+    given = dict(options)
+    if model is not None:
+        given["model"] = model
+    opts = cls.build_options(given)
+    Tracking.check_options(opts)
+    return Predictor(cls, opts)
+
+
+class Predictor:
+    """A family bound to its options. Call it on BGR images (numpy HxWx3 uint8) for `Result`s, or `stream` a
+    source for every frame through the asynchronous pipeline."""
+
+    def __init__(self, family: type[Family], opts: Options):
+        self.family_class, self.opts = family, opts
+        self.family = family.create(opts)  # resolves and checks the models now: errors surface at load()
+        self._size: tuple[int, int] | None = None
+        self._request: ov.InferRequest | None = None
+        self._frames = itertools.count()
+
+    @property
+    def name(self) -> str:
+        return self.family_class.name
+
+    def _compile(self, size: tuple[int, int]) -> None:
+        """Compile for frames of this size (as the command line does for a source of one size); a new size
+        starts the family afresh."""
+        if self._size is not None:
+            self.family.finish()
+            self.family = self.family_class.create(self.opts)
+        compiled, _ = prepare_family(self.family, self.opts, size, DEFAULT_FPS, live=False)
+        self._request = compiled.create_infer_request()
+        self._ports = ModelOutputs.ports(compiled)
+        self._tracking = Tracking(self.opts, DEFAULT_FPS, getattr(self.family, "reid_threshold", None)) \
+            if self.opts.get("track") else None
+        self._size = size
+
+    def __call__(self, image: np.ndarray) -> Result:
+        """The family's result for one BGR image; with track=True, successive calls are successive frames."""
+        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise DemoError("expected a BGR image: a numpy array of shape (height, width, 3) and dtype uint8",
+                            "read it with cv2.imread")
+        size = (image.shape[1], image.shape[0])
+        if size != self._size:
+            self._compile(size)
+        index = next(self._frames)
+        frame = Frame(index, image, index / DEFAULT_FPS, 0.0, 0.0)
+        outputs = None
+        if self.family.needs_inference(index):
+            self._request.infer({0: np.ascontiguousarray(image)[np.newaxis]})
+            outputs = ModelOutputs.of(self._request, self._ports)
+        result = self.family.postprocess(outputs, frame)
+        result.inferred = outputs is not None
+        if self._tracking is not None:
+            result.objects, result.events, result.counts = self._tracking.update(
+                result.objects, index, frame.timestamp, inferred=outputs is not None)
+            result = self.family.after_tracking(result, frame)
+        self.family.timer.take()
+        return result
+
+    def stream(self, source: str, **options) -> Iterator[tuple[np.ndarray, Result]]:
+        """(image, result) for every frame of `source` (any -i: file, folder, camera, URL), in order, through
+        the same pipeline as the command line: a capture thread and asynchronous requests. `options` override
+        the predictor's (e.g. max_frames=100, infer_every=2)."""
+        opts = self.opts.replace(input=str(source), **options)
+        unknown = sorted(set(options) - {o.name for o in self.family_class.options()})
+        if unknown:
+            raise DemoError(f"unknown option(s) {', '.join(unknown)}", "see ovdemo.load's options")
+        for decoded in Pipeline(self.family_class.create(opts), opts):
+            yield decoded.frame.image, decoded.result
+
+    def annotate(self, image: np.ndarray, result: Result) -> np.ndarray:
+        """A copy of `image` with `result` drawn as the command line draws it."""
+        out = image.copy()
+        style = Style.for_frame(out.shape[1], out.shape[0], shown_style(self.opts))
+        self.family.draw(out, result, style)
+        return out
+
+    def close(self) -> None:
+        self.family.finish()
+        if getattr(self, "_tracking", None) is not None:
+            self._tracking.close()
+
+    def __enter__(self) -> Predictor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
