@@ -7,10 +7,14 @@ pipeline's main model, on OpenVINO's threads.
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -97,16 +101,13 @@ class Stage:
                  check: Callable[[ov.Model], None] | None = None, max_batch: int = 32, nireq: int = 0,
                  reshape: Mapping[str, list[int]] | None = None, any_size: bool = False):
         self.model = model
-        ov_model = read_model(model.path)
+        self.image = image
+        self._reshape = reshape
+        ov_model = self._read()
         if check is not None:
             check(ov_model)  # the family's output check: raises DemoError naming what it expected
-        if reshape:
-            ov_model.reshape({k: ov.PartialShape(v) for k, v in reshape.items()})
-        self.image = image
-        if max_batch > 1:
-            dynamic = self._make_batch_dynamic(ov_model)
-        else:  # one item per request asked for: no dynamic batch, and no probe inference of a big model
-            dynamic = False
+        dynamic = max_batch > 1 and self._make_batch_dynamic(ov_model)
+        if not dynamic:  # one item per request: no dynamic batch, and no probe inference of a big model
             self._fix_batch(ov_model)
         if image:
             self.input = self._embed_preprocessing(ov_model)
@@ -114,17 +115,16 @@ class Stage:
                 raise DemoError(f"{model.name} takes images of any size",
                                 "this stage needs a model with a fixed input height and width")
         self.compiled = compile_model(ov_model, config)
-        if dynamic and not self._runs_batch_of_two():
-            # the graph accepted a dynamic batch but breaks on one (a constant shaped for batch 1):
-            # start again at batch 1, with one request per item
-            ov_model = read_model(model.path)
-            if reshape:
-                ov_model.reshape({k: ov.PartialShape(v) for k, v in reshape.items()})
-            self._fix_batch(ov_model)
+        if dynamic:
+            static = self._read()
+            self._fix_batch(static)
             if image:
-                self.input = self._embed_preprocessing(ov_model)
-            self.compiled = compile_model(ov_model, config)
-            dynamic = False
+                self._embed_preprocessing(static)
+            static_compiled = compile_model(static, config)
+            if not batch_agrees(self.model.path, self.compiled, static_compiled, reshape):
+                # the graph accepts a dynamic batch but answers differently with it (or breaks on a batch
+                # above 1): the unchanged model it is, one request per item
+                self.compiled, dynamic = static_compiled, False
         self.max_batch = max_batch if dynamic else 1
         self._ports = ModelOutputs.ports(self.compiled)
         self._queue = ov.AsyncInferQueue(self.compiled, nireq)
@@ -169,18 +169,11 @@ class Stage:
             fixed[port] = ov.PartialShape(dims)
         model.reshape(fixed)
 
-    def _runs_batch_of_two(self) -> bool:
-        """One synchronous probe: some graphs only fail at inference time with a batch above 1."""
-        inputs = {}
-        for port in self.compiled.inputs:
-            shape = port.get_partial_shape()
-            dims = [2 if i == 0 else (d.get_length() if d.is_static else 32) for i, d in enumerate(shape)]
-            inputs[port] = np.zeros(dims, port.get_element_type().to_dtype())
-        try:
-            self.compiled.create_infer_request().infer(inputs)
-            return True
-        except Exception:
-            return False
+    def _read(self) -> ov.Model:
+        model = read_model(self.model.path)
+        if self._reshape:
+            model.reshape({k: ov.PartialShape(v) for k, v in self._reshape.items()})
+        return model
 
     def _embed_preprocessing(self, model: ov.Model) -> StageInput:
         image_ports = [p for p in model.inputs if p.get_partial_shape().rank.get_length() == 4]
@@ -231,6 +224,71 @@ class Stage:
 
     def wait_all(self) -> None:
         self._queue.wait_all()
+
+
+BATCH_CHECK_RTOL = 0.02  # of the largest output value: far below what a wrong kernel gives, above rounding
+
+
+def _probe(compiled: ov.CompiledModel, batch: int) -> dict:
+    """Inputs of `batch` items that exercise the model: seeded noise (images u8, features float)."""
+    rng = np.random.default_rng(1234)
+    inputs = {}
+    for port in compiled.inputs:
+        shape = port.get_partial_shape()
+        dims = [batch if i == 0 else (d.get_length() if d.is_static else 32) for i, d in enumerate(shape)]
+        dtype = port.get_element_type().to_dtype()
+        inputs[port.get_any_name()] = (rng.integers(0, 256, dims) if np.issubdtype(dtype, np.integer)
+                                       else rng.standard_normal(dims)).astype(dtype)
+    return inputs
+
+
+def _verdicts_file() -> Path:
+    return Path(os.environ.get("OVDEMO_HOME") or "~/.cache/ovdemo").expanduser() / "batch-checks.json"
+
+
+def batch_agrees(path: Path, dynamic: ov.CompiledModel, static: ov.CompiledModel,
+                 reshape: Mapping[str, list[int]] | None) -> bool:
+    """Whether a model made batch-dynamic gives, at batch 1 and at batch 2, what the unchanged model gives for
+    each item. Some graphs accept a dynamic batch and then compute something else with it (OpenVINO 2026.4
+    gave landmarks-regression-retail-0009 other points at batch 1); some fail above batch 1. The verdict is
+    kept per model file and OpenVINO version, so only a model's first run pays for the probe."""
+    stat = Path(path).stat()
+    key = f"{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{ov.__version__}|{sorted((reshape or {}).items())}"
+    store = _verdicts_file()
+    with suppress(OSError, ValueError):
+        verdicts = json.loads(store.read_text(encoding="utf-8"))
+        if key in verdicts:
+            return bool(verdicts[key])
+    verdict = _compare_batches(dynamic, static)
+    with suppress(OSError, ValueError):
+        verdicts = json.loads(store.read_text(encoding="utf-8")) if store.exists() else {}
+        verdicts[key] = verdict
+        store.parent.mkdir(parents=True, exist_ok=True)
+        part = store.with_name(f"{store.name}.{os.getpid()}.part")
+        part.write_text(json.dumps(verdicts, indent=1), encoding="utf-8")
+        part.replace(store)
+    return verdict
+
+
+def _compare_batches(dynamic: ov.CompiledModel, static: ov.CompiledModel) -> bool:
+    pair = _probe(static, 2)
+    try:
+        as_batch = dynamic.create_infer_request().infer(pair)
+        as_batch = [np.asarray(as_batch[o]) for o in dynamic.outputs]
+        one = dynamic.create_infer_request().infer({k: v[:1] for k, v in pair.items()})
+        one = [np.asarray(one[o]) for o in dynamic.outputs]
+    except Exception:
+        return False
+    reference = static.create_infer_request()
+    for item in (0, 1):
+        ref = reference.infer({k: v[item:item + 1] for k, v in pair.items()})
+        for out, (got_batch, got_one) in zip(static.outputs, zip(as_batch, one, strict=True), strict=True):
+            want = np.asarray(ref[out]).astype(np.float64)
+            tolerance = BATCH_CHECK_RTOL * max(float(np.abs(want).max()), 1e-3)
+            candidates = [got_batch[item:item + 1]] + ([got_one] if item == 0 else [])
+            if any(got.shape != want.shape or np.abs(got - want).max() > tolerance for got in candidates):
+                return False
+    return True
 
 
 def crop(image: np.ndarray, box, size: tuple[int, int] | None = None) -> np.ndarray:

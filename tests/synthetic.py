@@ -57,3 +57,17 @@ def fixed_size_only(path: Path, size=(64, 64)) -> Path:
                       ops.constant(np.array([1, 1, 1, 7], np.int64)), False)
     ov.save_model(ov.Model([ops.result(_named(out, "detection_out"))], [data], "fixed-size-only"), str(path))
     return path
+
+
+def batch_sensitive(path: Path, size=(16, 16)) -> Path:
+    """A per-item model (input `data` [1,3,H,W], output `mean` [1,1]: each item's mean brightness) whose graph
+    also adds (batch size - 1) * 50 to every answer: right at its own batch of 1, wrong once its batch is made
+    dynamic and a batch of two goes through, as a graph that mishandles a dynamic batch would be."""
+    data = ops.parameter([1, 3, size[1], size[0]], ov.Type.f32, name="data")
+    mean = ops.reduce_mean(data, ops.constant(np.array([1, 2, 3], np.int64)), keep_dims=True)  # [N,1,1,1]
+    batch = ops.convert(ops.gather(ops.shape_of(data), ops.constant(np.int64(0)), ops.constant(np.int64(0))),
+                        ov.Type.f32)
+    offset = ops.multiply(ops.subtract(batch, ops.constant(np.float32(1))), ops.constant(np.float32(50)))
+    out = ops.reshape(ops.add(mean, offset), ops.constant(np.array([-1, 1], np.int64)), False)
+    ov.save_model(ov.Model([ops.result(_named(out, "mean"))], [data], "batch-sensitive"), str(path))
+    return path

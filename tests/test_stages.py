@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import cv2
 import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
 import pytest
 from conftest import model_path
-from synthetic import brightness_probe, fixed_size_only
+from synthetic import batch_sensitive, brightness_probe, fixed_size_only
 
 from ovdemo.common.errors import DemoError
 from ovdemo.common.family import Family
@@ -47,6 +51,25 @@ def test_a_batch_equals_the_crops_run_one_by_one(models_dir, images_dir, name):
             want = next(v for k, v in expected.items() if set(k) & names)
             assert array.shape[0] == len(boxes)
             np.testing.assert_allclose(array[i], want[0], rtol=0.05, atol=0.02)
+
+
+def test_a_model_that_answers_differently_with_a_dynamic_batch_runs_unchanged(tmp_path):
+    path = batch_sensitive(tmp_path / "batch-sensitive.xml")
+    crops_ = np.stack([np.full((16, 16, 3), level, np.uint8) for level in (10, 90, 200)])
+    for start in ("first", "second"):  # the second start reads the verdict kept for this file and version
+        stage = Stage(ResolvedModel(path, "batch-sensitive", None), CONFIG)
+        assert stage.max_batch == 1, start
+        np.testing.assert_allclose(stage(crops_).get("mean")[:, 0], [10, 90, 200], atol=1e-3)
+    verdicts = json.loads((Path(os.environ["OVDEMO_HOME"]) / "batch-checks.json").read_text())
+    assert [v for k, v in verdicts.items() if "batch-sensitive" in k] == [False]
+
+
+def test_a_model_that_batches_right_keeps_its_dynamic_batch(models_dir):
+    name = "landmarks-regression-retail-0009"
+    stage = Stage(ResolvedModel(model_path(models_dir, name), name, find_spec(name)), CONFIG)
+    assert stage.max_batch == 32
+    verdicts = json.loads((Path(os.environ["OVDEMO_HOME"]) / "batch-checks.json").read_text())
+    assert [v for k, v in verdicts.items() if name in k] == [True]
 
 
 def test_stages_overlap_and_large_batches_split(models_dir, images_dir):
