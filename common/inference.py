@@ -19,6 +19,7 @@ from .errors import DemoError
 from .specs import ModelSpec
 
 VIRTUAL_DEVICES = ("AUTO", "HETERO", "MULTI", "BATCH")
+PRECISION_TYPES = {"f32": ov.Type.f32, "bf16": ov.Type.bf16, "f16": ov.Type.f16}
 
 
 @cache
@@ -34,6 +35,7 @@ class InferenceConfig:
     nstreams: str | None = None  # a number or AUTO
     nthreads: int | None = None
     cache_dir: str | None = None
+    precision: str | None = None  # inference precision hint: f32, bf16, f16; None: the device's choice
 
 
 def first_error_line(error: Exception) -> str:
@@ -154,6 +156,8 @@ def compile_model(model: ov.Model, config: InferenceConfig) -> ov.CompiledModel:
         }[config.hint]
     if config.cache_dir:
         settings[props.cache_dir] = config.cache_dir
+    if config.precision:
+        settings[hints.inference_precision] = PRECISION_TYPES[config.precision]
     if device_props:
         targets = physical_devices(config.device)
         if config.device.split(":")[0].upper() in VIRTUAL_DEVICES:

@@ -185,6 +185,9 @@ PIPELINE: tuple[Opt, ...] = (
         metavar="N|AUTO"),
     Opt("nthreads", ("--nthreads",), "CPU inference threads.", type=int, callback=_positive, metavar="N"),
     Opt("cache_dir", ("--cache-dir",), "OpenVINO compiled-model cache folder.", type=click.Path(file_okay=False)),
+    Opt("infer_precision", ("--infer-precision",), "Inference precision hint; auto: the device's choice (bf16 on "
+        "CPUs that have it). f32 gives the same numbers on every CPU.", default="auto",
+        type=click.Choice(["auto", "f32", "bf16", "f16"]), show_default=True),
     Opt("output", ("-o", "--output"), "Write the annotated video (.mp4, .avi, .mkv, .webm) or images "
         "(out_%04d.jpg).", metavar="FILE"),
     Opt("json", ("--json",), "Write one JSON object per frame (JSON lines; schema in the README).", metavar="FILE"),

@@ -90,10 +90,12 @@ def prepare_family(family: Family, opts: Options, frame_size: tuple[int, int] | 
     hint = opts.hint
     if hint == "auto":
         hint = "latency" if live else "throughput"
+    precision = None if opts.infer_precision == "auto" else opts.infer_precision
     config = InferenceConfig(device=opts.device, hint=None if hint == "none" else hint, nireq=opts.nireq,
-                             nstreams=opts.nstreams, nthreads=opts.nthreads, cache_dir=opts.cache_dir)
+                             nstreams=opts.nstreams, nthreads=opts.nthreads, cache_dir=opts.cache_dir,
+                             precision=precision)
     stage_config = InferenceConfig(device=opts.device, hint=config.hint, nthreads=opts.nthreads,
-                                   cache_dir=opts.cache_dir)
+                                   cache_dir=opts.cache_dir, precision=precision)
     family.start(RunContext(stage_config, frame_size, fps, live, opts))
     model = family.load_model()
     family.prepare(model)
