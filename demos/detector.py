@@ -223,9 +223,9 @@ class YoloDecoder(DetectionDecoder):
                 data[:, 5:] = sigmoid(data[:, 5:])
             objectness = data[:, 4]
             probs = data[:, 5:] * objectness[:, None]  # (A, C, rows, cols)
-            labels = probs.argmax(axis=1)
-            scores = np.take_along_axis(probs, labels[:, None], axis=1)[:, 0]
-            anchor_i, row_i, col_i = np.nonzero(scores >= threshold)
+            # every class of a box that reaches the threshold is a detection (Open Model Zoo's decode): a box
+            # that is mostly "cat" can still be a "person" above the threshold, which NMS keeps apart
+            anchor_i, label_i, row_i, col_i = np.nonzero(probs >= threshold)
             if not len(anchor_i):
                 continue
             x = (col_i + data[anchor_i, 0, row_i, col_i]) / cols
@@ -233,8 +233,8 @@ class YoloDecoder(DetectionDecoder):
             norm = np.array([cols, rows], np.float32) if head.anchors_in_cells else np.array([in_w, in_h], np.float32)
             wh = np.exp(data[anchor_i, 2:4, row_i, col_i]) * head.anchors[anchor_i] / norm
             all_boxes.append(np.stack([x - wh[:, 0] / 2, y - wh[:, 1] / 2, x + wh[:, 0] / 2, y + wh[:, 1] / 2], 1))
-            all_scores.append(scores[anchor_i, row_i, col_i])
-            all_labels.append(labels[anchor_i, row_i, col_i])
+            all_scores.append(probs[anchor_i, label_i, row_i, col_i])
+            all_labels.append(label_i)
         if not all_boxes:
             return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32)
         boxes = np.concatenate(all_boxes).astype(np.float32)
