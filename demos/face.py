@@ -119,7 +119,7 @@ def attributes_of(age: np.ndarray | None, male: np.ndarray | None, emotions: np.
     return attributes
 
 
-def summary(faces: Detections, i: int) -> list[str]:
+def caption_parts(faces: Detections, i: int) -> list[str]:
     """Short captions of face i: identity, gender and age, emotion."""
     parts = []
     if "identity" in faces.data:
@@ -195,8 +195,9 @@ class FaceFamily(Family):
         threshold = opts.get("reid_threshold")
         if threshold is not None and not 0 <= threshold <= 2:
             raise DemoError(f"--reid-threshold {threshold} is out of range", "a cosine distance: 0 to 2")
-        enabled = ["landmarks", *(kind for kind in SWITCHED if opts.get(_option(kind)))] + (["reid"] if gallery
-                                                                                             else [])
+        enabled = ["landmarks", *(kind for kind in SWITCHED if opts.get(_option(kind)))]
+        if gallery is not None:
+            enabled.append("reid")
         stage_models = {kind: resolve_from_options(opts.get(f"{_option(kind)}_model") or DEFAULT_STAGE_MODELS[kind],
                                                    opts) for kind in enabled}
         return cls(resolve_from_options(opts.model, opts), opts, stage_models)
@@ -238,7 +239,7 @@ class FaceFamily(Family):
             identities = self.gallery.identities
             colors = [color_for(identities.index(name) + 2) if name != UNKNOWN and name in identities
                       else color_for(1) for name in faces.data["identity"]]
-        draw_objects(image, faces, style, extras=[" | ".join(summary(faces, i)) for i in range(len(faces))],
+        draw_objects(image, faces, style, extras=[" | ".join(caption_parts(faces, i)) for i in range(len(faces))],
                      colors=colors)
         for i in range(len(faces)):
             box = faces.xyxy[i]
@@ -294,8 +295,7 @@ class FaceFamily(Family):
 
     def identify(self, image: np.ndarray, faces: Detections) -> Detections:
         """The faces with their gallery identities; with --enroll, unknown whole faces join the gallery."""
-        embeddings = faces.data[EMBEDDING] if len(faces) else np.zeros((0, 1), np.float32)
-        match = self.gallery.match(embeddings, self.match_threshold)
+        match = self.gallery.match(faces.data[EMBEDDING], self.match_threshold)
         identities, distances = list(match.identities), match.distances.copy()
         enrolled = np.zeros(len(faces), bool)
         if self.enroll:
