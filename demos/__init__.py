@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from .detect import DetectFamily, TrackFamily
+from .face import FaceFamily
 
 # name -> Family class, in `ovdemo --help` order
 FAMILIES: dict = {
     "detect": DetectFamily,
+    "face": FaceFamily,
     "track": TrackFamily,
 }

@@ -56,11 +56,15 @@ def align(image: np.ndarray, points: np.ndarray, size: tuple[int, int]) -> np.nd
                                     flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT) for p in points])
 
 
+MAX_DISTANCE = 2.0  # the cosine distance of opposite embeddings
+
+
 def cosine_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(1 - cosine similarity) / 2 between rows: 0 for the same direction, 1 for opposite ones."""
+    """1 - cosine similarity between rows (the scale of --reid-threshold): 0 for the same direction, 1 for
+    orthogonal ones, 2 for opposite ones."""
     a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
     b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
-    return np.clip((1.0 - a @ b.T) / 2.0, 0.0, 1.0)
+    return np.clip(1.0 - a @ b.T, 0.0, MAX_DISTANCE)
 
 
 def identity_of(path: Path, folder: Path) -> str:
@@ -87,7 +91,7 @@ def gallery_photos(folder: Path) -> list[tuple[str, Path]]:
 @dataclass
 class Match:
     identities: list[str]  # per face: a gallery name or UNKNOWN
-    distances: np.ndarray  # per face: distance to the identity given, or to the nearest one when Unknown
+    distances: np.ndarray  # per face: cosine distance to the identity given, or to the nearest one when Unknown
 
 
 @dataclass
@@ -107,10 +111,11 @@ class Gallery:
 
     def match(self, embeddings: np.ndarray, threshold: float) -> Match:
         """Each face gets the identity of its nearest photo's person, solved jointly so that no two faces of
-        a frame share an identity; a face farther than `threshold` from its assigned identity is Unknown."""
+        a frame share an identity; a face farther than `threshold` (cosine distance, 0..2) from its assigned
+        identity is Unknown."""
         n = len(embeddings)
         if n == 0 or self.embeddings is None:
-            return Match([UNKNOWN] * n, np.ones(n, np.float32))
+            return Match([UNKNOWN] * n, np.full(n, MAX_DISTANCE, np.float32))
         identities = self.identities
         photo = cosine_distances(embeddings, self.embeddings)
         owner = np.array([identities.index(name) for name in self.names])

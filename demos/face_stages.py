@@ -12,7 +12,7 @@ import numpy as np
 import openvino as ov
 
 from ovdemo.common.errors import DemoError
-from ovdemo.common.inference import InferenceConfig, ModelOutputs, describe_ports
+from ovdemo.common.inference import InferenceConfig, ModelOutputs, describe_ports, find_port, port_key, port_shape
 from ovdemo.common.models import ResolvedModel
 from ovdemo.common.stages import Pending, Stage, crops, expand_boxes
 
@@ -28,16 +28,16 @@ class Roi:
         return expand_boxes(boxes, self.scale, self.square)
 
 
-def _per_item(port) -> int | None:
-    """Values per face of an output: the product of its dimensions after the batch one."""
-    shape = port.get_partial_shape()
-    if shape.rank.is_dynamic or shape.rank.get_length() < 2 or not all(d.is_static for d in list(shape)[1:]):
+def values_per_face(shape: list[int | None]) -> int | None:
+    """Values per face of an output shape: the product of its dimensions after the batch one."""
+    if len(shape) < 2 or any(d is None for d in shape[1:]):
         return None
-    return int(np.prod([d.get_length() for d in list(shape)[1:]]))
+    return int(np.prod(shape[1:]))
 
 
-def _port_names(port) -> set[str]:
-    return {n.split(":")[0] for n in port.get_names()}
+def per_face(count: int):
+    """A `find_port` shape test: an output with `count` values per face."""
+    return lambda shape: values_per_face(shape) == count
 
 
 class FaceStage:
@@ -69,18 +69,14 @@ class FaceStage:
         raise NotImplementedError
 
     @staticmethod
-    def _find(ports: list, names: tuple[str, ...], per_item: int | None = None, only: bool = False) -> str | None:
-        """A port's name: one of `names`, else (with `per_item`) the port with that many values per face,
-        or (with `only`) the model's single output."""
-        for name in names:
-            if any(name in _port_names(p) for p in ports):
-                return name
-        fitting = [p for p in ports if per_item is not None and _per_item(p) == per_item]
-        if only and len(ports) == 1:
-            fitting = ports
-        if len(fitting) == 1 and fitting[0].get_names():
-            return sorted(fitting[0].get_names())[0]
-        return None
+    def _only(ports: list):
+        """The model's single output, when it has one."""
+        return ports[0] if len(ports) == 1 else None
+
+    @staticmethod
+    def _key(port) -> str | None:
+        """The name to read a found output by (None when none was found, or it has no name)."""
+        return port_key(port) if port is not None and port.get_names() else None
 
     def submit(self, image: np.ndarray, boxes: np.ndarray) -> tuple[Pending, np.ndarray]:
         """Start the model on every face of `image` at once; returns the batch in flight and the regions cut."""
@@ -101,9 +97,9 @@ class LandmarksStage(FaceStage):
     default_roi = Roi(1.15)  # face_recognition_demo's -exp_r_fd
 
     def bind(self, ports: list) -> bool:
-        self.output = self._find(ports, ("95", "align_fc3"), only=True)
-        port = next((p for p in ports if self.output in _port_names(p) | set(p.get_names())), None)
-        self.points = (_per_item(port) or 0) // 2 if port is not None else 0
+        port = find_port(ports, ("95", "align_fc3")) or self._only(ports)
+        self.output = self._key(port)
+        self.points = (values_per_face(port_shape(port)) or 0) // 2 if port is not None else 0
         return self.output is not None and self.points in (5, 35)
 
     def decode(self, outputs: ModelOutputs, rois: np.ndarray) -> np.ndarray:
@@ -119,8 +115,8 @@ class AgeGenderStage(FaceStage):
     default_roi = Roi(1.2, square=True)  # interactive_face_detection_demo's -bb_enlarge_coef
 
     def bind(self, ports: list) -> bool:
-        self.gender = self._find(ports, ("prob",), per_item=2)
-        self.age = self._find(ports, ("age_conv3", "fc3_a"), per_item=1)
+        self.gender = self._key(find_port(ports, ("prob",), per_face(2)))
+        self.age = self._key(find_port(ports, ("age_conv3", "fc3_a"), per_face(1)))
         return self.gender is not None and self.age is not None and self.gender != self.age
 
     def decode(self, outputs: ModelOutputs) -> tuple[np.ndarray, np.ndarray]:
@@ -136,7 +132,7 @@ class EmotionsStage(FaceStage):
 
     def bind(self, ports: list) -> bool:
         self.labels = self.labels or self.default_labels
-        self.output = self._find(ports, ("prob_emotion",), per_item=len(self.labels))
+        self.output = self._key(find_port(ports, ("prob_emotion",), per_face(len(self.labels))))
         return self.output is not None
 
     def decode(self, outputs: ModelOutputs) -> np.ndarray:
@@ -149,7 +145,7 @@ class HeadPoseStage(FaceStage):
     default_roi = Roi(1.2, square=True)
 
     def bind(self, ports: list) -> bool:
-        self.angles = [self._find(ports, (f"angle_{a}_fc", f"fc_{a}")) for a in "ypr"]
+        self.angles = [self._key(find_port(ports, (f"angle_{a}_fc", f"fc_{a}"))) for a in "ypr"]
         return all(self.angles)
 
     def decode(self, outputs: ModelOutputs) -> np.ndarray:
@@ -164,7 +160,7 @@ class ReidStage(FaceStage):
     expects = "one embedding output per face, e.g. '658' [1,256,1,1]"
 
     def bind(self, ports: list) -> bool:
-        self.output = self._find(ports, ("658",), only=True)
+        self.output = self._key(find_port(ports, ("658",)) or self._only(ports))
         return self.output is not None
 
     def submit_aligned(self, faces: np.ndarray) -> Pending:

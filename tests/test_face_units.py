@@ -3,6 +3,8 @@ gallery naming and enrolment."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import openvino as ov
@@ -11,14 +13,12 @@ import pytest
 from conftest import model_path
 from helpers import one_line_error, read_jsonl, run_ovdemo
 
+from ovdemo.common.errors import DemoError
+from ovdemo.common.family import RunContext
 from ovdemo.common.inference import InferenceConfig
-from ovdemo.common.models import ResolvedModel
-from ovdemo.common.options import PipelineOptions
-from ovdemo.common.pipeline import RunContext
 from ovdemo.common.results import Detections
-from ovdemo.common.specs import find_spec
 from ovdemo.common.stages import crop, crops, expand_boxes
-from ovdemo.demos.face import FaceTask
+from ovdemo.demos.face import FaceFamily
 from ovdemo.demos.face_gallery import (
     REFERENCE_POINTS,
     UNKNOWN,
@@ -57,7 +57,7 @@ def test_35_point_landmarks_are_read_inside_their_face_region(models_dir, images
     result = run_ovdemo("face", "-i", images_dir / "astronaut.png", "--landmarks-model", synthetic,
                         "--json", tmp_path / "f.jsonl", "--no-show", env={"OVDEMO_MODELS_DIR": str(models_dir)})
     assert result.returncode == 0, result.stderr
-    (face,) = read_jsonl(tmp_path / "f.jsonl")[0]["faces"]
+    (face,) = read_jsonl(tmp_path / "f.jsonl")[0]["objects"]
     points = np.array(face["landmarks"])
     assert points.shape == (35, 2)
     # the spec's region for this model: the face box made square and grown by 1.2 (interactive_face_detection_demo)
@@ -83,24 +83,65 @@ def thumbnail_reid(path):
 
 
 def test_faces_are_aligned_on_their_landmarks_before_the_embedding(models_dir, images_dir, tmp_path):
-    landmarks = "landmarks-regression-retail-0009"
-    task = FaceTask(ResolvedModel(model_path(models_dir, "face-detection-retail-0004"), "face-detection-retail-0004",
-                                  find_spec("face-detection-retail-0004")),
-                    {"landmarks": ResolvedModel(model_path(models_dir, landmarks), landmarks, find_spec(landmarks)),
-                     "reid": ResolvedModel(thumbnail_reid(tmp_path / "reid.xml"), "thumbnail-reid", None)})
-    task.start(RunContext(InferenceConfig(hint="latency"), None, 30.0, False, PipelineOptions(input="-")))
+    model_path(models_dir, "face-detection-retail-0004")
+    model_path(models_dir, "landmarks-regression-retail-0009")
+    # the Python API's way in: keywords instead of flags; a gallery (empty, --enroll) turns re-identification on
+    opts = FaceFamily.build_options({"model": "face-detection-retail-0004", "input": "-", "models_dir": models_dir,
+                                     "offline": True, "reid_model": str(thumbnail_reid(tmp_path / "reid.xml")),
+                                     "gallery": tmp_path / "gallery", "enroll": True})
+    family = FaceFamily.create(opts)
+    family.start(RunContext(InferenceConfig(hint="latency"), None, 30.0, False, family.opts))
     image = cv2.imread(str(images_dir / "astronaut.png"))
     rotated = cv2.warpAffine(image, cv2.getRotationMatrix2D((225, 117), 30, 1.0), (512, 512))
     box = np.array([[170, 60, 280, 180]], np.float32)  # the face, by looking (it turned about its centre)
-    faces = task.analyse(rotated, Detections(box, np.ones(1, np.float32), np.ones(1, np.int32)))
-    given = faces.embeddings.reshape(16, 16)
+    faces = family.analyse(rotated, Detections(box, np.ones(1, np.float32), np.ones(1, np.int32)))
+    assert "embedding" not in faces.data  # the tracker's key: face embeddings are not for its person thresholds
+    given = faces.data["face_embedding"].reshape(16, 16)
 
     def pooled(batch):
         return batch[0, :, :, 1].astype(np.float32).reshape(16, 8, 16, 8).mean(axis=(1, 3))
 
-    aligned = pooled(align(rotated, five_points(faces.landmarks), (128, 128)))
+    aligned = pooled(align(rotated, five_points(faces.data["landmarks"]), (128, 128)))
     np.testing.assert_allclose(given, aligned, atol=1.0)
     assert np.abs(given - pooled(crops(rotated, expand_boxes(box, 1.15), (128, 128)))).mean() > 10
+
+
+def test_match_threshold_is_a_hidden_alias_of_reid_threshold_on_the_old_half_scale():
+    from ovdemo.cli import cli
+
+    command = cli.commands["face"]
+    old = command.make_context("face", ["-i", "x.png", "--match-threshold", "0.3"])
+    assert FaceFamily.build_options(old.params, cli=True).reid_threshold == pytest.approx(0.6)
+    new = command.make_context("face", ["-i", "x.png", "--reid-threshold", "0.45"])
+    assert FaceFamily.build_options(new.params, cli=True).reid_threshold == pytest.approx(0.45)
+    assert "--match-threshold" not in command.get_help(command.make_context("face", ["-i", "x.png"]))
+
+
+def test_reid_threshold_defaults_to_the_face_reid_models_spec(models_dir, tmp_path):
+    for name in ("face-detection-retail-0004", "landmarks-regression-retail-0009", "face-reidentification-retail-0095"):
+        model_path(models_dir, name)
+    base = {"input": "-", "models_dir": models_dir, "offline": True, "gallery": tmp_path / "g", "enroll": True}
+    assert FaceFamily.create(FaceFamily.build_options(base)).match_threshold == pytest.approx(0.6)
+    given = FaceFamily.create(FaceFamily.build_options({**base, "reid_threshold": 0.4}))
+    assert given.match_threshold == pytest.approx(0.4)
+    with pytest.raises(DemoError, match="out of range"):
+        FaceFamily.create(FaceFamily.build_options({**base, "reid_threshold": 3.0}))
+
+
+def test_face_accepts_face_detectors_and_leaves_other_detectors_to_detect(models_dir):
+    from ovdemo.common.inference import read_model
+    from ovdemo.common.models import ResolvedModel
+    from ovdemo.common.specs import find_spec
+
+    def accepts(name, spec, precision="FP16"):
+        model = read_model(model_path(models_dir, name, precision))
+        return FaceFamily.accepts(model, ResolvedModel(Path(name), name, spec).spec)
+
+    assert accepts("face-detection-retail-0004", find_spec("face-detection-retail-0004"))
+    assert accepts("face-detection-0200", find_spec("face-detection-0200"))
+    assert not accepts("person-detection-0202", find_spec("person-detection-0202"))
+    assert not accepts("face-detection-retail-0004", None)  # an SSD of unknown classes is detect's
+    assert not accepts("human-pose-estimation-0001", find_spec("human-pose-estimation-0001"), "FP16-INT8")
 
 
 def test_landmarks_model_with_the_wrong_outputs_fails_in_one_line(models_dir, images_dir, tmp_path):
@@ -149,9 +190,9 @@ def unit(angles_deg):
     return np.stack([np.cos(a), np.sin(a)], axis=1)
 
 
-def test_cosine_distance_is_half_of_one_minus_cosine():
+def test_cosine_distance_is_one_minus_cosine():
     d = cosine_distances(unit([0]), unit([0, 90, 180]))
-    np.testing.assert_allclose(d, [[0.0, 0.5, 1.0]], atol=1e-9)
+    np.testing.assert_allclose(d, [[0.0, 1.0, 2.0]], atol=1e-9)
 
 
 def test_matching_never_gives_two_faces_one_identity(tmp_path):
@@ -161,14 +202,14 @@ def test_matching_never_gives_two_faces_one_identity(tmp_path):
     gallery.add("bob", unit([40])[0])  # bob's nearest photo decides his distance
     # both faces are nearest to ann; together they are best explained as ann and bob
     faces = unit([5, 12])
-    match = gallery.match(faces, threshold=0.3)
+    match = gallery.match(faces, threshold=0.6)
     assert match.identities == ["ann", "bob"]
     np.testing.assert_allclose(match.distances, cosine_distances(faces, unit([0, 40]))[[0, 1], [0, 1]], atol=1e-6)
     # a third face cannot take anyone's identity; a far face is Unknown
-    match = gallery.match(unit([1, 38, 3, 180]), threshold=0.3)
+    match = gallery.match(unit([1, 38, 3, 180]), threshold=0.6)
     assert match.identities == ["ann", "bob", UNKNOWN, UNKNOWN]
     assert match.distances[3] == pytest.approx(cosine_distances(unit([180]), unit([60]))[0, 0], abs=1e-6)
-    assert gallery.match(unit([20]), threshold=0.01).identities == [UNKNOWN]
+    assert gallery.match(unit([20]), threshold=0.02).identities == [UNKNOWN]
 
 
 def test_gallery_names_come_from_files_and_folders(tmp_path):
@@ -190,4 +231,4 @@ def test_enrol_writes_the_next_unknown_whole(tmp_path):
     assert gallery.enroll(face, unit([90])[0]) == "unknown-4"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["unknown-2.jpg", "unknown-3.jpg", "unknown-4.jpg"]
     assert cv2.imread(str(tmp_path / "unknown-4.jpg")).shape == (40, 30, 3)
-    assert gallery.match(unit([88]), 0.1).identities == ["unknown-4"]
+    assert gallery.match(unit([88]), 0.2).identities == ["unknown-4"]
