@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from .detect import DetectFamily, TrackFamily
 from .face import FaceFamily
+from .text import TextFamily
 
 # name -> Family class, in `ovdemo --help` order
 FAMILIES: dict = {
     "detect": DetectFamily,
     "face": FaceFamily,
     "track": TrackFamily,
+    "text": TextFamily,
 }

@@ -1,10 +1,10 @@
 """`ovdemo text`: text spotting. A detector finds words (rotated boxes), a recognizer reads every word
-of the frame in one batch; words are drawn on the frame and written to JSON with their boxes."""
+of the frame in one batch; words are drawn on the frame and written to JSON as objects of class "text"
+with their quad, text and reading confidence."""
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -14,148 +14,32 @@ import openvino as ov
 
 from ovdemo.common import catalog
 from ovdemo.common.capture import Frame
+from ovdemo.common.console import warn
 from ovdemo.common.draw import Style, color_for
 from ovdemo.common.errors import DemoError
-from ovdemo.common.inference import ModelOutputs, read_model
+from ovdemo.common.family import DecoderSetup, Family, RunContext, choose_decoder
+from ovdemo.common.inference import ModelOutputs, input_layout, model_input_size, read_model
 from ovdemo.common.models import ResolvedModel, looks_like_path, resolve_from_options
-from ovdemo.common.options import PipelineOptions, model_option, pipeline_options
-from ovdemo.common.pipeline import RunContext, console, run
-from ovdemo.common.specs import find_spec
-
-from .text_detectors import DbDetector, Found, SpottingDetector, TextDetector, choose_detector
-from .text_font import Captioner, check_font
-from .text_recognizers import (
-    CtcRecognizer,
-    DecodedRecognizer,
-    Recognizer,
-    SpottingRecognizer,
-    read_alphabet,
+from ovdemo.common.options import (
+    INPUT_SIZE,
+    SHOW_BOXES,
+    SHOW_CONF,
+    SHOW_LABELS,
+    THRESHOLD,
+    Alias,
+    Opt,
+    arch_opt,
+    model_opt,
 )
+from ovdemo.common.results import Result
+from ovdemo.common.specs import ModelSpec, find_spec
+
+from .text_detectors import DECODERS, NAMES, BoxesDecoder, DbDecoder, SpottingDecoder, TextDecoder
+from .text_font import Captioner, check_font
+from .text_recognizers import Recognizer, SpottingRecognizer, crop_recognizer, read_alphabet
 
 DEFAULT_MODEL = "horizontal-text-detection-0001"
 DEFAULT_RECOGNIZER = "text-recognition-0012"
-
-
-@dataclass
-class TextResult:
-    """Words of one frame: quads (N, 4, 2) in frame pixels, detection scores, texts and their confidences."""
-
-    quads: np.ndarray
-    scores: np.ndarray
-    texts: list[str]
-    confidences: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    @property
-    def bboxes(self) -> np.ndarray:
-        if not len(self):
-            return np.zeros((0, 4), np.float32)
-        return np.concatenate([self.quads.min(axis=1), self.quads.max(axis=1)], axis=1)
-
-    def words(self) -> list[dict]:
-        return [
-            {"text": text, "confidence": round(float(conf), 4), "detection_confidence": round(float(score), 4),
-             "box": [[round(float(x), 1), round(float(y), 1)] for x, y in quad],
-             "bbox": [round(float(v), 1) for v in bbox]}
-            for text, conf, score, quad, bbox in zip(self.texts, self.confidences, self.scores, self.quads,
-                                                      self.bboxes, strict=True)
-        ]
-
-
-@dataclass
-class TextTask:
-    model: ResolvedModel
-    recognizer: str | None = None  # --recognizer NAME|PATH
-    alphabet: str | None = None  # --alphabet FILE
-    threshold: float | None = None
-    det_size: int | None = None
-    rec_batch: int = 32
-    font: str | None = None
-    stages: tuple[str, ...] = ()  # a composite's stage names when -m named one (text-spotting-0005)
-    family: str = "text"
-    stage_ms: dict = field(default_factory=dict)
-
-    def start(self, ctx: RunContext) -> None:
-        self.frame_size = ctx.frame_size
-        self.captioner = Captioner(self.font, warn=lambda m: console.print(f"[yellow]warning:[/] {m}"))
-        detector_cls = choose_detector(read_model(self.model.path), self.model.spec)
-        if detector_cls is DbDetector:
-            self.detector: TextDetector = DbDetector(self.model, self.threshold, self.det_size)
-        else:
-            self.detector = detector_cls(self.model, self.threshold)
-        alphabet = read_alphabet(self.alphabet) if self.alphabet else None
-        self.reader = self._recognizer(ctx, alphabet)
-
-    def _recognizer(self, ctx: RunContext, alphabet: list[str] | None) -> Recognizer:
-        opts = ctx.opts
-        if isinstance(self.detector, SpottingDetector):
-            encoder, decoder = self._spotting_heads(opts)
-            return SpottingRecognizer(encoder, decoder, ctx.config, alphabet)
-        ref = self.recognizer
-        if ref is None and isinstance(self.detector, DbDetector):  # PaddleOCR ships det and rec side by side
-            sibling = self.model.path.with_name(self.model.path.name.replace("_det", "_rec"))
-            ref = str(sibling) if sibling != self.model.path and sibling.is_file() else None
-        resolved = resolve_from_options(ref or DEFAULT_RECOGNIZER, opts)
-        kind = resolved.spec.decoder if resolved.spec else None
-        if kind is None:
-            kind = "ctc" if any(p.get_partial_shape().rank.get_length() == 3
-                                for p in read_model(resolved.path).outputs) else "decoded"
-        if kind == "decoded":
-            return DecodedRecognizer(resolved, ctx.config, alphabet, self.rec_batch)
-        if kind != "ctc":
-            raise DemoError(f"{resolved.name} is not a crop recognizer ({kind})",
-                            "pass a CTC recognizer such as text-recognition-0012 or a PaddleOCR rec model")
-        return CtcRecognizer(resolved, ctx.config, alphabet, self.rec_batch)
-
-    def _spotting_heads(self, opts) -> tuple[ResolvedModel, ResolvedModel]:
-        """text-spotting-0005's encoder and decoder: the composite's stages by name, or files beside the
-        detector's (same precision folder layout)."""
-        name = self.model.name
-        base = name[: -len("-detector")] if name.endswith("-detector") else name
-        stage_names = self.stages[1:] if len(self.stages) == 3 else (
-            f"{base}-recognizer-encoder", f"{base}-recognizer-decoder")
-        heads = []
-        for stage in stage_names:
-            path = self.model.path
-            precision_dir = path.parent.name
-            for candidate in (path.parent.parent.parent / stage / precision_dir / f"{stage}.xml",
-                              path.with_name(f"{stage}.xml")):
-                if candidate.is_file():
-                    heads.append(ResolvedModel(candidate, stage, find_spec(stage)))
-                    break
-            else:
-                heads.append(resolve_from_options(stage, opts))
-        if self.recognizer:
-            raise DemoError("--recognizer does not apply to text-spotting models",
-                            "their own encoder and decoder read the words")
-        return heads[0], heads[1]
-
-    def prepare(self, model: ov.Model) -> None:
-        self.detector.prepare(model, self.frame_size)
-
-    def postprocess(self, outputs: ModelOutputs, frame: Frame) -> TextResult:
-        found: Found = self.detector.decode(outputs, frame)
-        t0 = time.perf_counter()
-        texts, confidences = self.reader.recognize(frame.image, found)
-        self.stage_ms["recognize"] = (time.perf_counter() - t0) * 1000.0
-        return TextResult(found.quads, found.scores, texts, confidences)
-
-    def draw(self, image: np.ndarray, result: TextResult, style: Style) -> None:
-        color = color_for(2)
-        for quad, text in zip(result.quads, result.texts, strict=True):
-            cv2.polylines(image, [np.round(quad).astype(np.int32)], True, color, style.thickness, cv2.LINE_AA)
-            if text and style.labels:
-                top_left = quad[np.argmin(quad[:, 0] + quad[:, 1])]
-                self.captioner.draw(image, text, int(top_left[0]), int(quad[:, 1].min()) - 1, color, style)
-
-    def record(self, result: TextResult) -> dict:
-        return {"words": result.words()}
-
-    def raw_lines(self, result: TextResult) -> list[str]:
-        return [f"{w['text']!r} {w['confidence']:.3f} (detection {w['detection_confidence']:.3f}) "
-                f"[{', '.join(f'{v:.0f}' for v in w['bbox'])}]" for w in result.words()]
 
 
 def composite_stages(ref: str) -> tuple[str, ...]:
@@ -166,33 +50,144 @@ def composite_stages(ref: str) -> tuple[str, ...]:
     return model.stages if model is not None and model.stages else ()
 
 
-@click.command(name="text")
-@model_option(DEFAULT_MODEL, "Text detector (horizontal-text-detection-0001, text-detection-0003/0004, a PaddleOCR "
-                             "det .onnx) or the text-spotting-0005 composite: an Open Model Zoo name or a path.")
-@click.option("--recognizer", metavar="NAME|PATH",
-              help=f"Text recognizer [default: {DEFAULT_RECOGNIZER}; the _rec model beside a PaddleOCR _det model; "
-                   "text-spotting models bring their own].")
-@click.option("--alphabet", type=click.Path(dir_okay=False), metavar="FILE",
-              help="The recognizer's characters, one per line (e.g. PaddleOCR's ppocr_keys_v5.txt) "
-                   "[default: the model's own].")
-@click.option("-t", "--threshold", type=click.FloatRange(0, 1),
-              help="Detection confidence threshold [default: the model's].")
-@click.option("--det-size", type=click.IntRange(min=32), metavar="N",
-              help="Longer side of the input of detectors with a dynamic input size (PaddleOCR DB), rounded to "
-                   "multiples of 32 [default: the frame, scaled down to 960 if larger].")
-@click.option("--rec-batch", type=click.IntRange(min=1), default=32, show_default=True, metavar="N",
-              help="Most word crops per recognizer request (1 reads them one at a time).")
-@click.option("--font", type=click.Path(dir_okay=False), metavar="FILE",
-              help="TrueType/OpenType font for non-ASCII text [default: a system font that covers it].")
-@pipeline_options
-def command(model, recognizer, alphabet, threshold, det_size, rec_batch, font, **kwargs):
+def spotting_heads(detector: ResolvedModel, stages: tuple[str, ...], opts) -> tuple[ResolvedModel, ResolvedModel]:
+    """text-spotting-0005's encoder and decoder: the composite's stages by name, or files beside the
+    detector's (same precision folder layout)."""
+    name = detector.name
+    base = name[: -len("-detector")] if name.endswith("-detector") else name
+    stage_names = stages[1:] if len(stages) == 3 else (f"{base}-recognizer-encoder", f"{base}-recognizer-decoder")
+    heads = []
+    for stage in stage_names:
+        path = detector.path
+        for candidate in (path.parent.parent.parent / stage / path.parent.name / f"{stage}.xml",
+                          path.with_name(f"{stage}.xml")):
+            if candidate.is_file():
+                heads.append(ResolvedModel(candidate, stage, find_spec(stage)))
+                break
+        else:
+            heads.append(resolve_from_options(stage, opts))
+    return heads[0], heads[1]
+
+
+def paddle_sibling(detector: ResolvedModel) -> str | None:
+    """PaddleOCR ships det and rec side by side: the _rec file beside a _det file."""
+    path = detector.path
+    sibling = path.with_name(path.name.replace("_det", "_rec"))
+    return str(sibling) if sibling != path and sibling.is_file() else None
+
+
+class TextFamily(Family):
     """Detect and read text in video, images, cameras or streams."""
-    opts = PipelineOptions.take(kwargs)
-    check_font(font)
-    if alphabet and not Path(alphabet).is_file():
-        raise DemoError(f"alphabet file not found: {alphabet}", "pass a text file with one character per line")
-    stages = composite_stages(model)
-    resolved = resolve_from_options(stages[0] if stages else model, opts)
-    task = TextTask(model=resolved, recognizer=recognizer, alphabet=alphabet, threshold=threshold,
-                    det_size=det_size, rec_batch=rec_batch, font=font, stages=stages)
-    return run(task, opts)
+
+    name = "text"
+    summary = "Detect and read text in video, images, cameras or streams."
+    default_model = DEFAULT_MODEL
+    model_help = ("Text detector (horizontal-text-detection-0001, text-detection-0003/0004, a PaddleOCR det .onnx) "
+                  "or the text-spotting-0005 composite: an Open Model Zoo name or a path.")
+    decoders = DECODERS
+    examples = (
+        "ovdemo text -i page.png --json words.jsonl",
+        "ovdemo text -m ppocrv5_det.onnx -i street.mp4 --input-size 1280",
+        "ovdemo text -m text-detection-0004 --recognizer-model text-recognition-0014 -i cam0",
+        "ovdemo text -m text-spotting-0005 -i signs.mp4 --output out.mp4 --no-show",
+    )
+    own_options = (
+        model_opt("recognizer_model", "--recognizer-model", None,
+                  f"Text recognizer [default: {DEFAULT_RECOGNIZER}; the _rec model beside a PaddleOCR _det model; "
+                  "text-spotting models bring their own].", aliases=(Alias("--recognizer"),)),
+        Opt("alphabet", ("--alphabet",), "The recognizer's characters, one per line (e.g. PaddleOCR's "
+            "ppocr_keys_v5.txt) [default: the model's own].", type=click.Path(dir_okay=False), metavar="FILE"),
+        THRESHOLD,
+        replace(INPUT_SIZE, help="Network input size of detectors with a dynamic input size (PaddleOCR DB): the "
+                "longer side in pixels, the other side following the frame's aspect ratio, rounded to multiples "
+                "of 32 [default: the frame, scaled down to 960 if larger].", aliases=(Alias("--det-size"),)),
+        Opt("rec_batch", ("--rec-batch",), "Most word crops per recognizer request (1 reads them one at a time).",
+            default=32, type=click.IntRange(min=1), metavar="N", show_default=True),
+        Opt("font", ("--font",), "TrueType/OpenType font for non-ASCII text [default: a system font that covers "
+            "it].", type=click.Path(dir_okay=False), metavar="FILE"),
+        arch_opt(DECODERS),
+        SHOW_LABELS.with_default(True, "Caption words with the text read."),
+        SHOW_CONF.with_default(False, "Caption words with the reading's confidence."),
+        SHOW_BOXES.with_default(True, "Draw the words' quadrilaterals."),
+    )
+
+    def __init__(self, model: ResolvedModel, opts, ov_model: ov.Model, decoder: type[TextDecoder],
+                 readers: tuple[ResolvedModel, ...]):
+        super().__init__(model, opts, ov_model)
+        self.decoder_cls = decoder
+        self.readers = readers  # the crop recognizer, or text spotting's encoder and decoder
+        self.frame_size: tuple[int, int] | None = None
+
+    @classmethod
+    def create(cls, opts) -> TextFamily:
+        check_font(opts.get("font"))
+        alphabet = opts.get("alphabet")
+        if alphabet and not Path(alphabet).is_file():
+            raise DemoError(f"alphabet file not found: {alphabet}", "pass a text file with one character per line")
+        stages = composite_stages(opts.model)
+        resolved = resolve_from_options(stages[0] if stages else opts.model, opts)
+        model = read_model(resolved.path)
+        decoder = choose_decoder(DECODERS, model, resolved.spec, opts.get("arch"), cls.name)
+        ref = opts.get("recognizer_model")
+        if decoder is SpottingDecoder:
+            if ref:
+                raise DemoError("--recognizer-model does not apply to text-spotting models",
+                                "their own encoder and decoder read the words")
+            readers = spotting_heads(resolved, stages, opts)
+        else:
+            if ref is None and decoder is DbDecoder:
+                ref = paddle_sibling(resolved)
+            readers = (resolve_from_options(ref or DEFAULT_RECOGNIZER, opts),)
+        return cls(resolved, opts, model, decoder, readers)
+
+    @classmethod
+    def accepts(cls, model: ov.Model, spec: ModelSpec) -> bool:
+        """A text detector by its spec, or by outputs only text detectors have (a plain box detector is detect's)."""
+        return spec.decoder in DECODERS or any(d.fits(model) for d in DECODERS.values() if d is not BoxesDecoder)
+
+    def start(self, ctx: RunContext) -> None:
+        self.frame_size = ctx.frame_size
+        self.captioner = Captioner(self.opts.get("font"), warn=warn)
+        alphabet = read_alphabet(self.opts.alphabet) if self.opts.get("alphabet") else None
+        if self.decoder_cls is SpottingDecoder:
+            self.reader: Recognizer = SpottingRecognizer(*self.readers, ctx.config, alphabet)
+        else:
+            self.reader = crop_recognizer(self.readers[0], ctx.config, alphabet, self.opts.rec_batch)
+
+    def prepare(self, model: ov.Model) -> None:
+        spec = self.model.spec
+        size = model_input_size(model, input_layout(model, spec))
+        side = self.opts.get("input_size")
+        if size is None:  # dynamic (PaddleOCR DB): a static size from the frame's and --input-size
+            size = self.decoder_cls.dynamic_size(spec, self.frame_size, side)
+            port = model.input(0)
+            shape = port.get_partial_shape()
+            model.reshape({port: ov.PartialShape([1 if shape[0].is_dynamic else shape[0], shape[1], size[1],
+                                                  size[0]])})
+        elif side:
+            warn(f"--input-size applies to detectors with a dynamic input size; {self.model.name} takes "
+                 f"{size[0]}x{size[1]}")
+        setup = DecoderSetup(spec, self.threshold(), NAMES, size)
+        self.decoder = self.decoder_cls(model, setup)
+
+    def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Result:
+        h, w = frame.image.shape[:2]
+        found = self.decoder.decode(outputs, (w, h))
+        with self.timer("recognize"):
+            texts, confidences = self.reader.recognize(frame.image, found)
+        data = {k: v for k, v in found.data.items() if k != "features"}  # read: the features are done with
+        return Result(replace(found, data={**data, "text": texts, "text_confidence": confidences}))
+
+    def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
+        words = result.objects
+        if not len(words):
+            return
+        color = color_for(2)
+        for quad, text, confidence in zip(words.data["quad"], words.data["text"], words.data["text_confidence"],
+                                          strict=True):
+            if style.boxes:
+                cv2.polylines(image, [np.round(quad).astype(np.int32)], True, color, style.thickness, cv2.LINE_AA)
+            caption = " ".join(([text] if style.labels else []) + ([f"{confidence:.2f}"] if style.confidence else []))
+            if text and caption:
+                top_left = quad[np.argmin(quad[:, 0] + quad[:, 1])]
+                self.captioner.draw(image, caption, int(top_left[0]), int(quad[:, 1].min()) - 1, color, style)

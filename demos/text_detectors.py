@@ -1,15 +1,16 @@
-"""Text detectors: each turns one request's outputs into word quadrilaterals in frame pixels.
+"""Text detectors, on the one decoder contract (`ovdemo.common.family.Decoder`): each turns one request's
+outputs into words, `Detections` of class "text" whose `data["quad"]` (N, 4, 2) holds each word's
+quadrilateral in frame pixels and whose box is that quad's bounding box.
 
-  boxes        horizontal-text-detection-0001 (boxes [N,5] + labels): decoded by `ovdemo detect`'s DetectTask
-  pixellink    text-detection-0003/0004: pixel and link maps, linked pixels joined into words, rotated boxes
-  db           PaddleOCR DB detectors: probability map, threshold, contours, box score, box expansion (unclip)
+  boxes          horizontal-text-detection-0001 (boxes [N,5] + labels): upright word boxes, read by the
+                 reusable detector's SSD decoder (`demos.detector`)
+  pixellink      text-detection-0003/0004: pixel and link maps, linked pixels joined into words, rotated boxes
+  db             PaddleOCR DB detectors: probability map, threshold, contours, box score, box expansion (unclip)
   text-spotting  text-spotting-0005-detector: Mask R-CNN boxes, masks (for the rotated box) and text features
-                 that its own recognizer head reads
+                 (`data["features"]`) that its own recognizer head reads
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -17,32 +18,27 @@ import openvino as ov
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from ovdemo.common.capture import Frame
 from ovdemo.common.errors import DemoError
-from ovdemo.common.inference import ModelOutputs, describe_ports, input_layout, model_input_size, port_names, port_shape
-from ovdemo.common.models import ResolvedModel
+from ovdemo.common.family import Decoder
+from ovdemo.common.inference import ModelOutputs, find_port, port_key, port_names, port_shape
+from ovdemo.common.results import Detections
 from ovdemo.common.scores import softmax
 from ovdemo.common.specs import ModelSpec
 
-from .detect import DetectTask
+from .detector import SsdDecoder
+
+NAMES = ("text",)  # every word is of the one class "text"
 
 
-@dataclass
-class Found:
-    """Words found in a frame: quadrilaterals (N, 4, 2) in frame pixels, corners in reading order
-    (top-left, top-right, bottom-right, bottom-left), their detection scores, and for detectors that
-    carry them (text spotting) per-word features for the recognizer."""
-
-    quads: np.ndarray
-    scores: np.ndarray
-    features: np.ndarray | None = None
-
-    @classmethod
-    def empty(cls) -> Found:
-        return cls(np.zeros((0, 4, 2), np.float32), np.zeros(0, np.float32))
-
-    def __len__(self) -> int:
-        return len(self.scores)
+def words(quads, scores, features: np.ndarray | None = None) -> Detections:
+    """Words as `Detections`: each quad's bounding box, its detection score, class "text", the quad in
+    `data["quad"]` (and the text-spotting features the recognizer needs in `data["features"]`)."""
+    quads = np.asarray(quads, np.float32).reshape(-1, 4, 2)
+    xyxy = np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1) if len(quads) else np.zeros((0, 4))
+    data: dict = {"quad": quads}
+    if features is not None:
+        data["features"] = features
+    return Detections(xyxy, scores, np.zeros(len(quads), np.int32), data=data, names=NAMES)
 
 
 def order_corners(points: np.ndarray) -> np.ndarray:
@@ -67,53 +63,48 @@ def boxes_to_quads(boxes: np.ndarray) -> np.ndarray:
                      np.stack([x1, y2], 1)], axis=1).astype(np.float32)
 
 
+class TextDecoder(Decoder):
+    """A text detector's decoder: `decode` gives words (see `words`)."""
 
+    @property
+    def params(self) -> dict:
+        return self.spec.params
 
-class TextDetector:
-    name = ""
-    expects = ""
+    @classmethod
+    def dynamic_size(cls, spec: ModelSpec, frame_size: tuple[int, int] | None,
+                     side: int | None) -> tuple[int, int]:
+        """The (w, h) to give a model whose input size is dynamic (--input-size: `side`); decoders of
+        fixed-size models refuse."""
+        raise DemoError(f"the {cls.name} text detector needs a model with a fixed input size",
+                        "reshape the model to a fixed size")
 
-    def __init__(self, resolved: ResolvedModel, threshold: float | None):
-        self.resolved, self.spec = resolved, resolved.spec
-        self.params = self.spec.params if self.spec else {}
-        default = self.spec.threshold if self.spec else 0.5
-        self.threshold = default if threshold is None else threshold
-
-    def mismatch(self, model: ov.Model) -> DemoError:
-        return DemoError(f"the outputs of {self.resolved.name} do not fit the {self.name} text detector",
-                         f"expected {self.expects}; the model has {describe_ports(model.outputs)}")
-
-    def prepare(self, model: ov.Model, frame_size: tuple[int, int] | None) -> None:
-        raise NotImplementedError
-
-    def decode(self, outputs: ModelOutputs, frame: Frame) -> Found:
+    def decode(self, outputs: ModelOutputs, frame_size: tuple[int, int]) -> Detections:
         raise NotImplementedError
 
 
-class BoxesDetector(TextDetector):
-    """Axis-aligned word boxes from any detector `ovdemo detect` decodes (horizontal-text-detection-0001)."""
+class BoxesDecoder(TextDecoder):
+    """Axis-aligned word boxes from an SSD-style detector (horizontal-text-detection-0001: boxes [N,5] in
+    input pixels + labels), decoded by the reusable detector's SSD decoder."""
 
     name = "boxes"
     expects = "boxes [N,5] with labels [N], or DetectionOutput [1,1,N,7]"
 
-    @staticmethod
-    def fits(model: ov.Model) -> bool:
-        return any(len(port_shape(p)) == 2 and port_shape(p)[-1] == 5 for p in model.outputs) or any(
-            port_shape(p)[-1:] == [7] for p in model.outputs)
+    @classmethod
+    def fits(cls, model: ov.Model) -> bool:
+        return SsdDecoder.fits(model)
 
-    def prepare(self, model, frame_size) -> None:
-        self.task = DetectTask(model=self.resolved, threshold=self.threshold, arch="ssd")
+    def bind(self, model: ov.Model) -> None:
         try:
-            self.task.prepare(model)
+            self.boxes = SsdDecoder(model, self.setup)
         except DemoError:
-            raise self.mismatch(model) from None
+            raise self.mismatch(model.outputs) from None
 
-    def decode(self, outputs, frame) -> Found:
-        found = self.task.postprocess(outputs, frame)
-        return Found(boxes_to_quads(found.boxes), found.scores.astype(np.float32))
+    def decode(self, outputs, frame_size) -> Detections:
+        found = self.boxes.decode(outputs, frame_size)
+        return words(boxes_to_quads(found.xyxy), found.confidence)
 
 
-class PixelLinkDetector(TextDetector):
+class PixelLinkDecoder(TextDecoder):
     """PixelLink: a text/no-text pair of logits per pixel, and 8 neighbour-link pairs. Text pixels joined
     by positive links form one word; each word's minimum-area rectangle is its rotated box."""
 
@@ -123,28 +114,22 @@ class PixelLinkDetector(TextDetector):
     NEIGHBOURS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
 
     @staticmethod
-    def _channels(port) -> int | None:
-        shape = port_shape(port)
+    def _channels(shape: list) -> int | None:
         if len(shape) != 4:
             return None
-        for size in (16, 2):
-            if size in (shape[1], shape[3]):
-                return size
-        return None
+        return next((size for size in (16, 2) if size in (shape[1], shape[3])), None)
 
     @classmethod
     def fits(cls, model: ov.Model) -> bool:
-        return sorted(filter(None, (cls._channels(p) for p in model.outputs))) == [2, 16]
+        return sorted(filter(None, (cls._channels(port_shape(p)) for p in model.outputs))) == [2, 16]
 
-    def prepare(self, model, frame_size) -> None:
-        ports = list(model.outputs)
-        pixel = next((p for p in ports if "model/segm_logits/add" in port_names(p)), None)
-        link = next((p for p in ports if "model/link_logits_/add" in port_names(p)), None)
-        pixel = pixel or next((p for p in ports if self._channels(p) == 2), None)
-        link = link or next((p for p in ports if self._channels(p) == 16), None)
+    def bind(self, model: ov.Model) -> None:
+        ports = model.outputs
+        pixel = find_port(ports, ("model/segm_logits/add",), lambda s: self._channels(s) == 2)
+        link = find_port(ports, ("model/link_logits_/add",), lambda s: self._channels(s) == 16)
         if pixel is None or link is None:
-            raise self.mismatch(model)
-        self.pixel_name, self.link_name = sorted(pixel.get_names())[0], sorted(link.get_names())[0]
+            raise self.mismatch(ports)
+        self.pixel_key, self.link_key = port_key(pixel), port_key(link)
         self.pixel_threshold = float(self.params.get("pixel_threshold", 0.8))
         self.link_threshold = float(self.params.get("link_threshold", 0.8))
         self.min_area = float(self.params.get("min_area", 300))
@@ -155,12 +140,12 @@ class PixelLinkDetector(TextDetector):
         array = array[0]
         return array if array.shape[-1] == channels else array.transpose(1, 2, 0)
 
-    def decode(self, outputs, frame) -> Found:
-        pixel = softmax(self._hwc(outputs.get(self.pixel_name), 2))[..., 1]
+    def decode(self, outputs, frame_size) -> Detections:
+        pixel = softmax(self._hwc(outputs.get(self.pixel_key), 2))[..., 1]
         h, w = pixel.shape
-        link = softmax(self._hwc(outputs.get(self.link_name), 16).reshape(h, w, 8, 2))[..., 1]
+        link = softmax(self._hwc(outputs.get(self.link_key), 16).reshape(h, w, 8, 2))[..., 1]
         labels, count = self.join(pixel >= self.pixel_threshold, link >= self.link_threshold)
-        return self.boxes(labels, count, pixel, frame.image.shape[1] / w, frame.image.shape[0] / h)
+        return self.boxes(labels, count, pixel, frame_size[0] / w, frame_size[1] / h)
 
     def join(self, positive: np.ndarray, links: np.ndarray) -> tuple[np.ndarray, int]:
         """Label map (0 = background, 1..count = words) of text pixels joined through their links."""
@@ -185,7 +170,7 @@ class PixelLinkDetector(TextDetector):
         labels[flat] = dense + 1
         return labels.reshape(h, w), int(dense.max() + 1) if flat.any() else 0
 
-    def boxes(self, labels, count, pixel, sx, sy) -> Found:
+    def boxes(self, labels, count, pixel, sx, sy) -> Detections:
         quads, scores = [], []
         ys, xs = np.nonzero(labels)
         ids = labels[ys, xs]
@@ -202,12 +187,10 @@ class PixelLinkDetector(TextDetector):
                 continue
             quads.append(rect_quad(rect))
             scores.append(float(pixel[cy, cx].mean()))
-        if not quads:
-            return Found.empty()
-        return Found(np.stack(quads), np.array(scores, np.float32))
+        return words(quads, scores)
 
 
-class DbDetector(TextDetector):
+class DbDecoder(TextDecoder):
     """PaddleOCR DB (differentiable binarization): a text probability map. Regions above the binarization
     threshold whose mean probability passes the box threshold become their minimum-area rectangles, grown
     by `unclip` (the shrink the model was trained with, undone: offset = area * unclip / perimeter)."""
@@ -216,43 +199,38 @@ class DbDetector(TextDetector):
     expects = "one probability map [N,1,H,W]"
     STRIDE = 32
 
-    @staticmethod
-    def fits(model: ov.Model) -> bool:
-        return len(model.outputs) == 1 and len(port_shape(model.output(0))) == 4 and port_shape(model.output(0))[1] == 1
+    @classmethod
+    def fits(cls, model: ov.Model) -> bool:
+        """One map of one channel at the input's own resolution (not, e.g., a DetectionOutput [1,1,N,7])."""
+        shape = port_shape(model.output(0)) if len(model.outputs) == 1 else []
+        image = port_shape(model.input(0)) if len(model.inputs) == 1 else []
+        return len(shape) == 4 and shape[1] == 1 and len(image) == 4 and shape[2:] == image[2:]
 
-    def __init__(self, resolved, threshold, side: int | None = None):
-        super().__init__(resolved, threshold)
-        self.side = side
-
-    def input_size(self, frame_size: tuple[int, int] | None) -> tuple[int, int]:
-        """(w, h), multiples of 32: the frame scaled to fit `side` (--det-size), else scaled down only as far
-        as PaddleOCR's limit of 960 on the longer side; a square of that size for frames of various sizes."""
-        limit = int(self.params.get("limit_side", 960))
+    @classmethod
+    def dynamic_size(cls, spec, frame_size, side):
+        """(w, h), multiples of 32: the frame scaled to fit `side` (--input-size), else scaled down only as
+        far as PaddleOCR's limit of 960 on the longer side; a square of that size for frames of various sizes."""
+        limit = int(spec.params.get("limit_side", 960))
         if frame_size is None:
-            side = self.side or limit
+            side = side or limit
             return side, side
         w, h = frame_size
-        ratio = (self.side / max(w, h)) if self.side else min(1.0, limit / max(w, h))
-        return tuple(max(self.STRIDE, int(round(v * ratio / self.STRIDE)) * self.STRIDE) for v in (w, h))
+        ratio = (side / max(w, h)) if side else min(1.0, limit / max(w, h))
+        return tuple(max(cls.STRIDE, int(round(v * ratio / cls.STRIDE)) * cls.STRIDE) for v in (w, h))
 
-    def prepare(self, model, frame_size) -> None:
+    def bind(self, model: ov.Model) -> None:
         if not self.fits(model):
-            raise self.mismatch(model)
-        self.output = sorted(model.output(0).get_names())[0]
-        port = model.input(0)
-        if model_input_size(model, input_layout(model, self.spec)) is None:  # dynamic: give it a static size
-            w, h = self.input_size(frame_size)
-            shape = port.get_partial_shape()
-            model.reshape({port: ov.PartialShape([1 if shape[0].is_dynamic else shape[0], shape[1], h, w])})
+            raise self.mismatch(model.outputs)
+        self.output = port_key(model.output(0))
         self.bin_threshold = float(self.params.get("bin_threshold", 0.3))
         self.unclip = float(self.params.get("unclip", 1.5))
         self.max_candidates = int(self.params.get("max_candidates", 1000))
         self.min_side = float(self.params.get("min_side", 3))
 
-    def decode(self, outputs, frame) -> Found:
+    def decode(self, outputs, frame_size) -> Detections:
         prob = outputs.get(self.output)[0, 0]
         mh, mw = prob.shape
-        fh, fw = frame.image.shape[:2]
+        fw, fh = frame_size
         bitmap = (prob > self.bin_threshold).astype(np.uint8)
         contours, _ = cv2.findContours(bitmap, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
         quads, scores = [], []
@@ -262,7 +240,7 @@ class DbDetector(TextDetector):
             if min(rect[1]) < self.min_side:
                 continue
             score = self.region_score(prob, contour.reshape(-1, 2))
-            if score < self.threshold:
+            if score < self.setup.threshold:
                 continue
             (cx, cy), (rw, rh), angle = rect
             offset = rw * rh * self.unclip / (2 * (rw + rh))
@@ -274,9 +252,7 @@ class DbDetector(TextDetector):
             quad[:, 1] = np.clip(quad[:, 1], 0, fh - 1)
             quads.append(quad)
             scores.append(score)
-        if not quads:
-            return Found.empty()
-        return Found(np.stack(quads).astype(np.float32), np.array(scores, np.float32))
+        return words(quads, scores)
 
     @staticmethod
     def region_score(prob: np.ndarray, points: np.ndarray) -> float:
@@ -290,37 +266,39 @@ class DbDetector(TextDetector):
         return float(cv2.mean(prob[y1:y2 + 1, x1:x2 + 1], mask)[0])
 
 
-class SpottingDetector(TextDetector):
+class SpottingDecoder(TextDecoder):
     """text-spotting-0005-detector: Mask R-CNN boxes [N,5] (input pixels), labels, 28x28 masks fitted into
     each box (their minimum-area rectangle is the rotated word box) and text features [N,64,28,28]."""
 
     name = "text-spotting"
     expects = "boxes [N,5], labels [N], masks [N,28,28] and text_features.0 [N,64,28,28]"
 
-    @staticmethod
-    def fits(model: ov.Model) -> bool:
+    @classmethod
+    def fits(cls, model: ov.Model) -> bool:
         return any("text_features" in n for p in model.outputs for n in port_names(p))
 
-    def prepare(self, model, frame_size) -> None:
-        outs = {n: p for p in model.outputs for n in port_names(p)}
-        self.features_name = next((n for n in ("text_features.0", "text_features") if n in outs), None)
-        if not {"boxes", "masks"} <= set(outs) or self.features_name is None:
-            raise self.mismatch(model)
-        self.input_wh = model_input_size(model, input_layout(model, self.spec))
-        if self.input_wh is None:
-            raise DemoError(f"{self.resolved.name} has a dynamic input", "expected a fixed size such as 1280x768")
+    def bind(self, model: ov.Model) -> None:
+        ports = model.outputs
+        boxes, masks = find_port(ports, ("boxes",)), find_port(ports, ("masks",))
+        features = find_port(ports, ("text_features.0", "text_features"))
+        if boxes is None or masks is None or features is None:
+            raise self.mismatch(ports)
+        self.boxes_key, self.masks_key, self.features_key = port_key(boxes), port_key(masks), port_key(features)
+        if self.setup.input_size is None:
+            raise DemoError("the text-spotting detector has a dynamic input", "expected a fixed size such as 1280x768")
 
-    def decode(self, outputs, frame) -> Found:
-        boxes = outputs.get("boxes")
-        keep = boxes[:, 4] > self.threshold
+    def decode(self, outputs, frame_size) -> Detections:
+        boxes = outputs.get(self.boxes_key)
+        keep = boxes[:, 4] > self.setup.threshold
         if not keep.any():
-            return Found.empty()
-        fh, fw = frame.image.shape[:2]
-        scale = np.array([fw / self.input_wh[0], fh / self.input_wh[1]] * 2, np.float32)
+            return words([], [])
+        fw, fh = frame_size
+        in_w, in_h = self.setup.input_size
+        scale = np.array([fw / in_w, fh / in_h] * 2, np.float32)
         frame_boxes = boxes[keep, :4] * scale
-        masks = outputs.get("masks")[keep]
+        masks = outputs.get(self.masks_key)[keep]
         quads = np.stack([self.mask_quad(b, m, fw, fh) for b, m in zip(frame_boxes, masks, strict=True)])
-        return Found(quads, boxes[keep, 4].astype(np.float32), outputs.get(self.features_name)[keep])
+        return words(quads, boxes[keep, 4], outputs.get(self.features_key)[keep])
 
     @staticmethod
     def mask_quad(box: np.ndarray, mask: np.ndarray, fw: int, fh: int) -> np.ndarray:
@@ -338,19 +316,7 @@ class SpottingDetector(TextDetector):
         return quad
 
 
-DETECTORS: dict[str, type[TextDetector]] = {
-    "boxes": BoxesDetector, "ssd": BoxesDetector, "pixellink": PixelLinkDetector, "db": DbDetector,
-    "text-spotting": SpottingDetector,
+# In the order `choose_decoder` tries their `fits`: text spotting first (it has boxes [N,5] too), plain boxes last.
+DECODERS: dict[str, type[TextDecoder]] = {
+    "text-spotting": SpottingDecoder, "pixellink": PixelLinkDecoder, "db": DbDecoder, "boxes": BoxesDecoder,
 }
-
-
-def choose_detector(model: ov.Model, spec: ModelSpec | None) -> type[TextDetector]:
-    """By the spec's decoder, else by what the outputs look like."""
-    if spec and spec.decoder in DETECTORS:
-        return DETECTORS[spec.decoder]
-    for detector in (SpottingDetector, PixelLinkDetector, DbDetector, BoxesDetector):
-        if detector.fits(model):
-            return detector
-    raise DemoError("the model's outputs fit no text detector",
-                    "expected boxes [N,5] (horizontal-text-detection), PixelLink pixel+link maps, a DB "
-                    f"probability map [N,1,H,W] or Mask R-CNN text features; it has {describe_ports(model.outputs)}")

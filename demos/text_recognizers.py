@@ -14,6 +14,7 @@ probability; the text-spotting decoder gives the product of its per-step probabi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -22,12 +23,18 @@ import openvino as ov
 import openvino.opset13 as ops
 
 from ovdemo.common.errors import DemoError
-from ovdemo.common.inference import InferenceConfig, compile_model, describe_ports, first_error_line, read_model
+from ovdemo.common.inference import (
+    InferenceConfig,
+    compile_model,
+    describe_ports,
+    first_error_line,
+    port_key,
+    read_model,
+)
 from ovdemo.common.models import ResolvedModel
+from ovdemo.common.results import Detections
 from ovdemo.common.scores import as_probabilities
 from ovdemo.common.stages import Stage
-
-from .text_detectors import Found
 
 PAD_VALUE = 128  # grey: zero once a [-1, 1] normalisation has run, as PaddleOCR pads its batches
 MAX_WIDTH_RATIO = 40  # longest crop (width / height) a dynamic-width recognizer gets
@@ -94,8 +101,66 @@ def warp_word(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
 class Recognizer:
     kind = ""
 
-    def recognize(self, image: np.ndarray, found: Found) -> tuple[list[str], np.ndarray]:
+    def recognize(self, image: np.ndarray, found: Detections) -> tuple[list[str], np.ndarray]:
+        """The text of every word `found` holds (its `data["quad"]`), and how confident each reading is."""
         raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class CtcOutput:
+    """Where a CTC recognizer's scores are and how they are laid out."""
+
+    key: str
+    classes: int
+    time_major: bool  # [T, N, C] rather than [N, T, C]
+    height: int | None  # the fixed input height of a dynamic-width model
+
+
+def ctc_output(model: ov.Model, name: str) -> CtcOutput:
+    outputs = [p for p in model.outputs if p.get_partial_shape().rank.get_length() == 3]
+    if len(outputs) != 1 or outputs[0].get_partial_shape()[2].is_dynamic:
+        raise DemoError(f"the outputs of {name} do not fit a CTC recognizer",
+                        f"expected one [N,T,classes] or [T,N,classes] output; it has {describe_ports(model.outputs)}")
+    shape = outputs[0].get_partial_shape()
+    # [T,1,C] with a fixed T > 1 is time-major (Open Model Zoo's TensorFlow CRNNs); else batch first
+    time_major = shape[0].is_static and shape[0].get_length() > 1 and shape[1].is_static and \
+        shape[1].get_length() == 1
+    dims = [d for d in list(model.input(0).get_partial_shape())[1:] if d.is_static and d.get_length() not in (1, 3)]
+    return CtcOutput(port_key(outputs[0]), shape[2].get_length(), time_major,
+                     dims[0].get_length() if dims else None)
+
+
+def fold_sequence_input(model: ov.Model) -> str:
+    """A decoded recognizer's seq_ind [T,1] is all ones for a single image: fold it into the graph so the
+    stage has one input. Returns the key of the class-id output."""
+    for param in list(model.get_parameters()):
+        shape = param.get_partial_shape()
+        if shape.rank.get_length() == 2 and shape.is_static:
+            param.output(0).replace(ops.constant(np.ones(shape.to_shape(), np.float32)).output(0))
+            model.remove_parameter(param)
+    return port_key(model.output(0))
+
+
+def crop_recognizer(resolved: ResolvedModel, config: InferenceConfig, alphabet: list[str] | None,
+                    max_batch: int = 32) -> Recognizer:
+    """The recognizer of word crops a model is: CTC or decoded, as its spec says, else as its outputs say
+    (a [N,T,classes] output: CTC). The model is read once, by its stage."""
+    kind = resolved.spec.decoder
+    if kind not in (None, "ctc", "decoded"):
+        raise DemoError(f"{resolved.name} is not a crop recognizer ({kind})",
+                        "pass a CTC recognizer such as text-recognition-0012 or a PaddleOCR rec model")
+    bound: dict = {}
+
+    def check(model: ov.Model) -> None:
+        found = kind or ("ctc" if any(p.get_partial_shape().rank.get_length() == 3 for p in model.outputs)
+                         else "decoded")
+        bound["kind"] = found
+        bound["output"] = ctc_output(model, resolved.name) if found == "ctc" else fold_sequence_input(model)
+
+    stage = Stage(resolved, config, check=check, max_batch=max(max_batch, 1), any_size=True)
+    if bound["kind"] == "ctc":
+        return CtcRecognizer(stage, bound["output"], alphabet, max_batch)
+    return DecodedRecognizer(stage, bound["output"], alphabet)
 
 
 class CtcRecognizer(Recognizer):
@@ -103,41 +168,19 @@ class CtcRecognizer(Recognizer):
 
     kind = "ctc"
 
-    def __init__(self, resolved: ResolvedModel, config: InferenceConfig, alphabet: list[str] | None,
-                 max_batch: int = 32):
-        self.resolved = resolved
-        spec = resolved.spec
-        self.params = spec.params if spec else {}
-        self.stage = Stage(resolved, config, check=self._check, max_batch=max(max_batch, 1), any_size=True)
+    def __init__(self, stage: Stage, output: CtcOutput, alphabet: list[str] | None, max_batch: int = 32):
+        self.stage, self.output = stage, output
+        resolved = stage.model
         self.batch = max(1, min(max_batch, self.stage.max_batch))
         if alphabet is None:
             alphabet = default_alphabet(resolved)
-        self.symbols, self.blank = ctc_symbols(alphabet, self.classes, self.params.get("blank", "first"))
+        self.symbols, self.blank = ctc_symbols(alphabet, output.classes, resolved.spec.params.get("blank", "first"))
         self.size = self.stage.input_size  # (w, h) fixed, or None: height 48-style with dynamic width
         if self.size is None:
-            self.height = self._fixed_height()
-
-    def _check(self, model: ov.Model) -> None:
-        outputs = [p for p in model.outputs if p.get_partial_shape().rank.get_length() == 3]
-        if len(outputs) != 1 or outputs[0].get_partial_shape()[2].is_dynamic:
-            raise DemoError(f"the outputs of {self.resolved.name} do not fit a CTC recognizer",
-                            "expected one [N,T,classes] or [T,N,classes] output; "
-                            f"it has {describe_ports(model.outputs)}")
-        shape = outputs[0].get_partial_shape()
-        self.output = sorted(outputs[0].get_names())[0]
-        self.classes = shape[2].get_length()
-        # [T,1,C] with a fixed T > 1 is time-major (Open Model Zoo's TensorFlow CRNNs); else batch first
-        self.time_major = shape[0].is_static and shape[0].get_length() > 1 and shape[1].is_static and \
-            shape[1].get_length() == 1
-        inp = model.input(0).get_partial_shape()
-        self._input_shape = inp
-
-    def _fixed_height(self) -> int:
-        dims = [d for d in list(self._input_shape)[1:] if d.is_static and d.get_length() not in (1, 3)]
-        if not dims:
-            raise DemoError(f"{self.resolved.name} has neither a fixed input height nor width",
-                            "expected an input such as [N,3,48,W]")
-        return dims[0].get_length()
+            if output.height is None:
+                raise DemoError(f"{resolved.name} has neither a fixed input height nor width",
+                                "expected an input such as [N,3,48,W]")
+            self.height = output.height
 
     def crops(self, image: np.ndarray, quads: np.ndarray) -> list[np.ndarray]:
         words = [warp_word(image, q) for q in quads]
@@ -172,12 +215,12 @@ class CtcRecognizer(Recognizer):
         n = len(found)
         if n == 0:
             return [], np.zeros(0, np.float32)
-        batches = self.batches(self.crops(image, found.quads))
+        batches = self.batches(self.crops(image, found.data["quad"]))
         pending = [(group, self.stage.submit(batch)) for group, batch in batches]  # all in flight together
         texts, confidences = [""] * n, np.zeros(n, np.float32)
         for group, p in pending:
-            scores = p.wait().get(self.output)
-            if self.time_major:
+            scores = p.wait().get(self.output.key)
+            if self.output.time_major:
                 # one request (T, n, C), or one request per crop concatenated: (n*T, 1, C)
                 scores = scores.transpose(1, 0, 2) if scores.shape[1] == len(group) else \
                     scores.reshape(len(group), -1, scores.shape[2])
@@ -193,27 +236,20 @@ class DecodedRecognizer(Recognizer):
 
     kind = "decoded"
 
-    def __init__(self, resolved: ResolvedModel, config: InferenceConfig, alphabet: list[str] | None,
-                 max_batch: int = 32):
-        self.resolved = resolved
-        self.stage = Stage(resolved, config, check=self._fold_sequence_input, max_batch=max(max_batch, 1))
-        self.symbols = alphabet or default_alphabet(resolved)
+    def __init__(self, stage: Stage, output: str, alphabet: list[str] | None):
+        self.stage, self.output = stage, output
+        self.symbols = alphabet or default_alphabet(stage.model)
         self.size = self.stage.input_size
-
-    def _fold_sequence_input(self, model: ov.Model) -> None:
-        """seq_ind [T,1] is all ones for a single image: fold it into the graph so the stage has one input."""
-        for param in list(model.get_parameters()):
-            shape = param.get_partial_shape()
-            if shape.rank.get_length() == 2 and shape.is_static:
-                param.output(0).replace(ops.constant(np.ones(shape.to_shape(), np.float32)).output(0))
-                model.remove_parameter(param)
-        self.output = sorted(model.output(0).get_names())[0]
+        if self.size is None:
+            raise DemoError(f"{stage.model.name} takes crops of any size",
+                            "a recognizer that decodes in its graph needs a fixed input height and width")
 
     def recognize(self, image, found):
-        if len(found) == 0:
+        n = len(found)
+        if n == 0:
             return [], np.zeros(0, np.float32)
-        crops = np.stack([cv2.resize(warp_word(image, q), self.size) for q in found.quads])
-        ids = self.stage(crops).get(self.output).reshape(len(found), -1).astype(np.int64)
+        crops = np.stack([cv2.resize(warp_word(image, q), self.size) for q in found.data["quad"]])
+        ids = self.stage(crops).get(self.output).reshape(n, -1).astype(np.int64)
         texts = []
         for row in ids:
             end = np.nonzero(row < 0)[0]
@@ -271,7 +307,7 @@ class SpottingRecognizer(Recognizer):
         n = len(found)
         if n == 0:
             return [], np.zeros(0, np.float32)
-        encoded = self.encoder({self.encoder.input_names[0]: found.features}).arrays[0][1]
+        encoded = self.encoder({self.encoder.input_names[0]: found.data["features"]}).arrays[0][1]
         encoded = encoded.reshape(n, encoded.shape[1], -1).transpose(0, 2, 1)  # (n, H*W, C)
         if self.batched:
             return self._decode(encoded)

@@ -40,7 +40,7 @@ def words_video(source: Path, out: Path) -> int:
 
 
 def recognition_note(run: benchlib.EndToEnd) -> str:
-    words_per_frame = sum(len(record["words"]) for record in run.records) / max(len(run.records), 1)
+    words_per_frame = sum(len(record["objects"]) for record in run.records) / max(len(run.records), 1)
     return f"recognize {run.stages_ms['recognize']:.0f} ms/frame, {words_per_frame:.1f} words/frame"
 
 

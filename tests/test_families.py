@@ -12,7 +12,7 @@ MISFITS = [
     ("pose", "person-detection-0202", "does not look like a pose model"),
     ("segment", "person-detection-0202", "is a detect model, not a segmentation model"),
     ("segment", "human-pose-estimation-0001", "is a pose model, not a segmentation model"),
-    ("text", "road-segmentation-adas-0001", "fit no text detector"),
+    ("text", "road-segmentation-adas-0001", "do not fit the text demo"),
     ("action", "person-detection-0202", "cannot tell how to run person-detection-0202 for actions"),
 ]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import model_path
-from helpers import read_jsonl, run_ovdemo
-from test_text_scenes import SCENES, edit_distance, inside, make_frames
+from helpers import run_ovdemo
+from test_text_scenes import SCENES, edit_distance, inside, make_frames, read_records
 
 # The printed lines of page.png, read by eye (384x191 scan); y of each line's middle, in pixels.
 PAGE_LINES = [
@@ -39,29 +39,29 @@ def test_ppocr_reads_every_line_of_the_page(ppocr, images_dir, tmp_path):
     result = run_ovdemo("text", "-m", ppocr / "ppocrv5_det.onnx", "-i", images_dir / "page.png",
                         "--json", tmp_path / "t.jsonl", "--no-show")
     assert result.returncode == 0, result.stderr
-    (record,) = read_jsonl(tmp_path / "t.jsonl")
-    words = record["words"]
+    (record,) = read_records(tmp_path / "t.jsonl")
+    words = record["objects"]
     for text, y in PAGE_LINES:
         best = min(words, key=lambda w: edit_distance(text, w["text"]))
         assert char_accuracy([(text, best["text"])]) >= 0.95, (text, best["text"])
         x1, y1, x2, y2 = best["bbox"]
         assert y1 < y < y2 and abs((y1 + y2) / 2 - y) <= 6, (text, best["bbox"])
-        assert len(best["box"]) == 4 and all(len(p) == 2 for p in best["box"])
-        assert 0.8 <= best["confidence"] <= 1.0 and 0.6 <= best["detection_confidence"] <= 1.0
+        assert len(best["quad"]) == 4 and all(len(p) == 2 for p in best["quad"])
+        assert 0.8 <= best["text_confidence"] <= 1.0 and 0.6 <= best["confidence"] <= 1.0
     assert char_accuracy([(t, min((w["text"] for w in words), key=lambda s: edit_distance(t, s)))
                           for t, _ in PAGE_LINES]) >= 0.98
 
 
 def test_horizontal_detector_finds_the_page_words(ppocr, models_dir, images_dir, tmp_path):
     xml = model_path(models_dir, "horizontal-text-detection-0001", "FP16-INT8")
-    result = run_ovdemo("text", "-m", xml, "--recognizer", ppocr / "ppocrv5_rec.onnx", "-i", images_dir / "page.png",
-                        "--json", tmp_path / "t.jsonl", "--no-show")
+    result = run_ovdemo("text", "-m", xml, "--recognizer-model", ppocr / "ppocrv5_rec.onnx",
+                        "-i", images_dir / "page.png", "--json", tmp_path / "t.jsonl", "--no-show")
     assert result.returncode == 0, result.stderr
-    (record,) = read_jsonl(tmp_path / "t.jsonl")
-    read = [w["text"] for w in record["words"]]
+    (record,) = read_records(tmp_path / "t.jsonl")
+    read = [w["text"] for w in record["objects"]]
     found = PAGE_WORDS & set(read)
     assert len(found) >= 15, read  # word boxes at its default threshold: about half the page's 41 words
-    for word in record["words"]:
+    for word in record["objects"]:
         if word["text"] in PAGE_WORDS:  # each read word sits on a line that holds it
             centre_y = (word["bbox"][1] + word["bbox"][3]) / 2
             assert any(word["text"] in line.split() and abs(centre_y - y) <= 9 for line, y in PAGE_LINES), word
@@ -80,8 +80,8 @@ def spotted(records, truth) -> list[tuple[str, str]]:
         for text, corners in signs:
             centre = corners.mean(axis=0)
             grown = centre + (corners - centre) * 1.3
-            hits = [w for w in record["words"] if inside(np.mean(w["box"], axis=0), grown)]
-            pairs.append((text, max(hits, key=lambda w: w["confidence"])["text"] if hits else None))
+            hits = [w for w in record["objects"] if inside(np.mean(w["quad"], axis=0), grown)]
+            pairs.append((text, max(hits, key=lambda w: w["text_confidence"])["text"] if hits else None))
     return pairs
 
 
@@ -90,7 +90,7 @@ def test_ppocr_spots_rendered_words_on_video_frames(ppocr, scene, tmp_path):
     result = run_ovdemo("text", "-m", ppocr / "ppocrv5_det.onnx", "-i", folder, "--json", tmp_path / "t.jsonl",
                         "--no-show")
     assert result.returncode == 0, result.stderr
-    records = read_jsonl(tmp_path / "t.jsonl")
+    records = read_records(tmp_path / "t.jsonl")
     assert len(records) == len(SCENES)
     pairs = spotted(records, truth)
     assert all(read is not None for _, read in pairs), pairs  # every word's box found, at every angle
@@ -100,10 +100,10 @@ def test_ppocr_spots_rendered_words_on_video_frames(ppocr, scene, tmp_path):
 def test_horizontal_detector_boxes_the_rendered_words(ppocr, models_dir, scene, tmp_path):
     folder, truth = scene
     xml = model_path(models_dir, "horizontal-text-detection-0001", "FP16-INT8")
-    result = run_ovdemo("text", "-m", xml, "--recognizer", ppocr / "ppocrv5_rec.onnx", "-i", folder,
+    result = run_ovdemo("text", "-m", xml, "--recognizer-model", ppocr / "ppocrv5_rec.onnx", "-i", folder,
                         "--json", tmp_path / "t.jsonl", "--no-show")
     assert result.returncode == 0, result.stderr
-    pairs = spotted(read_jsonl(tmp_path / "t.jsonl"), truth)
+    pairs = spotted(read_records(tmp_path / "t.jsonl"), truth)
     # upright boxes: words tilted up to 20 degrees are boxed; one word of twelve may be missed
     assert sum(read is not None for _, read in pairs) >= len(pairs) - 1, pairs
     level = [(t, r or "") for (t, r), sign in zip(pairs, [s for sc in SCENES for s in sc], strict=True)

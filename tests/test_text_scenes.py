@@ -3,11 +3,16 @@ tests and benchmark: the truth is what was drawn, where it was drawn."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+import jsonschema
 import numpy as np
+from helpers import read_jsonl
+
+SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "assets" / "schema" / "frame.schema.json").read_text())
 
 FONT = cv2.FONT_HERSHEY_DUPLEX
 
@@ -67,6 +72,20 @@ def make_frames(video: Path, folder: Path, scenes=SCENES, start: int = 30) -> li
         cv2.imwrite(str(folder / f"f_{i:03d}.png"), frame)
     cap.release()
     return truth
+
+
+def read_records(path: Path) -> list[dict]:
+    """The JSON lines ovdemo text wrote, each checked against the frame schema, and every object a word."""
+    records = read_jsonl(path)
+    for record in records:
+        jsonschema.validate(record, SCHEMA)
+        for word in record["objects"]:
+            assert word["label"] == "text" and word["label_id"] == 0, word
+            assert {"text", "text_confidence", "quad"} <= set(word), word
+            x1, y1, x2, y2 = word["bbox"]  # the box is the quad's bounding box
+            xs, ys = [p[0] for p in word["quad"]], [p[1] for p in word["quad"]]
+            assert (x1, y1, x2, y2) == (min(xs), min(ys), max(xs), max(ys)), word
+    return records
 
 
 def edit_distance(a: str, b: str) -> int:

@@ -11,8 +11,9 @@ import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
 import pytest
-from helpers import iou, one_line_error, read_jsonl, run_ovdemo
+from helpers import iou, one_line_error, run_ovdemo
 from synthetic import unfit_model
+from test_text_scenes import read_records
 
 from ovdemo.demos.text_recognizers import ctc_greedy, ctc_symbols, read_alphabet
 
@@ -118,13 +119,13 @@ def test_pixellink_words_read_by_ctc_recognizer(tmp_path):
     result = run_ovdemo("text", "-m", "text-detection-0004", "--models-dir", tmp_path / "models", "--offline",
                         "-i", frame, "--json", tmp_path / "t.jsonl", "--no-show")
     assert result.returncode == 0, result.stderr
-    (record,) = read_jsonl(tmp_path / "t.jsonl")
-    words = sorted(record["words"], key=lambda w: w["bbox"][0])
+    (record,) = read_records(tmp_path / "t.jsonl")
+    words = sorted(record["objects"], key=lambda w: w["bbox"][0])
     assert [w["text"] for w in words] == ["hello", "world"]  # the speck is dropped, A and B stay apart
     for word, (y1, y2, x1, x2) in zip(words, (WORD_A, WORD_B), strict=True):
         assert iou(word["bbox"], [x1 * 4, y1 * 4, x2 * 4, y2 * 4]) > 0.9, word
-        assert word["confidence"] == pytest.approx(P_CHOSEN_37, abs=1e-3)
-        assert word["detection_confidence"] == pytest.approx(1.0, abs=1e-3)  # softmax of (-5, 5)
+        assert word["text_confidence"] == pytest.approx(P_CHOSEN_37, abs=1e-3)
+        assert word["confidence"] == pytest.approx(1.0, abs=1e-3)  # softmax of (-5, 5)
 
 
 # --- text-spotting-0005: detector, encoder, decoder ------------------------------------------------------
@@ -186,13 +187,13 @@ def test_text_spotting_decoder_runs_until_end_of_sequence(tmp_path):
     result = run_ovdemo("text", "-m", "text-spotting-0005", "--models-dir", tmp_path / "models", "--offline",
                         "-i", frame, "--json", tmp_path / "t.jsonl", "--no-show")
     assert result.returncode == 0, result.stderr
-    (record,) = read_jsonl(tmp_path / "t.jsonl")
-    words = sorted(record["words"], key=lambda w: w["bbox"][0])
+    (record,) = read_records(tmp_path / "t.jsonl")
+    words = sorted(record["objects"], key=lambda w: w["bbox"][0])
     assert [w["text"] for w in words] == SPOT_WORDS
     p = np.exp(CONFIDENT) / (np.exp(CONFIDENT) + 37)
     for word, text, (*_, score) in zip(words, SPOT_WORDS, SPOT_BOXES, strict=True):
-        assert word["confidence"] == pytest.approx(p ** (len(text) + 1), abs=1e-3)  # each symbol and the end
-        assert word["detection_confidence"] == pytest.approx(score, abs=1e-3)  # the CPU may run in f16
+        assert word["text_confidence"] == pytest.approx(p ** (len(text) + 1), abs=1e-3)  # each symbol and the end
+        assert word["confidence"] == pytest.approx(score, abs=1e-3)  # the CPU may run in f16
     assert iou(words[0]["bbox"], [50, 50, 200, 90]) > 0.9, words[0]
     assert iou(words[1]["bbox"], [300, 212.5, 450, 237.5]) > 0.8, words[1]  # the mask's band, not the box
 
@@ -223,7 +224,7 @@ def test_model_that_fits_no_text_detector_is_one_line_error(tmp_path):
     frame = pixellink_frame(tmp_path / "frame.png")
     result = run_ovdemo("text", "-m", model, "-i", frame, "--no-show", "--offline")
     assert result.returncode != 0
-    assert "fit no text detector" in one_line_error(result)
+    assert "do not fit the text demo" in one_line_error(result)
 
 
 def test_missing_alphabet_file_fails_before_any_output(tmp_path):
@@ -249,3 +250,37 @@ def test_non_ascii_words_are_drawn_with_a_truetype_font_or_a_warning_naming_font
     Captioner(font_path="/nonexistent.ttf", warn=warnings.append).draw(fallback, "café", 5, 40, (0, 255, 0), Style())
     assert drawn.any() and fallback.any() and not np.array_equal(drawn, fallback)
     assert len(warnings) == 1 and "--font" in warnings[0]  # only the unusable font warned, once
+
+
+def test_python_api_reads_the_words_the_command_writes(tmp_path):
+    from ovdemo.common.pipeline import Pipeline
+    from ovdemo.demos.text import TextFamily
+
+    pixellink_model(tmp_path / "models")
+    recognizer_0012(tmp_path / "models")
+    frame = pixellink_frame(tmp_path / "frame.png")
+    family = TextFamily.create(TextFamily.build_options(
+        {"model": "text-detection-0004", "input": str(frame), "models_dir": str(tmp_path / "models"), "offline": True}))
+    (decoded,) = list(Pipeline(family, family.opts))
+    words = decoded.result.objects
+    assert sorted(words.data["text"]) == ["hello", "world"]
+    assert words.data["quad"].shape == (2, 4, 2) and words.names == ("text",)
+    result = run_ovdemo("text", "-m", "text-detection-0004", "--models-dir", tmp_path / "models", "--offline",
+                        "-i", frame, "--json", tmp_path / "t.jsonl", "--no-show")
+    assert result.returncode == 0, result.stderr
+    (record,) = read_records(tmp_path / "t.jsonl")
+    assert decoded.result.to_dict()["objects"] == record["objects"]
+
+
+def test_old_flag_spellings_still_work(tmp_path):
+    pixellink_model(tmp_path / "models")
+    recognizer_0012(tmp_path / "models")
+    frame = pixellink_frame(tmp_path / "frame.png")
+    args = ("text", "-m", "text-detection-0004", "--models-dir", tmp_path / "models", "--offline", "-i", frame,
+            "--no-show")
+    result = run_ovdemo(*args, "--det-size", 640, "--json", tmp_path / "t.jsonl")  # now --input-size
+    assert result.returncode == 0, result.stderr
+    assert "--input-size applies" in result.stderr  # this detector's input size is fixed: said, not ignored
+    assert sorted(w["text"] for w in read_records(tmp_path / "t.jsonl")[0]["objects"]) == ["hello", "world"]
+    result = run_ovdemo(*args, "--recognizer", "text-recognition-0014")  # now --recognizer-model
+    assert "text-recognition-0014" in one_line_error(result)
