@@ -93,7 +93,7 @@ class Predictor:
         compiled, _ = prepare_family(self.family, self.opts, size, DEFAULT_FPS, live=False)
         self._request = compiled.create_infer_request()
         self._ports = ModelOutputs.ports(compiled)
-        self._tracking = Tracking(self.opts, DEFAULT_FPS, getattr(self.family, "reid_threshold", None)) \
+        self._tracking = Tracking(self.opts, DEFAULT_FPS, self.family.tracker_reid_threshold) \
             if self.opts.get("track") else None
         self._size = size
 

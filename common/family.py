@@ -127,6 +127,7 @@ class Family:
     examples: ClassVar[tuple[str, ...]] = ()  # command lines shown in --help
     decoders: ClassVar[Mapping[str, type[Decoder]]] = {}
     boxes: bool = True  # its results have objects, so --track applies (a family may say otherwise in prepare)
+    tracker_reid_threshold: float | None = None  # the tracker's re-id distance, for families that give embeddings
     own_options: ClassVar[tuple[Opt, ...]] = ()
     fixed: ClassVar[dict] = {}  # options the family always runs with, not flags (track: {"track": True})
 

@@ -136,7 +136,7 @@ class Pipeline:
                                                   self.source.live)
         self.metrics.device = execution_devices(self.compiled)
         if self.opts.get("track"):
-            self.tracking = Tracking(self.opts, self.source.fps, getattr(self.family, "reid_threshold", None))
+            self.tracking = Tracking(self.opts, self.source.fps, self.family.tracker_reid_threshold)
 
     def header(self) -> str:
         src, size = self.source, self.frame_size

@@ -80,9 +80,9 @@ class DetectFamily(Family):
         super().__init__(model, opts)
         self.reid = reid
         self.reid_stage: Stage | None = None
-        self.reid_threshold = opts.get("reid_threshold")
-        if reid is not None and self.reid_threshold is None:
-            self.reid_threshold = float(reid.spec.params.get("reid_threshold", DEFAULT_REID_THRESHOLD))
+        self.tracker_reid_threshold = opts.get("reid_threshold")
+        if reid is not None and self.tracker_reid_threshold is None:
+            self.tracker_reid_threshold = float(reid.spec.params.get("reid_threshold", DEFAULT_REID_THRESHOLD))
 
     @classmethod
     def create(cls, opts) -> DetectFamily:
