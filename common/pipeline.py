@@ -333,7 +333,8 @@ class Runner:
             lat = (t1 - frame.captured) * 1000.0
             draw_status(image, [f"FPS {self.metrics.live_fps():.1f}", f"latency {lat:.0f} ms"], style)
         t2 = time.perf_counter()
-        timings = {**item.timings, "render": (t2 - t1) * 1000.0}
+        # the family's steps timed while drawing (e.g. segment's mask blend) belong to this frame
+        timings = {**item.timings, "render": (t2 - t1) * 1000.0, **self.pipeline.family.timer.take()}
         if self.video:
             self.video.write(image)
         quit_requested = self._show(image) if self.show else False
