@@ -99,11 +99,13 @@ def draw_predicted_box(frame: np.ndarray, box, color, style: Style, caption_text
         draw_label(frame, caption_text, x1 - style.thickness // 2, y1, color, style)
 
 
-def draw_objects(frame: np.ndarray, objects: Detections, style: Style, extras: list[str] | None = None) -> None:
-    """Boxes with captions (track id, class, score, then `extras[i]`); predicted tracks dashed."""
+def draw_objects(frame: np.ndarray, objects: Detections, style: Style, extras: list[str] | None = None,
+                 colors: list[tuple[int, int, int]] | None = None) -> None:
+    """Boxes with captions (track id, class, score, then `extras[i]`); predicted tracks dashed. `colors`
+    gives each object's colour when the family chooses them (default: `object_color`)."""
     states = objects.data.get("track_state")
     for i in range(len(objects)):
-        color = object_color(objects, i)
+        color = colors[i] if colors is not None else object_color(objects, i)
         text = caption(objects, i, style, extras[i] if extras else "")
         if states is not None and states[i] == "predicted":
             draw_predicted_box(frame, objects.xyxy[i], color, style, text)
