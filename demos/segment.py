@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import click
+import cv2
 import numpy as np
 import openvino as ov
 
@@ -132,11 +133,15 @@ class SegmentFamily(Family):
 
     def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
         only_masks, opacity = self.opts.only_masks, self.opts.opacity
-        if result.class_map is not None:
+        class_map = result.class_map
+        if class_map is not None:
+            if class_map.classes.shape != image.shape[:2]:  # carried over (--infer-every) from a frame of another size
+                class_map = ClassMap(cv2.resize(class_map.classes, (image.shape[1], image.shape[0]),
+                                                interpolation=cv2.INTER_NEAREST), class_map.names)
             with self.timer("blend"):
-                blend_class_map(image, result.class_map, self.palette, self.background, opacity, only_masks)
+                blend_class_map(image, class_map, self.palette, self.background, opacity, only_masks)
             shares = result.class_map.shares()
-            draw_legend(image, legend_entries(result.class_map, self.palette, self.background, shares), style)
+            draw_legend(image, legend_entries(class_map, self.palette, self.background, shares), style)
             return
         colors = instance_colors(result.objects)
         with self.timer("blend"):

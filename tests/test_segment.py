@@ -262,6 +262,24 @@ def test_semantic_jsonl_shares_and_colors_through_the_cli(tmp_path):
     assert np.abs(blended[(by1 + by2) // 2, (bx1 + bx2) // 2] - expected).max() <= 2
 
 
+def test_infer_every_carries_the_class_map_over(tmp_path):
+    """--infer-every 2: the skipped frame repeats the last class shares (marked not inferred) and is drawn
+    with the last class map, even on a frame of another size."""
+    model = unet_camvid(tmp_path / "unet-camvid-onnx-0001.xml")
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i, (w, h) in enumerate([(640, 360), (300, 500), (640, 360)]):
+        cv2.imwrite(str(frames / f"{i}.png"), color_frame(w, h)[0])
+    result = run_ovdemo("segment", "-m", model, "-i", frames, "--no-show", "--json", tmp_path / "seg.jsonl",
+                        "--infer-every", "2", "-o", tmp_path / "out_%02d.png")
+    assert result.returncode == 0, result.stderr
+    records = valid_jsonl(tmp_path / "seg.jsonl")
+    assert [r["inferred"] for r in records] == [True, False, True]
+    assert records[1]["class_shares"] == records[0]["class_shares"]
+    assert records[2]["class_shares"] == records[0]["class_shares"]  # the same frame again, inferred
+    assert cv2.imread(str(tmp_path / "out_01.png")).shape == (500, 300, 3)
+
+
 # -- instance: Mask R-CNN ------------------------------------------------------------------------------------
 
 def person_0007_outputs():
