@@ -63,6 +63,8 @@ class Opt:
         out = [click.option(*self.flags, self.name, **kwargs)]
         for alias in self.aliases:
             alias_kwargs = {k: v for k, v in kwargs.items() if k in ("type", "is_flag", "multiple", "metavar")}
+            if self.is_flag:  # the old spelling of a --show-x/--hide-x switch is a plain flag: given means on
+                alias_kwargs["is_flag"] = True
             out.append(click.option(alias.flag, f"alias__{self.name}__{alias.flag.lstrip('-').replace('-', '_')}",
                                     hidden=True, default=None, **alias_kwargs))
         return out

@@ -239,7 +239,7 @@ class Pipeline:
                 infer_ms: float) -> Decoded:
         t0 = time.perf_counter()
         if skip == EVERY_SKIP:
-            last = self._last or Result()
+            last = self._last if self._last is not None else Result()  # (a Result without objects is falsy)
             # with a tracker the objects come from its predictions; otherwise the last ones stand
             result = replace(last, objects=last.objects[[]] if self.tracking else last.objects, inferred=False,
                              events=[])
@@ -342,7 +342,8 @@ class Runner:
             lat = (t1 - frame.captured) * 1000.0
             draw_status(image, [f"FPS {self.metrics.live_fps():.1f}", f"latency {lat:.0f} ms"], style)
         t2 = time.perf_counter()
-        timings = {**item.timings, "render": (t2 - t1) * 1000.0}
+        # the family's steps timed while drawing (e.g. segment's mask blend) belong to this frame
+        timings = {**item.timings, "render": (t2 - t1) * 1000.0, **self.pipeline.family.timer.take()}
         if self.video:
             self.video.write(image)
         quit_requested = self._show(image) if self.show else False

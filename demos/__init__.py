@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .detect import DetectFamily, TrackFamily
 from .face import FaceFamily
+from .segment import SegmentFamily
 from .text import TextFamily
 
 # name -> Family class, in `ovdemo --help` order
@@ -11,5 +12,6 @@ FAMILIES: dict = {
     "detect": DetectFamily,
     "face": FaceFamily,
     "track": TrackFamily,
+    "segment": SegmentFamily,
     "text": TextFamily,
 }

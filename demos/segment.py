@@ -1,10 +1,13 @@
-"""`ovdemo segment`: semantic segmentation (class maps) and instance segmentation (Mask R-CNN, YOLACT)."""
+"""`ovdemo segment`: semantic segmentation (class maps) and instance segmentation (Mask R-CNN, YOLACT).
+
+A semantic model's frame is a `ClassMap` (its class shares are the record's `class_shares`, `objects` stays
+empty, and --track is refused: there is nothing to track); an instance model's frame is `Detections` with a
+`BoxMask` per object, which the one tracker follows with --track like any other objects.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import time
-from dataclasses import dataclass, field
+from dataclasses import replace
 
 import click
 import cv2
@@ -12,143 +15,135 @@ import numpy as np
 import openvino as ov
 
 from ovdemo.common.capture import Frame
-from ovdemo.common.draw import Style
+from ovdemo.common.draw import Style, draw_objects
 from ovdemo.common.errors import DemoError
+from ovdemo.common.family import DecoderSetup, Family, choose_decoder
 from ovdemo.common.inference import ModelOutputs, input_layout, model_input_size
 from ovdemo.common.models import ResolvedModel, resolve_from_options
-from ovdemo.common.options import PipelineOptions, model_option, pipeline_options
-from ovdemo.common.pipeline import run
-from ovdemo.common.specs import load_labels
+from ovdemo.common.options import (
+    CLASSES,
+    LABELS,
+    SHOW_BOXES,
+    SHOW_CONF,
+    SHOW_LABELS,
+    THRESHOLD,
+    TRACKING,
+    Alias,
+    Opt,
+    arch_opt,
+    parse_classes,
+)
+from ovdemo.common.results import ClassMap, Detections, Result
+from ovdemo.common.specs import ModelSpec
 
-from .segment_decoders import DECODERS, ClassMap, Decoder, Instances, choose_decoder
+from .segment_decoders import DECODERS, SegmentDecoder
 from .segment_draw import (
     background_ids,
     blend_class_map,
     blend_instances,
     build_palette,
-    draw_instance_captions,
+    class_colors,
     draw_legend,
+    instance_colors,
     legend_entries,
-    parse_colors,
 )
-from .segment_track import InstanceTracker
 
-DEFAULT_MODEL = "road-segmentation-adas-0001"
-POLYGON_TOLERANCE = 1.0  # pixels: approxPolyDP keeps the outline within this of the mask's edge
-
-
-def mask_polygons(mask: np.ndarray, origin) -> list[list[list[int]]]:
-    """The outlines of a box-local mask's parts in frame pixels, largest part first."""
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    contours = sorted(contours, key=cv2.contourArea, reverse=True)
-    polygons = []
-    for contour in contours:
-        points = cv2.approxPolyDP(contour, POLYGON_TOLERANCE, True).reshape(-1, 2) + np.asarray(origin)
-        if len(points) >= 3:
-            polygons.append(points.astype(int).tolist())
-    return polygons
+COLORS = Opt("colors", ("--colors",), "Class colours, one R G B per line by class id, e.g. (128, 64, 128) or "
+             "#804080 [default: the model's].", type=click.Path(dir_okay=False), metavar="FILE")
+OPACITY = Opt("opacity", ("--opacity",), "How strongly masks cover the frame.", default=0.5,
+              type=click.FloatRange(0, 1), show_default=True)
+ONLY_MASKS = Opt("only_masks", ("--only-masks",), "Draw the masks alone, on black.", default=False, is_flag=True)
+SHOW_SCORES = replace(SHOW_CONF.with_default(False, "Caption instances with their confidence (off unless asked)."),
+                      aliases=(Alias("--show-scores"),))
 
 
-@dataclass
-class SegmentTask:
-    model: ResolvedModel
-    threshold: float | None = None
-    labels: tuple[str, ...] | None = None  # --labels overrides the spec's
-    colors: list[tuple[int, int, int]] | None = None  # --colors overrides the spec's (BGR)
-    opacity: float = 0.5
-    only_masks: bool = False
-    show_boxes: bool = False
-    show_scores: bool = False
-    track: bool = False
-    arch: str | None = None
-    family: str = "segment"
-    decoder: Decoder | None = field(default=None, init=False)
-    stage_ms: dict[str, float] = field(default_factory=dict, init=False)
+def class_ids(names: tuple[str, ...] | None, wanted: tuple[str, ...], model: str) -> np.ndarray | None:
+    """The class ids `--classes` keeps (None: all of them); unknown names are an error naming the known."""
+    if not wanted:
+        return None
+    unknown = [c for c in wanted if c not in (names or ())]
+    if unknown:
+        raise DemoError(f"unknown class(es) {', '.join(unknown)} for {model}",
+                        f"known: {', '.join(names)}" if names else "pass --labels FILE for this model")
+    return np.flatnonzero(np.isin(np.asarray(names), wanted)).astype(np.int32)
+
+
+class SegmentFamily(Family):
+    """Segment video: class maps (semantic) or per-object masks (instance)."""
+
+    name = "segment"
+    summary = "Segment video: class maps (semantic) or per-object masks (instance)."
+    default_model = "road-segmentation-adas-0001"
+    model_help = "Segmentation model: an Open Model Zoo name or a .xml/.onnx path."
+    decoders = DECODERS
+    examples = (
+        "ovdemo segment -i car-detection.mp4 --output out.mp4 --json out.jsonl",
+        "ovdemo segment -m semantic-segmentation-adas-0001 -i drive.mp4 --opacity 0.3 --colors palette.txt",
+        "ovdemo segment -m instance-segmentation-person-0007 -i cam0 --track --show-boxes",
+        "ovdemo segment -m yolact-resnet50-fpn-pytorch -i street.mp4 --classes person,car --show-conf",
+    )
+    own_options = (
+        THRESHOLD, LABELS, CLASSES, arch_opt(DECODERS), COLORS, OPACITY, ONLY_MASKS, SHOW_LABELS, SHOW_SCORES,
+        SHOW_BOXES.with_default(False, "Draw instances' boxes."), *TRACKING,
+    )
+
+    def __init__(self, model: ResolvedModel, opts, ov_model: ov.Model | None = None):
+        super().__init__(model, opts, ov_model)
+        spec = model.spec
+        self.names = self.labels()
+        colors = opts.get("colors") or spec.params.get("colors")
+        self.palette = build_palette(class_colors(colors) if colors else None)
+        self.background = background_ids(self.names)
+        self.keep_ids = class_ids(self.names, parse_classes(opts.get("classes")), model.name)
+        self.decoder: SegmentDecoder | None = None
+
+    @classmethod
+    def create(cls, opts) -> SegmentFamily:
+        resolved = resolve_from_options(opts.model, opts)
+        spec = resolved.spec
+        if spec.family not in (None, cls.name) and not opts.get("arch"):
+            # a detector's [1,1,N,7] output would otherwise pass for a tiny class map
+            raise DemoError(f"{resolved.name} is a {spec.family} model, not a segmentation model",
+                            f"run it with `ovdemo {spec.family}`, or pass --arch to force a segmentation decoder")
+        return cls(resolved, opts)
+
+    @classmethod
+    def accepts(cls, model: ov.Model, spec: ModelSpec) -> bool:
+        return spec.family in (None, cls.name) and super().accepts(model, spec)
 
     def prepare(self, model: ov.Model) -> None:
         spec = self.model.spec
-        if spec and spec.family not in (None, "segment") and not self.arch:
-            # a detector's [1,1,N,7] output would otherwise pass for a tiny class map
-            raise DemoError(f"{self.model.name} is a {spec.family} model, not a segmentation model",
-                            f"run it with `ovdemo {spec.family}`, or pass --arch to force a segmentation decoder")
-        self.names = self.labels or (spec.labels if spec else None)
-        self.score_threshold = self.threshold if self.threshold is not None else (spec.threshold if spec else 0.5)
         input_size = model_input_size(model, input_layout(model, spec)) if model.inputs else None
-        self.decoder = choose_decoder(model, spec, self.arch)(model, spec, input_size)
-        colors = self.colors
-        if colors is None and spec and spec.params.get("colors"):
-            spec_colors = spec.params["colors"]
-            colors = parse_colors(spec_colors) if isinstance(spec_colors, str) else \
-                [(int(b), int(g), int(r)) for r, g, b in spec_colors]
-        self.palette = build_palette(colors)
-        self.background = background_ids(self.names)
-        self.tracker = InstanceTracker() if self.track and not self.decoder.semantic else None
+        setup = DecoderSetup(spec, self.threshold(), self.names, input_size)
+        self.decoder = choose_decoder(DECODERS, model, spec, self.opts.get("arch"), self.name)(model, setup)
+        self.decoder.augment(model)
+        self.boxes = not self.decoder.semantic  # a class map has no objects: the pipeline refuses --track
+        if self.decoder.semantic and self.keep_ids is not None:
+            raise DemoError("--classes keeps only some instances, and this model gives a class map",
+                            "drop --classes (every class of the map is painted and counted)")
 
-    def postprocess(self, outputs: ModelOutputs, frame: Frame) -> ClassMap | Instances:
+    def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Result:
         h, w = frame.image.shape[:2]
-        if self.decoder.semantic:
-            return self.decoder.decode(outputs, (w, h), self.names)
-        found = self.decoder.decode(outputs, (w, h), self.score_threshold, self.names)
-        if self.tracker is not None:
-            self.tracker.update(found)
-        return found
+        found = self.decoder.decode(outputs, (w, h))
+        if isinstance(found, ClassMap):
+            return Result(Detections.empty(self.names), class_map=found)
+        if self.keep_ids is not None:
+            found = found[np.isin(found.class_id, self.keep_ids)]
+        return Result(found)
 
-    def draw(self, image: np.ndarray, result: ClassMap | Instances, style: Style) -> None:
-        started = time.perf_counter()
-        if isinstance(result, ClassMap):
-            blend_class_map(image, result, self.palette, self.background, self.opacity, self.only_masks)
-        else:
-            blend_instances(image, result, self.opacity, self.only_masks)
-        self.stage_ms["blend"] = (time.perf_counter() - started) * 1000.0
-        if isinstance(result, ClassMap):
-            draw_legend(image, legend_entries(result, self.palette, self.background, result.shares()), style)
-        else:
-            draw_instance_captions(image, result, dataclasses.replace(style, confidence=self.show_scores),
-                                   self.show_boxes)
-
-    def record(self, result: ClassMap | Instances) -> dict:
-        if isinstance(result, ClassMap):
-            return {"classes": [{"label": result.label_name(i), "label_id": i, "share": round(share, 5)}
-                                for i, share in sorted(result.shares().items())]}
-        objects = result.detections().objects()
-        for i, obj in enumerate(objects):
-            if result.ids[i] >= 0:
-                obj["id"] = int(result.ids[i])
-            obj["area"] = int(result.masks[i].sum())
-            obj["polygons"] = mask_polygons(result.masks[i], result.origins[i])
-        return {"objects": objects}
-
-    def raw_lines(self, result: ClassMap | Instances) -> list[str]:
-        record = self.record(result)
-        if isinstance(result, ClassMap):
-            return [f"{c['label']} ({c['label_id']}) {c['share'] * 100:.2f}%" for c in record["classes"]]
-        return [f"{o['label']} ({o['label_id']}) {o['confidence']:.3f} [{', '.join(f'{v:.0f}' for v in o['bbox'])}]"
-                f" {o['area']} px" + (f" id {o['id']}" if "id" in o else "") for o in record["objects"]]
-
-
-@click.command(name="segment")
-@model_option(DEFAULT_MODEL, "Segmentation model: an Open Model Zoo name or a .xml/.onnx path.")
-@click.option("-t", "--threshold", type=click.FloatRange(0, 1),
-              help="Instance confidence threshold [default: the model's, else 0.5].")
-@click.option("--labels", "labels_file", type=click.Path(dir_okay=False),
-              help="Class names, one per line, by class id.")
-@click.option("--colors", "colors_file", type=click.Path(dir_okay=False),
-              help="Class colours, one R G B per line by class id, e.g. (128, 64, 128) or #804080.")
-@click.option("--opacity", type=click.FloatRange(0, 1), default=0.5, show_default=True,
-              help="How strongly masks cover the frame.")
-@click.option("--only-masks", is_flag=True, help="Draw the masks alone, on black.")
-@click.option("--show-boxes", is_flag=True, help="Instance models: draw each instance's box.")
-@click.option("--show-scores", is_flag=True, help="Instance models: print each instance's score.")
-@click.option("--track", is_flag=True, help="Instance models: keep each instance's id and colour across frames.")
-@click.option("--arch", type=click.Choice(sorted(DECODERS)), help="Output decoder, for models ovdemo does not know.")
-@pipeline_options
-def command(model, threshold, labels_file, colors_file, opacity, only_masks, show_boxes, show_scores, track, arch,
-            **kwargs):
-    """Segment video: class maps (semantic) or per-object masks (instance)."""
-    opts = PipelineOptions.take(kwargs)
-    labels = load_labels(labels_file) if labels_file else None
-    colors = parse_colors(colors_file) if colors_file else None
-    resolved = resolve_from_options(model, opts)
-    task = SegmentTask(model=resolved, threshold=threshold, labels=labels, colors=colors, opacity=opacity,
-                       only_masks=only_masks, show_boxes=show_boxes, show_scores=show_scores, track=track, arch=arch)
-    return run(task, opts)
+    def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
+        only_masks, opacity = self.opts.only_masks, self.opts.opacity
+        class_map = result.class_map
+        if class_map is not None:
+            if class_map.classes.shape != image.shape[:2]:  # carried over (--infer-every) from a frame of another size
+                class_map = ClassMap(cv2.resize(class_map.classes, (image.shape[1], image.shape[0]),
+                                                interpolation=cv2.INTER_NEAREST), class_map.names)
+            with self.timer("blend"):
+                blend_class_map(image, class_map, self.palette, self.background, opacity, only_masks)
+            shares = result.class_map.shares()
+            draw_legend(image, legend_entries(class_map, self.palette, self.background, shares), style)
+            return
+        colors = instance_colors(result.objects)
+        with self.timer("blend"):
+            blend_instances(image, result.objects, colors, opacity, only_masks)
+        draw_objects(image, result.objects, style, colors=colors)

@@ -8,11 +8,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ovdemo.common.draw import FONT, Style, color_for, draw_box, draw_label
+from ovdemo.common.draw import FONT, Style, color_for, object_color
 from ovdemo.common.errors import DemoError
+from ovdemo.common.results import BoxMask, ClassMap, Detections
 from ovdemo.common.specs import ASSETS
-
-from .segment_decoders import ClassMap, Instances
 
 # classes that mean "nothing here": never painted, left out of the legend (still in the JSON shares)
 BACKGROUND_NAMES = {"bg", "background", "unlabeled", "unlabelled", "void", "__background__"}
@@ -49,6 +48,17 @@ def parse_colors(ref: str | Path) -> list[tuple[int, int, int]]:
     if not colors:
         raise DemoError(f"colours file '{ref}' is empty", "write one R G B colour per class line")
     return colors
+
+
+def class_colors(value) -> list[tuple[int, int, int]]:
+    """Class colours as --colors, a keyword or a spec gives them: a palette file (see `parse_colors`) or a
+    list of R, G, B triples. Returns BGR tuples."""
+    if isinstance(value, str | Path):
+        return parse_colors(value)
+    colors = [tuple(int(c) for c in rgb) for rgb in value]
+    if not colors or any(len(c) != 3 or not all(0 <= v <= 255 for v in c) for c in colors):
+        raise DemoError(f"colours {value!r} are not R, G, B triples", "give one (r, g, b) of 0-255 per class")
+    return [(b, g, r) for r, g, b in colors]
 
 
 def build_palette(colors: list[tuple[int, int, int]] | None) -> np.ndarray:
@@ -107,42 +117,43 @@ def legend_entries(result: ClassMap, palette: np.ndarray, background: np.ndarray
     return sorted(entries, key=lambda e: -e[2])
 
 
-def instance_color(result: Instances, i: int) -> tuple[int, int, int]:
-    """Tracked instances keep their track's colour; otherwise each instance of a frame gets its own."""
-    key = int(result.ids[i]) if result.ids[i] >= 0 else i
-    return color_for(key)
+def instance_colors(objects: Detections) -> list[tuple[int, int, int]]:
+    """Tracked instances keep their track's colour; otherwise each instance of a frame gets its own (two
+    people of one class must not look like one)."""
+    return [object_color(objects, i) if objects.tracker_id is not None and objects.tracker_id[i] >= 0
+            else color_for(i) for i in range(len(objects))]
 
 
-def blend_instances(image: np.ndarray, result: Instances, opacity: float, only_masks: bool) -> None:
+def _visible(mask: BoxMask, height: int, width: int) -> tuple[tuple[slice, slice], np.ndarray] | None:
+    """The frame region a mask covers and the part of the mask inside the frame (a tracker's prediction can
+    move a mask partly out of it), or None when nothing of it is inside."""
+    x, y = mask.origin
+    h, w = mask.array.shape
+    x1, y1, x2, y2 = max(x, 0), max(y, 0), min(x + w, width), min(y + h, height)
+    if x2 <= x1 or y2 <= y1:
+        return None
+    return (slice(y1, y2), slice(x1, x2)), mask.array[y1 - y:y2 - y, x1 - x:x2 - x]
+
+
+def blend_instances(image: np.ndarray, objects: Detections, colors: list[tuple[int, int, int]], opacity: float,
+                    only_masks: bool) -> None:
+    """Each instance's mask in its colour, outlined; a tracker's predicted instance (the detector missed it
+    on this frame) as its outline only."""
     if only_masks:
         image[:] = 0
-    for i in range(len(result)):
-        mask = result.masks[i]
-        if not mask.any():
+    states = objects.data.get("track_state")
+    height, width = image.shape[:2]
+    for i, box_mask in enumerate(objects.mask or []):
+        visible = _visible(box_mask, height, width)
+        if visible is None or not visible[1].any():
             continue
-        x, y = result.origins[i]
-        h, w = mask.shape
-        region = image[y:y + h, x:x + w]
-        color = np.array(instance_color(result, i), np.float32)
-        if only_masks:
-            region[mask] = color.astype(np.uint8)
-            continue
-        region[mask] = (region[mask] * (1.0 - opacity) + color * opacity).astype(np.uint8)
+        (rows, cols), mask = visible
+        region = image[rows, cols]
+        color = np.array(colors[i], np.float32)
+        if states is None or states[i] != "predicted":
+            if only_masks:
+                region[mask] = color.astype(np.uint8)
+                continue
+            region[mask] = (region[mask] * (1.0 - opacity) + color * opacity).astype(np.uint8)
         contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        cv2.drawContours(region, contours, -1, tuple(int(c) for c in color), 1, cv2.LINE_AA)
-
-
-def draw_instance_captions(image: np.ndarray, result: Instances, style: Style, show_boxes: bool) -> None:
-    """Class (and score, and track id) above each instance; its box too with --show-boxes."""
-    for i in range(len(result)):
-        parts = [result.label_name(int(result.labels[i]))] if style.labels else []
-        if result.ids[i] >= 0:
-            parts.append(f"#{int(result.ids[i])}")
-        if style.confidence:
-            parts.append(f"{result.scores[i]:.2f}")
-        text = " ".join(parts) or None
-        color = instance_color(result, i)
-        if show_boxes:
-            draw_box(image, result.boxes[i], color, style, text)
-        elif text:
-            draw_label(image, text, int(result.boxes[i][0]), int(result.boxes[i][1]), color, style)
+        cv2.drawContours(region, contours, -1, colors[i], 1, cv2.LINE_AA)

@@ -14,6 +14,7 @@ found by shape):
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -24,12 +25,15 @@ import pytest
 from helpers import one_line_error, read_jsonl, run_ovdemo
 from synthetic import unfit_model
 
+from ovdemo.cli import family_command
+from ovdemo.common.draw import color_for
+from ovdemo.common.errors import DemoError
 from ovdemo.common.inference import InferenceConfig, ModelOutputs, compile_model, embed_preprocessing, read_model
-from ovdemo.common.models import ResolvedModel
-from ovdemo.common.specs import find_spec
-from ovdemo.demos.segment import SegmentTask, mask_polygons
-from ovdemo.demos.segment_decoders import ClassMap, Instances
-from ovdemo.demos.segment_track import InstanceTracker
+from ovdemo.common.records import mask_polygons
+from ovdemo.common.results import BoxMask, ClassMap, Detections, Result
+from ovdemo.common.specs import ModelSpec, find_spec
+from ovdemo.common.tracking import Tracking
+from ovdemo.demos.segment import SegmentFamily
 
 F32 = ov.Type.f32
 
@@ -109,24 +113,41 @@ def yolact(path: Path, boxes, conf, coefs, proto) -> Path:
     return _save(path, [ops.result(o) for o in outs], [image])
 
 
-# -- running a task in-process, as the pipeline does -----------------------------------------------------------
+# -- running the family in-process, as the pipeline does -------------------------------------------------------
 
-def make_task(path: Path, name: str, **kwargs) -> SegmentTask:
-    return SegmentTask(model=ResolvedModel(path, name, find_spec(name)), **kwargs)
+def make_family(path: Path, **options) -> SegmentFamily:
+    """The family as the Python API builds it: keywords instead of flags (the model file is named like its
+    Open Model Zoo model, so it gets that model's spec)."""
+    family = SegmentFamily.create(SegmentFamily.build_options({"model": str(path), "input": "unused", **options}))
+    assert family.model.spec == (find_spec(path.stem) or ModelSpec(name=path.stem))
+    return family
 
 
-def infer(task: SegmentTask, images: list[np.ndarray]):
+def infer(family: SegmentFamily, images: list[np.ndarray]) -> list[Result]:
     """Prepare, embed preprocessing for frames of any size, and postprocess each image's outputs."""
-    model = read_model(task.model.path)
-    task.prepare(model)
-    compiled = compile_model(embed_preprocessing(model, task.model.spec, None), InferenceConfig(hint="latency"))
+    model = family.load_model()
+    family.prepare(model)
+    compiled = compile_model(embed_preprocessing(model, family.model.spec, None), InferenceConfig(hint="latency"))
     results = []
     for image in images:
         raw = compiled({0: image[np.newaxis]})
         outputs = ModelOutputs([(frozenset(port.get_names()), raw[port]) for port in compiled.outputs])
         frame = type("F", (), {"image": image})
-        results.append(task.postprocess(outputs, frame))
+        results.append(family.postprocess(outputs, frame))
     return results
+
+
+SCHEMA = Path(__file__).resolve().parent.parent / "assets" / "schema" / "frame.schema.json"
+
+
+def valid_jsonl(path: Path) -> list[dict]:
+    """The records of a JSON lines file, each checked against the frame schema."""
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(SCHEMA.read_text())
+    records = read_jsonl(path)
+    for record in records:
+        jsonschema.validate(record, schema)
+    return records
 
 
 def color_frame(width: int, height: int) -> tuple[np.ndarray, dict[int, tuple]]:
@@ -176,11 +197,14 @@ FRAME_SIZES = [(640, 360), (300, 500), (1280, 720)]  # landscape, portrait, larg
 def test_semantic_class_map_matches_the_frame(tmp_path, name, builder, classes):
     """Probabilities (argmax) and already-argmaxed maps, NCHW and NHWC: the class map at frame size puts
     each class where its colour is, in frames of other sizes and aspect ratios than the model's."""
-    task = make_task(builder(tmp_path / f"{name}.xml"), name)
+    family = make_family(builder(tmp_path / f"{name}.xml"))
     images = [color_frame(w, h) for w, h in FRAME_SIZES]
-    results = infer(task, [image for image, _ in images])
+    results = infer(family, [image for image, _ in images])
+    assert not family.boxes  # a class map: nothing for --track
     ids = list(classes)  # class ids for channel B, G, R
-    for (image, rects), result in zip(images, results, strict=True):
+    for (image, rects), outcome in zip(images, results, strict=True):
+        assert len(outcome.objects) == 0
+        result = outcome.class_map
         assert isinstance(result, ClassMap)
         h, w = image.shape[:2]
         assert result.classes.shape == (h, w)
@@ -206,14 +230,16 @@ def test_semantic_jsonl_shares_and_colors_through_the_cli(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     result = run_ovdemo("segment", "-m", model, "-i", frames, "--no-show", "--json", tmp_path / "seg.jsonl",
-                        "--colors", colors, "--only-masks", "-o", out / "only_%02d.png")
+                        "--colors", colors, "--only-masks", "-o", out / "only_%02d.png", "--raw")
     assert result.returncode == 0, result.stderr
-    records = read_jsonl(tmp_path / "seg.jsonl")
+    records = valid_jsonl(tmp_path / "seg.jsonl")
     assert len(records) == 2
+    assert "  class sky (0) " in result.stdout  # --raw: the same shares
     for record in records:
+        assert record["objects"] == []
         w, h = record["image"]["width"], record["image"]["height"]
         _, rects = color_frame(w, h)
-        shares = {c["label"]: c["share"] for c in record["classes"]}
+        shares = {c["label"]: c["share"] for c in record["class_shares"]}
         blue = (rects[0][2] - rects[0][0]) * (rects[0][3] - rects[0][1]) / (w * h)
         green = (rects[1][2] - rects[1][0]) * (rects[1][3] - rects[1][1]) / (w * h)
         assert set(shares) == {"sky", "building", "pole"}
@@ -236,6 +262,24 @@ def test_semantic_jsonl_shares_and_colors_through_the_cli(tmp_path):
     assert np.abs(blended[(by1 + by2) // 2, (bx1 + bx2) // 2] - expected).max() <= 2
 
 
+def test_infer_every_carries_the_class_map_over(tmp_path):
+    """--infer-every 2: the skipped frame repeats the last class shares (marked not inferred) and is drawn
+    with the last class map, even on a frame of another size."""
+    model = unet_camvid(tmp_path / "unet-camvid-onnx-0001.xml")
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i, (w, h) in enumerate([(640, 360), (300, 500), (640, 360)]):
+        cv2.imwrite(str(frames / f"{i}.png"), color_frame(w, h)[0])
+    result = run_ovdemo("segment", "-m", model, "-i", frames, "--no-show", "--json", tmp_path / "seg.jsonl",
+                        "--infer-every", "2", "-o", tmp_path / "out_%02d.png")
+    assert result.returncode == 0, result.stderr
+    records = valid_jsonl(tmp_path / "seg.jsonl")
+    assert [r["inferred"] for r in records] == [True, False, True]
+    assert records[1]["class_shares"] == records[0]["class_shares"]
+    assert records[2]["class_shares"] == records[0]["class_shares"]  # the same frame again, inferred
+    assert cv2.imread(str(tmp_path / "out_01.png")).shape == (500, 300, 3)
+
+
 # -- instance: Mask R-CNN ------------------------------------------------------------------------------------
 
 def person_0007_outputs():
@@ -254,21 +298,22 @@ def person_0007_outputs():
 def test_maskrcnn_masks_pasted_into_their_boxes_at_frame_scale(tmp_path):
     boxes, labels, masks = person_0007_outputs()
     path = maskrcnn(tmp_path / "instance-segmentation-person-0007.xml", (544, 320), boxes, labels, masks)
-    task = make_task(path, "instance-segmentation-person-0007")
+    family = make_family(path)
     images = [np.full((h, w, 3), 90, np.uint8) for w, h in FRAME_SIZES]
-    for image, found in zip(images, infer(task, images), strict=True):
+    for image, result in zip(images, infer(family, images), strict=True):
+        found = result.objects
         h, w = image.shape[:2]
         sx, sy = w / 544, h / 320
-        assert isinstance(found, Instances)
-        assert len(found) == 3  # D is below the 0.5 threshold, the padding row is empty
-        assert found.scores.tolist() == pytest.approx([0.95, 0.8, 0.7])
-        assert [found.label_name(int(i)) for i in found.labels] == ["person"] * 3
+        assert isinstance(found, Detections) and result.class_map is None
+        assert len(found) == 3 and len(found.mask) == 3  # D is below the 0.5 threshold, the padding row is empty
+        assert found.confidence.tolist() == pytest.approx([0.95, 0.8, 0.7])
+        assert found.labels == ["person"] * 3
         a, b, c = ([x1 * sx, y1 * sy, x2 * sx, y2 * sy] for x1, y1, x2, y2, _ in boxes[:3])
-        assert found.boxes[0].tolist() == pytest.approx(a, abs=0.01)
-        assert found.boxes[2].tolist() == pytest.approx([c[0], c[1], w - 1, h - 1], abs=0.01)  # clipped
-        assert_region(found.full_mask(0, h, w), (a[0], a[1], (a[0] + a[2]) / 2, a[3]))
-        assert_region(found.full_mask(1, h, w), ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2, b[2], b[3]))
-        assert_region(found.full_mask(2, h, w), (c[0], c[1], w, h))
+        assert found.xyxy[0].tolist() == pytest.approx(a, abs=0.01)
+        assert found.xyxy[2].tolist() == pytest.approx([c[0], c[1], w - 1, h - 1], abs=0.01)  # clipped
+        assert_region(found.mask[0].full(h, w), (a[0], a[1], (a[0] + a[2]) / 2, a[3]))
+        assert_region(found.mask[1].full(h, w), ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2, b[2], b[3]))
+        assert_region(found.mask[2].full(h, w), (c[0], c[1], w, h))
 
 
 def test_maskrcnn_security_80_classes_outputs_in_another_order(tmp_path):
@@ -277,13 +322,14 @@ def test_maskrcnn_security_80_classes_outputs_in_another_order(tmp_path):
     mask[:, :7] = 1
     path = maskrcnn(tmp_path / "instance-segmentation-security-1039.xml", (480, 480),
                     [[50, 60, 250, 400, 0.9], [0, 0, 0, 0, 0]], [2, 0], [mask, mask], ov.Type.i32, reverse=True)
-    task = make_task(path, "instance-segmentation-security-1039")
+    family = make_family(path)
     image = np.zeros((360, 640, 3), np.uint8)
-    (found,) = infer(task, [image])
-    assert len(found) == 1 and found.label_name(int(found.labels[0])) == "car"
+    (result,) = infer(family, [image])
+    found = result.objects
+    assert len(found) == 1 and found.labels == ["car"]
     x1, y1, x2, y2 = 50 * 640 / 480, 60 * 360 / 480, 250 * 640 / 480, 400 * 360 / 480
     half_cell = ((x2 - x1) / 28, (y2 - y1) / 28)
-    assert_region(found.full_mask(0, 360, 640), (x1, y1, (x1 + x2) / 2, y2), corner=half_cell)
+    assert_region(found.mask[0].full(360, 640), (x1, y1, (x1 + x2) / 2, y2), corner=half_cell)
 
 
 def test_instance_jsonl_polygons_and_threshold_through_the_cli(tmp_path):
@@ -292,11 +338,15 @@ def test_instance_jsonl_polygons_and_threshold_through_the_cli(tmp_path):
     image = tmp_path / "frame.png"
     cv2.imwrite(str(image), np.full((500, 300, 3), 90, np.uint8))  # portrait 300x500
     result = run_ovdemo("segment", "-m", path, "-i", image, "--no-show", "--json", tmp_path / "a.jsonl",
-                        "--show-boxes", "--show-scores", "-o", tmp_path / "a_%02d.png")
+                        "--show-boxes", "--show-conf", "-o", tmp_path / "a_%02d.png", "--raw")
     assert result.returncode == 0, result.stderr
-    (record,) = read_jsonl(tmp_path / "a.jsonl")
+    (record,) = valid_jsonl(tmp_path / "a.jsonl")
     objects = record["objects"]
+    assert "class_shares" not in record
     assert [o["label"] for o in objects] == ["person"] * 3
+    assert all("id" not in o and "track_state" not in o for o in objects)  # ids only with --track
+    assert f"  person (0) 0.950 [{', '.join(f'{v:.0f}' for v in objects[0]['bbox'])}] {objects[0]['area']} px" \
+        in result.stdout.splitlines()
     sx, sy = 300 / 544, 500 / 320
     a = objects[0]
     assert a["bbox"] == pytest.approx([100 * sx, 40 * sy, 260 * sx, 300 * sy], abs=0.1)
@@ -315,7 +365,7 @@ def test_instance_jsonl_polygons_and_threshold_through_the_cli(tmp_path):
     result = run_ovdemo("segment", "-m", path, "-i", image, "--no-show", "--json", tmp_path / "b.jsonl",
                         "-t", "0.1")
     assert result.returncode == 0, result.stderr
-    assert [o["confidence"] for o in read_jsonl(tmp_path / "b.jsonl")[0]["objects"]] == [0.95, 0.8, 0.7, 0.2]
+    assert [o["confidence"] for o in valid_jsonl(tmp_path / "b.jsonl")[0]["objects"]] == [0.95, 0.8, 0.7, 0.2]
 
 
 # -- instance: YOLACT ----------------------------------------------------------------------------------------
@@ -344,51 +394,164 @@ def yolact_outputs():
 
 def test_yolact_prototype_masks_cropped_to_boxes(tmp_path):
     path = yolact(tmp_path / "yolact-resnet50-fpn-pytorch.xml", *yolact_outputs())
-    task = make_task(path, "yolact-resnet50-fpn-pytorch")
+    family = make_family(path)
     sizes = [(960, 540), (500, 700)]
     images = [np.zeros((h, w, 3), np.uint8) for w, h in sizes]
-    for (w, h), found in zip(sizes, infer(task, images), strict=True):
-        assert [found.label_name(int(i)) for i in found.labels] == ["person", "car"]
-        assert found.scores.tolist() == pytest.approx([0.9, 0.8])
-        assert found.boxes[0].tolist() == pytest.approx([0.1 * w, 0.1 * h, 0.5 * w, 0.5 * h], abs=0.01)
+    for (w, h), result in zip(sizes, infer(family, images), strict=True):
+        found = result.objects
+        assert found.labels == ["person", "car"]
+        assert found.confidence.tolist() == pytest.approx([0.9, 0.8])
+        assert found.xyxy[0].tolist() == pytest.approx([0.1 * w, 0.1 * h, 0.5 * w, 0.5 * h], abs=0.01)
         cell_x, cell_y = w / 138, h / 138
         # prototype 0 (cells 30..90 x 20..80) inside box 0
-        assert_region(found.full_mask(0, h, w), (30 * cell_x, 20 * cell_y, 0.5 * w, 0.5 * h))
+        assert_region(found.mask[0].full(h, w), (30 * cell_x, 20 * cell_y, 0.5 * w, 0.5 * h))
         # prototype 1 (cells 70..130 x 60..130) inside box 1
-        assert_region(found.full_mask(1, h, w), (70 * cell_x, 60 * cell_y, 130 * cell_x, 130 * cell_y))
+        assert_region(found.mask[1].full(h, w), (70 * cell_x, 60 * cell_y, 130 * cell_x, 130 * cell_y))
 
 
-# -- tracking, polygons, errors ------------------------------------------------------------------------------
+# -- tracking, classes, flags, polygons, errors --------------------------------------------------------------
 
-def _instances(boxes, labels) -> Instances:
-    n = len(boxes)
-    return Instances(np.asarray(boxes, np.float32).reshape(-1, 4), np.ones(n, np.float32),
-                     np.asarray(labels, np.int32), [np.ones((2, 2), bool)] * n, np.zeros((n, 2), np.int32))
+def _instances(boxes, labels) -> Detections:
+    """Instances as a segmentation decoder gives them: boxes, each with a mask filling it."""
+    xyxy = np.asarray(boxes, np.float32).reshape(-1, 4)
+    masks = [BoxMask(np.ones((int(y2 - y1), int(x2 - x1)), bool), (int(x1), int(y1))) for x1, y1, x2, y2 in xyxy]
+    return Detections(xyxy, np.ones(len(xyxy), np.float32), labels, mask=masks)
 
 
-def test_tracking_keeps_ids_across_frames_and_reorderings():
-    tracker = InstanceTracker()
-    first = _instances([[0, 0, 50, 50], [100, 100, 150, 160]], [0, 0])
-    tracker.update(first)
-    assert first.ids.tolist() == [1, 2]
-    moved = _instances([[104, 102, 154, 162], [3, 2, 53, 52], [300, 300, 340, 340]], [0, 0, 0])  # reordered + new
-    tracker.update(moved)
-    assert moved.ids.tolist() == [2, 1, 3]
-    other_class = _instances([[3, 2, 53, 52]], [5])  # same place, another class: a new object
-    tracker.update(other_class)
-    assert other_class.ids.tolist() == [4]
-    for _ in range(3):  # object 2 missed for a few frames keeps its id
-        tracker.update(_instances([], []))
-    back = _instances([[106, 103, 156, 163]], [0])
-    tracker.update(back)
-    assert back.ids.tolist() == [2]
+def test_track_keeps_instance_ids_across_frames_and_reorderings():
+    """--track on instance results is the one tracker (the pipeline's `Tracking`, with segment's defaults):
+    ids survive reorderings and a few missed frames, another class in the same place is another object, and
+    each instance keeps its mask. A confirmed track coasts 3 missed detector frames (instances are confirmed
+    after --min-hits 3 frames), so the scene starts with three frames of the first two objects."""
+    tracking = Tracking(SegmentFamily.build_options({"model": "m", "input": "i", "track": True}), fps=10.0)
+    frames = iter(range(100))
+
+    def track(found: Detections) -> Detections:
+        index = next(frames)
+        tracked, _, _ = tracking.update(found, index, index / 10, inferred=True)
+        # the frame's own instances first, in their order; then the tracks it missed, as predictions
+        assert tracked.data["track_state"][len(found):] == ["predicted"] * (len(tracked) - len(found))
+        return tracked
+
+    first = [[0, 0, 50, 50], [100, 100, 150, 160]]
+    for _ in range(3):
+        tracked = track(_instances(first, [0, 0]))
+        assert tracked.tracker_id.tolist() == [1, 2]
+    assert tracked.data["track_state"] == ["confirmed", "confirmed"]
+    # reordered, moved a little, and a new one
+    moved = track(_instances([[104, 102, 154, 162], [3, 2, 53, 52], [300, 300, 340, 340]], [0, 0, 0]))
+    assert moved.tracker_id.tolist() == [2, 1, 3]
+    assert [m.origin for m in moved.mask] == [(104, 102), (3, 2), (300, 300)]  # masks go with their objects
+    other_class = track(_instances([[3, 2, 53, 52]], [5]))  # same place, another class: a new object
+    assert other_class.tracker_id[:1].tolist() == [4]
+    for _ in range(2):  # object 2 missed for a few frames keeps its id (its mask follows the prediction)
+        missed = track(_instances([], []))
+        assert 2 in missed.tracker_id.tolist()
+        assert missed.mask[missed.tracker_id.tolist().index(2)].area == 50 * 60
+    back = track(_instances([[106, 103, 156, 163]], [0]))
+    assert back.tracker_id[:1].tolist() == [2]
+    assert back.data["track_state"][0] == "confirmed"
+
+
+def test_track_through_the_cli_ids_and_colours(tmp_path):
+    """What a user runs: without --track no ids and each instance its own colour; with --track every
+    instance keeps its id from frame to frame (tentative, then confirmed) and is painted in its track's
+    colour, with the same masks and outlines."""
+    boxes, labels, masks = person_0007_outputs()
+    path = maskrcnn(tmp_path / "instance-segmentation-person-0007.xml", (544, 320), boxes, labels, masks)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(4):
+        cv2.imwrite(str(frames / f"{i}.png"), np.full((320, 544, 3), 90, np.uint8))  # the input's size: no scaling
+    runs = {}
+    for name, extra in (("plain", []), ("tracked", ["--track"])):
+        result = run_ovdemo("segment", "-m", path, "-i", frames, "--no-show", "--only-masks", "--json",
+                            tmp_path / f"{name}.jsonl", "-o", tmp_path / f"{name}_%02d.png", *extra)
+        assert result.returncode == 0, result.stderr
+        runs[name] = valid_jsonl(tmp_path / f"{name}.jsonl")
+    plain, tracked = runs["plain"], runs["tracked"]
+    assert len(plain) == len(tracked) == 4
+    assert all("id" not in o for r in plain for o in r["objects"])
+    for r in tracked:
+        assert [o["id"] for o in r["objects"]] == [1, 2, 3]
+    assert [r["objects"][0]["track_state"] for r in tracked] == ["tentative", "tentative", "confirmed", "confirmed"]
+    for a, b in zip(plain, tracked, strict=True):
+        assert [(o["area"], o["polygons"]) for o in a["objects"]] == [(o["area"], o["polygons"]) for o in b["objects"]]
+    inside_a, inside_b = (170, 140), (220, 430)  # (y, x) in A's left half and B's bottom-right quarter
+    for i in range(4):
+        drawn = cv2.imread(str(tmp_path / f"plain_{i:02d}.png"))
+        assert tuple(drawn[inside_a]) == color_for(0) and tuple(drawn[inside_b]) == color_for(1)
+        drawn = cv2.imread(str(tmp_path / f"tracked_{i:02d}.png"))
+        assert tuple(drawn[inside_a]) == color_for(1) and tuple(drawn[inside_b]) == color_for(2)
+
+
+def test_track_on_a_class_map_is_refused_in_one_line(tmp_path):
+    cv2.imwrite(str(tmp_path / "f.png"), np.zeros((32, 32, 3), np.uint8))
+    result = run_ovdemo("segment", "-m", unet_camvid(tmp_path / "unet-camvid-onnx-0001.xml"), "-i",
+                        tmp_path / "f.png", "--no-show", "--track", "--json", tmp_path / "out.jsonl")
+    line = one_line_error(result)
+    assert "--track needs objects with boxes" in line
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_classes_keeps_only_the_named_instances(tmp_path):
+    mask = np.ones((14, 14), np.float32)
+    path = maskrcnn(tmp_path / "instance-segmentation-security-1039.xml", (480, 480),
+                    [[50, 60, 250, 400, 0.9], [300, 60, 400, 400, 0.8]], [2, 0], [mask, mask], ov.Type.i32)
+    image = np.zeros((360, 640, 3), np.uint8)
+    (everything,) = infer(make_family(path), [image])
+    assert everything.objects.labels == ["car", "person"]
+    (cars,) = infer(make_family(path, classes="car"), [image])
+    assert cars.objects.labels == ["car"] and len(cars.objects.mask) == 1
+    assert cars.objects.xyxy.tolist() == everything.objects.xyxy[:1].tolist()
+    with pytest.raises(DemoError, match="unknown class.*unicorn.*known: person, bicycle, car"):
+        make_family(path, classes="car,unicorn")
+    semantic = make_family(unet_camvid(tmp_path / "unet-camvid-onnx-0001.xml"), classes="sky")
+    with pytest.raises(DemoError, match="--classes keeps only some instances"):
+        infer(semantic, [image])
+
+
+def detection_out(path: Path) -> Path:
+    """An SSD-like detector ovdemo has no spec for: DetectionOutput [1,1,200,7], a rank-4 single output."""
+    data = ops.parameter([1, 3, 64, 64], F32, name="data")
+    rows = ops.add(ops.constant(np.zeros((1, 1, 200, 7), np.float32)), _zero_from(data))
+    return _save(path, [ops.result(_named(rows, "detection_out"))], [data])
+
+
+def test_accepts_segmentation_models_only(tmp_path):
+    """How `ovdemo.load` sniffs a model of unknown family: by its spec's family, else by its outputs."""
+    def accepts(path: Path, spec_name: str | None = None) -> bool:
+        spec = find_spec(spec_name) if spec_name else None
+        return SegmentFamily.accepts(read_model(path), spec or ModelSpec())
+
+    assert accepts(unet_camvid(tmp_path / "unet.xml"))
+    assert accepts(channels_last_probabilities(tmp_path / "nhwc.xml"))
+    boxes, labels, masks = person_0007_outputs()
+    assert accepts(maskrcnn(tmp_path / "mrcnn.xml", (544, 320), boxes, labels, masks))
+    assert accepts(yolact(tmp_path / "yolact.xml", *yolact_outputs()))
+    assert not accepts(detection_out(tmp_path / "ssd.xml"))
+    assert not accepts(unfit_model(tmp_path / "unfit.xml"))
+    assert not accepts(tmp_path / "unet.xml", "person-detection-0202")  # a known model of another family
+
+
+def test_show_flags_and_the_old_show_scores_spelling():
+    """Segment hides scores and boxes unless asked; --show-scores is the hidden old spelling of --show-conf."""
+    def options(*args: str):
+        ctx = family_command(SegmentFamily).make_context("segment", ["-i", "x", *args])
+        return SegmentFamily.build_options(ctx.params, cli=True)
+
+    default = options()
+    assert (default.show_labels, default.show_conf, default.show_boxes, default.track) == (True, False, False, False)
+    assert options("--show-scores").show_conf is True
+    assert options("--show-conf", "--show-boxes").show_conf is True
+    assert options("--show-boxes").show_boxes is True
 
 
 def test_mask_polygons_are_in_frame_pixels_largest_first():
     mask = np.zeros((40, 60), bool)
     mask[5:35, 10:50] = True  # 40x30 part
     mask[0:4, 0:4] = True  # small part
-    polygons = mask_polygons(mask, (100, 200))
+    polygons = mask_polygons(BoxMask(mask, (100, 200)))
     assert len(polygons) == 2
     big = np.asarray(polygons[0])
     assert big[:, 0].min() == 110 and big[:, 0].max() == 149

@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 import pytest
 from conftest import model_path
-from helpers import read_jsonl, read_video, run_ovdemo
-from test_segment import infer, make_task
+from helpers import read_video, run_ovdemo
+from test_segment import infer, make_family, valid_jsonl
 
 GIF = "preview-person-bicycle-car-detection.gif"
 CARS = "car-detection.mp4"
@@ -50,7 +50,7 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def road_task(models_dir):
-    return make_task(model_path(models_dir, "road-segmentation-adas-0001"), "road-segmentation-adas-0001")
+    return make_family(model_path(models_dir, "road-segmentation-adas-0001"))
 
 
 def frames_of(videos_dir, name, indices) -> list[np.ndarray]:
@@ -62,7 +62,7 @@ def test_road_covers_the_car_park_not_the_car_or_cyclist(road_task, videos_dir):
     indices = sorted(GIF_CARS)
     frames = frames_of(videos_dir, GIF, indices)
     for index, frame, result in zip(indices, frames, infer(road_task, frames), strict=True):
-        road = result.classes == ROAD
+        road = result.class_map.classes == ROAD
         objects = polygons_mask(frame.shape, [GIF_CARS[index], *([GIF_CYCLIST[index]] if index in GIF_CYCLIST else [])])
         road_area = ~objects  # the asphalt: everything but what stands on it
         measured = iou(road, road_area)
@@ -83,11 +83,12 @@ def test_road_on_car_detection_clip(road_task, videos_dir):
     frames = frames_of(videos_dir, CARS, [*EMPTY_FRAMES, CAR_FRAME])
     results = infer(road_task, frames)
     for index, result in zip(EMPTY_FRAMES, results[:-1], strict=True):
-        measured = iou(result.classes == ROAD, np.ones(result.classes.shape, bool))
+        classes = result.class_map.classes
+        measured = iou(classes == ROAD, np.ones(classes.shape, bool))
         print(f"{CARS} frame {index}: IoU(road, whole-frame asphalt) = {measured:.3f}")
         assert measured >= 0.6
     for outline in CAR_OUTLINES:
-        assert_not_on_car(results[-1].classes == ROAD, outline, f"{CARS} frame {CAR_FRAME}")
+        assert_not_on_car(results[-1].class_map.classes == ROAD, outline, f"{CARS} frame {CAR_FRAME}")
 
 
 def test_road_segmentation_from_the_command_line(models_dir, videos_dir, tmp_path):
@@ -96,10 +97,11 @@ def test_road_segmentation_from_the_command_line(models_dir, videos_dir, tmp_pat
                         "-i", videos_dir / GIF, "--max-frames", "3", "--no-show", "--output", tmp_path / "out.mp4",
                         "--json", tmp_path / "out.jsonl", "--metrics-json", tmp_path / "metrics.json")
     assert result.returncode == 0, result.stderr
-    records = read_jsonl(tmp_path / "out.jsonl")
+    records = valid_jsonl(tmp_path / "out.jsonl")
     assert [r["frame"] for r in records] == [0, 1, 2]
     for record in records:
-        shares = {c["label"]: c["share"] for c in record["classes"]}
+        assert record["objects"] == []
+        shares = {c["label"]: c["share"] for c in record["class_shares"]}
         assert set(shares) <= {"BG", "road", "curb", "mark"}
         assert shares["road"] > 0.6 and 0.005 < shares["mark"] < 0.05  # the painted bay lines
         assert sum(shares.values()) == pytest.approx(1.0, abs=1e-4)
