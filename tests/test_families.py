@@ -8,7 +8,7 @@ from helpers import one_line_error, run_ovdemo
 MISFITS = [
     ("detect", "human-pose-estimation-0001", "do not fit the detect demo"),
     ("face", "human-pose-estimation-0001", "do not fit the face demo"),
-    ("track", "road-segmentation-adas-0001", "do not fit the detect demo"),
+    ("track", "road-segmentation-adas-0001", "do not fit the track demo"),
     ("pose", "person-detection-0202", "does not look like a pose model"),
     ("segment", "person-detection-0202", "is a detect model, not a segmentation model"),
     ("segment", "human-pose-estimation-0001", "is a pose model, not a segmentation model"),
