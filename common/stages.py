@@ -95,9 +95,11 @@ class Stage:
 
     def __init__(self, model: ResolvedModel, config: InferenceConfig, *, image: bool = True,
                  check: Callable[[ov.Model], None] | None = None, max_batch: int = 32, nireq: int = 0,
-                 reshape: Mapping[str, list[int]] | None = None, any_size: bool = False):
+                 reshape: Mapping[str, list[int]] | None = None, any_size: bool = False,
+                 ov_model: ov.Model | None = None):
         self.model = model
-        ov_model = read_model(model.path)
+        # a model its family already read (e.g. to tell what kind it is) is not read again
+        ov_model = ov_model if ov_model is not None else read_model(model.path)
         if check is not None:
             check(ov_model)  # the family's output check: raises DemoError naming what it expected
         if reshape:
