@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from .action import ActionFamily
 from .detect import DetectFamily, TrackFamily
 
 # name -> Family class, in `ovdemo --help` order
 FAMILIES: dict = {
     "detect": DetectFamily,
     "track": TrackFamily,
+    "action": ActionFamily,
 }
