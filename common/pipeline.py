@@ -240,9 +240,11 @@ class Pipeline:
         t0 = time.perf_counter()
         if skip == EVERY_SKIP:
             last = self._last if self._last is not None else Result()  # (a Result without objects is falsy)
-            # with a tracker the objects come from its predictions; otherwise the last ones stand
+            # with a tracker the objects come from its predictions; otherwise the last ones stand, and so does
+            # a clip's action, but its window was classified on an earlier frame
+            clip = None if last.classification is None else replace(last.classification, predicted=False)
             result = replace(last, objects=last.objects[[]] if self.tracking else last.objects, inferred=False,
-                             events=[])
+                             classification=clip, events=[])
         else:
             result = self.family.postprocess(outputs, frame)
             if outputs is None:

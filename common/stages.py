@@ -99,13 +99,17 @@ class Stage:
 
     def __init__(self, model: ResolvedModel, config: InferenceConfig, *, image: bool = True,
                  check: Callable[[ov.Model], None] | None = None, max_batch: int = 32, nireq: int = 0,
-                 reshape: Mapping[str, list[int]] | None = None, any_size: bool = False):
+                 reshape: Mapping[str, list[int]] | None = None, any_size: bool = False,
+                 ov_model: ov.Model | None = None):
         self.model = model
         self.image = image
-        self._reshape = reshape
-        ov_model = self._read()
+        # a model its family already read (e.g. to tell what kind it is) is not read again
+        base = ov_model if ov_model is not None else read_model(model.path)
         if check is not None:
-            check(ov_model)  # the family's output check: raises DemoError naming what it expected
+            check(base)  # the family's output check: raises DemoError naming what it expected
+        if reshape:
+            base.reshape({k: ov.PartialShape(v) for k, v in reshape.items()})
+        ov_model = base.clone()  # `base` stays as it is: the reference a dynamic batch is checked against
         dynamic = max_batch > 1 and self._make_batch_dynamic(ov_model)
         if not dynamic:  # one item per request: no dynamic batch, and no probe inference of a big model
             self._fix_batch(ov_model)
@@ -116,7 +120,7 @@ class Stage:
                                 "this stage needs a model with a fixed input height and width")
         self.compiled = compile_model(ov_model, config)
         if dynamic:
-            static = self._read()
+            static = base
             self._fix_batch(static)
             if image:
                 self._embed_preprocessing(static)
@@ -168,12 +172,6 @@ class Stage:
                 dims[0] = ov.Dimension(1)
             fixed[port] = ov.PartialShape(dims)
         model.reshape(fixed)
-
-    def _read(self) -> ov.Model:
-        model = read_model(self.model.path)
-        if self._reshape:
-            model.reshape({k: ov.PartialShape(v) for k, v in self._reshape.items()})
-        return model
 
     def _embed_preprocessing(self, model: ov.Model) -> StageInput:
         image_ports = [p for p in model.inputs if p.get_partial_shape().rank.get_length() == 4]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .action import ActionFamily
 from .detect import DetectFamily, TrackFamily
 from .face import FaceFamily
 from .segment import SegmentFamily
@@ -14,4 +15,5 @@ FAMILIES: dict = {
     "track": TrackFamily,
     "segment": SegmentFamily,
     "text": TextFamily,
+    "action": ActionFamily,
 }

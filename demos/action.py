@@ -1,294 +1,202 @@
-"""`ovdemo action`: action recognition.
-
-Four kinds of Open Model Zoo models, told apart by their spec (assets/models/action.toml), flags or input rank:
-  * encoder + decoder (action-recognition-0001, driver-action-recognition-adas-0002): the encoder embeds
-    each frame's centre crop; the decoder reads a sliding window of the last N embeddings every --stride frames;
-  * a per-frame classifier averaged over a window (--seq; weld-porosity-detection-0001);
-  * clip models reading a stack of frames (asl-recognition-0004, common-sign-language-0002, i3d-rgb-tf): see
-    action_clip.py;
-  * per-person action detectors (person-detection-action-recognition-0005/0006, ...): boxes and actions.
+"""`ovdemo action`: action recognition, with any of four kinds of Open Model Zoo models. `create` tells them
+apart by their spec (assets/models/action.toml), the flags, or the model's inputs and outputs (read once):
+  * encoder-decoder (action-recognition-0001, driver-action-recognition-adas-0002, or an encoder with
+    --decoder-model), mean (a per-frame classifier with --seq; weld-porosity-detection-0001) and clip
+    (asl-recognition-0004, common-sign-language-0002, i3d-rgb-tf): one action for the whole frame, from a
+    window of frames (action_clip.py);
+  * detector (person-detection-action-recognition-0005/0006, ...): each person boxed with an action
+    (action_people.py, decoded by action_detector.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 
 import click
-import cv2
 import numpy as np
 import openvino as ov
 
 from ovdemo.common.capture import Frame
-from ovdemo.common.draw import Style, color_for, draw_label, draw_score_bar
+from ovdemo.common.catalog import models as catalog_models
+from ovdemo.common.draw import Style
 from ovdemo.common.errors import DemoError
-from ovdemo.common.inference import ModelOutputs, describe_ports, input_layout, model_input_size
+from ovdemo.common.family import Family, RunContext
+from ovdemo.common.inference import ModelOutputs, read_model
 from ovdemo.common.models import ResolvedModel, looks_like_path, resolve_from_options
-from ovdemo.common.options import PipelineOptions, model_option, pipeline_options
-from ovdemo.common.pipeline import RunContext, run
-from ovdemo.common.specs import find_spec, load_labels
-from ovdemo.common.stages import Stage
+from ovdemo.common.options import DRAWING, LABELS, THRESHOLD, TRACKING, Alias, Opt, model_opt
+from ovdemo.common.results import Result
+from ovdemo.common.specs import ModelSpec, find_spec
 
-from .action_people import PersonActionTask
-from .action_sequence import ClipActions, ClipClassifier
+from .action_clip import ClipActions, WindowActions, reads_clips
+from .action_detector import DECODERS
+from .action_people import PersonActions
+from .action_sequence import ActionMode
 
-DEFAULT_MODEL = "action-recognition-0001"
 MODES = ("encoder-decoder", "mean", "detector", "clip")
 
-
-def centre_crop(frame_size: tuple[int, int], input_size: tuple[int, int],
-                fraction: float = 1.0) -> tuple[int, int, int, int]:
-    """The largest centred region of the frame with the model input's aspect ratio: what an adaptive
-    resize (shorter side to the input) followed by a centre crop keeps, as the encoders were trained.
-    `fraction` keeps that share of it: 0.875 for a short side resized to 256 and the centre 224 kept."""
-    (fw, fh), (iw, ih) = frame_size, input_size
-    if fw * ih > fh * iw:  # frame wider than the input
-        cw, ch = max(1, round(fh * iw / ih)), fh
-    else:
-        cw, ch = fw, max(1, round(fw * ih / iw))
-    if fraction != 1.0:
-        cw, ch = max(1, round(cw * fraction)), max(1, round(ch * fraction))
-    x1, y1 = round((fw - cw) / 2), round((fh - ch) / 2)
-    return x1, y1, x1 + cw, y1 + ch
-
-
-def _single_output(model: ov.Model, what: str):
-    if len(model.outputs) != 1:
-        raise DemoError(f"the {what} should have one output", f"it has {describe_ports(model.outputs)}")
-    shape = model.output(0).get_partial_shape()
-    if shape.rank.is_dynamic or any(d.is_dynamic for d in list(shape)[1:]):  # the batch may be dynamic
-        raise DemoError(f"the {what}'s output shape {shape} is dynamic", "expected a static shape")
-    return int(np.prod([d.get_length() for d in list(shape)[1:]]))
+# --track is the one tracker, off by default as everywhere; --no-track (per-person tracking used to be on by
+# default) is a hidden no-op kept for one release
+TRACK = replace(TRACKING[0], help="Per-person models: track people across frames, each keeping an id (Kalman motion).",
+                aliases=(Alias("--no-track", convert=lambda _: False),))
+OWN_OPTIONS: tuple[Opt, ...] = (
+    model_opt("decoder_model", "--decoder-model", None, "Decoder stage for an encoder given by path.",
+              aliases=(Alias("--decoder"),)),
+    replace(LABELS, help="Action names, one per line, by id."),
+    Opt("top_k", ("--top-k",), "Actions listed per window of frames.", default=3, type=click.IntRange(min=1),
+        show_default=True),
+    Opt("stride", ("--stride",), "Run the decoder (clip models: the clip model) every N frames of the window once "
+        "it is full.", default=1, type=click.IntRange(min=1), show_default=True),
+    Opt("smooth", ("--smooth",), "Keep the shown action until K predictions in a row agree on a new one (per-person "
+        "models: per track, with --track).", default=1, type=click.IntRange(min=1), show_default=True),
+    Opt("seq", ("--seq",), "Average the model's per-frame scores over N frames (per-frame classifiers).",
+        type=click.IntRange(min=1), metavar="N"),
+    THRESHOLD.with_default(None, "Person detection threshold for per-person models [default: the model's]."),
+    Opt("action_threshold", ("--action-threshold",), "Per-person models: below this confidence a person's action "
+        "reads as the model's default one [default: the model's, else 0.75].", type=click.FloatRange(0, 1)),
+    *DRAWING,
+    TRACK, *TRACKING[1:],
+)
 
 
-@dataclass
-class SequenceTask:
-    """The main model embeds (or classifies) each frame; a window of its outputs makes one prediction."""
-
-    model: ResolvedModel  # the encoder, or the per-frame classifier for mode "mean"
-    decoder: ResolvedModel | None = None
-    window: int | None = None  # --seq: frames averaged in mode "mean"
-    labels: tuple[str, ...] | None = None
-    k: int = 3
-    stride: int = 1
-    smooth: int = 1
-    family: str = "action"
-
-    def start(self, ctx: RunContext) -> None:
-        self.frame_size = ctx.frame_size
-        self.stage = None
-        if self.decoder is not None:
-            self.stage = Stage(self.decoder, ctx.config, image=False, check=self._check_decoder, max_batch=1)
-
-    def _check_decoder(self, model: ov.Model) -> None:
-        rank = model.input(0).get_partial_shape().rank if len(model.inputs) == 1 else None
-        if rank is None or rank.is_dynamic or rank.get_length() != 3 \
-                or model.input(0).get_partial_shape()[1].is_dynamic:
-            raise DemoError(f"{self.decoder.name} is not an action decoder",
-                            f"expected one input [1, frames, embedding]; it has {describe_ports(model.inputs)}")
-        shape = model.input(0).get_partial_shape()
-        self.window_size, self.embedding_size = shape[1].get_length(), shape[2].get_length()
-        self.num_classes = _single_output(model, "decoder")
-        self.decoder_input = model.input(0).get_any_name()
-
-    def prepare(self, model: ov.Model) -> None:
-        outputs = _single_output(model, "encoder" if self.stage else "model")
-        if self.stage is not None:
-            if outputs != self.embedding_size:
-                raise DemoError(f"{self.model.name} embeds frames in {outputs} values but {self.decoder.name} "
-                                f"reads {self.embedding_size}", "pass the encoder and decoder of one model")
-            classify = self._decode
-        else:
-            self.window_size, self.num_classes = self.window or 16, outputs
-            classify = self._mean
-        self.input_size = model_input_size(model, input_layout(model, self.model.spec))
-        self.output_name = model.output(0).get_any_name()
-        self._classifier(classify)
-
-    def _classifier(self, classify) -> None:
-        """Window, labels, softmax, top-k and smoothing around `classify`: (window, ...) -> class scores."""
-        names = self.labels or self._spec_labels()
-        if names and len(names) != self.num_classes:
-            raise DemoError(f"{len(names)} labels for {self.num_classes} classes",
-                            "pass --labels with one name per class of this model")
-        self.clips = ClipClassifier(names or tuple(f"#{i}" for i in range(self.num_classes)), self.window_size,
-                                    self.stride, self.k, self.smooth, classify)
-        self.stage_ms: dict[str, float] = {}
-
-    def input_crop(self, frame_size: tuple[int, int]) -> tuple[int, int, int, int] | None:
-        """The pipeline shows the encoder only the frame's centre crop."""
-        return centre_crop(frame_size, self.input_size) if self.input_size else None
-
-    def _spec_labels(self) -> tuple[str, ...] | None:
-        for resolved in (self.decoder, self.model):
-            if resolved is not None and resolved.spec and resolved.spec.labels:
-                return resolved.spec.labels
-        return None
-
-    def _decode(self, window: np.ndarray) -> np.ndarray:
-        pending = self.stage.submit({self.decoder_input: window[np.newaxis].astype(np.float32)})
-        logits = pending.wait().arrays[0][1]
-        self.stage_ms["decoder"] = pending.infer_ms
-        return logits
-
-    @staticmethod
-    def _mean(window: np.ndarray) -> np.ndarray:
-        return window.mean(axis=0)
-
-    def postprocess(self, outputs: ModelOutputs, frame: Frame) -> ClipActions:
-        return self.clips.push(frame.index, outputs.arrays[0][1].reshape(-1).astype(np.float32))
-
-    def draw(self, image: np.ndarray, result: ClipActions, style: Style) -> None:
-        h, w = image.shape[:2]
-        crop = self.input_crop((w, h))
-        if crop is not None and (crop[2] - crop[0], crop[3] - crop[1]) != (w, h):  # what the encoder sees
-            cv2.rectangle(image, crop[:2], (crop[2] - 1, crop[3] - 1), (200, 200, 200), 1)
-        bar = max(w // 5, 60)
-        lines = []
-        if result.latest is None:
-            lines.append((f"collecting frames {result.buffered}/{result.window}", result.buffered / result.window,
-                          (160, 160, 160)))
-        else:
-            if result.label is not None:
-                lines.append((f"{result.name(result.label)} {result.confidence:.2f}", result.confidence,
-                              color_for(result.label)))
-            for label_id, score in zip(result.latest.ids, result.latest.scores, strict=True):
-                lines.append((f"  {result.name(int(label_id))} {score:.2f}", float(score), color_for(int(label_id))))
-        line_h = int(30 * style.font_scale / 0.5) + 6
-        y = h - 8 - line_h * len(lines)
-        for text, score, color in lines:
-            draw_label(image, text, 8, y + line_h - 6, color, style)
-            draw_score_bar(image, 8, y + line_h - 5, bar, score, color, style)
-            y += line_h
-
-    def record(self, result: ClipActions) -> dict:
-        action = None
-        if result.label is not None:
-            action = {"label": result.name(result.label), "label_id": result.label,
-                      "confidence": round(result.confidence, 4)}
-        window = None
-        if result.prediction is not None:
-            p = result.prediction
-            window = {"frames": [p.first_frame, p.last_frame], "top_k": [
-                {"label": result.name(int(i)), "label_id": int(i), "confidence": round(float(s), 4)}
-                for i, s in zip(p.ids, p.scores, strict=True)]}
-        return {"action": action, "window": window}
-
-    def raw_lines(self, result: ClipActions) -> list[str]:
-        rec = self.record(result)
-        lines = []
-        if rec["action"]:
-            lines.append(f"action {rec['action']['label']} {rec['action']['confidence']:.3f}")
-        if rec["window"]:
-            first, last = rec["window"]["frames"]
-            lines += [f"window {first}-{last}: {t['label']} {t['confidence']:.3f}" for t in rec["window"]["top_k"]]
-        return lines
-
-    def finish(self) -> None:
-        if getattr(self, "stage", None) is not None:
-            self.stage.wait_all()
-
-
-def _composite_stages(name: str) -> tuple[str, ...]:
+def composite_stages(name: str) -> tuple[str, ...]:
+    """The stages of an Open Model Zoo composite model (e.g. an encoder and a decoder), by name."""
     if looks_like_path(name):
         return ()
-    from ovdemo.common.catalog import models
-
-    entry = models().get(name)
+    entry = catalog_models().get(name)
     return entry.stages if entry else ()
 
 
-def _reads_clips(model: ov.Model) -> bool:
-    """One input of rank 5, [1, 3, T, H, W] or [1, T, H, W, 3]: a stack of frames."""
-    rank = model.input(0).get_partial_shape().rank if len(model.inputs) == 1 else None
-    return rank is not None and rank.is_static and rank.get_length() == 5
-
-
-def _mode(name: str, main: ResolvedModel | None, decoder: str | None, seq: int | None) -> str:
-    spec = find_spec(name) or (main.spec if main else None)
-    declared = spec.params.get("mode") if spec else None
-    model = None
-    if main is not None and declared not in MODES:
-        from ovdemo.common.inference import read_model
-
-        model = read_model(main.path)
-    if declared == "clip" or model is not None and _reads_clips(model):
-        return "clip"  # before --decoder and --seq, which the command then refuses for it
-    if decoder:
-        return "encoder-decoder"
-    if seq:
-        return "mean"
+def choose_mode(main: ResolvedModel, opts) -> tuple[str, ov.Model | None]:
+    """The mode the spec declares, else the flags' (--decoder-model, --seq), else what the model is: a clip
+    model by its rank-5 input, a person/action detector by its outputs. Also the model, when it was read."""
+    declared = main.spec.params.get("mode")
+    model = None if declared in MODES else read_model(main.path)
+    if declared == "clip" or model is not None and reads_clips(model):
+        return "clip", model  # before --decoder-model and --seq, which create then refuses for it
+    if opts.get("decoder_model"):
+        return "encoder-decoder", model
+    if opts.get("seq"):
+        return "mean", model
     if declared in MODES:
-        return declared
-    if model is not None:
-        outputs = {n for port in model.outputs for n in port.get_names()}
-        if {"mbox_loc1/out/conv/flat", "ActionNet/out_detection_loc"} & outputs:
-            return "detector"
-    raise DemoError(f"cannot tell how to run {name} for actions",
-                    "pass --decoder for an encoder, --seq N for a per-frame classifier, "
+        return declared, model
+    if model is not None and any(d.fits(model) for d in DECODERS.values()):
+        return "detector", model
+    raise DemoError(f"cannot tell how to run {main.name} for actions",
+                    "pass --decoder-model for an encoder, --seq N for a per-frame classifier, "
                     "or an Open Model Zoo action model")
 
 
-@click.command(name="action")
-@model_option(DEFAULT_MODEL, "Action model: an Open Model Zoo name (an encoder/decoder composite, a per-person "
-                             "action detector or a per-frame classifier) or a .xml path (an encoder with --decoder).")
-@click.option("--decoder", metavar="NAME|PATH", help="Decoder stage for an encoder given by path.")
-@click.option("--labels", "labels_file", type=click.Path(dir_okay=False), help="Action names, one per line, by id.")
-@click.option("--top-k", "top_k", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Actions listed per window and per person.")
-@click.option("--stride", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Run the decoder (clip models: the clip model) every N frames of the window once it is full.")
-@click.option("--smooth", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Keep the shown action until K predictions in a row agree on a new one.")
-@click.option("--seq", type=click.IntRange(min=1), metavar="N",
-              help="Average the model's per-frame scores over N frames (per-frame classifiers).")
-@click.option("-t", "--threshold", type=click.FloatRange(0, 1),
-              help="Person detection threshold for per-person models [default: the model's].")
-@click.option("--action-threshold", type=click.FloatRange(0, 1),
-              help="Below this confidence a person's action reads as the model's default one [default: 0.75].")
-@click.option("--no-track", is_flag=True, help="Per-person models: do not track people between frames.")
-@pipeline_options
-def command(model, decoder, labels_file, top_k, stride, smooth, seq, threshold, action_threshold, no_track,
-            **kwargs):
-    """Recognise actions in video: clip-level (Kinetics-400, driver actions) or per person (classroom)."""
-    opts = PipelineOptions.take(kwargs)
-    labels = load_labels(labels_file) if labels_file else None
-    stages = _composite_stages(model)
-    per_person_flags = threshold is not None or action_threshold is not None or no_track
-    if stages and per_person_flags:
-        raise DemoError(f"{model} is a clip model", "-t, --action-threshold and --no-track are for "
-                                                    "per-person action detectors")
-    if stages:
-        if len(stages) != 2 or decoder:
-            raise DemoError(f"{model} has stages {', '.join(stages)}", "ovdemo action runs encoder/decoder pairs")
-        encoder, decoder_model = (resolve_from_options(s, opts) for s in stages)
-        spec = find_spec(model)
-        if not labels and spec and spec.labels:
-            labels = spec.labels
-        task = SequenceTask(encoder, decoder_model, labels=labels, k=top_k, stride=stride, smooth=smooth)
-        return run(task, opts)
-    main = resolve_from_options(model, opts)
-    mode = _mode(model, main, decoder, seq)
-    if mode != "detector" and per_person_flags:
-        raise DemoError(f"{main.name} is a clip model", "-t, --action-threshold and --no-track are for "
-                                                        "per-person action detectors")
-    if mode == "detector":
-        if seq or decoder or stride != 1:
-            raise DemoError(f"{main.name} is a per-person action detector",
-                            "--seq, --decoder and --stride are for clip models")
-        task = PersonActionTask(main, threshold, action_threshold, labels, top_k, smooth, track=not no_track)
-    elif mode == "clip":
-        if seq or decoder:
-            raise DemoError(f"{main.name} is a clip model: it reads a stack of frames itself",
-                            "--seq and --decoder are for per-frame models")
-        from .action_clip import ClipTask  # late: ClipTask builds on SequenceTask, defined here
+def refuse_person_flags(opts, name: str) -> None:
+    if opts.get("threshold") is not None or opts.get("action_threshold") is not None:
+        raise DemoError(f"{name} is a clip model", "-t and --action-threshold are for per-person action detectors")
 
-        task = ClipTask(main, labels=labels, k=top_k, stride=stride, smooth=smooth)
-    elif mode == "encoder-decoder":
-        if not decoder:
-            raise DemoError(f"{main.name} is an encoder", "pass its decoder with --decoder NAME|PATH")
-        task = SequenceTask(main, resolve_from_options(decoder, opts), labels=labels, k=top_k, stride=stride,
-                            smooth=smooth)
-    else:
-        window = seq or int(main.spec.params.get("seq", 16) if main.spec else 16)
-        task = SequenceTask(main, None, window=window, labels=labels, k=top_k, stride=stride, smooth=smooth)
-    return run(task, opts)
+
+class ActionFamily(Family):
+    """Recognise actions in video: clip-level or per person. The mode `create` picks runs the hooks."""
+
+    name = "action"
+    summary = "Recognise actions in video: clip-level (Kinetics-400, driver actions) or per person (classroom)."
+    default_model = "action-recognition-0001"
+    model_help = ("Action model: an Open Model Zoo name (an encoder/decoder composite, a clip model, a per-person "
+                  "action detector or a per-frame classifier) or a .xml path (an encoder with --decoder-model).")
+    decoders = DECODERS
+    examples = (
+        "ovdemo action -i video.mp4",
+        "ovdemo action -m driver-action-recognition-adas-0002 -i cabin.mp4 --output out.mp4 --stride 4 --smooth 3",
+        "ovdemo action -m person-detection-action-recognition-0005 -i classroom.mp4 --track --json out.jsonl",
+        "ovdemo action -m encoder.xml --decoder-model decoder.xml --labels actions.txt -i cam0",
+        "ovdemo action -m asl-recognition-0004 -i asl.mp4 --stride 4 --smooth 2",
+    )
+    own_options = OWN_OPTIONS
+
+    def __init__(self, model: ResolvedModel, opts, ov_model: ov.Model | None = None):
+        super().__init__(model, opts, ov_model)
+        self.mode: ActionMode | None = None
+
+    def _runs(self, mode: ActionMode) -> ActionFamily:
+        self.mode, mode.timer = mode, self.timer
+        self.boxes = mode.boxes  # clip-level actions have no boxes: the pipeline refuses --track for them
+        return self
+
+    @classmethod
+    def create(cls, opts) -> ActionFamily:
+        ref, k, stride, smooth = opts.model, opts.top_k, opts.stride, opts.smooth
+        stages = composite_stages(ref)
+        if stages:  # an encoder/decoder composite by name
+            refuse_person_flags(opts, ref)
+            if len(stages) != 2 or opts.get("decoder_model"):
+                raise DemoError(f"{ref} has stages {', '.join(stages)}", "ovdemo action runs encoder/decoder pairs")
+            encoder, decoder = (resolve_from_options(s, opts) for s in stages)
+            family = cls(encoder, opts)
+            labels = family.labels(find_spec(ref) or ModelSpec())
+            return family._runs(WindowActions(encoder, decoder=decoder, labels=labels, k=k, stride=stride,
+                                              smooth=smooth))
+        main = resolve_from_options(ref, opts)
+        mode, model = choose_mode(main, opts)
+        if mode == "detector":
+            if opts.get("seq") or opts.get("decoder_model") or stride != 1:
+                raise DemoError(f"{main.name} is a per-person action detector",
+                                "--seq, --decoder-model and --stride are for clip-level models")
+            if smooth > 1 and not opts.get("track"):
+                raise DemoError("--smooth keeps each person's action over their frames, which needs track ids",
+                                "add --track")
+            family = cls(main, opts, model)
+            names = family.labels()
+            if not names:
+                raise DemoError(f"no action names for {main.name}", "pass --labels FILE, one action per line")
+            return family._runs(PersonActions(main, names, family.threshold(), opts.get("action_threshold"),
+                                              smooth))
+        refuse_person_flags(opts, main.name)
+        if mode == "clip":
+            if opts.get("seq") or opts.get("decoder_model"):
+                raise DemoError(f"{main.name} is a clip model: it reads a stack of frames itself",
+                                "--seq and --decoder-model are for per-frame models")
+            family = cls(main, opts)  # the pipeline runs a per-frame identity; the clip model is a stage
+            return family._runs(ClipActions(main, ov_model=model, labels=family.labels(), k=k, stride=stride,
+                                            smooth=smooth))
+        family = cls(main, opts, model)
+        if mode == "encoder-decoder":
+            if not opts.get("decoder_model"):
+                raise DemoError(f"{main.name} is an encoder", "pass its decoder with --decoder-model NAME|PATH")
+            decoder = resolve_from_options(opts.decoder_model, opts)
+            return family._runs(WindowActions(main, decoder=decoder, labels=family.labels(), k=k, stride=stride,
+                                              smooth=smooth))
+        window = opts.get("seq") or int(main.spec.params.get("seq", 16))
+        return family._runs(WindowActions(main, window=window, labels=family.labels(), k=k, stride=stride,
+                                          smooth=smooth))
+
+    @classmethod
+    def accepts(cls, model: ov.Model, spec: ModelSpec) -> bool:
+        """A per-person action detector (by its outputs) or a clip model (a rank-5 input: a stack of frames).
+        Encoders and per-frame classifiers look like any classifier: only their spec or flags tell."""
+        return super().accepts(model, spec) or reads_clips(model)
+
+    # -- hooks: the mode's
+
+    def start(self, ctx: RunContext) -> None:
+        self.mode.start(ctx)
+
+    def load_model(self) -> ov.Model:
+        model = self.mode.load_model()
+        return self.read_model() if model is None else model
+
+    def prepare(self, model: ov.Model) -> None:
+        self.mode.prepare(model)
+
+    def input_crop(self, frame_size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+        return self.mode.input_crop(frame_size)
+
+    def needs_inference(self, index: int) -> bool:
+        return self.mode.needs_inference(index)
+
+    def postprocess(self, outputs: ModelOutputs | None, frame: Frame) -> Result:
+        return self.mode.postprocess(outputs, frame)
+
+    def after_tracking(self, result: Result, frame: Frame) -> Result:
+        return self.mode.after_tracking(result, frame)
+
+    def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
+        self.mode.draw(image, result, style)
+
+    def finish(self) -> None:
+        self.mode.finish()

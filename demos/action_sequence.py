@@ -1,46 +1,67 @@
-"""Clip-level action recognition from per-frame embeddings: the sliding window, the stride, softmax and
-top-k, and the label smoothing, kept free of OpenVINO so they can be checked on known sequences."""
+"""What every way of running action models shares, kept free of OpenVINO so it can be checked on known
+sequences: the mode contract the action family's hooks call, the sliding window with its stride, softmax and
+top-k, and the label smoothing. A clip-level answer is a `common.results.Classification`."""
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ovdemo.common.results import Classification, Result
 from ovdemo.common.scores import as_probabilities
 
+if TYPE_CHECKING:
+    import openvino as ov
 
-@dataclass
-class WindowPrediction:
-    """The top-k actions of one window of frames (first_frame..last_frame, source frame indices)."""
-
-    first_frame: int
-    last_frame: int
-    ids: np.ndarray  # (k,) int32, best first
-    scores: np.ndarray  # (k,) float32 probabilities
+    from ovdemo.common.capture import Frame
+    from ovdemo.common.family import RunContext
+    from ovdemo.common.metrics import StageTimer
 
 
-@dataclass
-class ClipActions:
-    """What one frame shows: the window predicted at this frame (if the decoder ran), the latest
-    prediction, and the smoothed action label (None until one is established)."""
+class ActionMode:
+    """One way of running action models (encoder-decoder, mean, clip, per-person detector): the action
+    family picks one in `create` and hands its hooks to it. Every mode prepares, postprocesses, crops the
+    input and draws in its own way; these are what most modes leave as they are."""
 
-    names: tuple[str, ...]
-    prediction: WindowPrediction | None
-    latest: WindowPrediction | None
-    label: int | None
-    confidence: float  # the smoothed label's probability in the latest prediction
-    buffered: int  # embeddings in the window so far
-    window: int
+    boxes = False  # results have objects with boxes (per person), so --track applies
+    timer: StageTimer  # the family's: the mode's own steps (a decoder or clip stage) are timed on it
 
-    def name(self, label_id: int) -> str:
-        return self.names[label_id] if 0 <= label_id < len(self.names) else f"#{label_id}"
+    def start(self, ctx: RunContext) -> None:
+        """Compile the mode's second-stage model (default: it has none)."""
+
+    def load_model(self) -> ov.Model | None:
+        """The pipeline's main model when it is not the model file itself (default None: the model file)."""
+        return None
+
+    def after_tracking(self, result: Result, frame: Frame) -> Result:
+        """Per-track state once objects have track ids (default: none; only per-person results have boxes)."""
+        return result
+
+    def finish(self) -> None:
+        """Wait for the mode's second stage (default: it has none)."""
 
 
 def top_k(probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     ids = np.argsort(-probs, kind="stable")[:k]
     return ids.astype(np.int32), probs[ids].astype(np.float32)
+
+
+def centre_crop(frame_size: tuple[int, int], input_size: tuple[int, int],
+                fraction: float = 1.0) -> tuple[int, int, int, int]:
+    """The largest centred region of the frame with the model input's aspect ratio: what an adaptive
+    resize (shorter side to the input) followed by a centre crop keeps, as the encoders were trained.
+    `fraction` keeps that share of it: 0.875 for a short side resized to 256 and the centre 224 kept."""
+    (fw, fh), (iw, ih) = frame_size, input_size
+    if fw * ih > fh * iw:  # frame wider than the input
+        cw, ch = max(1, round(fh * iw / ih)), fh
+    else:
+        cw, ch = fw, max(1, round(fw * ih / iw))
+    if fraction != 1.0:
+        cw, ch = max(1, round(cw * fraction)), max(1, round(ch * fraction))
+    x1, y1 = round((fw - cw) / 2), round((fh - ch) / 2)
+    return x1, y1, x1 + cw, y1 + ch
 
 
 class LabelSmoother:
@@ -58,7 +79,7 @@ class LabelSmoother:
 
 
 class SlidingWindow:
-    """The last `size` per-frame vectors and their frame indices; `due` says when the window is full and
+    """The last `size` per-frame vectors and their frame indices; `push` says when the window is full and
     `stride` frames have passed since it was last read (the first reading comes as soon as it is full)."""
 
     def __init__(self, size: int, stride: int):
@@ -85,30 +106,31 @@ class SlidingWindow:
 
 
 class ClipClassifier:
-    """Per-frame vectors in, ClipActions out: `classify` maps a full window (T, D) to class scores (the
-    decoder model, or a mean over time), then softmax, top-k and smoothing."""
+    """Per-frame vectors in, a `Classification` per frame out: `classify` maps a full window (T, D) to class
+    scores (the decoder model, a clip model, or a mean over time), then softmax, top-k and smoothing."""
 
     def __init__(self, names: tuple[str, ...], window: int, stride: int, k: int, smooth: int, classify):
         self.names, self.k, self.classify = names, k, classify
         self.window = SlidingWindow(window, stride)
         self.smoother = LabelSmoother(smooth)
-        self.latest: WindowPrediction | None = None
+        self.latest: tuple[np.ndarray, np.ndarray, tuple[int, int]] | None = None  # top ids, scores, frames
         self.latest_probs: np.ndarray | None = None
 
-    def push(self, frame_index: int, vector: np.ndarray) -> ClipActions:
-        prediction = None
+    def push(self, frame_index: int, vector: np.ndarray) -> Classification:
+        predicted = False
         if self.window.push(frame_index, vector):
             probs = as_probabilities(self.classify(self.window.stacked()).astype(np.float64).ravel(), atol=1e-3)
             ids, scores = top_k(probs, self.k)
-            prediction = WindowPrediction(*self.window.span, ids, scores)
-            self.latest, self.latest_probs = prediction, probs
+            self.latest, self.latest_probs = (ids, scores, self.window.span), probs
             self.smoother.update(int(ids[0]))
-        return self.current(prediction)
+            predicted = True
+        return self.current(predicted)
 
-    def current(self, prediction: WindowPrediction | None = None) -> ClipActions:
+    def current(self, predicted: bool = False) -> Classification:
         """What a frame shows; without a prediction of its own (e.g. a frame left out of the window), the
-        latest one and the smoothed label stand."""
+        latest window and the smoothed label stand."""
         label = self.smoother.label
         confidence = float(self.latest_probs[label]) if label is not None else 0.0
-        return ClipActions(self.names, prediction, self.latest, label, confidence, len(self.window.vectors),
-                           self.window.size)
+        ids, scores, span = self.latest if self.latest is not None else (None, None, None)
+        return Classification(self.names, label, confidence, ids, scores, span, predicted,
+                              buffered=len(self.window.vectors), window_size=self.window.size)

@@ -1,7 +1,8 @@
 """`make bench`: ovdemo action end to end against raw OpenVINO async throughput of its main model, side by side.
 
 Not a test: it prints numbers. Two runs, same device and throughput hint for every measurement:
-  1. person-detection-action-recognition-0005 (real) on preview-classroom.gif, looped to 300 frames;
+  1. person-detection-action-recognition-0005 (real) on preview-classroom.gif, looped to 300 frames, with
+     --track (each person keeps an id, as per-person runs did by default before --track was common);
   2. the encoder/decoder path: no action-recognition-0001 encoder is on disk here, so the synthetic pair of
      tests/test_action.py (the real stage names and shapes: [1,3,224,224] -> [1,512,1,1], [1,16,512] -> [1,400];
      a near-free encoder) on 96x64 PNG frames, looped to 300 frames. Its raw encoder figure shows the
@@ -39,7 +40,8 @@ def main() -> None:
     clip_video = benchlib.videos_dir() / "asl-hungry.mkv"
     benchlib.require_files(xml, video, clip_video)
     measure(f"{DETECTOR} FP16 on {benchlib.DEVICE}, {video.name} (480x270) looped to 300 frames",
-            "raw OpenVINO async (main model)", xml, 10.0, benchlib.models_dir(), "-m", DETECTOR, "-i", str(video))
+            "raw OpenVINO async (main model)", xml, 10.0, benchlib.models_dir(), "-m", DETECTOR, "-i", str(video),
+            "--track")
 
     with tempfile.TemporaryDirectory() as tmp:
         models = Path(tmp) / "models"

@@ -11,6 +11,22 @@ import pytest
 from conftest import model_path
 from helpers import iou, one_line_error, read_jsonl, read_video, run_ovdemo
 
+from ovdemo.common.specs import ASSETS
+
+SCHEMA = ASSETS / "schema" / "frame.schema.json"
+
+
+def valid_records(path) -> list[dict]:
+    """The JSON lines of a run, each checked against the schema every family writes."""
+    jsonschema = pytest.importorskip("jsonschema")
+    import json
+
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text()))
+    records = read_jsonl(path)
+    for record in records:
+        validator.validate(record)
+    return records
+
 # --- per-person actions: person-detection-action-recognition-0005 on preview-classroom.gif (480x270, 45 frames)
 # The four students, marked by hand on frames 0, 22 and 44 (viewed at 2x): all seated behind desks, the same
 # places throughout. Boxes cover what is visible (head to desk); x1, y1, x2, y2 in pixels.
@@ -29,9 +45,9 @@ def classroom(models_dir, videos_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("classroom")
     result = run_ovdemo("action", "-m", "person-detection-action-recognition-0005",
                         "-i", videos_dir / "preview-classroom.gif", "--no-show", "--json", out / "a.jsonl",
-                        "--output", out / "a.mp4", env={"OVDEMO_MODELS_DIR": str(models_dir)})
+                        "--output", out / "a.mp4", "--track", env={"OVDEMO_MODELS_DIR": str(models_dir)})
     assert result.returncode == 0, result.stderr
-    return {r["frame"]: r for r in read_jsonl(out / "a.jsonl")}, out / "a.mp4"
+    return {r["frame"]: r for r in valid_records(out / "a.jsonl")}, out / "a.mp4"
 
 
 def _match(people: list[dict], truth) -> dict | None:
@@ -43,25 +59,86 @@ def test_seated_students_are_found_and_labelled_sitting(classroom):
     records, _ = classroom
     assert len(records) == 45
     for index in CHECKED_FRAMES:
-        people = records[index]["people"]
+        people = records[index]["objects"]
         assert len(people) == len(STUDENTS), people  # nobody missed, nothing else taken for a person
         for where, truth in STUDENTS.items():
             person = _match(people, truth)
             assert person is not None, f"frame {index}: the {where} student is not found in {people}"
-            assert person["action"] == "sitting", f"frame {index}: the {where} student: {person}"
-            assert person["action_id"] == 0
-            assert len(person["top_k"]) == 3
-            assert {t["label"] for t in person["top_k"]} == {"sitting", "standing", "raising hand"}
-            assert abs(sum(t["confidence"] for t in person["top_k"]) - 1.0) < 2e-3  # the whole distribution
+            assert (person["label"], person["label_id"]) == ("person", 0)
+            action = person["attributes"]["action"]
+            assert action["label"] == "sitting", f"frame {index}: the {where} student: {person}"
+            assert action["label_id"] == 0
+            assert len(action["scores"]) == 3
+            assert set(action["scores"]) == {"sitting", "standing", "raising hand"}
+            assert abs(sum(action["scores"].values()) - 1.0) < 2e-3  # the whole distribution
+            assert action["confidence"] == action["scores"]["sitting"]
 
 
 def test_each_student_keeps_one_track_id(classroom):
     records, _ = classroom
     for where, truth in STUDENTS.items():
-        ids = {_match(r["people"], truth)["track_id"] for r in records.values()}
+        ids = {_match(r["objects"], truth)["id"] for r in records.values()}
         assert len(ids) == 1, f"the {where} student changed track id: {ids}"
-    first = {_match(records[0]["people"], t)["track_id"] for t in STUDENTS.values()}
+    first = {_match(records[0]["objects"], t)["id"] for t in STUDENTS.values()}
     assert len(first) == 4
+
+
+def test_without_track_the_same_people_have_no_ids(classroom, models_dir, videos_dir, tmp_path):
+    """Tracking is off by default, as in every family (--no-track, the old way to turn it off, is a no-op)."""
+    records, _ = classroom
+    out = tmp_path / "untracked.jsonl"
+    result = run_ovdemo("action", "-m", "person-detection-action-recognition-0005", "-i",
+                        videos_dir / "preview-classroom.gif", "--max-frames", 3, "--no-show", "--no-track",
+                        "--json", out, env={"OVDEMO_MODELS_DIR": str(models_dir)})
+    assert result.returncode == 0, result.stderr
+    for record in valid_records(out):
+        tracked = records[record["frame"]]["objects"]
+        assert len(record["objects"]) == len(tracked) == len(STUDENTS)
+        for person in record["objects"]:
+            assert "id" not in person and "track_state" not in person
+            twin = _match(tracked, person["bbox"])
+            assert twin["bbox"] == person["bbox"] and twin["attributes"] == person["attributes"]
+
+
+def test_per_person_smoothing_needs_track(models_dir, videos_dir):
+    result = run_ovdemo("action", "-m", "person-detection-action-recognition-0005", "-i",
+                        videos_dir / "preview-classroom.gif", "--smooth", 2, "--no-show",
+                        env={"OVDEMO_MODELS_DIR": str(models_dir)})
+    assert result.returncode == 2
+    assert "--track" in one_line_error(result)
+
+
+def test_smoothing_keeps_each_tracks_action_until_k_predictions_agree():
+    """--smooth 2 per track id: a label shows once two fresh predictions of that track agree; predicted rows
+    (the detector missed the person) show the track's label without counting."""
+    from ovdemo.common.results import Detections, Result
+    from ovdemo.demos.action_detector import action_attributes
+    from ovdemo.demos.action_people import PersonActions
+
+    names = ("sitting", "standing", "raising hand")
+    mode = PersonActions(None, names, 0.3, smooth=2)
+    # per frame: (track id, state, raw action) rows; track 7 goes 0 0 1 (missed: 1) 0 1 1 2, track 9 2 2 0 2
+    # (until track 9 ends)
+    frames = [[(7, "tentative", 0), (9, "tentative", 2)], [(7, "tentative", 0), (9, "tentative", 2)],
+              [(7, "confirmed", 1), (9, "confirmed", 0)], [(7, "predicted", 1), (9, "confirmed", 2)],
+              [(7, "confirmed", 0)], [(7, "confirmed", 1)], [(7, "confirmed", 1)], [(7, "confirmed", 2)]]
+    shown_7, shown_9 = [], []
+    for rows in frames:
+        raw = np.array([r[2] for r in rows])
+        probs = np.full((len(rows), 3), 0.1, np.float32)
+        probs[np.arange(len(rows)), raw] = 0.8
+        people = Detections(np.tile([10, 10, 50, 90], (len(rows), 1)), np.ones(len(rows)), np.zeros(len(rows)),
+                            [r[0] for r in rows], data={"track_state": [r[1] for r in rows],
+                                                        "attributes": action_attributes(probs, raw, names)})
+        out = mode.after_tracking(Result(people), None).objects
+        for track_id, attributes in zip(out.tracker_id, out.data["attributes"], strict=True):
+            action = attributes["action"]
+            assert action["label"] == names[action["label_id"]]
+            assert action["confidence"] == action["scores"][action["label"]]
+            (shown_7 if track_id == 7 else shown_9).append(action["label_id"])
+    assert shown_7 == [0, 0, 0, 0, 0, 0, 1, 1]
+    assert shown_9 == [2, 2, 2, 2]
+    assert set(mode.smoothers) == {7}  # an ended track's smoother goes with it
 
 
 def test_labels_are_drawn_on_the_video(classroom, videos_dir):
@@ -155,7 +232,7 @@ def run_composite(composite, *flags):
     result = run_ovdemo("action", "-m", "action-recognition-0001", "-i", root / "frames" / "f_%04d.png",
                         "--models-dir", root / "models", "--offline", "--no-show", "--json", out, *flags)
     assert result.returncode == 0, result.stderr
-    return read_jsonl(out)
+    return valid_records(out)
 
 
 def test_window_stride_labels_and_smoothing(composite):
@@ -215,6 +292,22 @@ def test_every_frame_decodes_without_stride_or_smoothing(composite):
             assert len(r["window"]["top_k"]) == 3
 
 
+def test_infer_every_keeps_the_action_between_windows(composite):
+    """--infer-every 2: the encoder sees every 2nd frame, so 16 embeddings span 31 frames; the frames between
+    keep the action shown and classify no window."""
+    records = run_composite(composite, "--infer-every", "2")
+    for r in records:
+        f = r["frame"]
+        assert r["inferred"] == (f % 2 == 0), r
+        if f < 30:
+            assert r["action"] is None and r["window"] is None, r
+        elif f % 2 == 0:
+            assert r["window"]["frames"] == [f - 30, f]
+            assert r["action"]["label_id"] == r["window"]["top_k"][0]["label_id"]  # no smoothing: the latest
+        else:
+            assert r["window"] is None and r["action"] == records[f - 1]["action"], r
+
+
 def test_per_frame_averaging_with_seq(composite, tmp_path):
     """--seq N: the encoder's own outputs averaged over N frames (OMZ's en-mean); here with 512 classes."""
     root, classes = composite
@@ -225,7 +318,7 @@ def test_per_frame_averaging_with_seq(composite, tmp_path):
     result = run_ovdemo("action", "-m", encoder, "--seq", 4, "--labels", labels, "-i",
                         root / "frames" / "f_%04d.png", "--max-frames", 40, "--no-show", "--json", out)
     assert result.returncode == 0, result.stderr
-    records = read_jsonl(out)
+    records = valid_records(out)
     for r in records[3:]:
         f = r["frame"]
         window = classes[f - 3:f + 1]
@@ -242,7 +335,7 @@ def test_encoder_without_decoder_is_a_one_line_error(composite):
     encoder = root / "models" / "action-recognition-0001-encoder" / "FP16" / "action-recognition-0001-encoder.xml"
     result = run_ovdemo("action", "-m", encoder, "-i", root / "frames" / "f_%04d.png", "--no-show")
     assert result.returncode != 0
-    assert "--decoder" in one_line_error(result)
+    assert "--decoder-model" in one_line_error(result)
 
 
 def test_decoder_of_another_size_is_refused(composite, tmp_path):
@@ -252,7 +345,7 @@ def test_decoder_of_another_size_is_refused(composite, tmp_path):
     ov.save_model(other, str(tmp_path / "other.xml"))
     encoder = root / "models" / "action-recognition-0001-encoder" / "FP16" / "action-recognition-0001-encoder.xml"
     out = tmp_path / "o.jsonl"
-    result = run_ovdemo("action", "-m", encoder, "--decoder", tmp_path / "other.xml", "-i",
+    result = run_ovdemo("action", "-m", encoder, "--decoder-model", tmp_path / "other.xml", "-i",
                         root / "frames" / "f_%04d.png", "--no-show", "--json", out)
     assert result.returncode != 0
     line = one_line_error(result)
@@ -278,29 +371,41 @@ def test_centre_crop_inside_openvino_for_a_fixed_frame_size(composite, tmp_path)
                         root / "frames" / "f_0040.png", "--no-show", "--json", out)
     assert result.returncode == 0, result.stderr
     # frame 40 is class 12 (brightness 120) inside white sides: uncropped it would read (2*120 + 255) / 3 -> 16
-    assert read_jsonl(out)[0]["window"]["top_k"][0]["label"] == "class 12"
+    assert valid_records(out)[0]["window"]["top_k"][0]["label"] == "class 12"
 
 
 def test_tf_layout_detector_decodes_generated_priors():
     """person-detection-action-recognition-0006's layout (no prior output; priors from its two heads): one
     confident candidate with zero offsets decodes to its own prior box, with its anchor map's action."""
+    from ovdemo.common.family import DecoderSetup
     from ovdemo.common.inference import ModelOutputs
-    from ovdemo.demos.action_detector import ActionDetectorDecoder
+    from ovdemo.common.specs import find_spec
+    from ovdemo.demos.action_detector import DECODERS, TfActionDecoder
 
     shapes = {"ActionNet/out_detection_loc": [1, 8550, 4], "ActionNet/out_detection_conf": [1, 8550, 2],
               "ActionNet/action_heads/out_head_1_anchor_1": [1, 50, 85, 6]}
     shapes.update({f"ActionNet/action_heads/out_head_2_anchor_{a}": [1, 25, 43, 6] for a in range(1, 5)})
     image = ops.parameter([1, 400, 680, 3], ov.Type.f32, name="input")
     results = [ops.result(_named(ops.constant(np.zeros(s, np.float32)), n)) for n, s in shapes.items()]
-    decoder = ActionDetectorDecoder(ov.Model(results, [image]), 6)
+    model = ov.Model(results, [image])
+    assert [name for name, d in DECODERS.items() if d.fits(model)] == ["tf-actions"]
+    spec = find_spec("person-detection-action-recognition-0006")
+    decoder = TfActionDecoder(model, DecoderSetup(spec, 0.5, spec.labels, (680, 400)))
     arrays = {n: np.zeros(s, np.float32) for n, s in shapes.items()}
     # head 2 (stride 16), cell row 10 col 20, third anchor (63.31 x 142.60 px): prior index 50*85 + cell*4 + 2
     p = 50 * 85 + (10 * 43 + 20) * 4 + 2
     arrays["ActionNet/out_detection_conf"][0, :, 0] = 1.0
     arrays["ActionNet/out_detection_conf"][0, p] = [0.1, 0.9]
     arrays["ActionNet/action_heads/out_head_2_anchor_3"][0, 10, 20, 4] = 1.0  # "turned around"
-    found = decoder.decode(ModelOutputs([(frozenset({n}), a) for n, a in arrays.items()]), 0.5)
+    outputs = ModelOutputs([(frozenset({n}), a) for n, a in arrays.items()])
+    boxes, scores, probs = decoder.candidates(outputs)
     cx, cy, w, h = 20.5 * 16, 10.5 * 16, 63.31491832, 142.595732
     expected = [(cx - w / 2) / 680, (cy - h / 2) / 400, (cx + w / 2) / 680, (cy + h / 2) / 400]
-    assert found.boxes.shape == (1, 4) and np.allclose(found.boxes[0], expected, atol=1e-5)
-    assert int(found.probs[0].argmax()) == 4 and found.probs[0, 4] > 0.99
+    assert boxes.shape == (1, 4) and np.allclose(boxes[0], expected, atol=1e-5)
+    assert int(probs[0].argmax()) == 4 and probs[0, 4] > 0.99
+    # decoded in a frame of the input's size: one person at the prior, turned around
+    people = decoder.decode(outputs, (680, 400))
+    assert people.labels == ["person"] and np.allclose(people.confidence, [0.9])
+    assert np.allclose(people.xyxy[0], np.array(expected) * [680, 400, 680, 400], atol=1e-3)
+    action = people.data["attributes"][0]["action"]
+    assert (action["label"], action["label_id"]) == ("turned around", 4) and action["confidence"] > 0.99

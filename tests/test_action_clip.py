@@ -9,7 +9,8 @@ import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
 import pytest
-from helpers import one_line_error, read_jsonl, read_video, run_ovdemo
+from helpers import one_line_error, read_video, run_ovdemo
+from test_action import valid_records
 
 # The synthetic clip model reads channel 0 (R once frames are RGB) of the first and last frame of its clip and
 # answers level = 50 + (R_last - R_first) / 10 as logits -2 (i - level)^2: the nearest class to the level
@@ -109,7 +110,7 @@ def run_asl(asl, *flags):
     result = run_ovdemo("action", "-m", "asl-recognition-0004", "--models-dir", root / "models", "--offline",
                         "-i", root / "frames" / "f_%04d.png", "--no-show", "--json", out, *flags)
     assert result.returncode == 0, result.stderr
-    return read_jsonl(out)
+    return valid_records(out)
 
 
 def msasl_names():
@@ -172,11 +173,22 @@ def test_frames_between_samples_skip_the_per_frame_model(asl):
 
 def test_clip_model_refuses_per_frame_flags(asl):
     root, _ = asl
-    for flags in (("--seq", "8"), ("--decoder", "x.xml")):
+    for flags in (("--seq", "8"), ("--decoder-model", "x.xml"), ("--decoder", "x.xml")):
         result = run_ovdemo("action", "-m", "asl-recognition-0004", "--models-dir", root / "models", "--offline",
                             "-i", root / "frames" / "f_%04d.png", "--no-show", *flags)
         assert result.returncode != 0
         assert "clip model" in one_line_error(result)
+
+
+def test_clip_model_refuses_track(asl):
+    """A clip's action is frame-level: no objects to track."""
+    root, _ = asl
+    out = root / "track.jsonl"
+    result = run_ovdemo("action", "-m", "asl-recognition-0004", "--models-dir", root / "models", "--offline",
+                        "-i", root / "frames" / "f_%04d.png", "--no-show", "--track", "--json", out)
+    assert result.returncode == 2
+    assert "--track" in one_line_error(result)
+    assert not out.exists()
 
 
 def test_clip_specs_match_the_catalog_and_label_lists():
@@ -215,7 +227,7 @@ def test_i3d_layout_every_frame_and_probabilities_kept(i3d, tmp_path):
     result = run_ovdemo("action", "-m", xml, "-i", video, "--stride", "10", "--no-show", "--json", out,
                         "--output", tmp_path / "i3d.mp4")
     assert result.returncode == 0, result.stderr
-    records = read_jsonl(out)
+    records = valid_records(out)
     from ovdemo.common.specs import load_labels
 
     kinetics = load_labels("kinetics_400.txt")

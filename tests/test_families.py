@@ -14,6 +14,7 @@ MISFITS = [
     ("segment", "human-pose-estimation-0001", "is a pose model, not a segmentation model"),
     ("text", "road-segmentation-adas-0001", "do not fit the text demo"),
     ("action", "person-detection-0202", "cannot tell how to run person-detection-0202 for actions"),
+    ("action", "human-pose-estimation-0001", "cannot tell how to run human-pose-estimation-0001 for actions"),
 ]
 
 
