@@ -88,6 +88,7 @@ class Stage:
 
     Image stages take u8 BGR crops (N, H, W, 3) already at the model's size (see `crops`); colour order
     (BGR to grey for one-channel models), layout and mean/scale run inside OpenVINO as for the main model.
+    `ov_model` is the model when a family has read it already (e.g. to choose its mode): it is not read again.
     The batch dimension is made dynamic when the model allows it, so a batch is one request; models that
     only run at batch 1 get one request per crop instead, all in flight together. Non-image stages
     (`image=False`) take a dict of arrays.
@@ -95,9 +96,11 @@ class Stage:
 
     def __init__(self, model: ResolvedModel, config: InferenceConfig, *, image: bool = True,
                  check: Callable[[ov.Model], None] | None = None, max_batch: int = 32, nireq: int = 0,
-                 reshape: Mapping[str, list[int]] | None = None, any_size: bool = False):
+                 reshape: Mapping[str, list[int]] | None = None, any_size: bool = False,
+                 ov_model: ov.Model | None = None):
         self.model = model
-        ov_model = read_model(model.path)
+        given = ov_model
+        ov_model = given.clone() if given is not None else read_model(model.path)
         if check is not None:
             check(ov_model)  # the family's output check: raises DemoError naming what it expected
         if reshape:
@@ -117,7 +120,7 @@ class Stage:
         if dynamic and not self._runs_batch_of_two():
             # the graph accepted a dynamic batch but breaks on one (a constant shaped for batch 1):
             # start again at batch 1, with one request per item
-            ov_model = read_model(model.path)
+            ov_model = given.clone() if given is not None else read_model(model.path)
             if reshape:
                 ov_model.reshape({k: ov.PartialShape(v) for k, v in reshape.items()})
             self._fix_batch(ov_model)
