@@ -230,7 +230,7 @@ class Pipeline:
                 infer_ms: float) -> Decoded:
         t0 = time.perf_counter()
         if skip == EVERY_SKIP:
-            last = self._last or Result()
+            last = self._last if self._last is not None else Result()  # a Result with no objects is falsy
             # with a tracker the objects come from its predictions; otherwise the last ones stand
             result = replace(last, objects=last.objects[[]] if self.tracking else last.objects, inferred=False,
                              events=[])
