@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from .detect import DetectFamily, TrackFamily
+from .pose import PoseFamily
 
 # name -> Family class, in `ovdemo --help` order
 FAMILIES: dict = {
     "detect": DetectFamily,
     "track": TrackFamily,
+    "pose": PoseFamily,
 }
