@@ -174,3 +174,33 @@ def test_input_shape_for_associative_embedding():
     # --input-size is the longer side whatever the mode; the old --tsize was the shorter side here
     assert input_shape_for((288, 288), (768, 432), 512, "short", 32) == (288, 512)
     assert input_shape_for((288, 288), (432, 768), LegacyTsize(288), "short", 32) == (512, 288)
+
+
+def test_track_keeps_one_id_on_the_walking_person(models_dir, videos_dir, tmp_path):
+    """--track with --infer-every 2 on one-by-one-person-detection.mp4: nobody for the first 64 frames, then one
+    woman walking in: one id, confirmed from her third detection, and on the frames the network skips her
+    skeleton moves with her predicted box; the annotated video has every frame."""
+    out = tmp_path / "pose.jsonl"
+    result = run_ovdemo("pose", "-i", videos_dir / "one-by-one-person-detection.mp4", "--precision", "FP16-INT8",
+                        "--track", "--infer-every", 2, "--max-frames", 100, "--json", out, "--output",
+                        tmp_path / "out.mp4", "--no-show", env={"OVDEMO_MODELS_DIR": str(models_dir)})
+    assert result.returncode == 0, result.stderr
+    records = valid_records(out)
+    assert len(records) == 100 and not any(r["objects"] for r in records[:60])
+    tracked = [r for r in records if r["objects"]]
+    assert {o["id"] for r in tracked for o in r["objects"]} == {1}
+    late = [r for r in records if r["frame"] >= 70]
+    assert all(len(r["objects"]) == 1 and r["objects"][0]["track_state"] == "confirmed" for r in late)
+    for before, after in zip(late, late[1:], strict=False):
+        if after["inferred"]:
+            continue
+        a, b = before["objects"][0], after["objects"][0]
+        # the Kalman prediction's box: the skeleton moves with its centre
+        shift = (np.add(b["bbox"][:2], b["bbox"][2:]) - np.add(a["bbox"][:2], a["bbox"][2:])) / 2
+        for name, point in a["keypoints"].items():
+            moved = b["keypoints"][name]
+            assert (point is None) == (moved is None)
+            if point is not None:
+                assert moved[:2] == pytest.approx(np.add(point[:2], shift), abs=0.2)
+                assert inside([moved[:2]], b["bbox"])
+    assert len(read_video(tmp_path / "out.mp4")) == 100
