@@ -92,6 +92,7 @@ class Stage:
 
     Image stages take u8 BGR crops (N, H, W, 3) already at the model's size (see `crops`); colour order
     (BGR to grey for one-channel models), layout and mean/scale run inside OpenVINO as for the main model.
+    `ov_model` is the model when a family has read it already (e.g. to choose its mode): it is not read again.
     The batch dimension is made dynamic when the model allows it, so a batch is one request; models that
     only run at batch 1 get one request per crop instead, all in flight together. Non-image stages
     (`image=False`) take a dict of arrays.
@@ -103,8 +104,9 @@ class Stage:
                  ov_model: ov.Model | None = None):
         self.model = model
         self.image = image
-        # a model its family already read (e.g. to tell what kind it is) is not read again
-        base = ov_model if ov_model is not None else read_model(model.path)
+        # a model its family already read (e.g. to tell what kind it is) is not read again; a copy of it is
+        # shaped here, so the family's stays as it was
+        base = ov_model.clone() if ov_model is not None else read_model(model.path)
         if check is not None:
             check(base)  # the family's output check: raises DemoError naming what it expected
         if reshape:

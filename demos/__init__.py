@@ -5,6 +5,7 @@ from __future__ import annotations
 from .action import ActionFamily
 from .detect import DetectFamily, TrackFamily
 from .face import FaceFamily
+from .pose import PoseFamily
 from .segment import SegmentFamily
 from .text import TextFamily
 
@@ -13,6 +14,7 @@ FAMILIES: dict = {
     "detect": DetectFamily,
     "face": FaceFamily,
     "track": TrackFamily,
+    "pose": PoseFamily,
     "segment": SegmentFamily,
     "text": TextFamily,
     "action": ActionFamily,

@@ -1,12 +1,16 @@
-"""`ovdemo pose`: multi-person (OpenPose, associative embedding) and top-down single-person pose estimation."""
+"""`ovdemo pose`: multi-person (OpenPose, associative embedding) and top-down single-person pose estimation.
+
+Results are people: `Detections` of class "person" with their 17 COCO keypoints as data["keypoints"] (N, 17, 3:
+x, y, score; score 0 for a keypoint below --kp-threshold, neither drawn nor written). Bottom-up, a person's
+confidence is its person score and its box the extent of its keypoints shown; top-down, both are the
+detector's.
+"""
 
 from __future__ import annotations
 
 import colorsys
 import dataclasses
 import math
-import time
-from dataclasses import dataclass, field
 
 import click
 import cv2
@@ -14,21 +18,31 @@ import numpy as np
 import openvino as ov
 
 from ovdemo.common.capture import Frame
-from ovdemo.common.draw import Style, draw_box
+from ovdemo.common.draw import Style, draw_objects
 from ovdemo.common.errors import DemoError
+from ovdemo.common.family import DecoderSetup, Family, RunContext, choose_decoder
 from ovdemo.common.inference import ModelOutputs, input_layout, read_model
 from ovdemo.common.models import ResolvedModel, resolve_from_options
-from ovdemo.common.options import PipelineOptions, model_option, pipeline_options
-from ovdemo.common.pipeline import RunContext, run
+from ovdemo.common.options import DRAWING, INPUT_SIZE, THRESHOLD, TRACKING, Alias, Opt, arch_opt, model_opt
+from ovdemo.common.results import Detections, Result
 from ovdemo.common.stages import Stage, crops
 
-from .detect import DetectTask
-from .pose_decoders import DECODERS, SKELETON, Poses, TopDownDecoder, choose_decoder, person_scores
+from .detector import Detector
+from .pose_decoders import DECODERS, NUM_KEYPOINTS, PERSON, BottomUpDecoder, TopDownDecoder, keypoint_extent, people
 
 DEFAULT_MODEL = "human-pose-estimation-0001"
 DEFAULT_DETECTOR = "person-detection-0202"
 DEFAULT_THRESHOLD = 0.4  # bottom-up: the mean score of a person's keypoints found
-DYNAMIC_INPUT_SIDE = 512  # target size of a network whose input size is dynamic, unless --tsize says
+DEFAULT_KP_THRESHOLD = 0.1
+DYNAMIC_INPUT_SIDE = 512  # the model's size when its input is dynamic
+
+# Limbs drawn between COCO keypoints: face, arms, torso, legs.
+SKELETON = (
+    (0, 1), (0, 2), (1, 3), (2, 4),
+    (5, 7), (7, 9), (6, 8), (8, 10), (5, 6),
+    (5, 11), (6, 12), (11, 12),
+    (11, 13), (13, 15), (12, 14), (14, 16),
+)
 
 
 def _rainbow(n: int) -> list[tuple[int, int, int]]:
@@ -42,33 +56,32 @@ def _rainbow(n: int) -> list[tuple[int, int, int]]:
 LIMB_COLORS = _rainbow(len(SKELETON))  # one colour per limb, the same for every person
 
 
-def draw_poses(image: np.ndarray, poses: Poses, style: Style, kp_threshold: float) -> None:
-    """Skeletons: each limb in its own colour between keypoints shown at `kp_threshold`, keypoints as dots."""
-    shown = poses.visible(kp_threshold)
-    radius = max(2, style.thickness + 1)
-    for i in range(len(poses)):
-        if poses.boxes is not None:
-            draw_box(image, poses.boxes[i], (200, 200, 200), style,
-                     f"{poses.person_scores[i]:.2f}" if style.confidence else None)
-        points = np.rint(poses.keypoints[i]).astype(np.int32)
-        for (a, b), color in zip(SKELETON, LIMB_COLORS, strict=True):
-            if shown[i, a] and shown[i, b]:
-                cv2.line(image, tuple(points[a]), tuple(points[b]), color, style.thickness + 1, cv2.LINE_AA)
-        for j in np.nonzero(shown[i])[0]:
-            cv2.circle(image, tuple(points[j]), radius, (255, 255, 255), cv2.FILLED, cv2.LINE_AA)
-            cv2.circle(image, tuple(points[j]), radius, (40, 40, 40), 1, cv2.LINE_AA)
+class LegacyTsize(int):
+    """An input size given as the old --tsize: the network's height (OpenPose) or shorter side (associative
+    embedding), not --input-size's longer side."""
 
 
-def raw_lines(poses: Poses, kp_threshold: float) -> list[str]:
-    return [f"person {p['score']:.3f} [{', '.join(f'{v:.0f}' for v in p['bbox'] or [])}] "
-            f"{sum(v is not None for v in p['keypoints'].values())} keypoints" for p in poses.people(kp_threshold)]
+DETECTOR_MODEL = model_opt("detector_model", "--detector-model", None,
+                           f"Person detector for top-down models [default: {DEFAULT_DETECTOR}].",
+                           aliases=(Alias("--detector"),))
+POSE_INPUT_SIZE = dataclasses.replace(
+    INPUT_SIZE, aliases=(Alias("--tsize", LegacyTsize),),
+    help="Bottom-up models: the network input's longer side in pixels, the other side following the frame's "
+         "aspect ratio, both rounded up to the model's stride [default: the model's height (OpenPose) or shorter "
+         "side (associative embedding)].")
+POSE_THRESHOLD = THRESHOLD.with_default(None, help=f"Bottom-up: a person's mean keypoint score [default: "
+                                                   f"{DEFAULT_THRESHOLD}]; top-down: the detector's confidence "
+                                                   "[default: the detector's].")
+KP_THRESHOLD = Opt("kp_threshold", ("--kp-threshold",), "Keypoints below this confidence are neither drawn nor "
+                   "written to the JSON.", default=DEFAULT_KP_THRESHOLD, type=click.FloatRange(0, 1),
+                   show_default=True)
 
 
 def with_original_normalisation(resolved: ResolvedModel) -> ResolvedModel:
     """Open Model Zoo's converted IRs take BGR 0..255 with normalisation built in; the same model exported to
     ONNX from its source framework does not: use the spec's `original_*` colour order, mean and scale then."""
     spec = resolved.spec
-    if spec is None or resolved.path.suffix.lower() != ".onnx" or "original_mean" not in spec.params:
+    if resolved.path.suffix.lower() != ".onnx" or "original_mean" not in spec.params:
         return resolved
     original = dataclasses.replace(spec, color=spec.params.get("original_color", spec.color),
                                    mean=tuple(spec.params["original_mean"]),
@@ -76,163 +89,169 @@ def with_original_normalisation(resolved: ResolvedModel) -> ResolvedModel:
     return dataclasses.replace(resolved, spec=original)
 
 
-def input_shape_for(model_hw: tuple[int, int], frame_size: tuple[int, int] | None, tsize: int | None,
-                    mode: str, divisor: int) -> tuple[int, int]:
-    """(h, w) of the network for frames of `frame_size` (w, h): the frame's aspect ratio at the target size
-    (`mode` height: the input height; short: the shorter side), rounded up to the network's stride."""
+def input_shape_for(model_hw: tuple[int, int], frame_size: tuple[int, int] | None, input_size: int | None,
+                    mode: str, stride: int) -> tuple[int, int]:
+    """(h, w) of a bottom-up network for frames of `frame_size` (w, h): the frame's aspect ratio, each side
+    rounded up to the network's stride. `input_size` is the longer side (--input-size; a LegacyTsize is the height
+    or shorter side as `mode` says); without it the model's height (`mode` height) or shorter side (short)."""
     h0, w0 = model_hw
     fw, fh = frame_size if frame_size else (w0, h0)
-    if mode == "height":
-        h = tsize or h0
+    if input_size and not isinstance(input_size, LegacyTsize):
+        h, w = (input_size * fh / fw, input_size) if fw >= fh else (input_size, input_size * fw / fh)
+    elif mode == "height":
+        h = input_size or h0
         w = h * fw / fh
     else:
-        target = tsize or min(h0, w0)
-        h, w = (target, target * fw / fh) if fw >= fh else (target * fh / fw, target)
-    return math.ceil(h / divisor) * divisor, math.ceil(w / divisor) * divisor
+        short = input_size or min(h0, w0)
+        h, w = (short, short * fw / fh) if fw >= fh else (short * fh / fw, short)
+    return tuple(math.ceil(v / stride) * stride for v in (h, w))
 
 
-class PoseOutput:
-    """What both kinds of pose task show and write: skeletons, keypoints above `kp_threshold`."""
-
-    kp_threshold: float
-
-    def draw(self, image: np.ndarray, result: Poses, style: Style) -> None:
-        draw_poses(image, result, style, self.kp_threshold)
-
-    def record(self, result: Poses) -> dict:
-        return {"people": result.people(self.kp_threshold)}
-
-    def raw_lines(self, result: Poses) -> list[str]:
-        return raw_lines(result, self.kp_threshold)
+def shown(found: Detections, kp_threshold: float, boxes_from_keypoints: bool) -> Detections:
+    """People with their keypoints below `kp_threshold` scored 0 (neither drawn nor written). Bottom-up
+    (`boxes_from_keypoints`), a person's box becomes the extent of its keypoints shown, and a person with
+    none is left out."""
+    keypoints = found.data["keypoints"].copy()
+    keypoints[..., 2] = np.where(keypoints[..., 2] >= kp_threshold, keypoints[..., 2], 0.0)
+    found = found.with_data(keypoints=keypoints)
+    if boxes_from_keypoints:
+        found = found[(keypoints[..., 2] > 0).any(axis=1)]
+        found.xyxy = keypoint_extent(found.data["keypoints"])
+    return found
 
 
-@dataclass
-class BottomUpPoseTask(PoseOutput):
-    """OpenPose and associative-embedding models: one pass over the whole frame finds every person."""
+def draw_skeletons(image: np.ndarray, found: Detections, style: Style) -> None:
+    """Each limb in its own colour between two keypoints shown, keypoints as dots."""
+    radius = max(2, style.thickness + 1)
+    for person in found.data.get("keypoints", ()):
+        visible = person[:, 2] > 0
+        points = np.rint(person[:, :2]).astype(np.int32)
+        for (a, b), color in zip(SKELETON, LIMB_COLORS, strict=True):
+            if visible[a] and visible[b]:
+                cv2.line(image, tuple(points[a]), tuple(points[b]), color, style.thickness + 1, cv2.LINE_AA)
+        for j in np.nonzero(visible)[0]:
+            cv2.circle(image, tuple(points[j]), radius, (255, 255, 255), cv2.FILLED, cv2.LINE_AA)
+            cv2.circle(image, tuple(points[j]), radius, (40, 40, 40), 1, cv2.LINE_AA)
 
-    model: ResolvedModel
-    decoder_kind: str
-    tsize: int | None = None
-    threshold: float = DEFAULT_THRESHOLD
-    kp_threshold: float = 0.1
-    family: str = "pose"
-    stage_ms: dict[str, float] = field(default_factory=dict)
-    frame_size: tuple[int, int] | None = None
+
+def people_of(names: tuple[str, ...] | None) -> tuple[str, ...]:
+    """--classes for a person detector: a multi-class detector keeps its people only."""
+    return ("person",) if names and "person" in names and len(set(names) - {"background"}) > 1 else ()
+
+
+class PoseFamily(Family):
+    """Bottom-up (OpenPose, associative embedding): one pass over the whole frame finds every person.
+    Top-down: a person detector is the main model, and the pose model (a Stage) runs on every person's crop,
+    all crops of a frame in one batch on its own requests. The mode is the pose model's, read once in create."""
+
+    name = "pose"
+    summary = "Estimate human poses (17 COCO keypoints per person) in video, images, cameras or streams."
+    default_model = DEFAULT_MODEL
+    model_help = ("Pose model: human-pose-estimation-0001 (OpenPose), human-pose-estimation-0005/6/7 or "
+                  "higher-hrnet-w32-human-pose-estimation (associative embedding), single-human-pose-estimation-0001 "
+                  "(top-down, with --detector-model); a name or a path.")
+    decoders = DECODERS
+    examples = (
+        "ovdemo pose -i people-detection.264",
+        "ovdemo pose -m human-pose-estimation-0005 -i cam0 --kp-threshold 0.3",
+        "ovdemo pose -m single-human-pose-estimation-0001 --detector-model person-detection-0202 -i video.mp4",
+        "ovdemo pose -i one-by-one-person-detection.mp4 --track --json poses.jsonl --no-show",
+    )
+    own_options = (DETECTOR_MODEL, arch_opt(DECODERS), POSE_INPUT_SIZE, POSE_THRESHOLD, KP_THRESHOLD, *DRAWING,
+                   *TRACKING)
+
+    def __init__(self, model: ResolvedModel, opts, ov_model: ov.Model | None = None, *,
+                 decoder: BottomUpDecoder | TopDownDecoder, pose_model: ResolvedModel | None = None,
+                 pose_ov_model: ov.Model | None = None):
+        """Bottom-up: `model` is the pose model. Top-down: `model` is the person detector, `pose_model` the
+        pose model (already read: `pose_ov_model`)."""
+        super().__init__(model, opts, ov_model)
+        self.decoder = decoder
+        self.pose_model, self.pose_ov_model = pose_model, pose_ov_model
+        self.kp_threshold = float(opts.get("kp_threshold", DEFAULT_KP_THRESHOLD))
+        self.frame_size: tuple[int, int] | None = None
+        self.stage: Stage | None = None
+        if isinstance(decoder, BottomUpDecoder):
+            decoder.timer = self.timer
+
+    @property
+    def top_down(self) -> bool:
+        return self.pose_model is not None
+
+    @classmethod
+    def create(cls, opts) -> PoseFamily:
+        """The pose model's kind decides the mode and the flags that apply: both checked before any output."""
+        resolved = with_original_normalisation(resolve_from_options(opts.model, opts))
+        ov_model = read_model(resolved.path)
+        spec = resolved.spec
+        decoder_cls = choose_decoder(DECODERS, ov_model, spec, opts.get("arch"), cls.name)
+        if decoder_cls is TopDownDecoder:
+            if opts.get("input_size"):
+                raise DemoError("--input-size is for bottom-up models",
+                                f"{resolved.name} is top-down: it sees each person's crop at its own size")
+            decoder = TopDownDecoder(ov_model, DecoderSetup(spec, names=PERSON))
+            detector = resolve_from_options(opts.get("detector_model") or DEFAULT_DETECTOR, opts)
+            return cls(detector, opts, decoder=decoder, pose_model=resolved, pose_ov_model=ov_model)
+        if opts.get("detector_model"):
+            raise DemoError("--detector-model is for top-down models",
+                            f"{resolved.name} finds people by itself; e.g. -m single-human-pose-estimation-0001")
+        threshold = opts.get("threshold")
+        setup = DecoderSetup(spec, DEFAULT_THRESHOLD if threshold is None else float(threshold), PERSON)
+        return cls(resolved, opts, ov_model, decoder=decoder_cls(ov_model, setup))
 
     def start(self, ctx: RunContext) -> None:
         self.frame_size = ctx.frame_size
+        if self.top_down:
+            self.stage = Stage(self.pose_model, ctx.config, ov_model=self.pose_ov_model)
 
     def prepare(self, model: ov.Model) -> None:
-        spec = self.model.spec
-        self.decoder = DECODERS[self.decoder_kind](model, spec.params if spec else None)
-        if input_layout(model, spec) != "NCHW":
+        if self.top_down:
+            self.detector = Detector(model, self.model, threshold=self.opts.get("threshold"),
+                                     classes=people_of(self.model.spec.labels), family=self.name)
+        else:
+            self.fit_to_frames(model)
+            self.decoder.augment(model)
+
+    def fit_to_frames(self, model: ov.Model) -> None:
+        """A bottom-up network at the frames' aspect ratio (a dynamic input, e.g. an ONNX export, is fixed too)."""
+        if input_layout(model, self.model.spec) != "NCHW":
             raise DemoError(f"{self.model.name} has an NHWC input", "pose models here take NCHW inputs")
         shape = model.input(0).get_partial_shape()
         static = shape[2].is_static and shape[3].is_static
-        if not static or self.frame_size or self.tsize:
-            # a dynamic input (e.g. an ONNX export) is fixed here too, to the frame's aspect at the stride
-            model_hw = ((shape[2].get_length(), shape[3].get_length()) if static
-                        else (self.tsize or DYNAMIC_INPUT_SIDE,) * 2)
-            h, w = input_shape_for(model_hw, self.frame_size, self.tsize, self.decoder.size_mode, self.decoder.stride)
-            if not static or (h, w) != model_hw:
-                try:
-                    model.reshape({model.input(0): ov.PartialShape([1, shape[1].get_length(), h, w])})
-                except Exception as e:
-                    raise DemoError(f"cannot reshape {self.model.name} to {w}x{h}",
-                                    f"{str(e).splitlines()[0]}; try another --tsize") from None
-        self.decoder.augment(model)
+        input_size = self.opts.get("input_size")
+        if static and not self.frame_size and not input_size:
+            return
+        model_hw = (shape[2].get_length(), shape[3].get_length()) if static else (DYNAMIC_INPUT_SIDE,) * 2
+        h, w = input_shape_for(model_hw, self.frame_size, input_size, self.decoder.size_mode, self.decoder.stride)
+        if static and (h, w) == model_hw:
+            return
+        try:
+            model.reshape({model.input(0): ov.PartialShape([1, shape[1].get_length(), h, w])})
+        except Exception as e:
+            raise DemoError(f"cannot reshape {self.model.name} to {w}x{h}",
+                            f"{str(e).splitlines()[0]}; try another --input-size") from None
 
-    def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Poses:
+    def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Result:
         h, w = frame.image.shape[:2]
-        return self.decoder.decode(outputs, (w, h), self.threshold, self.stage_ms)
+        if not self.top_down:
+            return Result(shown(self.decoder.decode(outputs, (w, h)), self.kp_threshold, True))
+        found = self.detector(outputs, (w, h))
+        keypoints = np.zeros((len(found), NUM_KEYPOINTS, 3), np.float32)
+        if len(found):
+            with self.timer("crops"):
+                regions = self.decoder.crop_boxes(found.xyxy)
+                batch = crops(frame.image, regions, self.stage.input_size or self.decoder.input_size)
+            with self.timer("pose_infer"):
+                heatmaps = self.stage(batch)
+            with self.timer("keypoints"):
+                keypoints = self.decoder.decode(heatmaps, regions)
+        persons = people(keypoints[..., :2], keypoints[..., 2], found.confidence, found.xyxy)
+        return Result(shown(persons, self.kp_threshold, False))
 
-
-@dataclass
-class TopDownPoseTask(PoseOutput):
-    """A person detector (the pipeline's main model) and a single-person model run on every person's crop,
-    all crops of a frame in one batch on the pose model's own requests."""
-
-    model: ResolvedModel  # the person detector
-    pose_model: ResolvedModel
-    threshold: float | None = None  # the detector's confidence threshold
-    kp_threshold: float = 0.1
-    family: str = "pose"
-    stage_ms: dict[str, float] = field(default_factory=dict)
-
-    def __post_init__(self):
-        spec = self.model.spec
-        names = spec.labels if spec else None
-        # multi-class detectors: keep their people only
-        classes = ("person",) if names and "person" in names and len(set(names) - {"background"}) > 1 else ()
-        self.detector = DetectTask(self.model, threshold=self.threshold, classes=classes)
-
-    def _check(self, model: ov.Model) -> None:
-        self.decoder = TopDownDecoder(model, self.pose_model.spec.params if self.pose_model.spec else None)
-
-    def start(self, ctx: RunContext) -> None:
-        self.stage = Stage(self.pose_model, ctx.config, check=self._check)
-
-    def prepare(self, model: ov.Model) -> None:
-        self.detector.prepare(model)
-
-    def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Poses:
-        people = self.detector.postprocess(outputs, frame)
-        if not len(people):
-            return Poses.empty()
-        t0 = time.perf_counter()
-        regions = self.decoder.crop_boxes(people.boxes)
-        batch = crops(frame.image, regions, self.stage.input_size or self.decoder.input_size)
-        t1 = time.perf_counter()
-        heatmaps = self.stage(batch).get(self.decoder.heatmaps_name)
-        t2 = time.perf_counter()
-        keypoints, scores = self.decoder.decode(heatmaps, regions)
-        t3 = time.perf_counter()
-        self.stage_ms.update(crops=(t1 - t0) * 1000.0, pose_infer=(t2 - t1) * 1000.0, keypoints=(t3 - t2) * 1000.0)
-        return Poses(keypoints, scores, person_scores(scores), people.boxes)
+    def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
+        draw_objects(image, result.objects, style)
+        draw_skeletons(image, result.objects, style)
 
     def finish(self) -> None:
-        stage = getattr(self, "stage", None)
-        if stage is not None:
-            stage.wait_all()
-
-
-@click.command(name="pose")
-@model_option(DEFAULT_MODEL, "Pose model: human-pose-estimation-0001 (OpenPose), human-pose-estimation-0005/6/7 or "
-                             "higher-hrnet-w32-human-pose-estimation (associative embedding), "
-                             "single-human-pose-estimation-0001 (top-down, with --detector); a name or a path.")
-@click.option("--detector", metavar="NAME|PATH",
-              help=f"Person detector for top-down models [default: {DEFAULT_DETECTOR}].")
-@click.option("--arch", type=click.Choice(sorted(DECODERS)), help="Decoder, for models ovdemo does not know.")
-@click.option("--tsize", type=click.IntRange(min=16), metavar="N",
-              help="Bottom-up models: network input height (OpenPose) or shorter side (associative embedding); "
-                   "the width follows the input's aspect ratio [default: the model's].")
-@click.option("-t", "--threshold", type=click.FloatRange(0, 1),
-              help=f"Bottom-up: a person's mean keypoint score [default: {DEFAULT_THRESHOLD}]; "
-                   "top-down: the detector's confidence [default: the detector's].")
-@click.option("--kp-threshold", type=click.FloatRange(0, 1), default=0.1, show_default=True,
-              help="Keypoints below this confidence are neither drawn nor written to the JSON.")
-@pipeline_options
-def command(model, detector, arch, tsize, threshold, kp_threshold, **kwargs):
-    """Estimate human poses (17 COCO keypoints per person) in video, images, cameras or streams."""
-    opts = PipelineOptions.take(kwargs)
-    resolved = with_original_normalisation(resolve_from_options(model, opts))
-    # the model's kind decides the flags that apply: check both before any output file exists
-    spec = resolved.spec
-    decoder_cls = choose_decoder(ov_model := read_model(resolved.path), resolved.name,
-                                 spec.decoder if spec else None, arch)
-    decoder_cls(ov_model, spec.params if spec else None)  # raises when the outputs do not fit
-    kind = decoder_cls.kind
-    if kind == TopDownDecoder.kind:
-        if tsize:
-            raise DemoError("--tsize is for bottom-up models",
-                            f"{resolved.name} is top-down: it sees each person's crop at its own size")
-        person_detector = resolve_from_options(detector or DEFAULT_DETECTOR, opts)
-        task = TopDownPoseTask(person_detector, resolved, threshold=threshold, kp_threshold=kp_threshold)
-    else:
-        if detector:
-            raise DemoError("--detector is for top-down models",
-                            f"{resolved.name} finds people by itself; e.g. -m single-human-pose-estimation-0001")
-        task = BottomUpPoseTask(resolved, kind, tsize=tsize,
-                                threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
-                                kp_threshold=kp_threshold)
-    return run(task, opts)
+        if self.stage is not None:
+            self.stage.wait_all()

@@ -1,14 +1,13 @@
-"""Pose decoders: OpenPose (heatmaps + part-affinity fields), associative embedding (heatmaps + tags) and
-top-down heatmaps (one person per crop), all giving 17 COCO keypoints in frame pixels.
+"""Pose decoders on the one decoder contract (`ovdemo.common.family.Decoder`): OpenPose (heatmaps +
+part-affinity fields) and associative embedding (heatmaps + tags) find every person in a frame (bottom-up);
+top-down heatmaps read one person per crop. All give the 17 COCO keypoints in frame pixels as (N, 17, 3)
+arrays of x, y and score (0 where a keypoint was not found): `data["keypoints"]` of a `Detections` of people.
 
 Heatmap cell (x, y) of a network with stride s covers input pixels [s*x, s*x + s): its centre sits at
 (x + 0.5) * s - 0.5 in pixel-centre coordinates, the convention every decoder below maps back with.
 """
 
 from __future__ import annotations
-
-import time
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -17,65 +16,45 @@ import openvino.opset13 as ops
 from scipy.optimize import linear_sum_assignment
 
 from ovdemo.common.errors import DemoError
-from ovdemo.common.inference import ModelOutputs, describe_ports
+from ovdemo.common.family import Decoder, DecoderSetup
+from ovdemo.common.inference import ModelOutputs, find_port, port_key, port_names, port_shape
+from ovdemo.common.metrics import StageTimer
+from ovdemo.common.records import COCO_KEYPOINTS
+from ovdemo.common.results import Detections
 
-COCO_KEYPOINTS = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder", "left_elbow",
-    "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
-    "right_ankle",
-)
 NUM_KEYPOINTS = len(COCO_KEYPOINTS)
-# Limbs drawn between COCO keypoints: face, arms, torso, legs.
-SKELETON = (
-    (0, 1), (0, 2), (1, 3), (2, 4),
-    (5, 7), (7, 9), (6, 8), (8, 10), (5, 6),
-    (5, 11), (6, 12), (11, 12),
-    (11, 13), (13, 15), (12, 14), (14, 16),
-)
+PERSON = ("person",)  # the class of every pose result
 POOLED = "pooled_heatmaps"  # the max-pool output the bottom-up decoders add to their model for peak finding
 
 
-@dataclass
-class Poses:
-    """N people: 17 COCO keypoints each, in frame pixels, with per-keypoint and per-person scores."""
+def channels(count: int, rank: int = 4):
+    """A shape test for find_port: an output of this rank with `count` channels."""
+    return lambda shape: len(shape) == rank and shape[1] == count
 
-    keypoints: np.ndarray  # (N, 17, 2) float32, x and y in frame pixels
-    scores: np.ndarray  # (N, 17) float32; 0 where the keypoint was not found
-    person_scores: np.ndarray  # (N,) float32
-    boxes: np.ndarray | None = None  # (N, 4) x1y1x2y2: the detector's boxes for top-down models
 
-    @classmethod
-    def empty(cls) -> Poses:
-        return cls(np.zeros((0, NUM_KEYPOINTS, 2), np.float32), np.zeros((0, NUM_KEYPOINTS), np.float32),
-                   np.zeros(0, np.float32))
+def keypoint_extent(keypoints: np.ndarray) -> np.ndarray:
+    """(N, 4) x1y1x2y2 around each person's keypoints with a score above 0 (zeros for a person with none)."""
+    found = keypoints[..., 2] > 0
+    xy = keypoints[..., :2]
+    low = np.where(found[..., None], xy, np.inf).min(axis=1)
+    high = np.where(found[..., None], xy, -np.inf).max(axis=1)
+    return np.where(found.any(axis=1)[:, None], np.concatenate([low, high], axis=1), 0).astype(np.float32)
 
-    def __len__(self) -> int:
-        return len(self.person_scores)
 
-    def visible(self, kp_threshold: float) -> np.ndarray:
-        """(N, 17) bool: keypoints found with at least this confidence."""
-        return (self.scores > 0) & (self.scores >= kp_threshold)
+def people(points: np.ndarray, scores: np.ndarray, person: np.ndarray | None = None,
+           boxes: np.ndarray | None = None) -> Detections:
+    """People as Detections: keypoints (N, 17, 2) with scores (N, 17) as data["keypoints"] (N, 17, 3);
+    confidence `person` (default: person_scores); box `boxes` (default: the extent of the keypoints found)."""
+    keypoints = np.concatenate([points.reshape(-1, NUM_KEYPOINTS, 2), scores.reshape(-1, NUM_KEYPOINTS, 1)],
+                               axis=2).astype(np.float32)
+    person = person_scores(keypoints[..., 2]) if person is None else person
+    boxes = keypoint_extent(keypoints) if boxes is None else boxes
+    return Detections(boxes, person, np.zeros(len(keypoints), np.int32), data={"keypoints": keypoints},
+                      names=PERSON)
 
-    def people(self, kp_threshold: float) -> list[dict]:
-        """The JSON form: per person its score, box and {COCO keypoint name: [x, y, score] or null}."""
-        shown = self.visible(kp_threshold)
-        people = []
-        for i in range(len(self)):
-            points = self.keypoints[i]
-            keypoints = {
-                name: [round(float(x), 1), round(float(y), 1), round(float(s), 4)] if ok else None
-                for name, (x, y), s, ok in zip(COCO_KEYPOINTS, points, self.scores[i], shown[i], strict=True)
-            }
-            if self.boxes is not None:
-                box = self.boxes[i]
-            elif shown[i].any():
-                box = np.concatenate([points[shown[i]].min(axis=0), points[shown[i]].max(axis=0)])
-            else:
-                box = None
-            people.append({"score": round(float(self.person_scores[i]), 4),
-                           "bbox": None if box is None else [round(float(v), 1) for v in box],
-                           "keypoints": keypoints})
-        return people
+
+def no_people() -> Detections:
+    return people(np.zeros((0, NUM_KEYPOINTS, 2), np.float32), np.zeros((0, NUM_KEYPOINTS), np.float32))
 
 
 def person_scores(scores: np.ndarray) -> np.ndarray:
@@ -111,31 +90,39 @@ def to_frame(points: np.ndarray, map_size: tuple[int, int], frame_size: tuple[in
     return ((points + 0.5) * scale - 0.5).astype(np.float32)
 
 
-def _port(model: ov.Model, names: tuple[str, ...]):
-    """The graph output (the value feeding a Result) with any of `names`."""
-    for result in model.get_results():
-        value = result.input_value(0)
-        if set(names) & set(value.get_names()) or set(names) & set(result.output(0).get_names()):
-            return value
-    return None
+def graph_value(port):
+    """The value a model output carries, to build on (an output port of a Result op cannot feed another op)."""
+    node = port.get_node()
+    return node.input_value(0) if node.get_type_name() == "Result" else port
 
 
-def _channels(port) -> int | None:
-    shape = port.get_partial_shape()
-    if shape.rank.is_dynamic or shape.rank.get_length() < 4 or shape[1].is_dynamic:
-        return None
-    return shape[1].get_length()
+class BottomUpDecoder(Decoder):
+    """A decoder that finds every person of a frame in one pass. The network takes the frame at its aspect
+    ratio, each side a multiple of `stride`; `size_mode` says what its default size keeps (OpenPose: the
+    model's height, associative embedding: its shorter side). Peaks come from a max-pool `augment` adds."""
 
+    stride: int = 8
+    size_mode: str = "height"
+    pool_kernel: int = 3
+    peak_threshold = 0.1
+    signed_heatmaps = False  # non-maxima come negated (associative embedding)
+    heatmaps = ""  # the heatmaps' output name and port, set by bind
+    heatmaps_port = None
 
-def _add_peak_pool(model: ov.Model, heatmaps, kernel: int, absolute: bool = False) -> None:
-    """A max-pool of the heatmaps, added to the graph as output POOLED: a heatmap value equal to its pooled
-    value is a local maximum (OpenVINO computes it in its own threads, beside the network)."""
-    source = ops.abs(heatmaps) if absolute else heatmaps
-    pad = kernel // 2
-    pooled = ops.max_pool(source, strides=[1, 1], dilations=[1, 1], pads_begin=[pad, pad], pads_end=[pad, pad],
-                          kernel_shape=[kernel, kernel])
-    pooled.output(0).get_tensor().set_names({POOLED})
-    model.add_results([ops.result(pooled.output(0))])
+    def __init__(self, model: ov.Model, setup: DecoderSetup):
+        self.timer = StageTimer()  # its steps (peaks, grouping); a family hands over its own
+        super().__init__(model, setup)
+
+    def augment(self, model: ov.Model) -> None:
+        """A max-pool of the heatmaps, added to the graph as output POOLED: a heatmap value equal to its pooled
+        value is a local maximum (OpenVINO computes it in its own threads, beside the network)."""
+        heatmaps = graph_value(self.heatmaps_port)
+        source = ops.abs(heatmaps) if self.signed_heatmaps else heatmaps
+        pad = self.pool_kernel // 2
+        pooled = ops.max_pool(source, strides=[1, 1], dilations=[1, 1], pads_begin=[pad, pad], pads_end=[pad, pad],
+                              kernel_shape=[self.pool_kernel] * 2)
+        pooled.output(0).get_tensor().set_names({POOLED})
+        model.add_results([ops.result(pooled.output(0))])
 
 
 def _peaks(heatmaps: np.ndarray, pooled: np.ndarray | None, kernel: int, threshold: float):
@@ -169,62 +156,45 @@ OPENPOSE_PAF_X = (12, 20, 14, 16, 22, 24, 0, 2, 4, 6, 8, 10, 28, 30, 34, 32, 36,
 REDUNDANT_LIMBS = 2  # the last two (shoulder-ear) only fill in ears of people already found
 
 
-class OpenPoseDecoder:
+class OpenPoseDecoder(BottomUpDecoder):
     """human-pose-estimation-0001: heatmaps [1,19,H,W] (18 keypoints + background) and part-affinity fields
     [1,38,H,W]. Peaks of each heatmap are candidates; candidate pairs are scored by the line integral of the
     limb's field between them, matched greedily and assembled into people from the neck outwards."""
 
-    kind = "openpose"
+    name = "openpose"
+    expects = "heatmaps [1,19,H,W] and part-affinity fields [1,38,H,W]"
     stride = 8
-    size_mode = "height"  # --tsize is the input height
-    peak_threshold = 0.1
+    size_mode = "height"  # the default input keeps the model's height
     samples = 10  # points on a limb where its field is read
     min_aligned = 0.8  # share of those points whose field must point along the limb
 
-    def __init__(self, model: ov.Model, params: dict | None = None):
-        params = params or {}
-        ports = [r.input_value(0) for r in model.get_results()]
-        heat = _port(model, ("Mconv7_stage2_L2",)) or next((p for p in ports if _channels(p) == 19), None)
-        pafs = _port(model, ("Mconv7_stage2_L1",)) or next((p for p in ports if _channels(p) == 38), None)
-        if heat is None or pafs is None:
-            raise DemoError(f"not an OpenPose model: outputs {describe_ports(model.outputs)}",
-                            "expected heatmaps [1,19,H,W] and part-affinity fields [1,38,H,W]")
-        self.heatmaps_port, self.heatmaps_name = heat, heat.get_any_name()
-        self.pafs_name = pafs.get_any_name()
-        self.stride = int(params.get("stride", self.stride))
+    @classmethod
+    def fits(cls, model: ov.Model) -> bool:
+        return sorted(port_shape(p)[1] for p in model.outputs if len(port_shape(p)) == 4) == [19, 38]
 
-    @staticmethod
-    def fits(model: ov.Model) -> bool:
-        channels = sorted(c for c in (_channels(r.input_value(0)) for r in model.get_results()) if c)
-        return channels == [19, 38]
+    def bind(self, model: ov.Model) -> None:
+        heatmaps = find_port(model.outputs, ("Mconv7_stage2_L2",), channels(19))
+        pafs = find_port(model.outputs, ("Mconv7_stage2_L1",), channels(38))
+        if heatmaps is None or pafs is None:
+            raise self.mismatch(model.outputs)
+        self.heatmaps_port, self.heatmaps, self.pafs = heatmaps, port_key(heatmaps), port_key(pafs)
+        self.stride = int(self.spec.params.get("stride", self.stride))
 
-    def augment(self, model: ov.Model) -> None:
-        _add_peak_pool(model, self.heatmaps_port, 3)
-
-    def decode(self, outputs: ModelOutputs, frame_size: tuple[int, int], threshold: float,
-               timings: dict[str, float]) -> Poses:
-        heatmaps = outputs.get(self.heatmaps_name)[0]
-        pafs = outputs.get(self.pafs_name)[0]
+    def decode(self, outputs: ModelOutputs, frame_size: tuple[int, int]) -> Detections:
+        heatmaps = outputs.get(self.heatmaps)[0]
+        pafs = outputs.get(self.pafs)[0]
         pooled = outputs.get(POOLED)
-        t0 = time.perf_counter()
-        candidates = []
-        for j, (xs, ys) in enumerate(_peaks(heatmaps[:18], None if pooled is None else pooled[0, :18], 3,
-                                            self.peak_threshold)):
-            rx, ry = refine_peaks(heatmaps[j], xs, ys)
-            candidates.append(np.stack([rx, ry, heatmaps[j, ys, xs]], axis=1).astype(np.float32))
-        t1 = time.perf_counter()
-        points, scores = self.group(candidates, pafs)
-        t2 = time.perf_counter()
-        timings["peaks"] = (t1 - t0) * 1000.0
-        timings["grouping"] = (t2 - t1) * 1000.0
-        if not len(points):
-            return Poses.empty()
+        with self.timer("peaks"):
+            candidates = []
+            for j, (xs, ys) in enumerate(_peaks(heatmaps[:18], None if pooled is None else pooled[0, :18],
+                                                self.pool_kernel, self.peak_threshold)):
+                rx, ry = refine_peaks(heatmaps[j], xs, ys)
+                candidates.append(np.stack([rx, ry, heatmaps[j, ys, xs]], axis=1).astype(np.float32))
+        with self.timer("grouping"):
+            points, scores = self.group(candidates, pafs)
         coco = list(OPENPOSE_TO_COCO)
-        keypoints = to_frame(points[:, coco], heatmaps.shape[:0:-1], frame_size)
-        scores = scores[:, coco].astype(np.float32)
-        person = person_scores(scores)
-        keep = person >= threshold
-        return Poses(keypoints[keep], scores[keep], person[keep])
+        found = people(to_frame(points[:, coco], heatmaps.shape[:0:-1], frame_size), scores[:, coco])
+        return found[found.confidence >= self.setup.threshold]
 
     def limb_scores(self, a: np.ndarray, b: np.ndarray, field_x: np.ndarray, field_y: np.ndarray) -> np.ndarray:
         """(len(a), len(b)) scores of every candidate pair: the mean of the field along the segment, projected
@@ -302,74 +272,58 @@ class OpenPoseDecoder:
 AE_JOINT_ORDER = (0, 1, 2, 3, 4, 5, 6, 11, 12, 7, 8, 9, 10, 13, 14, 15, 16)  # head and torso first
 
 
-class AssociativeEmbeddingDecoder:
+class AssociativeEmbeddingDecoder(BottomUpDecoder):
     """human-pose-estimation-0005/0006/0007 and higher-hrnet-w32-human-pose-estimation: `heatmaps`
     [1,17,H,W] (non-maxima may come negated) and `embeddings` [1,17,H,W(,1)]. Keypoints are matched to people
     joint by joint with an optimal assignment on tag distance; people's missing joints are then looked for
     where the tag matches theirs."""
 
-    kind = "ae"
+    name = "ae"
+    expects = "`heatmaps` [1,17,H,W] and `embeddings` [1,17,H,W,1]"
     stride = 32  # the input size must divide by this
-    size_mode = "short"  # --tsize is the shorter input side
-    peak_threshold = 0.1
+    size_mode = "short"  # the default input keeps the model's shorter side
+    pool_kernel = 5
+    signed_heatmaps = True
     tag_threshold = 1.0
     max_people = 30
 
-    def __init__(self, model: ov.Model, params: dict | None = None):
-        params = params or {}
-        heat = _port(model, ("heatmaps",))
-        tags = _port(model, ("embeddings",))
-        if heat is None or tags is None:
-            ports = [r.input_value(0) for r in model.get_results()]
-            rank5 = [p for p in ports if p.get_partial_shape().rank.get_length() == 5]
-            rank4 = [p for p in ports if _channels(p) == NUM_KEYPOINTS and p.get_partial_shape().rank.get_length() == 4]
-            heat = heat or (rank4[0] if len(rank4) == 1 else None)
-            tags = tags or (rank5[0] if len(rank5) == 1 else None)
-        if heat is None or tags is None or _channels(heat) != NUM_KEYPOINTS:
-            raise DemoError(f"not an associative-embedding pose model: outputs {describe_ports(model.outputs)}",
-                            "expected `heatmaps` [1,17,H,W] and `embeddings` [1,17,H,W,1]")
-        self.heatmaps_port, self.heatmaps_name, self.tags_name = heat, heat.get_any_name(), tags.get_any_name()
-        self.stride = int(params.get("size_divisor", self.stride))
+    @classmethod
+    def fits(cls, model: ov.Model) -> bool:
+        return {"heatmaps", "embeddings"} <= set().union(*(port_names(p) for p in model.outputs))
 
-    @staticmethod
-    def fits(model: ov.Model) -> bool:
-        names = set().union(*(r.input_value(0).get_names() for r in model.get_results()))
-        return {"heatmaps", "embeddings"} <= names
+    def bind(self, model: ov.Model) -> None:
+        heatmaps = find_port(model.outputs, ("heatmaps",), channels(NUM_KEYPOINTS))
+        tags = find_port(model.outputs, ("embeddings",), channels(NUM_KEYPOINTS, rank=5))
+        if heatmaps is None or tags is None or port_shape(heatmaps)[1:2] != [NUM_KEYPOINTS]:
+            raise self.mismatch(model.outputs)
+        self.heatmaps_port, self.heatmaps, self.tags = heatmaps, port_key(heatmaps), port_key(tags)
+        self.stride = int(self.spec.params.get("size_divisor", self.stride))
 
-    def augment(self, model: ov.Model) -> None:
-        _add_peak_pool(model, self.heatmaps_port, 5, absolute=True)
-
-    def decode(self, outputs: ModelOutputs, frame_size: tuple[int, int], threshold: float,
-               timings: dict[str, float]) -> Poses:
-        heatmaps = np.abs(outputs.get(self.heatmaps_name)[0])
-        tags = outputs.get(self.tags_name)[0]
+    def decode(self, outputs: ModelOutputs, frame_size: tuple[int, int]) -> Detections:
+        heatmaps = np.abs(outputs.get(self.heatmaps)[0])
+        tags = outputs.get(self.tags)[0]
         if tags.ndim == 3:
             tags = tags[..., None]
         pooled = outputs.get(POOLED)
-        t0 = time.perf_counter()
-        candidates = []
-        for j, (xs, ys) in enumerate(_peaks(heatmaps, None if pooled is None else pooled[0], 5, self.peak_threshold)):
-            values = heatmaps[j, ys, xs]
-            best = np.argsort(-values, kind="stable")[: self.max_people]
-            xs, ys = xs[best], ys[best]
-            candidates.append((np.stack([xs, ys, values[best]], axis=1).astype(np.float32), tags[j, ys, xs]))
-        t1 = time.perf_counter()
-        points, scores, person_tags = self.group(candidates)
-        t2 = time.perf_counter()
-        timings["peaks"] = (t1 - t0) * 1000.0
-        timings["grouping"] = (t2 - t1) * 1000.0
-        if not len(points):
-            return Poses.empty()
+        with self.timer("peaks"):
+            candidates = []
+            for j, (xs, ys) in enumerate(_peaks(heatmaps, None if pooled is None else pooled[0], self.pool_kernel,
+                                                self.peak_threshold)):
+                values = heatmaps[j, ys, xs]
+                best = np.argsort(-values, kind="stable")[: self.max_people]
+                xs, ys = xs[best], ys[best]
+                candidates.append((np.stack([xs, ys, values[best]], axis=1).astype(np.float32), tags[j, ys, xs]))
+        with self.timer("grouping"):
+            points, scores, person_tags = self.group(candidates)
         person = person_scores(scores)  # before filling in: what the network found by itself
-        keep = person >= threshold
+        keep = person >= self.setup.threshold
         points, scores, person_tags, person = points[keep], scores[keep], person_tags[keep], person[keep]
         for p in range(len(points)):
             found = scores[p] > 0
             rx, ry = refine_peaks_each(heatmaps, points[p], found)
             points[p, found] = np.stack([rx, ry], axis=1)
             self.fill_missing(heatmaps, tags, points[p], scores[p], person_tags[p])
-        keypoints = to_frame(points, heatmaps.shape[:0:-1], frame_size)
-        return Poses(keypoints, scores.astype(np.float32), person)
+        return people(to_frame(points, heatmaps.shape[:0:-1], frame_size), scores, person)
 
     def group(self, candidates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(N, 17, 2) heatmap cells, (N, 17) scores and (N, D) mean tags of the people found."""
@@ -442,37 +396,35 @@ def refine_peaks_each(heatmaps: np.ndarray, points: np.ndarray, found: np.ndarra
 
 
 # --- Top-down: one person per crop, one heatmap per joint
-class TopDownDecoder:
+class TopDownDecoder(Decoder):
     """single-human-pose-estimation-0001: a crop [N,3,384,288] of one person in, `heatmaps` [N,17,48,36] out.
     Crops are the person boxes grown to the model's aspect ratio and by `box_scale`; each joint is the
     heatmap's maximum, refined to sub-pixel, mapped back through its crop."""
 
-    kind = "top-down"
+    name = "top-down"
+    expects = "one image input [1,3,H,W] and `heatmaps` [1,17,h,w]"
     box_scale = 1.25
 
-    def __init__(self, model: ov.Model, params: dict | None = None):
-        params = params or {}
-        ports = [r.input_value(0) for r in model.get_results()]
-        heat = _port(model, ("heatmaps",))
-        if heat is None:
-            fitting = [p for p in ports if _channels(p) == NUM_KEYPOINTS]
-            heat = fitting[0] if len(fitting) == 1 else None
-        shape = model.input(0).get_partial_shape() if len(model.inputs) == 1 else None
-        if heat is None or _channels(heat) != NUM_KEYPOINTS or shape is None or shape.rank.get_length() != 4 \
-                or shape[2].is_dynamic or shape[3].is_dynamic:
-            raise DemoError(f"not a top-down pose model: inputs {describe_ports(model.inputs)}, "
-                            f"outputs {describe_ports(model.outputs)}",
-                            "expected one image input [1,3,H,W] and `heatmaps` [1,17,h,w]")
-        self.heatmaps_name = heat.get_any_name()
-        self.input_size = (shape[3].get_length(), shape[2].get_length())  # (w, h)
-        self.box_scale = float(params.get("box_scale", self.box_scale))
+    @classmethod
+    def fits(cls, model: ov.Model) -> bool:
+        outputs = model.outputs
+        if len(outputs) == 1:  # heatmaps smaller than the input, unlike a 17-class segmentation map
+            shape, image = port_shape(outputs[0]), port_shape(model.input(0)) if len(model.inputs) == 1 else []
+            return channels(NUM_KEYPOINTS)(shape) and len(image) == 4 and None not in (shape[2], image[2]) \
+                and shape[2] < image[2]
+        return find_port(outputs, ("heatmaps",)) is not None and find_port(outputs, ("embeddings",)) is None
 
-    @staticmethod
-    def fits(model: ov.Model) -> bool:
-        ports = [r.input_value(0) for r in model.get_results()]
-        if len(ports) == 1:
-            return _channels(ports[0]) == NUM_KEYPOINTS
-        return _port(model, ("heatmaps",)) is not None and _port(model, ("embeddings",)) is None
+    def bind(self, model: ov.Model) -> None:
+        heatmaps = find_port(model.outputs, ("heatmaps",), channels(NUM_KEYPOINTS))
+        if heatmaps is None or port_shape(heatmaps)[1:2] != [NUM_KEYPOINTS]:
+            raise self.mismatch(model.outputs)
+        image = port_shape(model.input(0)) if len(model.inputs) == 1 else []
+        if len(image) != 4 or None in image[2:]:
+            raise DemoError(f"the top-down pose model's input is {image or 'not one image'}",
+                            "expected one image input of a fixed size [1,3,H,W]")
+        self.heatmaps = port_key(heatmaps)
+        self.input_size = (image[3], image[2])  # (w, h)
+        self.box_scale = float(self.spec.params.get("box_scale", self.box_scale))
 
     def crop_boxes(self, boxes: np.ndarray) -> np.ndarray:
         """Person boxes grown to the model's aspect ratio, then by box_scale, in whole pixels: the regions cut
@@ -487,8 +439,10 @@ class TopDownDecoder:
         grown[:, 2:] = np.maximum(grown[:, 2:], grown[:, :2] + 1)
         return grown.astype(np.float32)
 
-    def decode(self, heatmaps: np.ndarray, crop_boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Keypoints (N, 17, 2) in frame pixels and their scores (N, 17) from heatmaps (N, 17, h, w)."""
+    def decode(self, outputs: ModelOutputs, regions: np.ndarray) -> np.ndarray:
+        """Keypoints (N, 17, 3: x, y in frame pixels, score) from the heatmaps (N, 17, h, w) of the crops cut
+        at `regions` (crop_boxes)."""
+        heatmaps = outputs.get(self.heatmaps)
         n, k, h, w = heatmaps.shape
         flat = heatmaps.reshape(n, k, -1)
         best = flat.argmax(axis=2)
@@ -499,23 +453,10 @@ class TopDownDecoder:
             for j in range(k):
                 rx, ry = refine_peaks(heatmaps[i, j], xs[i, j:j + 1], ys[i, j:j + 1])
                 points[i, j] = rx[0], ry[0]
-        size = crop_boxes[:, 2:] - crop_boxes[:, :2]
-        frame = crop_boxes[:, None, :2] + (points + 0.5) * (size[:, None, :] / np.array([w, h], np.float32)) - 0.5
-        return frame.astype(np.float32), np.maximum(scores, 0).astype(np.float32)
+        size = regions[:, 2:] - regions[:, :2]
+        frame = regions[:, None, :2] + (points + 0.5) * (size[:, None, :] / np.array([w, h], np.float32)) - 0.5
+        return np.concatenate([frame, np.maximum(scores, 0)[..., None]], axis=2).astype(np.float32)
 
 
-DECODERS = {cls.kind: cls for cls in (OpenPoseDecoder, AssociativeEmbeddingDecoder, TopDownDecoder)}
-
-
-def choose_decoder(model: ov.Model, name: str, spec_decoder: str | None, arch: str | None):
-    """The decoder class for a pose model: --arch, else the spec's, else the first whose outputs fit."""
-    if arch:
-        return DECODERS[arch]
-    if spec_decoder in DECODERS:  # a spec of another family (e.g. a detector's "ssd") says nothing here
-        return DECODERS[spec_decoder]
-    for cls in DECODERS.values():
-        if cls.fits(model):
-            return cls
-    raise DemoError(f"{name} does not look like a pose model: outputs {describe_ports(model.outputs)}",
-                    "expected OpenPose heatmaps [1,19,H,W] + fields [1,38,H,W], associative-embedding `heatmaps` "
-                    "+ `embeddings`, or top-down `heatmaps` [1,17,H,W]; or pass --arch")
+DECODERS: dict[str, type[Decoder]] = {
+    cls.name: cls for cls in (OpenPoseDecoder, AssociativeEmbeddingDecoder, TopDownDecoder)}

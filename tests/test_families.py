@@ -9,7 +9,7 @@ MISFITS = [
     ("detect", "human-pose-estimation-0001", "do not fit the detect demo"),
     ("face", "human-pose-estimation-0001", "do not fit the face demo"),
     ("track", "road-segmentation-adas-0001", "do not fit the track demo"),
-    ("pose", "person-detection-0202", "does not look like a pose model"),
+    ("pose", "person-detection-0202", "do not fit the pose demo"),
     ("segment", "person-detection-0202", "is a detect model, not a segmentation model"),
     ("segment", "human-pose-estimation-0001", "is a pose model, not a segmentation model"),
     ("text", "road-segmentation-adas-0001", "do not fit the text demo"),

@@ -8,16 +8,21 @@ mapping back to the frame) is checked against positions the decoders never saw.
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
 import pytest
+from conftest import REPO
 from helpers import one_line_error, read_jsonl, run_ovdemo
 from synthetic import _named
 
+from ovdemo.common.family import DecoderSetup
+from ovdemo.common.records import COCO_KEYPOINTS
+from ovdemo.common.specs import ModelSpec
 from ovdemo.demos.pose_decoders import (
-    COCO_KEYPOINTS,
     OPENPOSE_LIMBS,
     OPENPOSE_PAF_X,
     OPENPOSE_TO_COCO,
@@ -78,6 +83,16 @@ def box_detector(path, boxes):
     return path
 
 
+def valid_records(path) -> list[dict]:
+    """The JSON lines of a run, each checked against the schema file."""
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((REPO / "assets" / "schema" / "frame.schema.json").read_text())
+    records = read_jsonl(path)
+    for record in records:
+        jsonschema.validate(record, schema)
+    return records
+
+
 def by_name(person: dict) -> dict:
     return {k: v for k, v in person["keypoints"].items() if v is not None}
 
@@ -110,7 +125,7 @@ def test_associative_embedding_groups_interleaved_people_by_tag(tmp_path):
     result = run_ovdemo("pose", "-m", xml, "-i", tmp_path / "people.png", "--json", tmp_path / "p.jsonl",
                         "--no-show")
     assert result.returncode == 0, result.stderr
-    found = sorted((by_name(p) for p in read_jsonl(tmp_path / "p.jsonl")[0]["people"]), key=len, reverse=True)
+    found = sorted((by_name(p) for p in valid_records(tmp_path / "p.jsonl")[0]["objects"]), key=len, reverse=True)
     assert len(found) == 3
     for got, want in zip(found, truth, strict=True):  # 17, 9 and 8 keypoints
         assert set(got) == set(want)
@@ -138,10 +153,10 @@ def test_top_down_finds_each_detected_persons_joints(tmp_path):
     cv2.imwrite(str(tmp_path / "people.png"), image)
     pose = topdown_model(tmp_path / "single-human-pose-estimation-0001.xml")
     detector = box_detector(tmp_path / "boxes.xml", [(x1 / w, y1 / h, x2 / w, y2 / h) for x1, y1, x2, y2 in boxes])
-    result = run_ovdemo("pose", "-m", pose, "--detector", detector, "-i", tmp_path / "people.png",
+    result = run_ovdemo("pose", "-m", pose, "--detector-model", detector, "-i", tmp_path / "people.png",
                         "--json", tmp_path / "p.jsonl", "--no-show")
     assert result.returncode == 0, result.stderr
-    people = read_jsonl(tmp_path / "p.jsonl")[0]["people"]
+    people = valid_records(tmp_path / "p.jsonl")[0]["objects"]
     assert len(people) == 2
     for person, box in zip(people, boxes, strict=True):
         assert person["bbox"] == pytest.approx(box, abs=0.2)
@@ -152,7 +167,8 @@ def test_top_down_finds_each_detected_persons_joints(tmp_path):
         cell = crop_height / 48
         for name, (x, y) in want.items():
             assert abs(got[name][0] - x) <= cell / 2 and abs(got[name][1] - y) <= cell / 2, (name, got[name], x, y)
-        assert person["score"] > 0.3
+        assert np.mean([v[2] for v in got.values()]) > 0.3  # the person's mean keypoint score
+        assert person["confidence"] == pytest.approx(0.95, abs=0.01) and person["label"] == "person"  # the detector's
 
 
 def paint_openpose(people: list[dict[int, tuple[float, float]]], size=(57, 32)):
@@ -203,17 +219,16 @@ def test_openpose_groups_by_affinity_fields_not_distance():
     fields, heatmaps = (ops.parameter([1, c, 32, 57], ov.Type.f32) for c in (38, 19))
     model = ov.Model([ops.result(_named(ops.relu(fields), "Mconv7_stage2_L1")),
                       ops.result(_named(ops.relu(heatmaps), "Mconv7_stage2_L2"))], [fields, heatmaps])
-    decoder = OpenPoseDecoder(model)
-    timings = {}
-    poses = decoder.decode(_Outputs(Mconv7_stage2_L2=heat[None], Mconv7_stage2_L1=pafs[None]), (57 * 8, 32 * 8),
-                           0.1, timings)
-    assert len(poses) == 2 and "grouping" in timings
-    order = np.argsort(poses.keypoints[:, 0, 0])  # by nose x
+    decoder = OpenPoseDecoder(model, DecoderSetup(ModelSpec(), threshold=0.1))
+    poses = decoder.decode(_Outputs(Mconv7_stage2_L2=heat[None], Mconv7_stage2_L1=pafs[None]), (57 * 8, 32 * 8))
+    assert len(poses) == 2 and "grouping" in decoder.timer.take()
+    keypoints = poses.data["keypoints"]
+    order = np.argsort(keypoints[:, 0, 0])  # by nose x
     for p, person in zip(order, people, strict=True):
         for coco, op in enumerate(OPENPOSE_TO_COCO):
             x, y = person[op]
-            assert poses.keypoints[p, coco] == pytest.approx([(x + 0.5) * 8 - 0.5, (y + 0.5) * 8 - 0.5], abs=0.3)
-            assert poses.scores[p, coco] > 0.9
+            assert keypoints[p, coco, :2] == pytest.approx([(x + 0.5) * 8 - 0.5, (y + 0.5) * 8 - 0.5], abs=0.3)
+            assert keypoints[p, coco, 2] > 0.9
 
 
 def test_flags_that_do_not_fit_the_model_fail_before_any_output(tmp_path, models_dir):
@@ -221,16 +236,19 @@ def test_flags_that_do_not_fit_the_model_fail_before_any_output(tmp_path, models
     image = tmp_path / "black.png"
     cv2.imwrite(str(image), np.zeros((64, 64, 3), np.uint8))
     env = {"OVDEMO_MODELS_DIR": str(models_dir), "OVDEMO_OFFLINE": "1"}
+    # the old spellings (--detector, --tsize) still parse, as hidden aliases of the new ones
     result = run_ovdemo("pose", "--detector", "person-detection-0202", "-i", image, "-o", out, "--no-show", env=env)
     assert result.returncode == 2
-    assert "--detector is for top-down models" in one_line_error(result)
+    assert "--detector-model is for top-down models" in one_line_error(result)
     xml = topdown_model(tmp_path / "single-human-pose-estimation-0001.xml")
     result = run_ovdemo("pose", "-m", xml, "--tsize", 256, "-i", image, "-o", out, "--no-show", env=env)
-    assert "--tsize is for bottom-up models" in one_line_error(result)
+    assert "--input-size is for bottom-up models" in one_line_error(result)
+    result = run_ovdemo("pose", "-m", xml, "--input-size", 256, "-i", image, "-o", out, "--no-show", env=env)
+    assert "--input-size is for bottom-up models" in one_line_error(result)
     detector = box_detector(tmp_path / "boxes.xml", [(0.1, 0.1, 0.5, 0.9)])
     result = run_ovdemo("pose", "-m", detector, "-i", image, "-o", out, "--no-show", env=env)
     line = one_line_error(result)
-    assert "does not look like a pose model" in line and "detection_out" in line
+    assert "do not fit the pose demo" in line and "detection_out" in line
     result = run_ovdemo("pose", "-m", detector, "--arch", "openpose", "-i", image, "-o", out, "--no-show", env=env)
-    assert "not an OpenPose model" in one_line_error(result)
+    assert "do not fit the openpose decoder" in one_line_error(result)
     assert not out.exists()
