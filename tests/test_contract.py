@@ -95,7 +95,7 @@ def test_every_record_fits_the_schema_and_its_invariants(name, models_dir, share
     for block, record in zip(headers, records, strict=True):
         count = int(re.match(r"frame \d+: (\d+) object", block).group(1))
         assert count == len(record["objects"])
-        object_lines = [ln for ln in block.splitlines()[1:] if re.match(r"  \S.* \(\d+\)", ln)]
+        object_lines = [ln for ln in block.splitlines()[1:] if re.match(r"  \S.* \(\d+\)( #\d+)? \d\.\d{3} \[", ln)]
         assert len(object_lines) == count, block
 
 
