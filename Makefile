@@ -8,7 +8,7 @@ export OVDEMO_SAMPLES_DIR ?= $(if $(wildcard $(SHARED)/videos),$(SHARED)/videos,
 OMZ ?= $(SHARED)/omz
 DEMO_SAMPLE ?= one-by-one-person-detection
 
-.PHONY: install demo test bench lint clean catalog
+.PHONY: install demo test quick bench lint clean catalog
 
 $(BIN)/ovdemo: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ catalog:
 
 test: install
 	$(BIN)/pytest -q
+
+# The quick subset for a development loop: everything but the long real-video runs (marked slow).
+quick: install
+	$(BIN)/pytest -q -m "not slow"
 
 # Benchmarks (not tests): each family's end-to-end FPS against raw OpenVINO throughput, measured side by side.
 BENCH ?= $(sort $(wildcard tests/bench_*.py))

@@ -7,6 +7,8 @@ import pytest
 from conftest import model_path
 from helpers import iou, read_jsonl, run_ovdemo
 
+pytestmark = pytest.mark.slow  # real video end to end: `make quick` leaves it out
+
 # People in people-detection.264, located by looking at the frames (x1, y1, x2, y2 in pixels of 768x432).
 PEOPLE = {
     200: [(190, 125, 290, 410), (300, 135, 400, 400)],

@@ -15,6 +15,8 @@ from helpers import iou
 
 import ovdemo
 
+pytestmark = pytest.mark.slow  # real video end to end: `make quick` leaves it out
+
 CORE = ov.Core()
 MARGIN = 0.05  # detections this close to the threshold may fall either side of it in either computation
 # OpenVINO's resize (inside ovdemo's model) and OpenCV's differ by rounding: weak detections move up to 0.02, boxes

@@ -14,6 +14,8 @@ from conftest import model_path
 from helpers import one_line_error, read_jsonl, run_ovdemo
 from test_track_scenes import MIN_VISIBLE, SCENES, VIDEO, read_mot, render, score
 
+pytestmark = pytest.mark.slow  # real video end to end: `make quick` leaves it out
+
 DETECTOR = "person-detection-0202"
 REID = "person-reidentification-retail-0277"
 # reentry scene: a vertical counting line at x=250 ("in" = moving left, see below) and a zone on the right
