@@ -134,7 +134,7 @@ class Predictor:
     def annotate(self, image: np.ndarray, result: Result) -> np.ndarray:
         """A copy of `image` with `result` drawn as the command line draws it."""
         out = image.copy()
-        style = Style.for_frame(out.shape[1], out.shape[0], shown_style(self.opts))
+        style = Style.for_frame(out.shape[1], out.shape[0], shown_style(self.opts)).for_image(out)
         self.family.draw(out, result, style)
         return out
 

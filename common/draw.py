@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import colorsys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 import cv2
@@ -14,6 +14,64 @@ from .results import Detections
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
+Rect = tuple[int, int, int, int]  # x1, y1, x2, y2 (exclusive)
+
+
+def _overlap(a: Rect, b: Rect) -> int:
+    return max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+class LabelLayout:
+    """Where the captions of one frame go: each as near its anchor as it fits, inside the frame and clear of
+    every caption and reserved area (the status readout, a legend) placed before it. Objects' boxes may be
+    given as `obstacles`: a caption prefers a place that covers none of them (a dense page of words)."""
+
+    NEAR = 2  # rows (caption heights) from its anchor a caption may move to find a clear place
+
+    def __init__(self, width: int, height: int):
+        self.width, self.height = width, height
+        self.taken: list[Rect] = []
+        self.obstacles: list[Rect] = []
+
+    def reserve(self, rect: Rect) -> None:
+        self.taken.append(tuple(int(v) for v in rect))
+
+    @staticmethod
+    def _covered(rects: np.ndarray, others: list[Rect]) -> np.ndarray:
+        """For each candidate rect (K, 4), the area it shares with `others`."""
+        if not others:
+            return np.zeros(len(rects))
+        o = np.asarray(others, np.int64)[None]
+        r = rects[:, None]
+        w = np.clip(np.minimum(r[..., 2], o[..., 2]) - np.maximum(r[..., 0], o[..., 0]), 0, None)
+        h = np.clip(np.minimum(r[..., 3], o[..., 3]) - np.maximum(r[..., 1], o[..., 1]), 0, None)
+        return (w * h).sum(axis=1)
+
+    def place(self, w: int, h: int, x: int, y: int, own: Rect | None = None) -> tuple[int, int]:
+        """The top-left corner for a w x h caption that would sit with its bottom-left corner at (x, y).
+
+        Places are tried one caption height apart up and down the frame. Within NEAR rows of the anchor, the
+        nearest that covers least of the captions placed so far, then of the obstacles, wins; a caption
+        strays farther only when every near place would cover another caption."""
+        x = int(min(max(x, 0), max(self.width - w, 0)))
+        wanted = y - h
+        span = max(self.height - h, 0)
+        rows = np.arange(-(span // (h + 1) + 2), span // (h + 1) + 3)
+        tops = np.unique(np.clip(wanted + rows * (h + 1) + (rows > 0), 0, span))  # row 1: just below the anchor
+        rects = np.stack([np.full(len(tops), x), tops, np.full(len(tops), x + w), tops + h], axis=1)
+        hard = self._covered(rects, self.taken)
+        soft = self._covered(rects, [o for o in self.obstacles if o != own])
+        distance = np.abs(tops - wanted)
+        near = distance <= self.NEAR * (h + 1)
+        if not (near & (hard == 0)).any():
+            near[:] = True  # only a far place is clear of the other captions
+        candidates = np.flatnonzero(near)
+        best = int(candidates[np.lexsort((distance[candidates], soft[candidates], hard[candidates]))[0]])
+        rect = tuple(int(v) for v in rects[best])
+        self.taken.append(rect)
+        return rect[0], rect[1]
+
+
 @dataclass(frozen=True)
 class Style:
     thickness: int = 2
@@ -21,6 +79,11 @@ class Style:
     labels: bool = True  # caption boxes with their class
     confidence: bool = True  # and their score
     boxes: bool = True  # draw the boxes themselves
+    layout: LabelLayout | None = field(default=None, compare=False)  # this frame's captions, when laid out
+
+    def for_image(self, image: np.ndarray) -> Style:
+        """This style with a fresh caption layout for one frame."""
+        return replace(self, layout=LabelLayout(image.shape[1], image.shape[0]))
 
     @classmethod
     def for_frame(cls, width: int, height: int, shown: Style | None = None) -> Style:
@@ -40,15 +103,29 @@ def color_for(label_id: int) -> tuple[int, int, int]:
     return int(b * 255), int(g * 255), int(r * 255)
 
 
-def draw_label(frame: np.ndarray, text: str, x: int, y: int, color, style: Style) -> None:
-    """Text on a filled box whose top-left corner sits at (x, y - height), kept inside the frame."""
-    (tw, th), base = cv2.getTextSize(text, FONT, style.font_scale, 1)
-    x = int(min(max(x, 0), max(frame.shape[1] - tw - 2, 0)))
-    y = int(max(y, th + base + 2))
-    cv2.rectangle(frame, (x, y - th - base - 2), (x + tw + 2, y), color, cv2.FILLED)
+def ink_for(color) -> tuple[int, int, int]:
+    """Black or white, whichever reads better on `color`."""
     luma = 0.114 * color[0] + 0.587 * color[1] + 0.299 * color[2]
-    ink = (0, 0, 0) if luma > 140 else (255, 255, 255)
-    cv2.putText(frame, text, (x + 1, y - base - 1), FONT, style.font_scale, ink, 1, cv2.LINE_AA)
+    return (0, 0, 0) if luma > 140 else (255, 255, 255)
+
+
+def caption_place(frame: np.ndarray, w: int, h: int, x: int, y: int, style: Style,
+                  own: Rect | None = None) -> tuple[int, int]:
+    """Top-left corner of a w x h caption meant to sit with its bottom-left corner at (x, y): laid out among
+    the frame's other captions when the style has a layout, else only kept inside the frame."""
+    if style.layout is not None:
+        return style.layout.place(w, h, x, y, own)
+    x = int(min(max(x, 0), max(frame.shape[1] - w, 0)))
+    return x, int(min(max(y - h, 0), max(frame.shape[0] - h, 0)))
+
+
+def draw_label(frame: np.ndarray, text: str, x: int, y: int, color, style: Style, own: Rect | None = None) -> None:
+    """Text on a filled box meant to sit with its bottom-left corner at (x, y), kept inside the frame and, with a
+    layout, off the frame's other captions."""
+    (tw, th), base = cv2.getTextSize(text, FONT, style.font_scale, 1)
+    left, top = caption_place(frame, tw + 2, th + base + 2, x, y, style, own)
+    cv2.rectangle(frame, (left, top), (left + tw + 2, top + th + base + 2), color, cv2.FILLED)
+    cv2.putText(frame, text, (left + 1, top + th + 1), FONT, style.font_scale, ink_for(color), 1, cv2.LINE_AA)
 
 
 def draw_box(frame: np.ndarray, box, color, style: Style, caption: str | None = None) -> None:
@@ -116,14 +193,35 @@ def draw_objects(frame: np.ndarray, objects: Detections, style: Style, extras: l
             draw_label(frame, text, int(x1), int(y1), color, style)
 
 
-def draw_status(frame: np.ndarray, lines: list[str], style: Style) -> None:
-    """The FPS / latency overlay in the top-left corner."""
+def status_rect(lines: list[str], style: Style, frame_size: tuple[int, int],
+                boxes: np.ndarray | None = None) -> Rect:
+    """Where the status readout goes: the corner of the frame its rectangle covers least of `boxes` in (the
+    objects of the frame), top-left when it is a tie, so it never hides what a still image is about."""
     scale = style.font_scale * 1.1
     (_, th), base = cv2.getTextSize("Ag", FONT, scale, 1)
-    y = th + 8
+    w = max((cv2.getTextSize(line, FONT, scale, 1)[0][0] for line in lines), default=0) + 8
+    h = len(lines) * (th + base + 6) + 4
+    fw, fh = frame_size
+    corners = [(4, 4), (fw - w - 4, 4), (4, fh - h - 4), (fw - w - 4, fh - h - 4)]
+    rects = [(max(x, 0), max(y, 0), max(x, 0) + w, max(y, 0) + h) for x, y in corners]
+    if boxes is None or not len(boxes):
+        return rects[0]
+    covered = LabelLayout._covered(np.asarray(rects, np.int64), [tuple(int(v) for v in b) for b in boxes])
+    return rects[int(np.argmin(covered))]
+
+
+def draw_status(frame: np.ndarray, lines: list[str], style: Style, rect: Rect | None = None) -> None:
+    """The FPS / latency readout (top-left unless `rect` says where), on a dark backing that reads on any wall."""
+    scale = style.font_scale * 1.1
+    (_, th), base = cv2.getTextSize("Ag", FONT, scale, 1)
+    x1, y1, x2, y2 = rect or status_rect(lines, style, (frame.shape[1], frame.shape[0]))
+    x2, y2 = min(x2, frame.shape[1]), min(y2, frame.shape[0])
+    if x2 > x1 and y2 > y1:
+        region = frame[y1:y2, x1:x2]
+        np.copyto(region, (region * 0.35).astype(np.uint8))
+    y = y1 + th + 6
     for line in lines:
-        cv2.putText(frame, line, (8, y), FONT, scale, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(frame, line, (8, y), FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(frame, line, (x1 + 4, y), FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
         y += th + base + 6
 
 

@@ -24,7 +24,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeRe
 
 from .capture import Frame, FrameReader, open_source
 from .console import console, warn
-from .draw import Style, draw_status
+from .draw import Style, draw_status, status_rect
 from .errors import DemoError
 from .family import Family, RunContext
 from .inference import (
@@ -339,10 +339,12 @@ class Runner:
         t1 = time.perf_counter()
         image = frame.image
         if self.video or self.show:
-            style = self.style(image)
+            style = self.style(image).for_image(image)  # a fresh caption layout for this frame
+            status = [f"FPS {self.metrics.live_fps():.1f}", f"latency {(t1 - frame.captured) * 1000.0:.0f} ms"]
+            corner = status_rect(status, style, (image.shape[1], image.shape[0]), result.objects.xyxy)
+            style.layout.reserve(corner)  # captions keep clear of the readout
             self.pipeline.draw(image, result, style)
-            lat = (t1 - frame.captured) * 1000.0
-            draw_status(image, [f"FPS {self.metrics.live_fps():.1f}", f"latency {lat:.0f} ms"], style)
+            draw_status(image, status, style, corner)
         t2 = time.perf_counter()
         # the family's steps timed while drawing (e.g. segment's mask blend) belong to this frame
         timings = {**item.timings, "render": (t2 - t1) * 1000.0, **self.pipeline.family.timer.take()}

@@ -183,11 +183,14 @@ class TextFamily(Family):
         if not len(words):
             return
         color = color_for(2)
-        for quad, text, confidence in zip(words.data["quad"], words.data["text"], words.data["text_confidence"],
-                                          strict=True):
+        boxes = [tuple(int(round(v)) for v in box) for box in words.xyxy]
+        if style.layout is not None:  # on a dense page a caption should cover no other word
+            style.layout.obstacles = boxes
+        for quad, text, confidence, box in zip(words.data["quad"], words.data["text"], words.data["text_confidence"],
+                                               boxes, strict=True):
             if style.boxes:
                 cv2.polylines(image, [np.round(quad).astype(np.int32)], True, color, style.thickness, cv2.LINE_AA)
             caption = " ".join(([text] if style.labels else []) + ([f"{confidence:.2f}"] if style.confidence else []))
             if text and caption:
                 top_left = quad[np.argmin(quad[:, 0] + quad[:, 1])]
-                self.captioner.draw(image, caption, int(top_left[0]), int(quad[:, 1].min()) - 1, color, style)
+                self.captioner.draw(image, caption, int(top_left[0]), int(quad[:, 1].min()) - 1, color, style, box)

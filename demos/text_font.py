@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ovdemo.common.draw import FONT, Style
+from ovdemo.common.draw import FONT, Style, caption_place, draw_label, ink_for
 from ovdemo.common.errors import DemoError
 
 COMMON_FONTS = (
@@ -79,10 +79,11 @@ class Captioner:
                 self._fonts[key] = None
         return self._fonts[key]
 
-    def draw(self, frame: np.ndarray, text: str, x: int, y: int, color, style: Style) -> None:
-        """Text on a filled box whose bottom-left corner sits at (x, y), kept inside the frame."""
+    def draw(self, frame: np.ndarray, text: str, x: int, y: int, color, style: Style, own=None) -> None:
+        """Text on a filled box meant to sit with its bottom-left corner at (x, y), placed like every caption
+        (inside the frame, off the other captions: `caption_place`); `own` is the word's box."""
         if text.isascii():
-            return self._hershey(frame, text, x, y, color, style)
+            return draw_label(frame, text, x, y, color, style, own)
         (_, th), base = cv2.getTextSize("Ag", FONT, style.font_scale, 1)
         font = self._truetype(text, th + base + 2)
         if font is None:
@@ -90,29 +91,17 @@ class Captioner:
                 self.warn("no TrueType font (or Pillow) for non-ASCII text: drawing '?' instead; "
                           "pass a font that covers it with --font FILE")
                 self._warned = True
-            return self._hershey(frame, "".join(c if c.isascii() else "?" for c in text), x, y, color, style)
-        self._pillow(frame, text, x, y, color, font)
+            return draw_label(frame, "".join(c if c.isascii() else "?" for c in text), x, y, color, style, own)
+        self._pillow(frame, text, x, y, color, font, style, own)
 
-    @staticmethod
-    def _ink(color) -> tuple[int, int, int]:
-        luma = 0.114 * color[0] + 0.587 * color[1] + 0.299 * color[2]
-        return (0, 0, 0) if luma > 140 else (255, 255, 255)
-
-    def _hershey(self, frame, text, x, y, color, style) -> None:
-        (tw, th), base = cv2.getTextSize(text, FONT, style.font_scale, 1)
-        x = int(min(max(x, 0), max(frame.shape[1] - tw - 2, 0)))
-        y = int(max(y, th + base + 2))
-        cv2.rectangle(frame, (x, y - th - base - 2), (x + tw + 2, y), color, cv2.FILLED)
-        cv2.putText(frame, text, (x + 1, y - base - 1), FONT, style.font_scale, self._ink(color), 1, cv2.LINE_AA)
-
-    def _pillow(self, frame, text, x, y, color, font) -> None:
+    def _pillow(self, frame, text, x, y, color, font, style, own) -> None:
         from PIL import Image, ImageDraw
 
         left, top, right, bottom = font.getbbox(text)
         tw, th = right - left + 4, bottom - top + 4
-        x = int(min(max(x, 0), max(frame.shape[1] - tw, 0)))
-        y = int(min(max(y, th), frame.shape[0]))
+        x, y = caption_place(frame, tw, th, x, y, style, own)
+        y += th  # the patch's bottom edge
         patch = Image.new("RGB", (tw, th), tuple(int(c) for c in color[::-1]))
-        ImageDraw.Draw(patch).text((2 - left, 2 - top), text, font=font, fill=self._ink(color)[::-1])
+        ImageDraw.Draw(patch).text((2 - left, 2 - top), text, font=font, fill=ink_for(color)[::-1])
         region = frame[y - th:y, x:x + tw]
         region[:] = np.asarray(patch)[:region.shape[0], :region.shape[1], ::-1]
