@@ -28,6 +28,7 @@ from ovdemo.common.models import resolve_from_options
 from ovdemo.common.options import Options
 from ovdemo.common.pipeline import Pipeline, prepare_family, shown_style
 from ovdemo.common.results import Result
+from ovdemo.common.stages import FrameJobs
 from ovdemo.common.tracking import Tracking
 from ovdemo.demos import FAMILIES
 
@@ -113,6 +114,10 @@ class Predictor:
             outputs = ModelOutputs.of(self._request, self._ports)
         result = self.family.postprocess(outputs, frame)
         result.inferred = outputs is not None
+        jobs = FrameJobs(self.family.stages, result, frame)  # the second stages, as the pipeline runs them
+        jobs.wait()
+        jobs.complete()
+        result = self.family.complete(result, frame)
         if self._tracking is not None:
             result.objects, result.events, result.counts = self._tracking.update(
                 result.objects, index, frame.timestamp, inferred=outputs is not None)

@@ -15,6 +15,10 @@ pipeline's. Hooks run in this order, each once unless said otherwise:
   postprocess(outputs, frame) -> Result      per frame, in order; outputs is None when the family's own
                             needs_inference skipped the frame (frames --infer-every skips never come here:
                             the pipeline carries the last results over, or the tracker predicts)
+  [the pipeline runs `stages` on the result: the family's declared second-stage models, several frames in
+   flight at once; none of them is ever waited on by the family]
+  complete(result, frame) -> Result          per frame, in order, once its stages have answered: what needs
+                            every stage's answer and frame order (e.g. identifying faces in a gallery)
   after_tracking(result, frame) -> Result    per frame with --track, once objects have track ids: per-track
                             state such as an action smoothed over each person's frames (default: as is)
   draw(image, result, style)                 per frame shown or written
@@ -39,6 +43,7 @@ from .models import ResolvedModel, resolve_from_options
 from .options import PIPELINE, Opt, Options, model_opt
 from .results import Result
 from .specs import ModelSpec, load_labels
+from .stages import FrameStage, ObjectStage
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,8 @@ class Family:
         self.opts = opts
         self.timer = StageTimer()  # the family's own steps, merged into each frame's timings
         self._ov_model = ov_model
+        # second-stage models the pipeline runs on every frame's result (set in `start`, where they compile)
+        self.stages: list[ObjectStage | FrameStage] = []
 
     # -- building
 
@@ -199,6 +206,9 @@ class Family:
 
     def postprocess(self, outputs: ModelOutputs | None, frame: Frame) -> Result:
         raise NotImplementedError
+
+    def complete(self, result: Result, frame: Frame) -> Result:
+        return result
 
     def after_tracking(self, result: Result, frame: Frame) -> Result:
         return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -240,20 +241,98 @@ def describe_ports(ports) -> str:
     return "; ".join(f"{p.get_any_name() if p.get_names() else '?'} {p.get_partial_shape()}" for p in ports)
 
 
+def optimal_requests(compiled: ov.CompiledModel) -> int:
+    try:
+        return max(1, int(compiled.get_property(props.optimal_number_of_infer_requests)))
+    except Exception:
+        return 1
+
+
+class RequestPool:
+    """A fixed set of infer requests of one compiled model.
+
+    `start` never blocks: it returns False when every request is busy, and the caller tries again once one
+    finishes (OpenVINO's AsyncInferQueue waits for an idle request while holding the GIL, which stalls every
+    other thread of the process). A finished request's outputs are copied out and handed to
+    `on_done(userdata, outputs, infer_ms)` on OpenVINO's thread, after the request is idle again. A request
+    that fails never calls back (OpenVINO skips it): `surface_failure` finds its error by waiting on it."""
+
+    def __init__(self, compiled: ov.CompiledModel, size: int, on_done):
+        self.size = size or optimal_requests(compiled)
+        self._ports = ModelOutputs.ports(compiled)
+        self._on_done = on_done
+        self._lock = threading.Lock()
+        self._requests = [compiled.create_infer_request() for _ in range(self.size)]
+        self._idle = list(range(self.size))
+        self._busy: set[int] = set()
+        self.last_event = time.perf_counter()  # last start or completion, to notice a silent failure
+        for index, request in enumerate(self._requests):
+            request.set_callback(self._callback(index), None)
+
+    def _callback(self, index: int):
+        def done(userdata) -> None:
+            request = self._requests[index]
+            try:
+                outputs, error = ModelOutputs.of(request, self._ports), None
+            except BaseException as e:  # never let an error vanish inside OpenVINO's thread
+                outputs, error = None, e
+            started, user = userdata
+            with self._lock:
+                self._busy.discard(index)
+                self._idle.append(index)
+                self.last_event = time.perf_counter()
+            self._on_done(user, outputs, (self.last_event - started) * 1000.0, error)
+        return done
+
+    @property
+    def busy(self) -> int:
+        return len(self._busy)
+
+    def start(self, inputs: dict, userdata) -> bool:
+        with self._lock:
+            if not self._idle:
+                return False
+            index = self._idle.pop()
+            self._busy.add(index)
+            self.last_event = now = time.perf_counter()
+        try:
+            self._requests[index].start_async(inputs, (now, userdata))
+        except BaseException:
+            with self._lock:
+                self._busy.discard(index)
+                self._idle.append(index)
+            raise
+        return True
+
+    def stalled(self, seconds: float) -> bool:
+        return bool(self._busy) and time.perf_counter() - self.last_event > seconds
+
+    def surface_failure(self) -> BaseException | None:
+        """The error of a request that failed silently, if one did (waits for the busy requests)."""
+        for index in list(self._busy):
+            try:
+                self._requests[index].wait()
+            except Exception as e:
+                return e
+        return None
+
+    def wait_all(self) -> None:
+        for request in self._requests:
+            with suppress(Exception):
+                request.wait()
+
+
 class InferQueue:
-    """OpenVINO's AsyncInferQueue, with each result kept under the sequence number it was submitted
-    with so the pipeline can hand results on in input order. Completion wakes `wakeup`."""
+    """The main model's requests, with each result kept under the sequence number it was submitted with so
+    the pipeline can hand results on in input order. Completion wakes `wakeup`."""
 
     def __init__(self, compiled: ov.CompiledModel, nireq: int, wakeup: threading.Condition):
-        self._queue = ov.AsyncInferQueue(compiled, nireq)
-        self.size = len(self._queue)
-        self._ports = ModelOutputs.ports(compiled)
+        self._pool = RequestPool(compiled, nireq, self._on_done)
+        self.size = self._pool.size
         self._wakeup = wakeup
         self._done: dict[int, tuple[ModelOutputs, float]] = {}
         self.in_flight = 0
         self.error: BaseException | None = None
-        self.last_event = time.perf_counter()  # last submit or completion, to notice a silent failure
-        self._queue.set_callback(self._on_done)
 
     def can_submit(self) -> bool:
         return self.in_flight < self.size and self.error is None
@@ -262,22 +341,16 @@ class InferQueue:
         """Start inference on one frame (u8 HxWx3) without holding `wakeup`. The caller counted it in
         `in_flight` under `wakeup` and keeps `image` alive until the result is popped (no copy is made)."""
         tensor = ov.Tensor(np.ascontiguousarray(image)[np.newaxis], shared_memory=True)
-        self.last_event = time.perf_counter()
-        self._queue.start_async({0: tensor}, (seq, self.last_event))
+        if not self._pool.start({0: tensor}, seq):
+            raise RuntimeError("no idle infer request for a frame counted as in flight")
 
-    def _on_done(self, request: ov.InferRequest, userdata) -> None:
-        seq, started = userdata
-        infer_ms = (time.perf_counter() - started) * 1000.0
-        try:
-            outputs = ModelOutputs.of(request, self._ports)
-        except BaseException as e:  # never let an error vanish inside OpenVINO's thread
-            outputs = None
-            self.error = e
+    def _on_done(self, seq: int, outputs: ModelOutputs | None, infer_ms: float, error) -> None:
         with self._wakeup:
             if outputs is not None:
                 self._done[seq] = (outputs, infer_ms)
+            else:
+                self.error = error
             self.in_flight -= 1
-            self.last_event = time.perf_counter()
             self._wakeup.notify_all()
 
     def ready(self, seq: int) -> bool:
@@ -287,15 +360,22 @@ class InferQueue:
         return self._done.pop(seq)
 
     def stalled(self, seconds: float) -> bool:
-        return self.in_flight > 0 and time.perf_counter() - self.last_event > seconds
+        return self._pool.stalled(seconds)
+
+    @property
+    def last_event(self) -> float:
+        return self._pool.last_event
+
+    @last_event.setter
+    def last_event(self, value: float) -> None:
+        self._pool.last_event = value
 
     def surface_failure(self) -> None:
         """OpenVINO skips the callback of a request that failed, so a failure looks like a request that
-        never ends. Waiting for all requests (without holding `wakeup`) re-raises the stored error."""
-        try:
-            self._queue.wait_all()
-        except Exception as e:
-            self.error = e
+        never ends. Waiting for the busy requests (without holding `wakeup`) finds the stored error."""
+        error = self._pool.surface_failure()
+        if error is not None:
+            self.error = error
 
     def wait_all(self) -> None:
-        self._queue.wait_all()
+        self._pool.wait_all()

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -30,7 +30,6 @@ from .family import Family, RunContext
 from .inference import (
     InferenceConfig,
     InferQueue,
-    ModelOutputs,
     check_device,
     compile_model,
     embed_preprocessing,
@@ -42,6 +41,7 @@ from .options import Options
 from .output import JsonLines, VideoOutput, check_writable
 from .records import frame_record, raw_lines
 from .results import Result
+from .stages import FrameJobs
 from .tracking import Tracking
 
 EXIT_INTERRUPTED = 130
@@ -118,6 +118,19 @@ class Decoded:
 FAMILY_SKIP, EVERY_SKIP = "family", "every"
 
 
+@dataclass
+class InFlight:
+    """A frame between capture and emission."""
+
+    frame: Frame
+    skip: str | None
+    image: np.ndarray | None  # the array the main model reads, kept alive until it has answered
+    prep_ms: float
+    seq: int = -1
+    jobs: FrameJobs | None = None  # its second stages, once decoded
+    timings: dict[str, float] = field(default_factory=dict)
+
+
 class Pipeline:
     """Source -> async requests -> results in order. Iterate it; it cleans up when iteration ends."""
 
@@ -149,6 +162,9 @@ class Pipeline:
         self.reader = FrameReader(self.source, self.wakeup, loop=self.opts.loop, limit=self.opts.max_frames)
         self.queue = InferQueue(self.compiled, self.opts.nireq, self.wakeup)
         self._last: Result | None = None  # the latest result of a frame the main model saw
+        self._stage_event = False  # a second-stage request finished since the loop last looked
+        for stage in self.family.stages:
+            stage.stage.listeners.append(self._notify)
 
     def __iter__(self) -> Iterator[Decoded]:
         self.setup()
@@ -170,73 +186,86 @@ class Pipeline:
         return None
 
     def _loop(self) -> Iterator[Decoded]:
+        """Frames go through four steps, each in input order: submitted to the main model; decoded as soon as
+        the main model's answer is there (the family's postprocess, then its second stages start, all of them
+        at once); polled as stage requests finish (answers applied, stages that waited on them started);
+        emitted once every stage of the frame has answered. So the main model of frame k+2, the re-id of
+        frame k+1 and the landmarks of frame k can all be in flight together."""
         reader, queue, wakeup = self.reader, self.queue, self.wakeup
-        # frame, preprocessing time, and the array submitted: OpenVINO reads it in place (no copy), so it must
-        # outlive the request even when it is a resized or cropped copy of the frame
-        in_flight: dict[int, tuple[Frame, float, np.ndarray]] = {}
-        skipped: dict[int, str] = {}
-        next_submit = next_emit = 0
-        window = max(2 * queue.size, 4)  # bound on finished-but-not-yet-emitted results
+        frames: dict[int, InFlight] = {}
+        next_submit = next_decode = next_emit = 0
+        staged = bool(self.family.stages)
+        # bound on frames between capture and emission: the main model's requests, and a few more to keep
+        # the second stages busy
+        window = max(2 * queue.size, 4) + (queue.size + 2 if staged else 0)
         while True:
-            stalled = False
+            action = None
             with wakeup:
-                while True:
+                while action is None:
                     if self.stop.requested:
                         raise Interrupted()
                     if queue.error is not None:
                         raise DemoError("inference failed", first_error_line(queue.error)) from queue.error
-                    if next_emit in skipped:
-                        kind = skipped.pop(next_emit)
-                        outputs, infer_ms, frame = None, 0.0, None
-                        break
-                    if queue.ready(next_emit):
-                        outputs, infer_ms = queue.pop(next_emit)
-                        kind, frame = None, None
-                        break
-                    if queue.can_submit() and next_submit - next_emit < window:
+                    if next_decode < next_submit and (frames[next_decode].skip or queue.ready(next_decode)):
+                        action = "decode"
+                    elif self._stage_event:
+                        self._stage_event = False
+                        action = "poll"
+                    elif next_emit < next_decode and frames[next_emit].jobs.done:
+                        action = "emit"
+                    elif queue.can_submit() and next_submit - next_emit < window and reader.buffer:
+                        action = "submit"
                         frame = reader.take()
-                        if frame is not None:
-                            skip = self._skip_kind(frame.index)
-                            if skip is None:
-                                queue.in_flight += 1
-                            else:
-                                skipped[next_submit] = skip
-                            break
-                    if reader.finished and not reader.buffer and next_submit == next_emit:
+                    elif reader.finished and not reader.buffer and next_submit == next_emit:
                         return
-                    if queue.stalled(STALL_CHECK_S):
-                        frame, stalled = None, True
-                        break
-                    wakeup.wait(0.1)
+                    elif queue.stalled(STALL_CHECK_S) or self._stage_stalled(frames, next_emit, next_decode):
+                        action = "stalled"
+                    else:
+                        wakeup.wait(0.1)
                 self.metrics.dropped = reader.dropped
-            if stalled:
-                queue.surface_failure()  # sets queue.error if a request failed; else all have completed
-                queue.last_event = time.perf_counter()
-                continue
-            if frame is not None:
-                t0 = time.perf_counter()
-                image = frame.image
-                if self.frame_size and (image.shape[1], image.shape[0]) != self.frame_size:
-                    image = cv2.resize(image, self.frame_size)  # a stream changed size: keep the compiled shape
-                elif not self.frame_size:  # frames of many sizes: crop each
-                    box = self.family.input_crop((image.shape[1], image.shape[0]))
-                    if box is not None:
-                        image = np.ascontiguousarray(image[box[1]:box[3], box[0]:box[2]])
-                prep_ms = (time.perf_counter() - t0) * 1000.0
-                in_flight[next_submit] = (frame, prep_ms, image)
-                if next_submit not in skipped:
-                    try:
-                        queue.submit(next_submit, image)
-                    except Exception as e:  # a request that failed earlier can surface here
-                        raise DemoError("inference failed", first_error_line(e)) from e
+            if action == "submit":
+                skip = self._skip_kind(frame.index)
+                frames[next_submit] = self._submit(next_submit, frame, skip)
                 next_submit += 1
-            else:
-                done, prep_ms, _ = in_flight.pop(next_emit)
+            elif action == "decode":
+                self._decode(frames[next_decode])
+                next_decode += 1
+            elif action == "poll":
+                for seq in range(next_emit, next_decode):
+                    frames[seq].jobs.poll()
+            elif action == "emit":
+                yield self._emit(frames.pop(next_emit))
                 next_emit += 1
-                yield self._decode(done, outputs, kind, prep_ms, infer_ms)
+            else:
+                self._surface_stalled(frames, next_emit, next_decode)
 
-    def _decode(self, frame: Frame, outputs: ModelOutputs | None, skip: str | None, prep_ms: float,
-                infer_ms: float) -> Decoded:
+    def _submit(self, seq: int, frame: Frame, skip: str | None) -> InFlight:
+        t0 = time.perf_counter()
+        image = frame.image
+        if self.frame_size and (image.shape[1], image.shape[0]) != self.frame_size:
+            image = cv2.resize(image, self.frame_size)  # a stream changed size: keep the compiled shape
+        elif not self.frame_size:  # frames of many sizes: crop each
+            box = self.family.input_crop((image.shape[1], image.shape[0]))
+            if box is not None:
+                image = np.ascontiguousarray(image[box[1]:box[3], box[0]:box[2]])
+        # OpenVINO reads the submitted array in place (no copy): it must outlive the request, even when it is
+        # a resized or cropped copy of the frame
+        state = InFlight(frame, skip, image, (time.perf_counter() - t0) * 1000.0, seq)
+        if skip is None:
+            with self.wakeup:
+                self.queue.in_flight += 1
+            self.queue.submit(seq, image)
+        return state
+
+    def _decode(self, state: InFlight) -> None:
+        """The family's postprocess (in frame order), then its second stages start."""
+        frame, skip = state.frame, state.skip
+        if skip is None:
+            with self.wakeup:
+                outputs, state.timings["infer"] = self.queue.pop(state.seq)
+        else:
+            outputs = None
+        state.image = None  # the request is done with it
         t0 = time.perf_counter()
         if skip == EVERY_SKIP:
             last = self._last if self._last is not None else Result()  # (a Result without objects is falsy)
@@ -245,20 +274,51 @@ class Pipeline:
             clip = None if last.classification is None else replace(last.classification, predicted=False)
             result = replace(last, objects=last.objects[[]] if self.tracking else last.objects, inferred=False,
                              classification=clip, events=[])
+            state.jobs = FrameJobs([], result, frame)
         else:
             result = self.family.postprocess(outputs, frame)
             if outputs is None:
                 result.inferred = False
             else:
                 self._last = result
+            state.jobs = FrameJobs(self.family.stages, result, frame)
+        state.timings["postprocess"] = (time.perf_counter() - t0) * 1000.0
+        state.timings.update(self.family.timer.take())
+
+    def _emit(self, state: InFlight) -> Decoded:
+        """Stage answers applied in frame order, the family's completion, tracking: the frame as it goes out."""
+        frame, jobs = state.frame, state.jobs
+        t0 = time.perf_counter()
+        jobs.complete()
+        result = self.family.complete(jobs.result, frame)
         if self.tracking is not None:
             with self.family.timer("tracker"):
                 result.objects, result.events, result.counts = self.tracking.update(
-                    result.objects, frame.index, frame.timestamp, inferred=skip is None)
+                    result.objects, frame.index, frame.timestamp, inferred=state.skip is None)
             result = self.family.after_tracking(result, frame)
-        timings = {"decode": frame.decode_ms, "preprocess": prep_ms, "infer": infer_ms,
-                   "postprocess": (time.perf_counter() - t0) * 1000.0, **self.family.timer.take()}
+        timings = {"decode": frame.decode_ms, "preprocess": state.prep_ms, "infer": 0.0, **state.timings,
+                   **jobs.timings, **self.family.timer.take()}
+        timings["postprocess"] += (time.perf_counter() - t0) * 1000.0  # both halves: decoding and completing
         return Decoded(frame, result, timings)
+
+    def _stage_stalled(self, frames: dict[int, InFlight], first: int, end: int) -> bool:
+        return any(stage.stalled(STALL_CHECK_S) for seq in range(first, end) for stage in frames[seq].jobs.stages())
+
+    def _surface_stalled(self, frames: dict[int, InFlight], first: int, end: int) -> None:
+        """A request that failed never calls back: find its error (waiting without holding `wakeup`)."""
+        self.queue.surface_failure()  # sets queue.error if a main request failed
+        self.queue.last_event = time.perf_counter()
+        for seq in range(first, end):
+            for stage in frames[seq].jobs.stages():
+                error = stage.surface_failure()
+                if error is not None:
+                    raise DemoError("second-stage inference failed", first_error_line(error)) from error
+        self._stage_event = True  # every stage that had not failed has finished: look again
+
+    def _notify(self) -> None:
+        with self.wakeup:
+            self._stage_event = True
+            self.wakeup.notify_all()
 
     def shutdown(self) -> None:
         """Stop reading, let requests in flight complete, let the family flush. Runs on every exit path."""

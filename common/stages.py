@@ -11,6 +11,7 @@ import json
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
@@ -20,10 +21,12 @@ import cv2
 import numpy as np
 import openvino as ov
 
+from .capture import Frame
 from .errors import DemoError
 from .inference import (
     InferenceConfig,
     ModelOutputs,
+    RequestPool,
     add_preprocessing,
     compile_model,
     first_error_line,
@@ -31,6 +34,7 @@ from .inference import (
     read_model,
 )
 from .models import ResolvedModel
+from .results import Detections, Result
 
 STALL_CHECK_S = 2.0  # a batch unfinished for this long: check whether a request failed silently
 
@@ -46,14 +50,18 @@ class StageInput:
 class Pending:
     """The outputs of one submitted batch, once every request that carries part of it has finished."""
 
-    def __init__(self, parts: int, queue: ov.AsyncInferQueue):
-        self._queue = queue
+    def __init__(self, stage: Stage, parts: int):
+        self._stage = stage
         self._parts: list[ModelOutputs | None] = [None] * parts
         self._left = parts
         self._error: BaseException | None = None
         self._done = threading.Condition()
         self.started = time.perf_counter()
         self.infer_ms = 0.0
+
+    @property
+    def done(self) -> bool:
+        return self._left == 0
 
     def _finish(self, index: int, outputs: ModelOutputs | None, error: BaseException | None) -> None:
         with self._done:
@@ -70,12 +78,15 @@ class Pending:
             with self._done:
                 if not self._left or self._done.wait(STALL_CHECK_S) and not self._left:
                     break
-            # OpenVINO skips the callback of a failed request: waiting on the queue re-raises its error
-            try:
-                self._queue.wait_all()
-            except Exception as e:
-                self._error = self._error or e
+            # OpenVINO skips the callback of a failed request: waiting on the stage's requests finds its error
+            error = self._stage.surface_failure()
+            if error is not None:
+                self._error = self._error or error
                 break
+        return self.outputs()
+
+    def outputs(self) -> ModelOutputs:
+        """The finished batch's outputs (raises the error of a failed part)."""
         if self._error is not None:
             raise DemoError("second-stage inference failed", first_error_line(self._error)) from self._error
         if len(self._parts) == 1:
@@ -132,12 +143,10 @@ class Stage:
                 # above 1): the unchanged model it is, one request per item
                 self.compiled, dynamic = static_compiled, False
         self.max_batch = max_batch if dynamic else 1
-        self._ports = ModelOutputs.ports(self.compiled)
-        self._queue = ov.AsyncInferQueue(self.compiled, nireq)
-        self._queue.set_callback(self._on_done)
-        # start_async waits for an idle request without releasing the GIL, which the callback needs:
-        # take a free request here first, where waiting does release it
-        self._free = threading.Semaphore(len(self._queue))
+        self._pool = RequestPool(self.compiled, nireq, self._on_done)
+        self._waiting: deque[tuple[dict, Pending, int]] = deque()  # parts no request was free for yet
+        self._waiting_lock = threading.Lock()
+        self.listeners: list[Callable[[], None]] = []  # told when a part finishes (the pipeline's wakeup)
         self.input_names = [p.get_any_name() for p in self.compiled.inputs]
 
     @staticmethod
@@ -197,33 +206,54 @@ class Stage:
 
     def submit(self, batch: np.ndarray | Mapping[str, np.ndarray]) -> Pending:
         """Start inference on a batch: (N, H, W, 3) u8 crops for image stages, else {input name: array}
-        with the batch on axis 0. Returns at once; `Pending.wait()` gives the outputs in batch order."""
+        with the batch on axis 0. Never blocks: parts no request is free for start as requests finish.
+        `Pending.wait()` (or `.done` then `.outputs()`) gives the outputs in batch order."""
         inputs = {self.input.name: batch} if self.image else dict(batch)
         n = len(next(iter(inputs.values())))
         if n == 0:
             raise ValueError("empty batch")
         starts = list(range(0, n, self.max_batch))
-        pending = Pending(len(starts), self._queue)
-        for part, start in enumerate(starts):
-            chunk = {k: np.ascontiguousarray(v[start:start + self.max_batch]) for k, v in inputs.items()}
-            self._free.acquire()
-            self._queue.start_async(chunk, (pending, part))
+        pending = Pending(self, len(starts))
+        with self._waiting_lock:
+            for part, start in enumerate(starts):
+                chunk = {k: np.ascontiguousarray(v[start:start + self.max_batch]) for k, v in inputs.items()}
+                self._waiting.append((chunk, pending, part))
+        self._pump()
         return pending
+
+    def _pump(self) -> None:
+        """Start waiting parts while requests are free."""
+        while True:
+            with self._waiting_lock:
+                if not self._waiting:
+                    return
+                chunk, pending, part = self._waiting[0]
+                if not self._pool.start(chunk, (pending, part)):
+                    return
+                self._waiting.popleft()
 
     def __call__(self, batch: np.ndarray | Mapping[str, np.ndarray]) -> ModelOutputs:
         return self.submit(batch).wait()
 
-    def _on_done(self, request: ov.InferRequest, userdata) -> None:
+    def _on_done(self, userdata, outputs: ModelOutputs | None, infer_ms: float, error) -> None:
         pending, part = userdata
-        self._free.release()
-        try:
-            outputs = ModelOutputs.of(request, self._ports)
-            pending._finish(part, outputs, None)
-        except BaseException as e:  # never let an error vanish inside OpenVINO's thread
-            pending._finish(part, None, e)
+        pending._finish(part, outputs, error)
+        self._pump()  # the request just freed takes the next waiting part
+        for listener in self.listeners:
+            listener()
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._waiting) or self._pool.busy > 0
+
+    def stalled(self, seconds: float) -> bool:
+        return self._pool.stalled(seconds)
+
+    def surface_failure(self) -> BaseException | None:
+        return self._pool.surface_failure()
 
     def wait_all(self) -> None:
-        self._queue.wait_all()
+        self._pool.wait_all()
 
 
 BATCH_CHECK_RTOL = 0.02  # of the largest output value: far below what a wrong kernel gives, above rounding
@@ -326,3 +356,113 @@ def expand_boxes(boxes: np.ndarray, scale: float = 1.0, square: bool = False,
         wh = np.repeat(wh.max(axis=1, keepdims=True), 2, axis=1)
     half = wh * scale / 2
     return np.concatenate([centre - half, centre + half], axis=1)
+
+
+# -- second stages the pipeline schedules: a family declares them, the pipeline runs them for every frame
+
+Batch = np.ndarray | Mapping[str, np.ndarray]
+
+
+@dataclass
+class ObjectStage:
+    """A model run on objects of every frame's result (faces, people, vehicles, words).
+
+    `select` picks the objects it runs on (default: all), `batch` cuts their crops (default: each box grown by
+    `roi_scale`, made square with `roi_square`, cut at the model's input size), `apply` writes its decoded
+    outputs into the objects' data. `after` names another stage of the same frame whose answer the crops need
+    (a face aligned on its landmarks): this one starts as soon as that one has been applied."""
+
+    name: str
+    stage: Stage
+    apply: Callable[[Detections, np.ndarray, ModelOutputs], None]  # (the frame's objects, indices, outputs)
+    select: Callable[[Detections], np.ndarray] | None = None
+    batch: Callable[[np.ndarray, Detections, np.ndarray], Batch] | None = None  # (frame, objects, indices)
+    after: str | None = None
+    roi_scale: float = 1.0
+    roi_square: bool = False
+
+    def indices(self, objects: Detections) -> np.ndarray:
+        return np.arange(len(objects)) if self.select is None else np.asarray(self.select(objects), np.int64)
+
+    def inputs(self, image: np.ndarray, objects: Detections, indices: np.ndarray) -> Batch:
+        if self.batch is not None:
+            return self.batch(image, objects, indices)
+        regions = expand_boxes(objects.xyxy[indices], self.roi_scale, self.roi_square)
+        return crops(image, regions, self.stage.input_size)
+
+
+@dataclass
+class FrameStage:
+    """A model run once per frame on something the frame's result carries (a window of per-frame features).
+
+    `inputs` is called in frame order when the frame is decoded (None: nothing to run on this frame);
+    `apply` in frame order when the frame is emitted, so stateful decoding (smoothing over predictions) sees
+    the frames in order."""
+
+    name: str
+    stage: Stage
+    inputs: Callable[[Result, Frame], Batch | None]
+    apply: Callable[[Result, ModelOutputs], None]
+
+
+class FrameJobs:
+    """The stage work of one frame: every stage that can start starts at once; `poll` applies what has
+    finished and starts what waited on it; `done` once all have finished. Used by the pipeline (polled as
+    requests finish, several frames in flight) and by the Python API (waited on)."""
+
+    def __init__(self, stages: list[ObjectStage | FrameStage], result: Result, frame: Frame):
+        self.result, self.frame = result, frame
+        self._object_stages = [s for s in stages if isinstance(s, ObjectStage)]
+        self._jobs: list[tuple[ObjectStage | FrameStage, Pending, np.ndarray | None]] = []
+        self._frame_outputs: list[tuple[FrameStage, ModelOutputs]] = []
+        self.timings: dict[str, float] = {}
+        for stage in stages:
+            if isinstance(stage, FrameStage):
+                batch = stage.inputs(result, frame)
+                if batch is not None:
+                    self._jobs.append((stage, stage.stage.submit(batch), None))
+            elif stage.after is None:
+                self._start(stage)
+
+    def _start(self, stage: ObjectStage) -> None:
+        objects = self.result.objects
+        indices = stage.indices(objects)
+        if len(indices):
+            self._jobs.append((stage, stage.stage.submit(stage.inputs(self.frame.image, objects, indices)), indices))
+
+    @property
+    def done(self) -> bool:
+        return not self._jobs
+
+    def stages(self) -> list[Stage]:
+        return [stage.stage for stage, _, _ in self._jobs]
+
+    def poll(self) -> bool:
+        """Apply the finished jobs and start the stages that waited on them. True when nothing is left."""
+        while True:
+            finished = [job for job in self._jobs if job[1].done]
+            if not finished:
+                return not self._jobs
+            self._jobs = [job for job in self._jobs if not job[1].done]
+            for stage, pending, indices in finished:
+                outputs = pending.outputs()  # raises the error of a failed request
+                self.timings[stage.name] = self.timings.get(stage.name, 0.0) + pending.infer_ms
+                if isinstance(stage, FrameStage):
+                    self._frame_outputs.append((stage, outputs))
+                    continue
+                stage.apply(self.result.objects, indices, outputs)
+                for waiting in self._object_stages:
+                    if waiting.after == stage.name:
+                        self._start(waiting)
+
+    def wait(self) -> None:
+        """Block until every job (and every job they start) has finished."""
+        while not self.poll():
+            for _, pending, _ in list(self._jobs):
+                pending.wait()
+
+    def complete(self) -> None:
+        """Apply the frame stages' outputs, in the order the family declared them (call in frame order)."""
+        for stage, outputs in self._frame_outputs:
+            stage.apply(self.result, outputs)
+        self._frame_outputs = []

@@ -23,9 +23,9 @@ from ovdemo.common.options import (
     parse_classes,
     reid_model_opt,
 )
-from ovdemo.common.results import Result
+from ovdemo.common.results import Detections, Result
 from ovdemo.common.specs import load_labels
-from ovdemo.common.stages import Stage, crops
+from ovdemo.common.stages import ObjectStage, Stage
 
 from .detector import DECODERS, Detector
 
@@ -97,6 +97,11 @@ class DetectFamily(Family):
     def start(self, ctx: RunContext) -> None:
         if self.reid is not None:
             self.reid_stage = Stage(self.reid, ctx.config, check=check_reid_model)
+            self.stages = [ObjectStage("reid", self.reid_stage, apply=self._embeddings)]
+
+    @staticmethod
+    def _embeddings(objects: Detections, indices: np.ndarray, outputs: ModelOutputs) -> None:
+        objects.data["embedding"] = embeddings_from(outputs)  # every object: the stage runs on them all
 
     def prepare(self, model: ov.Model) -> None:
         self.detector = Detector(model, self.model, threshold=self.opts.get("threshold"),
@@ -107,13 +112,8 @@ class DetectFamily(Family):
     def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Result:
         h, w = frame.image.shape[:2]
         objects = self.detector(outputs, (w, h))
-        if self.reid_stage is not None:
-            with self.timer("reid"):
-                embeddings = np.zeros((0, 1), np.float32)
-                if len(objects):
-                    batch = crops(frame.image, objects.xyxy, self.reid_stage.input_size)
-                    embeddings = embeddings_from(self.reid_stage.submit(batch).wait())
-            objects.data["embedding"] = embeddings
+        if self.reid_stage is not None:  # filled by the reid stage; a frame without people has no embedding
+            objects.data["embedding"] = np.zeros((len(objects), 0), np.float32)
         return Result(objects)
 
     def finish(self) -> None:

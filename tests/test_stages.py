@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import cv2
@@ -19,10 +20,10 @@ from ovdemo.common.family import Family
 from ovdemo.common.inference import InferenceConfig, core
 from ovdemo.common.models import ResolvedModel
 from ovdemo.common.options import Options
-from ovdemo.common.pipeline import run
-from ovdemo.common.results import Result
+from ovdemo.common.pipeline import Pipeline, run
+from ovdemo.common.results import Detections, Result
 from ovdemo.common.specs import find_spec
-from ovdemo.common.stages import Stage, crop, crops, expand_boxes
+from ovdemo.common.stages import ObjectStage, Stage, crop, crops, expand_boxes
 
 CONFIG = InferenceConfig(hint="throughput")
 
@@ -157,3 +158,65 @@ def test_a_failed_second_stage_request_raises_instead_of_hanging(tmp_path):
     assert stage(good).get("detection_out").shape[0] == 2
     with pytest.raises(DemoError, match="second-stage inference failed"):
         stage(np.full((2, 48, 48, 3), 50, np.uint8))
+
+
+class LevelStage(Family):
+    """The brightness probe as main model, and a stage that reads the mean level of each object's crop: every
+    frame k is a flat image of level 6k, so each answer names the frame it belongs to."""
+
+    name = "test"
+
+    def __init__(self, model, opts, stage_model, any_size=False):
+        super().__init__(model, opts)
+        self.stage_model, self.any_size = stage_model, any_size
+
+    def start(self, ctx):
+        stage = Stage(self.stage_model, ctx.config, any_size=self.any_size)
+        whole = None if not self.any_size else (lambda image, objects, idx: image[np.newaxis])
+        self.stages = [ObjectStage("level", stage, apply=self.apply, batch=whole)]
+
+    def prepare(self, model):
+        pass
+
+    @staticmethod
+    def apply(objects, indices, outputs):
+        (_, values), = list(outputs)
+        objects.data["attributes"] = [{"level": {"value": float(v)}} for v in values.reshape(len(indices), -1)[:, 0]]
+
+    def postprocess(self, outputs, frame):
+        level = outputs.get("detection_out").reshape(-1, 7)[0, 3] * 510  # the probe's x1 is level / 510
+        h, w = frame.image.shape[:2]
+        objects = Detections([[0, 0, w - 1, h - 1]], [1.0], [0], data={"main_level": np.array([level])})
+        return Result(objects)
+
+
+def test_every_frame_carries_its_own_stage_answers_in_order_with_stages_in_flight(tmp_path):
+    probe = brightness_probe(tmp_path / "probe.xml")
+    level = batch_sensitive(tmp_path / "level.xml")  # a per-item mean (its batch falls back to one per crop)
+    for k in range(40):
+        cv2.imwrite(str(tmp_path / f"f_{k:02d}.png"), np.full((32, 48, 3), 6 * k, np.uint8))
+    opts = Options.build(LevelStage.options(), {"input": str(tmp_path / "f_%02d.png"), "no_show": True, "nireq": 4})
+    family = LevelStage(ResolvedModel(probe, "probe", None), opts, ResolvedModel(level, "level", None))
+    seen = [(d.frame.index, float(d.result.objects.data["main_level"][0]),
+             d.result.objects.data["attributes"][0]["level"]["value"]) for d in Pipeline(family, opts)]
+    assert [k for k, _, _ in seen] == list(range(40))
+    for k, main_level, stage_level in seen:
+        assert main_level == pytest.approx(6 * k, abs=0.6)  # the main model's answer for frame k ...
+        assert stage_level == pytest.approx(6 * k, abs=1e-3)  # ... and the stage's, both on frame k
+
+
+def test_a_failing_stage_request_ends_the_run_in_one_line_never_a_hang(tmp_path):
+    probe = brightness_probe(tmp_path / "probe.xml")
+    fixed = fixed_size_only(tmp_path / "fixed.xml")  # runs on 64x64 only
+    for k, side in enumerate([64, 64, 64, 48, 64, 64]):
+        cv2.imwrite(str(tmp_path / f"f_{k:02d}.png"), np.full((side, side, 3), 10 * k, np.uint8))
+    opts = Options.build(LevelStage.options(), {"input": str(tmp_path / "f_%02d.png"), "no_show": True, "nireq": 2})
+    family = LevelStage(ResolvedModel(probe, "probe", None), opts, ResolvedModel(fixed, "fixed", None), any_size=True)
+    started = time.monotonic()
+    emitted = []
+    with pytest.raises(DemoError, match="second-stage inference failed") as failure:
+        for decoded in Pipeline(family, opts):
+            emitted.append(decoded.frame.index)
+    assert "\n" not in str(failure.value)
+    assert emitted == [0, 1, 2]  # the frames before the failing one came out whole
+    assert time.monotonic() - started < 30
