@@ -25,10 +25,10 @@ from ovdemo.common.inference import ModelOutputs, input_layout, read_model
 from ovdemo.common.models import ResolvedModel, resolve_from_options
 from ovdemo.common.options import DRAWING, INPUT_SIZE, THRESHOLD, TRACKING, Alias, Opt, arch_opt, model_opt
 from ovdemo.common.results import Detections, Result
-from ovdemo.common.stages import Stage, crops
+from ovdemo.common.stages import ObjectStage, Stage, crops
 
 from .detector import Detector
-from .pose_decoders import DECODERS, NUM_KEYPOINTS, PERSON, BottomUpDecoder, TopDownDecoder, keypoint_extent, people
+from .pose_decoders import DECODERS, NUM_KEYPOINTS, PERSON, BottomUpDecoder, TopDownDecoder, keypoint_extent
 
 DEFAULT_MODEL = "human-pose-estimation-0001"
 DEFAULT_DETECTOR = "person-detection-0202"
@@ -203,6 +203,18 @@ class PoseFamily(Family):
         self.frame_size = ctx.frame_size
         if self.top_down:
             self.stage = Stage(self.pose_model, ctx.config, ov_model=self.pose_ov_model)
+            self.stages = [ObjectStage("pose", self.stage, apply=self._keypoints, batch=self._crops)]
+
+    def _crops(self, image: np.ndarray, objects: Detections, indices: np.ndarray) -> np.ndarray:
+        """Every person's crop at the pose model's aspect ratio, as the model was trained."""
+        regions = self.decoder.crop_boxes(objects.xyxy[indices])
+        return crops(image, regions, self.stage.input_size or self.decoder.input_size)
+
+    def _keypoints(self, objects: Detections, indices: np.ndarray, outputs: ModelOutputs) -> None:
+        with self.timer("keypoints"):
+            found = self.decoder.decode(outputs, self.decoder.crop_boxes(objects.xyxy[indices]))
+            found[..., 2] = np.where(found[..., 2] >= self.kp_threshold, found[..., 2], 0.0)
+            objects.data["keypoints"][indices] = found
 
     def prepare(self, model: ov.Model) -> None:
         if self.top_down:
@@ -236,17 +248,10 @@ class PoseFamily(Family):
         if not self.top_down:
             return Result(shown(self.decoder.decode(outputs, (w, h)), self.kp_threshold, True))
         found = self.detector(outputs, (w, h))
+        # the people, their keypoints to come from the pose stage (no keypoint shown until then)
         keypoints = np.zeros((len(found), NUM_KEYPOINTS, 3), np.float32)
-        if len(found):
-            with self.timer("crops"):
-                regions = self.decoder.crop_boxes(found.xyxy)
-                batch = crops(frame.image, regions, self.stage.input_size or self.decoder.input_size)
-            with self.timer("pose_infer"):
-                heatmaps = self.stage(batch)
-            with self.timer("keypoints"):
-                keypoints = self.decoder.decode(heatmaps, regions)
-        persons = people(keypoints[..., :2], keypoints[..., 2], found.confidence, found.xyxy)
-        return Result(shown(persons, self.kp_threshold, False))
+        return Result(Detections(found.xyxy, found.confidence, np.zeros(len(found), np.int32),
+                                 data={"keypoints": keypoints}, names=PERSON))
 
     def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
         draw_objects(image, result.objects, style)
