@@ -402,7 +402,7 @@ class FrameStage:
     name: str
     stage: Stage
     inputs: Callable[[Result, Frame], Batch | None]
-    apply: Callable[[Result, ModelOutputs], None]
+    apply: Callable[[Result, Frame, ModelOutputs], None]
 
 
 class FrameJobs:
@@ -464,5 +464,5 @@ class FrameJobs:
     def complete(self) -> None:
         """Apply the frame stages' outputs, in the order the family declared them (call in frame order)."""
         for stage, outputs in self._frame_outputs:
-            stage.apply(self.result, outputs)
+            stage.apply(self.result, self.frame, outputs)
         self._frame_outputs = []

@@ -175,6 +175,7 @@ class ActionFamily(Family):
 
     def start(self, ctx: RunContext) -> None:
         self.mode.start(ctx)
+        self.stages = self.mode.stages  # the mode's second stage (a decoder, a clip model), run by the pipeline
 
     def load_model(self) -> ov.Model:
         model = self.mode.load_model()
@@ -191,6 +192,9 @@ class ActionFamily(Family):
 
     def postprocess(self, outputs: ModelOutputs | None, frame: Frame) -> Result:
         return self.mode.postprocess(outputs, frame)
+
+    def complete(self, result: Result, frame: Frame) -> Result:
+        return self.mode.complete(result, frame)
 
     def after_tracking(self, result: Result, frame: Frame) -> Result:
         return self.mode.after_tracking(result, frame)

@@ -27,7 +27,7 @@ from ovdemo.common.family import RunContext
 from ovdemo.common.inference import ModelOutputs, describe_ports, input_layout, model_input_size
 from ovdemo.common.models import ResolvedModel
 from ovdemo.common.results import Result
-from ovdemo.common.stages import Stage
+from ovdemo.common.stages import FrameStage, Stage
 
 from .action_sequence import ActionMode, ClipClassifier, centre_crop
 
@@ -84,6 +84,14 @@ class WindowActions(ActionMode):
     def start(self, ctx: RunContext) -> None:
         if self.decoder is not None:
             self.stage = Stage(self.decoder, ctx.config, image=False, check=self._check_decoder, max_batch=1)
+            self.stages = [FrameStage("decoder", self.stage, self._decoder_inputs, self._scored)]
+
+    def _decoder_inputs(self, result: Result, frame: Frame) -> dict | None:
+        window = self._due.pop(frame.index, None)
+        return None if window is None else {self.decoder_input: window[np.newaxis].astype(np.float32)}
+
+    def _scored(self, result: Result, frame: Frame, outputs: ModelOutputs) -> None:
+        self._scores[frame.index] = only_output(outputs)
 
     def _check_decoder(self, model: ov.Model) -> None:
         rank = model.input(0).get_partial_shape().rank if len(model.inputs) == 1 else None
@@ -102,21 +110,21 @@ class WindowActions(ActionMode):
             if outputs != self.embedding_size:
                 raise DemoError(f"{self.model.name} embeds frames in {outputs} values but {self.decoder.name} "
                                 f"reads {self.embedding_size}", "pass the encoder and decoder of one model")
-            classify = self._decode
         else:
             self.window_size, self.num_classes = self.window or 16, outputs
-            classify = self._mean
         self.input_size = model_input_size(model, input_layout(model, self.model.spec))
-        self._classifier(classify)
+        self._classifier()
 
-    def _classifier(self, classify) -> None:
-        """Window, labels, softmax, top-k and smoothing around `classify`: (window, ...) -> class scores."""
+    def _classifier(self) -> None:
+        """Window, labels, softmax, top-k and smoothing; the windows due wait here for their class scores."""
         names = self.labels or self._spec_labels()
         if names and len(names) != self.num_classes:
             raise DemoError(f"{len(names)} labels for {self.num_classes} classes",
                             "pass --labels with one name per class of this model")
         self.clips = ClipClassifier(names or tuple(f"#{i}" for i in range(self.num_classes)), self.window_size,
-                                    self.stride, self.k, self.smooth, classify)
+                                    self.stride, self.k, self.smooth)
+        self._due: dict[int, np.ndarray] = {}  # frame -> its window, for the stage to classify
+        self._scores: dict[int, np.ndarray] = {}  # frame -> its window's class scores
 
     def _spec_labels(self) -> tuple[str, ...] | None:
         for resolved in (self.decoder, self.model):
@@ -131,18 +139,24 @@ class WindowActions(ActionMode):
     def needs_inference(self, index: int) -> bool:
         return True  # every frame's vector joins the window
 
-    def _decode(self, window: np.ndarray) -> np.ndarray:
-        with self.timer("decoder"):
-            outputs = self.stage.submit({self.decoder_input: window[np.newaxis].astype(np.float32)}).wait()
-        return only_output(outputs)
-
-    @staticmethod
-    def _mean(window: np.ndarray) -> np.ndarray:
-        return window.mean(axis=0)
-
     def postprocess(self, outputs: ModelOutputs | None, frame: Frame) -> Result:
-        vector = only_output(outputs).reshape(-1).astype(np.float32)
-        return Result(classification=self.clips.push(frame.index, vector))
+        self.window_due(frame, only_output(outputs).reshape(-1).astype(np.float32))
+        return Result()
+
+    def window_due(self, frame: Frame, vector: np.ndarray) -> None:
+        """Add a frame's vector; a window due goes to the stage, or (mode mean) is averaged at once."""
+        window = self.clips.push(frame.index, vector)
+        if window is None:
+            return
+        if self.stages:
+            self._due[frame.index] = window
+        else:
+            self._scores[frame.index] = window.mean(axis=0)
+
+    def complete(self, result: Result, frame: Frame) -> Result:
+        """In frame order, with its window's scores when one was classified: what the frame shows."""
+        result.classification = self.clips.classification(frame.index, self._scores.pop(frame.index, None))
+        return result
 
     def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
         """The centre crop the model sees, and the action with the window's best ones and their bars, bottom
@@ -194,6 +208,7 @@ class ClipActions(WindowActions):
     def start(self, ctx: RunContext) -> None:
         self.stage = Stage(self.model, ctx.config, image=False, check=self._check_clip, max_batch=1,
                            ov_model=self.clip_model)
+        self.stages = [FrameStage("clip", self.stage, self._clip_inputs, self._scored)]
         self.clip_model = None  # compiled: the graph is not needed any more
         fps = self.model.spec.params.get("fps")
         # clips trained at a fixed frame rate (15 FPS) see every n-th frame of a faster source
@@ -219,7 +234,7 @@ class ClipActions(WindowActions):
         return ov.Model([ops.result(frame)], [frame], "clip-frame")
 
     def prepare(self, model: ov.Model) -> None:
-        self._classifier(self._classify)
+        self._classifier()
 
     def input_crop(self, frame_size: tuple[int, int]) -> tuple[int, int, int, int]:
         return centre_crop(frame_size, self.input_size, self.crop_fraction)
@@ -227,14 +242,15 @@ class ClipActions(WindowActions):
     def needs_inference(self, index: int) -> bool:
         return index % self.sample_every == 0
 
-    def _classify(self, window: np.ndarray) -> np.ndarray:
-        """window: (T, 3, H, W) prepared frames, oldest first, stacked in the clip model's layout."""
+    def _clip_inputs(self, result: Result, frame: Frame) -> dict | None:
+        """The window due on this frame: (T, 3, H, W) prepared frames, oldest first, in the clip's layout."""
+        window = self._due.pop(frame.index, None)
+        if window is None:
+            return None
         clip = window.transpose(1, 0, 2, 3) if self.layout == "NCTHW" else window.transpose(0, 2, 3, 1)
-        with self.timer("clip"):
-            outputs = self.stage.submit({self.clip_input: clip[np.newaxis].astype(self.clip_dtype)}).wait()
-        return only_output(outputs)
+        return {self.clip_input: clip[np.newaxis].astype(self.clip_dtype)}
 
     def postprocess(self, outputs: ModelOutputs | None, frame: Frame) -> Result:
-        if outputs is None:  # a frame between two sampled ones: the latest prediction stands
-            return Result(classification=self.clips.current())
-        return Result(classification=self.clips.push(frame.index, only_output(outputs)[0]))
+        if outputs is not None:  # a frame between two sampled ones adds nothing: the latest prediction stands
+            self.window_due(frame, only_output(outputs)[0])
+        return Result()

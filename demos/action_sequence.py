@@ -26,10 +26,15 @@ class ActionMode:
     input and draws in its own way; these are what most modes leave as they are."""
 
     boxes = False  # results have objects with boxes (per person), so --track applies
-    timer: StageTimer  # the family's: the mode's own steps (a decoder or clip stage) are timed on it
+    timer: StageTimer  # the family's: the mode's own steps are timed on it
+    stages: tuple = ()  # the mode's second stage (a decoder, a clip model), set in start; the pipeline runs it
 
     def start(self, ctx: RunContext) -> None:
         """Compile the mode's second-stage model (default: it has none)."""
+
+    def complete(self, result: Result, frame: Frame) -> Result:
+        """In frame order, once the frame's stage has answered (default: as it is)."""
+        return result
 
     def load_model(self) -> ov.Model | None:
         """The pipeline's main model when it is not the model file itself (default None: the model file)."""
@@ -106,31 +111,37 @@ class SlidingWindow:
 
 
 class ClipClassifier:
-    """Per-frame vectors in, a `Classification` per frame out: `classify` maps a full window (T, D) to class
-    scores (the decoder model, a clip model, or a mean over time), then softmax, top-k and smoothing."""
+    """Per-frame vectors in, a `Classification` per frame out.
 
-    def __init__(self, names: tuple[str, ...], window: int, stride: int, k: int, smooth: int, classify):
-        self.names, self.k, self.classify = names, k, classify
+    The window fills as frames are decoded: `push` returns the stacked window (T, D) when a prediction is due.
+    The window's class scores (a decoder model, a clip model, or a mean over time) come back later, in frame
+    order, to `classification`, where softmax, top-k and smoothing run; a frame without a prediction of its
+    own shows the latest window and the smoothed label."""
+
+    def __init__(self, names: tuple[str, ...], window: int, stride: int, k: int, smooth: int):
+        self.names, self.k = names, k
         self.window = SlidingWindow(window, stride)
         self.smoother = LabelSmoother(smooth)
         self.latest: tuple[np.ndarray, np.ndarray, tuple[int, int]] | None = None  # top ids, scores, frames
         self.latest_probs: np.ndarray | None = None
+        self._pushed: dict[int, tuple[tuple[int, int] | None, int]] = {}  # frame -> its window's span, fill
 
-    def push(self, frame_index: int, vector: np.ndarray) -> Classification:
-        predicted = False
-        if self.window.push(frame_index, vector):
-            probs = as_probabilities(self.classify(self.window.stacked()).astype(np.float64).ravel(), atol=1e-3)
-            ids, scores = top_k(probs, self.k)
-            self.latest, self.latest_probs = (ids, scores, self.window.span), probs
+    def push(self, frame_index: int, vector: np.ndarray) -> np.ndarray | None:
+        due = self.window.push(frame_index, vector)
+        self._pushed[frame_index] = (self.window.span if due else None, len(self.window.vectors))
+        return self.window.stacked() if due else None
+
+    def classification(self, frame_index: int, scores: np.ndarray | None = None) -> Classification:
+        """What frame `frame_index` shows, given the class scores of the window `push` gave for it (None: no
+        prediction on this frame). Call in frame order."""
+        span, buffered = self._pushed.pop(frame_index, (None, len(self.window.vectors)))
+        if scores is not None:
+            probs = as_probabilities(np.asarray(scores).astype(np.float64).ravel(), atol=1e-3)
+            ids, top = top_k(probs, self.k)
+            self.latest, self.latest_probs = (ids, top, span), probs
             self.smoother.update(int(ids[0]))
-            predicted = True
-        return self.current(predicted)
-
-    def current(self, predicted: bool = False) -> Classification:
-        """What a frame shows; without a prediction of its own (e.g. a frame left out of the window), the
-        latest window and the smoothed label stand."""
         label = self.smoother.label
         confidence = float(self.latest_probs[label]) if label is not None else 0.0
-        ids, scores, span = self.latest if self.latest is not None else (None, None, None)
-        return Classification(self.names, label, confidence, ids, scores, span, predicted,
-                              buffered=len(self.window.vectors), window_size=self.window.size)
+        ids, top, window = self.latest if self.latest is not None else (None, None, None)
+        return Classification(self.names, label, confidence, ids, top, window, scores is not None,
+                              buffered=buffered, window_size=self.window.size)
