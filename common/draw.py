@@ -176,11 +176,26 @@ def draw_predicted_box(frame: np.ndarray, box, color, style: Style, caption_text
         draw_label(frame, caption_text, x1 - style.thickness // 2, y1, color, style)
 
 
+def attribute_text(attributes: dict) -> str:
+    """An object's attributes for its caption: labels, numbers, text."""
+    parts = []
+    for value in attributes.values():
+        if "label" in value:
+            parts.append(value["label"])
+        elif "text" in value:
+            parts.append(value["text"])
+        elif "value" in value:
+            parts.append(f"{value['value']:.0f}")
+    return " ".join(parts)
+
+
 def draw_objects(frame: np.ndarray, objects: Detections, style: Style, extras: list[str] | None = None,
                  colors: list[tuple[int, int, int]] | None = None) -> None:
     """Boxes with captions (track id, class, score, then `extras[i]`); predicted tracks dashed. `colors[i]`,
     when given, overrides an object's track or class colour (e.g. a face's identity)."""
     states = objects.data.get("track_state")
+    if extras is None and "attributes" in objects.data:  # what per-object models said, when the family says nothing
+        extras = [attribute_text(a) for a in objects.data["attributes"]]
     for i in range(len(objects)):
         color = colors[i] if colors is not None else object_color(objects, i)
         text = caption(objects, i, style, extras[i] if extras else "")

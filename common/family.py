@@ -168,6 +168,10 @@ class Family:
         """Whether a model of unknown family is one of ours (for `ovdemo.load`): a decoder fits it."""
         return any(d.fits(model) for d in cls.decoders.values())
 
+    def object_names(self) -> tuple[str, ...] | None:
+        """The class names its objects can have, once prepared (None: not known)."""
+        return None
+
     def read_model(self) -> ov.Model:
         """The main model, read once (a fresh copy each time `prepare` may reshape it is not needed)."""
         if self._ov_model is None:

@@ -249,6 +249,12 @@ TRACKING: tuple[Opt, ...] = (
 )
 
 
+CLASSIFY = Opt("classify", ("--classify",), "Run a per-object attribute model on every object it applies to "
+               "(repeatable), e.g. vehicle-attributes-recognition-barrier-0039 (colour, type) on vehicles, "
+               "person-attributes-recognition-crossroad-0230 on people, license-plate-recognition-barrier-0001 on "
+               "plates; its answers join each object's attributes.", multiple=True, metavar="NAME|PATH")
+
+
 def reid_model_opt(default: str | None, help: str, aliases: tuple[Alias, ...] = ()) -> Opt:
     return model_opt("reid_model", "--reid-model", default, help, aliases)
 

@@ -22,6 +22,7 @@ import numpy as np
 import openvino as ov
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
 
+from .attributes import AttributeModel
 from .capture import Frame, FrameReader, open_source
 from .console import console, warn
 from .draw import Style, draw_status, status_rect
@@ -37,6 +38,7 @@ from .inference import (
     first_error_line,
 )
 from .metrics import Metrics
+from .models import resolve_from_options
 from .options import Options
 from .output import JsonLines, VideoOutput, check_writable
 from .records import frame_record, raw_lines
@@ -100,8 +102,23 @@ def prepare_family(family: Family, opts: Options, frame_size: tuple[int, int] | 
     model = family.load_model()
     family.prepare(model)
     Tracking.check(opts, family.name, family.boxes)  # after prepare: a family may learn it has no boxes
+    family.stages = [*family.stages, *classifiers(family, opts, stage_config)]
     crop = family.input_crop(frame_size) if frame_size else None
     return compile_model(embed_preprocessing(model, family.model.spec, frame_size, crop), config), hint
+
+
+def classifiers(family: Family, opts: Options, config: InferenceConfig) -> list:
+    """The `--classify` models, as stages on the family's objects."""
+    refs = opts.get("classify") or ()
+    if refs and not family.boxes:
+        raise DemoError(f"--classify runs on objects with boxes, and this {family.name} model gives none",
+                        "drop --classify")
+    stages = []
+    for ref in refs:
+        model = AttributeModel(resolve_from_options(ref, opts), config)
+        model.objects_of(family.object_names())
+        stages.append(model.object_stage())
+    return stages
 
 
 @dataclass

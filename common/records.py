@@ -160,8 +160,12 @@ def _object_line(obj: dict) -> str:
     if "identity" in obj:
         parts.append(f"identity={obj['identity']['name']} ({obj['identity']['distance']:.3f})")
     for name, value in obj.get("attributes", {}).items():
-        parts.append(f"{name}={value['label']} ({value['confidence']:.2f})" if "label" in value
-                     else f"{name}={value['value']:.1f}")
+        if "label" in value:
+            parts.append(f"{name}={value['label']} ({value['confidence']:.2f})")
+        elif "text" in value:
+            parts.append(f"{name}={value['text']!r}")
+        else:
+            parts.append(f"{name}={value['value']:.1f}")
     if "head_pose" in obj:
         parts.append("yaw {yaw:.0f} pitch {pitch:.0f} roll {roll:.0f}".format(**obj["head_pose"]))
     if "keypoints" in obj:

@@ -380,6 +380,9 @@ class ObjectStage:
     after: str | None = None
     roi_scale: float = 1.0
     roi_square: bool = False
+    # fills the data this stage writes with "no answer yet" for every object of every frame, so a frame whose
+    # objects it does not run on still carries the keys (the tracker merges objects of different frames)
+    defaults: Callable[[Detections], None] | None = None
 
     def indices(self, objects: Detections) -> np.ndarray:
         return np.arange(len(objects)) if self.select is None else np.asarray(self.select(objects), np.int64)
@@ -416,6 +419,9 @@ class FrameJobs:
         self._jobs: list[tuple[ObjectStage | FrameStage, Pending, np.ndarray | None]] = []
         self._frame_outputs: list[tuple[FrameStage, ModelOutputs]] = []
         self.timings: dict[str, float] = {}
+        for stage in stages:
+            if isinstance(stage, ObjectStage) and stage.defaults is not None:
+                stage.defaults(result.objects)
         for stage in stages:
             if isinstance(stage, FrameStage):
                 batch = stage.inputs(result, frame)

@@ -23,7 +23,7 @@ from ovdemo.common.errors import DemoError
 from ovdemo.common.family import Family, RunContext
 from ovdemo.common.inference import ModelOutputs, read_model
 from ovdemo.common.models import ResolvedModel, looks_like_path, resolve_from_options
-from ovdemo.common.options import DRAWING, LABELS, THRESHOLD, TRACKING, Alias, Opt, model_opt
+from ovdemo.common.options import CLASSIFY, DRAWING, LABELS, THRESHOLD, TRACKING, Alias, Opt, model_opt
 from ovdemo.common.results import Result
 from ovdemo.common.specs import ModelSpec, find_spec
 
@@ -54,7 +54,7 @@ OWN_OPTIONS: tuple[Opt, ...] = (
     Opt("action_threshold", ("--action-threshold",), "Per-person models: below this confidence a person's action "
         "reads as the model's default one [default: the model's, else 0.75].", type=click.FloatRange(0, 1)),
     *DRAWING,
-    TRACK, *TRACKING[1:],
+    TRACK, CLASSIFY, *TRACKING[1:],
 )
 
 
@@ -180,6 +180,9 @@ class ActionFamily(Family):
     def load_model(self) -> ov.Model:
         model = self.mode.load_model()
         return self.read_model() if model is None else model
+
+    def object_names(self) -> tuple[str, ...] | None:
+        return ("person",) if self.mode.boxes else None
 
     def prepare(self, model: ov.Model) -> None:
         self.mode.prepare(model)

@@ -13,6 +13,7 @@ from ovdemo.common.inference import ModelOutputs, describe_ports
 from ovdemo.common.models import ResolvedModel, resolve_from_options
 from ovdemo.common.options import (
     CLASSES,
+    CLASSIFY,
     DRAWING,
     LABELS,
     REID_THRESHOLD,
@@ -70,7 +71,7 @@ class DetectFamily(Family):
     )
     default_reid: str | None = None
     own_options = (
-        THRESHOLD, LABELS, CLASSES, arch_opt(DECODERS), *DRAWING, *TRACKING,
+        THRESHOLD, LABELS, CLASSES, arch_opt(DECODERS), *DRAWING, CLASSIFY, *TRACKING,
         reid_model_opt(None, "Re-identification model: appearance embeddings for --track (e.g. "
                              "person-reidentification-retail-0277)."),
         REID_THRESHOLD,
@@ -108,6 +109,9 @@ class DetectFamily(Family):
                                  labels=load_labels(self.opts.labels) if self.opts.get("labels") else None,
                                  classes=parse_classes(self.opts.get("classes")), arch=self.opts.get("arch"),
                                  family=self.name)
+
+    def object_names(self) -> tuple[str, ...] | None:
+        return self.detector.names
 
     def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Result:
         h, w = frame.image.shape[:2]

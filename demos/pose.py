@@ -23,7 +23,7 @@ from ovdemo.common.errors import DemoError
 from ovdemo.common.family import DecoderSetup, Family, RunContext, choose_decoder
 from ovdemo.common.inference import ModelOutputs, input_layout, read_model
 from ovdemo.common.models import ResolvedModel, resolve_from_options
-from ovdemo.common.options import DRAWING, INPUT_SIZE, THRESHOLD, TRACKING, Alias, Opt, arch_opt, model_opt
+from ovdemo.common.options import CLASSIFY, DRAWING, INPUT_SIZE, THRESHOLD, TRACKING, Alias, Opt, arch_opt, model_opt
 from ovdemo.common.results import Detections, Result
 from ovdemo.common.stages import ObjectStage, Stage, crops
 
@@ -158,7 +158,7 @@ class PoseFamily(Family):
         "ovdemo pose -i one-by-one-person-detection.mp4 --track --json poses.jsonl --no-show",
     )
     own_options = (DETECTOR_MODEL, arch_opt(DECODERS), POSE_INPUT_SIZE, POSE_THRESHOLD, KP_THRESHOLD, *DRAWING,
-                   *TRACKING)
+                   CLASSIFY, *TRACKING)
 
     def __init__(self, model: ResolvedModel, opts, ov_model: ov.Model | None = None, *,
                  decoder: BottomUpDecoder | TopDownDecoder, pose_model: ResolvedModel | None = None,
@@ -215,6 +215,9 @@ class PoseFamily(Family):
             found = self.decoder.decode(outputs, self.decoder.crop_boxes(objects.xyxy[indices]))
             found[..., 2] = np.where(found[..., 2] >= self.kp_threshold, found[..., 2], 0.0)
             objects.data["keypoints"][indices] = found
+
+    def object_names(self) -> tuple[str, ...]:
+        return PERSON
 
     def prepare(self, model: ov.Model) -> None:
         if self.top_down:

@@ -22,6 +22,7 @@ from ovdemo.common.inference import ModelOutputs, input_layout, model_input_size
 from ovdemo.common.models import ResolvedModel, resolve_from_options
 from ovdemo.common.options import (
     CLASSES,
+    CLASSIFY,
     LABELS,
     SHOW_BOXES,
     SHOW_CONF,
@@ -84,7 +85,7 @@ class SegmentFamily(Family):
     )
     own_options = (
         THRESHOLD, LABELS, CLASSES, arch_opt(DECODERS), COLORS, OPACITY, ONLY_MASKS, SHOW_LABELS, SHOW_SCORES,
-        SHOW_BOXES.with_default(False, "Draw instances' boxes."), *TRACKING,
+        SHOW_BOXES.with_default(False, "Draw instances' boxes."), CLASSIFY, *TRACKING,
     )
 
     def __init__(self, model: ResolvedModel, opts, ov_model: ov.Model | None = None):
@@ -110,6 +111,9 @@ class SegmentFamily(Family):
     @classmethod
     def accepts(cls, model: ov.Model, spec: ModelSpec) -> bool:
         return spec.family in (None, cls.name) and super().accepts(model, spec)
+
+    def object_names(self) -> tuple[str, ...] | None:
+        return self.names
 
     def prepare(self, model: ov.Model) -> None:
         spec = self.model.spec
