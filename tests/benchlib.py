@@ -89,6 +89,69 @@ def raw_throughput(model: Path, seconds: float = 15.0, input_shape: Sequence[int
     return Throughput(count / (time.perf_counter() - start), len(queue))
 
 
+def raw_item_ms(model: Path, batch: int = 1, seconds: float = 5.0, fold=None) -> float:
+    """Milliseconds of machine time per item of a second-stage model run alone at `batch` items per request (the
+    batch the pipeline really sends it): throughput hint, optimal requests, random input. `fold` may edit the
+    graph first (e.g. fold a plate recognizer's constant second input)."""
+    core = ov.Core()
+    network = core.read_model(str(model))
+    if fold is not None:
+        fold(network)
+    if batch > 1:
+        shapes = {}
+        for port in network.inputs:
+            dims = list(port.get_partial_shape())
+            dims[0] = ov.Dimension(batch)
+            shapes[port] = ov.PartialShape(dims)
+        try:
+            network.reshape(shapes)
+        except Exception:  # batch 1 built into the graph: the pipeline sends it one item per request too
+            batch = 1
+            network = core.read_model(str(model))
+            if fold is not None:
+                fold(network)
+    compiled = core.compile_model(network, DEVICE, {hints.performance_mode: hints.PerformanceMode.THROUGHPUT})
+    queue = ov.AsyncInferQueue(compiled, 0)
+    rng = np.random.default_rng(0)
+    data = {port: rng.uniform(0, 255, tuple(port.shape)).astype(port.get_element_type().to_dtype())
+            for port in compiled.inputs}
+    for _ in range(len(queue)):
+        queue.start_async(data)
+    queue.wait_all()
+    count, start = 0, time.perf_counter()
+    duration = measure_seconds(seconds)
+    while time.perf_counter() - start < duration:
+        queue.start_async(data)
+        count += 1
+    queue.wait_all()
+    return (time.perf_counter() - start) * 1000.0 / (count * batch)
+
+
+def ceiling_fps(main: Throughput, stages: Sequence[tuple[float, float]]) -> float:
+    """The honest ceiling of a multi-model pipeline on this machine: per frame, the main model's raw time plus, for
+    each stage, its raw time per item times the mean number of items per frame (stages: (ms per item, items))."""
+    return 1000.0 / (1000.0 / main.fps + sum(ms * items for ms, items in stages))
+
+
+def items_per_frame(run: EndToEnd, counts: Callable[[dict], int] = lambda record: len(record["objects"])) -> float:
+    """The mean number of items a stage saw per frame, from the run's JSON records (default: every object)."""
+    return sum(counts(r) for r in run.records) / max(len(run.records), 1)
+
+
+def print_ceiling_table(main_label: str, main: Throughput, ceiling: float, stage_lines: Sequence[str],
+                        runs: Sequence[tuple[str, EndToEnd]]) -> None:
+    """A multi-model family: its ceiling (all its models' raw time together), then each run's FPS against the
+    ceiling and against the main model's raw throughput alone."""
+    width = max(len(label) for label in [main_label, "ceiling (all models, raw)", *(label for label, _ in runs)])
+    print(f"{'measurement':{width}} {'FPS':>7} {'/ceiling':>9} {'/main':>6}")
+    print(f"{main_label:{width}} {main.fps:7.1f} {'':>9} {1.0:6.2f}  {main.requests} requests")
+    for line in stage_lines:
+        print(f"  {line}")
+    print(f"{'ceiling (all models, raw)':{width}} {ceiling:7.1f} {1.0:9.2f} {ceiling / main.fps:6.2f}")
+    for label, run in runs:
+        print(f"{label:{width}} {run.fps:7.1f} {run.fps / ceiling:9.2f} {run.fps / main.fps:6.2f}  {latency_note(run)}")
+
+
 @dataclass
 class EndToEnd:
     """One `ovdemo <family>` run: its --metrics-json figures and, when asked for, its --json records."""
