@@ -42,6 +42,7 @@ from .options import Options
 from .output import JsonLines, VideoOutput, check_writable
 from .records import frame_record, raw_lines
 from .results import Result
+from .serve import LiveView, live_numbers
 from .tracking import Tracking
 
 EXIT_INTERRUPTED = 130
@@ -130,7 +131,7 @@ class Pipeline:
     # -- set-up: everything that can fail on bad input fails here, before any output file exists
     def setup(self) -> None:
         check_device(self.opts.device)
-        self.source = open_source(self.opts.input)
+        self.source = open_source(self.opts.input, offline=self.opts.offline)
         self.frame_size = self.source.frame_size
         self.compiled, self.hint = prepare_family(self.family, self.opts, self.frame_size, self.source.fps,
                                                   self.source.live)
@@ -300,6 +301,7 @@ class Runner:
         self.show = not opts.no_show and display_available()
         self.video: VideoOutput | None = None
         self.jsonl: JsonLines | None = None
+        self.live: LiveView | None = None  # --serve
         self._shown = shown_style(opts)
         self._style_for: tuple[int, int] | None = None
 
@@ -309,6 +311,7 @@ class Runner:
             check_writable(opts.metrics_json, "metrics file")
         self.video = VideoOutput(opts.output, 30.0, warn=warn) if opts.output else None
         self.jsonl = JsonLines(opts.json) if opts.json else None
+        self.live = LiveView(opts.serve) if opts.get("serve") else None
         pipeline = self.pipeline
         frames = iter(pipeline)
         exit_code = 0
@@ -318,6 +321,8 @@ class Runner:
                 if self.video:
                     self.video.fps = pipeline.source.fps
                 console.print(pipeline.header())
+                if self.live:
+                    console.print(f"serving the annotated stream and live metrics on {self.live.url}")
                 with self._progress() as progress:
                     item = first
                     while item is not None:
@@ -338,7 +343,7 @@ class Runner:
         opts, frame, result = self.opts, item.frame, item.result
         t1 = time.perf_counter()
         image = frame.image
-        if self.video or self.show:
+        if self.video or self.show or self.live:
             style = self.style(image)
             self.pipeline.draw(image, result, style)
             lat = (t1 - frame.captured) * 1000.0
@@ -361,6 +366,9 @@ class Runner:
             if opts.raw:
                 print("\n".join(raw_lines(record)), flush=True)
         self.metrics.record(timings, latency_ms)
+        if self.live:
+            self.live.publish(image, live_numbers(self.metrics, result, self.pipeline.source.name,
+                                                  self.pipeline.family.model.name))
         if progress is not None:
             progress.update(self._progress_task, advance=1,
                             status=f"{self.metrics.live_fps():5.1f} FPS  dropped {self.metrics.dropped}")
@@ -407,6 +415,8 @@ class Runner:
             self.video.close()
         if self.jsonl:
             self.jsonl.close()
+        if self.live:
+            self.live.close()
         if self.show:
             with suppress(cv2.error):
                 cv2.destroyAllWindows()
