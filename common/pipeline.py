@@ -44,6 +44,7 @@ from .records import frame_record, raw_lines
 from .results import Result
 from .serve import LiveView, live_numbers
 from .tracking import Tracking
+from .window import Window
 
 EXIT_INTERRUPTED = 130
 STALL_CHECK_S = 2.0  # no request finished for this long: check whether one failed silently
@@ -299,6 +300,7 @@ class Runner:
         self.pipeline = Pipeline(family, opts, self.stop)
         self.metrics = self.pipeline.metrics
         self.show = not opts.no_show and display_available()
+        self.window = Window(f"ovdemo {family.name}")
         self.video: VideoOutput | None = None
         self.jsonl: JsonLines | None = None
         self.live: LiveView | None = None  # --serve
@@ -326,8 +328,9 @@ class Runner:
                 with self._progress() as progress:
                     item = first
                     while item is not None:
-                        if self._emit(item, progress):
-                            raise Interrupted()  # the user closed the window
+                        if self._emit(item, progress):  # q, Esc or the close button: a normal end, exit 0
+                            frames.close()
+                            break
                         item = next(frames, None)
             except (Interrupted, KeyboardInterrupt):
                 self.metrics.interrupted = True
@@ -382,13 +385,11 @@ class Runner:
 
     def _show(self, image: np.ndarray) -> bool:
         try:
-            cv2.imshow(f"ovdemo {self.pipeline.family.name}", image)
-            key = cv2.waitKey(1) & 0xFF
+            return self.window.show(image)
         except cv2.error:
             warn("this OpenCV build cannot open windows; continuing without one (use --no-show)")
             self.show = False
             return False
-        return key in (ord("q"), ord("Q"), 27)
 
     @contextmanager
     def _progress(self):
@@ -419,7 +420,7 @@ class Runner:
             self.live.close()
         if self.show:
             with suppress(cv2.error):
-                cv2.destroyAllWindows()
+                self.window.close()
         source = getattr(self.pipeline, "source", None)
         if source is None or not hasattr(self.pipeline, "queue"):
             return  # set-up failed: nothing ran, nothing to sum up
