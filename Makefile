@@ -7,21 +7,32 @@ export OVDEMO_MODELS_DIR ?= $(if $(wildcard $(SHARED)/models),$(SHARED)/models,)
 export OVDEMO_SAMPLES_DIR ?= $(if $(wildcard $(SHARED)/videos),$(SHARED)/videos,)
 OMZ ?= $(SHARED)/omz
 DEMO_SAMPLE ?= one-by-one-person-detection
+DEMO_MODEL ?= person-detection-0202
 
 .PHONY: install demo test quick bench lint clean catalog
 
+# setuptools tells every editable install that a folder named like the package could shadow it: the
+# repository root *is* the package here, so that note says nothing (PYTHONWARNINGS reaches the build backend).
 $(BIN)/ovdemo: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet -e '.[test]'
 	@touch $@
 
 install: $(BIN)/ovdemo
 
 # Person detection on an Intel sample video, headless: local copies from ../shared when present, else downloaded.
+# Without either, one line says both ways out (the fetch's own messages are shown only when the fetch works).
 demo: install
-	@sample=$$($(BIN)/ovdemo samples path $(DEMO_SAMPLE)) && \
-	$(BIN)/ovdemo detect -m person-detection-0202 -i "$$sample" --output out.mp4 --json out.jsonl \
+	@log=$$(mktemp) && trap 'rm -f "$$log"' EXIT && \
+	if ! $(BIN)/ovdemo samples path $(DEMO_SAMPLE) >/dev/null 2>"$$log" || \
+	   ! $(BIN)/ovdemo models path $(DEMO_MODEL) >/dev/null 2>>"$$log"; then \
+		echo "make demo: the sample video $(DEMO_SAMPLE) and the model $(DEMO_MODEL) are not on disk and could" \
+		     "not be downloaded: connect to the network, or set OVDEMO_SAMPLES_DIR and OVDEMO_MODELS_DIR to folders" \
+		     "that hold them (run $(BIN)/ovdemo samples path $(DEMO_SAMPLE) to see why the download failed)" >&2; \
+		exit 2; \
+	fi; cat "$$log" >&2
+	$(BIN)/ovdemo detect -m $(DEMO_MODEL) -i sample:$(DEMO_SAMPLE) --output out.mp4 --json out.jsonl \
 		--no-show --max-frames 300
 	@echo "wrote out.mp4 and out.jsonl"
 

@@ -16,13 +16,32 @@ from ovdemo.common.pipeline import run
 from ovdemo.common.tracking import Tracking
 from ovdemo.demos import FAMILIES
 
-EXIT_CODES = """Exit codes: 0 done; 1 an unexpected failure (a bug: run with --verbose and report it);
-2 bad input or a failure the message explains; 130 interrupted (Ctrl+C, SIGTERM)."""
+EXAMPLES = (
+    "ovdemo detect -i one-by-one-person-detection.mp4 --output out.mp4 --json out.jsonl --no-show",
+    "ovdemo track -i one-by-one-person-detection.mp4 --line 0,300,768,300 --serve 8080",
+    "ovdemo face -i preview-face-demographics-walking.gif --age-gender --emotions",
+    "ovdemo samples list",
+    "ovdemo detect --help",
+)
+EXIT_CODES = """Exit codes: 0 done (also when q, Esc or the window's close button ends the run); 1 an unexpected
+failure (a bug: run with --verbose and report it); 2 bad input or a failure the message explains; 130 interrupted
+(Ctrl+C, SIGTERM)."""
+# click's own completion, switched on by the _OVDEMO_COMPLETE variable (the same lines are in the README)
+COMPLETION = (
+    """eval "$(_OVDEMO_COMPLETE=bash_source ovdemo)"                   # bash: add to ~/.bashrc""",
+    """eval "$(_OVDEMO_COMPLETE=zsh_source ovdemo)"                    # zsh: add to ~/.zshrc""",
+    """_OVDEMO_COMPLETE=fish_source ovdemo > ~/.config/fish/completions/ovdemo.fish   # fish""",
+)
+
+
+def examples_epilog(examples) -> str | None:
+    """The end of a --help page: command lines to copy (\\b keeps click from rewrapping them)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {e}" for e in examples) if examples else None
 
 
 def family_command(family: type[Family]) -> click.Command:
     """`ovdemo <family>`: the family's options, its examples in the help, the pipeline run on them."""
-    epilog = "\b\nExamples:\n" + "\n".join(f"  {e}" for e in family.examples) if family.examples else None
+    epilog = examples_epilog(family.examples)
 
     def command(**kwargs):
         opts = family.build_options(kwargs, cli=True)
@@ -35,7 +54,8 @@ def family_command(family: type[Family]) -> click.Command:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
-             epilog=EXIT_CODES)
+             epilog=f"{examples_epilog(EXAMPLES)}\n\n{EXIT_CODES}\n\n\b\nShell completion:\n"
+                    + "\n".join(f"  {line}" for line in COMPLETION))
 @click.version_option(__version__, prog_name="ovdemo")
 def cli():
     """Video analytics demos on OpenVINO: cameras, files and streams in; boxes, video and JSON out."""
@@ -43,8 +63,11 @@ def cli():
 
 for _family in FAMILIES.values():
     cli.add_command(family_command(_family) if isinstance(_family, type) else _family)
-cli.add_command(catalog_cli.models_group)
-cli.add_command(catalog_cli.samples_group)
+for _group in (catalog_cli.models_group, catalog_cli.samples_group):
+    _group.epilog = examples_epilog(catalog_cli.EXAMPLES.get(_group.name))
+    for _sub in _group.commands.values():
+        _sub.epilog = examples_epilog(catalog_cli.EXAMPLES.get(f"{_group.name} {_sub.name}"))
+    cli.add_command(_group)
 
 
 def main(argv: list[str] | None = None) -> None:

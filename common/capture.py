@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .catalog import SAMPLE_SCHEME, sample_for_input
 from .errors import DemoError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".jp2"}
@@ -176,9 +177,14 @@ def _sequence_files(pattern: str) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def open_source(spec: str) -> Source:
-    """Open `-i`: camera, video file, image, folder, glob, image sequence or URL."""
+def open_source(spec: str, offline: bool = False) -> Source:
+    """Open `-i`: camera, video file, image, folder, glob, image sequence, URL, or a sample video by name
+    (`sample:car-detection`, or `car-detection.mp4` where no such file exists; downloaded unless `offline`)."""
     text = spec.strip()
+    if text.startswith(SAMPLE_SCHEME) or not Path(text).expanduser().exists():
+        sample = sample_for_input(text, offline)
+        if sample is not None:
+            return open_source(str(sample))
     cam = re.fullmatch(r"(?:cam)?(\d+)", text)
     if cam:
         index = int(cam.group(1))
@@ -222,7 +228,8 @@ def open_source(spec: str) -> Source:
             raise DemoError(f"no images match '{text}'", "check the pattern (quote it so the shell does not expand it)")
         return ImageListSource(files, text)
     raise DemoError(f"input not found: {text}",
-                    "give a video or image file, a folder, a glob, an image sequence, a camera (cam0) or a URL")
+                    "give a video or image file, a folder, a glob, an image sequence, a camera (cam0), a URL "
+                    "or a sample video by name (`ovdemo samples list`)")
 
 
 class FrameReader:

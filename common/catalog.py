@@ -237,6 +237,20 @@ def local_sample(sample: Sample) -> Path | None:
     return remote.dest if is_valid(remote.dest, remote.size, remote.sha384) else None
 
 
+SAMPLE_SCHEME = "sample:"
+
+
+def sample_for_input(spec: str, offline: bool = False) -> Path | None:
+    """`-i sample:NAME`, or a bare sample name or file name (`car-detection`, `car-detection.mp4`) that is not
+    a file: the sample's local path, downloaded first if needed. None when `spec` names no sample."""
+    if spec.startswith(SAMPLE_SCHEME):
+        return sample_path(spec[len(SAMPLE_SCHEME):], offline)
+    by_name = samples()
+    if spec not in by_name and spec not in {s.file for s in by_name.values()}:
+        return None
+    return sample_path(spec, offline)
+
+
 def sample_path(name: str, offline: bool = False) -> Path:
     sample = get_sample(name)
     found = local_sample(sample)

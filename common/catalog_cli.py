@@ -178,3 +178,37 @@ def download_samples(names):
 def sample_path(name, offline):
     """Print a sample's local path (downloading it first unless --offline)."""
     click.echo(catalog.sample_path(name, offline=offline))
+
+
+# Shown under "Examples:" in each command's --help (every one runs as written: tests/test_examples.py).
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "models": (
+        "ovdemo models list --task detection",
+        "ovdemo models info person-detection-0202",
+        "ovdemo models download --for face",
+        "ovdemo models path person-detection-0202",
+    ),
+    "models list": (
+        "ovdemo models list --demo pose",
+        "ovdemo models list --task segmentation --names",
+        "ovdemo models list --downloaded",
+    ),
+    "models info": ("ovdemo models info face-detection-retail-0004",),
+    "models download": (
+        "ovdemo models download face-detection-retail-0004 landmarks-regression-retail-0009",
+        "ovdemo models download --for detect",
+        "ovdemo models download person-detection-0202 --precision all",
+    ),
+    "models path": (
+        "ovdemo models path person-detection-0202",
+        "ovdemo models path vehicle-detection-adas-0002 --precision FP16 --offline",
+    ),
+    "samples": (
+        "ovdemo samples list",
+        "ovdemo samples path car-detection",
+        "ovdemo detect -i sample:car-detection",
+    ),
+    "samples list": ("ovdemo samples list person",),
+    "samples download": ("ovdemo samples download car-detection one-by-one-person-detection",),
+    "samples path": ("ovdemo samples path car-detection --offline",),
+}

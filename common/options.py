@@ -196,6 +196,9 @@ PIPELINE: tuple[Opt, ...] = (
     Opt("raw", ("-r", "--raw"), "Print each frame's results to stdout.", default=False, is_flag=True),
     Opt("no_show", ("--no-show",), "Do not open a window (implied when there is no display).", default=False,
         is_flag=True),
+    Opt("serve", ("--serve",), "Serve the annotated stream and live metrics on a web page at http://HOST:PORT/ "
+        "(several viewers at once; HOST is 127.0.0.1 unless given, 0.0.0.0 for every interface; PORT 0: any free "
+        "one).", metavar="[HOST:]PORT"),
     Opt("metrics_json", ("--metrics-json",), "Write the run's summary metrics as JSON.", metavar="FILE"),
     Opt("verbose", ("--verbose",), "Show tracebacks and OpenVINO details on errors.", default=False, is_flag=True,
         is_eager=True, callback=set_verbose),

@@ -43,8 +43,10 @@ from .options import Options
 from .output import JsonLines, VideoOutput, check_writable
 from .records import frame_record, raw_lines
 from .results import Result
+from .serve import LiveView, live_numbers
 from .stages import FrameJobs
 from .tracking import Tracking
+from .window import Window
 
 EXIT_INTERRUPTED = 130
 STALL_CHECK_S = 2.0  # no request finished for this long: check whether one failed silently
@@ -160,7 +162,7 @@ class Pipeline:
     # -- set-up: everything that can fail on bad input fails here, before any output file exists
     def setup(self) -> None:
         check_device(self.opts.device)
-        self.source = open_source(self.opts.input)
+        self.source = open_source(self.opts.input, offline=self.opts.offline)
         self.frame_size = self.source.frame_size
         self.compiled, self.hint = prepare_family(self.family, self.opts, self.frame_size, self.source.fps,
                                                   self.source.live)
@@ -375,8 +377,10 @@ class Runner:
         self.pipeline = Pipeline(family, opts, self.stop)
         self.metrics = self.pipeline.metrics
         self.show = not opts.no_show and display_available()
+        self.window = Window(f"ovdemo {family.name}")
         self.video: VideoOutput | None = None
         self.jsonl: JsonLines | None = None
+        self.live: LiveView | None = None  # --serve
         self._shown = shown_style(opts)
         self._style_for: tuple[int, int] | None = None
 
@@ -386,6 +390,7 @@ class Runner:
             check_writable(opts.metrics_json, "metrics file")
         self.video = VideoOutput(opts.output, 30.0, warn=warn) if opts.output else None
         self.jsonl = JsonLines(opts.json) if opts.json else None
+        self.live = LiveView(opts.serve) if opts.get("serve") else None
         pipeline = self.pipeline
         frames = iter(pipeline)
         exit_code = 0
@@ -395,11 +400,14 @@ class Runner:
                 if self.video:
                     self.video.fps = pipeline.source.fps
                 console.print(pipeline.header())
+                if self.live:
+                    console.print(f"serving the annotated stream and live metrics on {self.live.url}")
                 with self._progress() as progress:
                     item = first
                     while item is not None:
-                        if self._emit(item, progress):
-                            raise Interrupted()  # the user closed the window
+                        if self._emit(item, progress):  # q, Esc or the close button: a normal end, exit 0
+                            frames.close()
+                            break
                         item = next(frames, None)
             except (Interrupted, KeyboardInterrupt):
                 self.metrics.interrupted = True
@@ -415,7 +423,7 @@ class Runner:
         opts, frame, result = self.opts, item.frame, item.result
         t1 = time.perf_counter()
         image = frame.image
-        if self.video or self.show:
+        if self.video or self.show or self.live:
             style = self.style(image).for_image(image)  # a fresh caption layout for this frame
             status = [f"FPS {self.metrics.live_fps():.1f}", f"latency {(t1 - frame.captured) * 1000.0:.0f} ms"]
             corner = status_rect(status, style, (image.shape[1], image.shape[0]), result.objects.xyxy)
@@ -440,6 +448,9 @@ class Runner:
             if opts.raw:
                 print("\n".join(raw_lines(record)), flush=True)
         self.metrics.record(timings, latency_ms)
+        if self.live:
+            self.live.publish(image, live_numbers(self.metrics, result, self.pipeline.source.name,
+                                                  self.pipeline.family.model.name))
         if progress is not None:
             progress.update(self._progress_task, advance=1,
                             status=f"{self.metrics.live_fps():5.1f} FPS  dropped {self.metrics.dropped}")
@@ -453,13 +464,11 @@ class Runner:
 
     def _show(self, image: np.ndarray) -> bool:
         try:
-            cv2.imshow(f"ovdemo {self.pipeline.family.name}", image)
-            key = cv2.waitKey(1) & 0xFF
+            return self.window.show(image)
         except cv2.error:
             warn("this OpenCV build cannot open windows; continuing without one (use --no-show)")
             self.show = False
             return False
-        return key in (ord("q"), ord("Q"), 27)
 
     @contextmanager
     def _progress(self):
@@ -486,9 +495,11 @@ class Runner:
             self.video.close()
         if self.jsonl:
             self.jsonl.close()
+        if self.live:
+            self.live.close()
         if self.show:
             with suppress(cv2.error):
-                cv2.destroyAllWindows()
+                self.window.close()
         source = getattr(self.pipeline, "source", None)
         if source is None or not hasattr(self.pipeline, "queue"):
             return  # set-up failed: nothing ran, nothing to sum up

@@ -101,11 +101,11 @@ class ActionFamily(Family):
                   "action detector or a per-frame classifier) or a .xml path (an encoder with --decoder-model).")
     decoders = DECODERS
     examples = (
-        "ovdemo action -i video.mp4",
-        "ovdemo action -m driver-action-recognition-adas-0002 -i cabin.mp4 --output out.mp4 --stride 4 --smooth 3",
-        "ovdemo action -m person-detection-action-recognition-0005 -i classroom.mp4 --track --json out.jsonl",
-        "ovdemo action -m encoder.xml --decoder-model decoder.xml --labels actions.txt -i cam0",
-        "ovdemo action -m asl-recognition-0004 -i asl.mp4 --stride 4 --smooth 2",
+        "ovdemo action -i one-by-one-person-detection.mp4",
+        "ovdemo action -m driver-action-recognition-adas-0002 -i one-by-one-person-detection.mp4 --output out.mp4 "
+        "--stride 4 --smooth 3",
+        "ovdemo action -m person-detection-action-recognition-0005 -i preview-classroom.gif --track --json out.jsonl",
+        "ovdemo action -m asl-recognition-0004 -i asl-thanks.mkv --stride 4 --smooth 2",
     )
     own_options = OWN_OPTIONS
 

@@ -64,9 +64,10 @@ class DetectFamily(Family):
     model_help = "Detector: an Open Model Zoo name or a .xml/.onnx/.pb path."
     decoders = DECODERS
     examples = (
-        "ovdemo detect -i people-detection.264",
+        "ovdemo detect -i one-by-one-person-detection.mp4",
         "ovdemo detect -m vehicle-detection-adas-0002 -i car-detection.mp4 --output out.mp4 --no-show",
-        "ovdemo detect -m yolo-v3-tiny-tf -i cam0 --classes person,car -t 0.4",
+        "ovdemo detect -m person-vehicle-bike-detection-2004 -i preview-person-bicycle-car-detection.gif -t 0.4 "
+        "--classes person,vehicle",
         "ovdemo detect -i one-by-one-person-detection.mp4 --track --line 0,300,768,300 --json out.jsonl",
     )
     default_reid: str | None = None
@@ -133,8 +134,8 @@ class TrackFamily(DetectFamily):
     model_help = "Person (or any object) detector: an Open Model Zoo name or a model path."
     examples = (
         "ovdemo track -i one-by-one-person-detection.mp4 --line 0,300,768,300 --json out.jsonl",
-        "ovdemo track -i cam0 --zone 100,100,400,100,400,400,100,400 --mot tracks.txt",
-        "ovdemo track -i people-detection.264 --reid-model none --infer-every 3",
+        "ovdemo track -i preview-store-aisle-detection.gif --zone 100,60,380,60,380,260,100,260 --mot tracks.txt",
+        "ovdemo track -i one-by-one-person-detection.mp4 --reid-model none --infer-every 3",
     )
     fixed = {"track": True}
     own_options = tuple(

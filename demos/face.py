@@ -167,8 +167,8 @@ class FaceFamily(Family):
     decoders = DECODERS
     examples = (
         "ovdemo face -i preview-face-demographics-walking.gif --age-gender --emotions",
-        "ovdemo face -i cam0 --head-pose --track",
-        "ovdemo face -i cam0 --gallery faces/ --enroll --json faces.jsonl",
+        "ovdemo face -i preview-head-pose-face-detection-female-and-male.gif --head-pose --track",
+        "ovdemo face -i preview-face-demographics-walking-and-pause.gif --gallery faces/ --enroll --json faces.jsonl",
     )
     own_options = (
         THRESHOLD, arch_opt(DECODERS), *_stage_options(), *GALLERY_OPTIONS, *DRAWING, *FACE_TRACKING,

@@ -152,9 +152,10 @@ class PoseFamily(Family):
                   "(top-down, with --detector-model); a name or a path.")
     decoders = DECODERS
     examples = (
-        "ovdemo pose -i people-detection.264",
-        "ovdemo pose -m human-pose-estimation-0005 -i cam0 --kp-threshold 0.3",
-        "ovdemo pose -m single-human-pose-estimation-0001 --detector-model person-detection-0202 -i video.mp4",
+        "ovdemo pose -i preview-worker-zone-detection.gif",
+        "ovdemo pose -m human-pose-estimation-0005 -i one-by-one-person-detection.mp4 --kp-threshold 0.3",
+        "ovdemo pose -m single-human-pose-estimation-0001 --detector-model person-detection-0202 "
+        "-i preview-worker-zone-detection.gif",
         "ovdemo pose -i one-by-one-person-detection.mp4 --track --json poses.jsonl --no-show",
     )
     own_options = (DETECTOR_MODEL, arch_opt(DECODERS), POSE_INPUT_SIZE, POSE_THRESHOLD, KP_THRESHOLD, *DRAWING,

@@ -79,9 +79,9 @@ class SegmentFamily(Family):
     decoders = DECODERS
     examples = (
         "ovdemo segment -i car-detection.mp4 --output out.mp4 --json out.jsonl",
-        "ovdemo segment -m semantic-segmentation-adas-0001 -i drive.mp4 --opacity 0.3 --colors palette.txt",
-        "ovdemo segment -m instance-segmentation-person-0007 -i cam0 --track --show-boxes",
-        "ovdemo segment -m yolact-resnet50-fpn-pytorch -i street.mp4 --classes person,car --show-conf",
+        "ovdemo segment -m semantic-segmentation-adas-0001 -i car-detection.mp4 --opacity 0.3",
+        "ovdemo segment -m instance-segmentation-person-0007 -i one-by-one-person-detection.mp4 --track --show-boxes",
+        "ovdemo segment -m instance-segmentation-security-0002 -i car-detection.mp4 --classes person,car --show-conf",
     )
     own_options = (
         THRESHOLD, LABELS, CLASSES, arch_opt(DECODERS), COLORS, OPACITY, ONLY_MASKS, SHOW_LABELS, SHOW_SCORES,

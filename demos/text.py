@@ -86,10 +86,9 @@ class TextFamily(Family):
                   "or the text-spotting-0005 composite: an Open Model Zoo name or a path.")
     decoders = DECODERS
     examples = (
-        "ovdemo text -i page.png --json words.jsonl",
-        "ovdemo text -m ppocrv5_det.onnx -i street.mp4 --input-size 1280",
-        "ovdemo text -m text-detection-0004 --recognizer-model text-recognition-0014 -i cam0",
-        "ovdemo text -m text-spotting-0005 -i signs.mp4 --output out.mp4 --no-show",
+        "ovdemo text -i bottle-detection.mp4 --json words.jsonl",
+        "ovdemo text -m text-detection-0004 --recognizer-model text-recognition-0014 -i bottle-detection.mp4",
+        "ovdemo text -m text-spotting-0005 -i bottle-detection.mp4 --output out.mp4 --no-show",
     )
     own_options = (
         model_opt("recognizer_model", "--recognizer-model", None,

@@ -19,6 +19,12 @@ def run_ovdemo(*args, env: dict | None = None, timeout: float = 300, cwd: Path |
                           timeout=timeout, env=full_env, cwd=cwd)
 
 
+def shared_env(models_dir: Path, videos_dir: Path | None = None) -> dict[str, str]:
+    """The environment that lets `-m NAME` and `-i SAMPLE` find the shared models and videos without a network."""
+    env = {"OVDEMO_MODELS_DIR": str(models_dir), "OVDEMO_OFFLINE": "1"}
+    return {**env, "OVDEMO_SAMPLES_DIR": str(videos_dir)} if videos_dir else env
+
+
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text().splitlines()]
 
