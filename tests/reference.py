@@ -27,8 +27,12 @@ def infer(compiled: ov.CompiledModel, *inputs: np.ndarray) -> dict[str, np.ndarr
     return {name: np.asarray(value) for port, value in results.items() for name in port.get_names()}
 
 
-def nchw(image: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
-    """A BGR u8 image resized by OpenCV (bilinear) to `size` (w, h), as a float32 [1,3,H,W] batch."""
+def nchw(image: np.ndarray, size: tuple[int, int] | None = None, in_float: bool = False) -> np.ndarray:
+    """A BGR u8 image resized by OpenCV (bilinear) to `size` (w, h), as a float32 [1,3,H,W] batch.
+    `in_float`: resized as float32, not rounded back to u8 (OpenVINO's preprocessing, which resizes inside
+    ovdemo's main models, converts first): a level of rounding moves some models' answers visibly."""
+    if in_float:
+        image = image.astype(np.float32)
     if size is not None and (image.shape[1], image.shape[0]) != tuple(size):
         image = cv2.resize(image, tuple(size), interpolation=cv2.INTER_LINEAR)
     return np.ascontiguousarray(image.transpose(2, 0, 1)[np.newaxis], np.float32)
