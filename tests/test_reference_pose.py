@@ -4,9 +4,11 @@ highest peak. The reference finds that peak to a sixteenth of a cell on the heat
 interpolation (as Open Model Zoo's C++ OpenPose decoder upsamples before its peak search), and maps heatmap
 cell centres to the frame (cell x covers input pixels 8x .. 8x+7 of the frame stretched to the network).
 
-The model is INT8: inputs differing by a hundredth of a level (OpenVINO's resize inside ovdemo against
-OpenCV's here) move its heatmaps by up to 0.03, so scores are compared to that and positions of weak, flat
-peaks only to within a cell."""
+The model is INT8: inputs a hundredth of a level apart (OpenCV's resize against OpenVINO's, inside ovdemo's
+model) move its heatmaps by up to 0.03, and so do the CPU's kernels for throughput streams against one
+latency stream. The reference gives it the frame resized by OpenVINO's own resize and ovdemo runs it on one
+latency stream, as the plain model runs: scores are then equal, and positions differ by how each finds a
+peak between cells (ovdemo fits a Gaussian); weak, flat peaks are given half a cell."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import model_path
-from reference import infer, input_size, nchw, plain_model, video_frames
+from reference import infer, input_size, openvino_resized, plain_model, video_frames
 
 import ovdemo
 
@@ -31,13 +33,13 @@ COCO = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder
         "left_ankle", "right_ankle")
 UPSAMPLE = 16
 CLEAR, ABSENT = 0.3, 0.05  # peaks at least this high must be found; this low must not (ovdemo keeps >= 0.1)
-CLEAR_CELLS, WEAK_CELLS = 0.25, 1.0  # how far from the reference peak, in heatmap cells (measured: 0.14, 0.54)
-SCORE = 0.05
+CLEAR_CELLS, WEAK_CELLS = 0.2, 0.5  # how far from the reference peak, in heatmap cells (measured: 0.12, 0.12)
+SCORE = 1e-4  # the same heatmap value
 
 
 def reference_keypoints(compiled, frame: np.ndarray) -> np.ndarray:
     """(17, 3) x, y in frame pixels and the peak's height, per COCO keypoint."""
-    heatmaps = infer(compiled, nchw(frame, input_size(compiled), in_float=True))["Mconv7_stage2_L2"][0]
+    heatmaps = infer(compiled, openvino_resized(frame, input_size(compiled)))["Mconv7_stage2_L2"][0]
     cells_h, cells_w = heatmaps.shape[1:]
     fh, fw = frame.shape[:2]
     found = []
@@ -53,7 +55,7 @@ def reference_keypoints(compiled, frame: np.ndarray) -> np.ndarray:
 def test_one_person_keypoints_are_the_heatmap_peaks(models_dir, videos_dir, monkeypatch):
     compiled = plain_model(model_path(models_dir, "human-pose-estimation-0001", "FP16-INT8"))
     monkeypatch.setenv("OVDEMO_MODELS_DIR", str(models_dir))
-    predictor = ovdemo.load("human-pose-estimation-0001", offline=True, infer_precision="f32")
+    predictor = ovdemo.load("human-pose-estimation-0001", offline=True, infer_precision="f32", hint="latency")
     clear = 0
     for video, indices in FRAMES:
         for index, frame in video_frames(videos_dir / video, indices).items():
