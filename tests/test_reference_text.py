@@ -37,14 +37,6 @@ MIN_IOU = 0.95  # ovdemo clips words to the frame; the reference does not
 
 
 @pytest.fixture(scope="module")
-def ppocr(models_dir):
-    folder = models_dir / "ppocrv5" / "onnx"
-    if not (folder / "ppocrv5_det.onnx").is_file():
-        pytest.skip(f"PP-OCRv5 ONNX models are not in {folder}")
-    return folder
-
-
-@pytest.fixture(scope="module")
 def images(images_dir, videos_dir, tmp_path_factory) -> list[np.ndarray]:
     """The scanned page, and video frames with words rendered at several sizes and angles."""
     folder = tmp_path_factory.mktemp("scenes")

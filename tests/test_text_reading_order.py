@@ -85,14 +85,6 @@ def askew(image: np.ndarray, degrees: float) -> np.ndarray:
     return cv2.warpAffine(image, turn, size, flags=cv2.INTER_CUBIC, borderValue=(255, 255, 255))
 
 
-@pytest.fixture(scope="module")
-def ppocr(models_dir):
-    folder = models_dir / "ppocrv5" / "onnx"
-    if not (folder / "ppocrv5_det.onnx").is_file():
-        pytest.skip(f"PP-OCRv5 ONNX models are not in {folder}")
-    return folder
-
-
 @pytest.mark.slow  # real models end to end: `make quick` leaves it out
 def test_page_words_come_in_reading_order_in_the_json_and_raw(ppocr, models_dir, images_dir, tmp_path):
     xml = model_path(models_dir, "horizontal-text-detection-0001", "FP16-INT8")
