@@ -25,7 +25,7 @@ from conftest import model_path
 from helpers import iou
 from reference import infer, input_size, openvino_resized, plain_model
 from test_reference_detect import matches
-from test_text_scenes import make_frames
+from test_text_scenes import SCENES, make_frames
 
 import ovdemo
 
@@ -38,9 +38,9 @@ MIN_IOU = 0.95  # ovdemo clips words to the frame; the reference does not
 
 @pytest.fixture(scope="module")
 def images(images_dir, videos_dir, tmp_path_factory) -> list[np.ndarray]:
-    """The scanned page, and video frames with words rendered at several sizes and angles."""
+    """The scanned page, and two video frames with words rendered at several sizes and angles."""
     folder = tmp_path_factory.mktemp("scenes")
-    make_frames(videos_dir / "car-detection.mp4", folder)
+    make_frames(videos_dir / "car-detection.mp4", folder, SCENES[:2])
     return [cv2.imread(str(images_dir / "page.png"))] + [cv2.imread(str(p)) for p in sorted(folder.glob("*.png"))]
 
 
@@ -119,10 +119,10 @@ def test_horizontal_text_boxes_equal_the_plain_model(ppocr, images, models_dir, 
     predictor = ovdemo.load(str(xml), family="text", recognizer_model=str(ppocr / "ppocrv5_rec.onnx"),
                             threshold=0.5, infer_precision="f32", hint="latency")
     found = 0
-    for image in images:
+    for image in images[:2]:  # the page's faint words and a frame's clear ones
         words = predictor(image).objects
         want = word_boxes(compiled, image, 0.5)
         assert not matches(words.xyxy, words.confidence, words.class_id, *want, 0.5)
         found += len(want[0])
     predictor.close()
-    assert found >= 20, found
+    assert found >= 20, found  # 20 on the page at this threshold
