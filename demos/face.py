@@ -49,6 +49,10 @@ SWITCHED = ("age-gender", "emotions", "head-pose")  # stages a flag turns on; la
 DEFAULT_REID_THRESHOLD = 0.6  # cosine distance; the face re-id model's spec may say otherwise (`reid_threshold`)
 ENROLL_CROP = 1.6  # enrolled photos keep a margin around the face, so the detector finds it again on reload
 ENROLL_MIN_SIZE = 40  # px: smaller faces give embeddings too poor to enrol
+# With --enroll, a face matched well (within this share of --reid-threshold) that differs from every view of
+# its identity by more than NEW_VIEW becomes one more view of it, up to MAX_VIEWS learned views per identity.
+# A frontal face one frame and a turned one a second later are 0.7 apart, each 0.2 from the views between.
+LEARN_WITHIN, NEW_VIEW, MAX_VIEWS = 0.5, 0.1, 20
 EMBEDDING = "face_embedding"  # data key of the face embeddings: not "embedding", which the tracker would use
 
 
@@ -72,8 +76,8 @@ def _stage_options() -> tuple[Opt, ...]:
 GALLERY_OPTIONS: tuple[Opt, ...] = (
     Opt("gallery", ("--gallery",), "Identify faces against a folder of <name>-<n>.jpg or <name>/<file>.jpg photos.",
         metavar="DIR"),
-    Opt("enroll", ("--enroll",), "Save unknown faces into the gallery as unknown-<k>.jpg.", default=False,
-        is_flag=True),
+    Opt("enroll", ("--enroll",), "Save unknown faces into the gallery as unknown-<k>.jpg, and learn new views of "
+        "the faces it knows while they are seen.", default=False, is_flag=True),
     model_opt("reid_model", "--reid-model", DEFAULT_STAGE_MODELS["reid"],
               "Face re-identification model: the gallery's embeddings (--track follows faces by motion)."),
     # --match-threshold was (1 - cosine similarity) / 2
@@ -294,13 +298,17 @@ class FaceFamily(Family):
         return faces.with_data(**data)
 
     def identify(self, image: np.ndarray, faces: Detections) -> Detections:
-        """The faces with their gallery identities; with --enroll, unknown whole faces join the gallery."""
+        """The faces with their gallery identities; with --enroll, unknown whole faces join the gallery and
+        known ones seen from a new angle add that view to their identity (in memory)."""
         match = self.gallery.match(faces.data[EMBEDDING], self.match_threshold)
         identities, distances = list(match.identities), match.distances.copy()
         enrolled = np.zeros(len(faces), bool)
         if self.enroll:
             h, w = image.shape[:2]
             for i, name in enumerate(identities):
+                if name != UNKNOWN and NEW_VIEW < distances[i] <= LEARN_WITHIN * self.match_threshold:
+                    self.gallery.learn(name, faces.data[EMBEDDING][i], MAX_VIEWS)
+                    continue
                 x1, y1, x2, y2 = faces.xyxy[i]
                 whole = x1 > 0 and y1 > 0 and x2 < w - 1 and y2 < h - 1  # a face cut by the frame edge is not enrolled
                 if name != UNKNOWN or not whole or min(x2 - x1, y2 - y1) < ENROLL_MIN_SIZE:

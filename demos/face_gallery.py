@@ -99,11 +99,24 @@ class Gallery:
     folder: Path
     names: list[str] = field(default_factory=list)  # identity of each embedding row
     embeddings: np.ndarray | None = None
+    learned: list[bool] = field(default_factory=list)  # per row: a view seen in the video (see `learn`), not a photo
 
-    def add(self, name: str, embedding: np.ndarray) -> None:
+    def add(self, name: str, embedding: np.ndarray, learned: bool = False) -> None:
         row = embedding.reshape(1, -1).astype(np.float32)
         self.embeddings = row if self.embeddings is None else np.concatenate([self.embeddings, row])
         self.names.append(name)
+        self.learned.append(learned)
+
+    def learn(self, name: str, embedding: np.ndarray, limit: int) -> None:
+        """Keep a new view of identity `name`, seen in the video, in memory: a person enrolled from one frame
+        (or known from one photo) is then recognised from the angles seen since, e.g. after turning away or
+        being hidden for a moment. Past `limit` views of a person, the oldest learned one gives way."""
+        rows = [i for i, (owner, seen) in enumerate(zip(self.names, self.learned, strict=True))
+                if owner == name and seen]
+        if len(rows) >= limit:
+            del self.names[rows[0]], self.learned[rows[0]]
+            self.embeddings = np.delete(self.embeddings, rows[0], axis=0)
+        self.add(name, embedding, learned=True)
 
     @property
     def identities(self) -> list[str]:

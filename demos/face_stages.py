@@ -79,8 +79,9 @@ class FaceStage:
         return port_key(port) if port is not None and port.get_names() else None
 
     def submit(self, image: np.ndarray, boxes: np.ndarray) -> tuple[Pending, np.ndarray]:
-        """Start the model on every face of `image` at once; returns the batch in flight and the regions cut."""
-        rois = self.roi.of(boxes)
+        """Start the model on every face of `image` at once; returns the batch in flight and the regions cut,
+        in whole pixels: what the model saw, which its outputs (e.g. landmarks) are relative to."""
+        rois = np.round(self.roi.of(boxes))
         return self.stage.submit(crops(image, rois, self.stage.input_size)), rois
 
     def _get(self, outputs: ModelOutputs, name: str) -> np.ndarray:

@@ -149,7 +149,8 @@ class SemanticDecoder(SegmentDecoder):
         ids = np.clip(ids, 0, 255).astype(np.uint8)
         w, h = frame_size
         if ids.shape != (h, w):
-            ids = cv2.resize(ids, (w, h), interpolation=cv2.INTER_NEAREST)
+            # pixel centres aligned (plain INTER_NEAREST samples up to half a map cell up and left of them)
+            ids = cv2.resize(ids, (w, h), interpolation=cv2.INTER_NEAREST_EXACT)
         return ClassMap(ids, self.setup.names)
 
 

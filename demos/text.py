@@ -36,6 +36,7 @@ from ovdemo.common.specs import ModelSpec, find_spec
 
 from .text_detectors import DECODERS, NAMES, BoxesDecoder, DbDecoder, SpottingDecoder, TextDecoder
 from .text_font import Captioner, check_font
+from .text_order import reading_order
 from .text_recognizers import Recognizer, SpottingRecognizer, crop_recognizer, read_alphabet
 
 DEFAULT_MODEL = "horizontal-text-detection-0001"
@@ -172,6 +173,7 @@ class TextFamily(Family):
     def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Result:
         h, w = frame.image.shape[:2]
         found = self.decoder.decode(outputs, (w, h))
+        found = found[reading_order(found.data["quad"])]  # the JSON and --raw list words as they are read
         with self.timer("recognize"):
             texts, confidences = self.reader.recognize(frame.image, found)
         data = {k: v for k, v in found.data.items() if k != "features"}  # read: the features are done with

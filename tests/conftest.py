@@ -43,6 +43,15 @@ def images_dir() -> Path:
     return IMAGES_DIR
 
 
+@pytest.fixture(scope="session")
+def ppocr(models_dir) -> Path:
+    """The folder of the PaddleOCR PP-OCRv5 det and rec ONNX models and their dictionary."""
+    folder = models_dir / "ppocrv5" / "onnx"
+    if not (folder / "ppocrv5_det.onnx").is_file():
+        pytest.skip(f"PP-OCRv5 ONNX models are not in {folder}")
+    return folder
+
+
 def model_path(models_dir: Path, name: str, precision: str = "FP16") -> Path:
     path = models_dir / name / precision / f"{name}.xml"
     if not path.is_file():

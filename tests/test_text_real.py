@@ -21,14 +21,6 @@ PAGE_LINES = [
 PAGE_WORDS = {w for line, _ in PAGE_LINES for w in line.split()}
 
 
-@pytest.fixture(scope="module")
-def ppocr(models_dir):
-    folder = models_dir / "ppocrv5" / "onnx"
-    if not (folder / "ppocrv5_det.onnx").is_file():
-        pytest.skip(f"PP-OCRv5 ONNX models are not in {folder}")
-    return folder
-
-
 def char_accuracy(pairs: list[tuple[str, str]]) -> float:
     """1 - total edit distance / total characters of the truth."""
     errors = sum(edit_distance(truth, read) for truth, read in pairs)
