@@ -141,7 +141,7 @@ class SegmentFamily(Family):
         if class_map is not None:
             if class_map.classes.shape != image.shape[:2]:  # carried over (--infer-every) from a frame of another size
                 class_map = ClassMap(cv2.resize(class_map.classes, (image.shape[1], image.shape[0]),
-                                                interpolation=cv2.INTER_NEAREST), class_map.names)
+                                                interpolation=cv2.INTER_NEAREST_EXACT), class_map.names)
             with self.timer("blend"):
                 blend_class_map(image, class_map, self.palette, self.background, opacity, only_masks)
             shares = result.class_map.shares()
