@@ -224,6 +224,7 @@ def _attempt(url: str, part: Path, rf: RemoteFile, timeout: float, bars: _Bars) 
     """One request: append to the .part from where it ends; return when it holds exactly the right bytes."""
     have, digest = _resume_point(part, rf)
     resumed = have > 0
+    part.touch()  # an empty file (some originals have one, e.g. an __init__.py) needs no request, but still lands
     if have < rf.size:
         with _open(url, part, have, timeout) as response:
             if have and response.status != 206:  # the server ignored Range: start over
