@@ -141,7 +141,7 @@ class Pipeline:
     def header(self) -> str:
         src, size = self.source, self.frame_size
         shape = f"{size[0]}x{size[1]}" if size else "various sizes"
-        return (f"[bold]{self.family.name}[/]: {self.family.model.name} on {self.metrics.device} "
+        return (f"[bold]{self.family.name}[/]: {self.family.model.describe()} on {self.metrics.device} "
                 f"({self.hint}, {self.queue.size} requests) | {src.name} {shape} @ {src.fps:g} FPS")
 
     def start(self) -> None:
