@@ -88,9 +88,17 @@ def readiness(model: CatalogModel) -> Readiness:
                      tuple(notes))
 
 
-def converted_spec(spec: ModelSpec | None) -> ModelSpec | None:
-    """A spec as it applies to the converted IR: colour order, mean and scale are inside the IR (BGR 0..255 in)."""
-    return spec and replace(spec, color="BGR", mean=None, scale=None)
+def converted_spec(spec: ModelSpec | None, model: CatalogModel) -> ModelSpec | None:
+    """A spec as it applies to the model's IR (ovdemo's or omz_converter's): what the Model Optimizer arguments
+    built in no longer applies. Reversed channels mean the IR takes BGR (a spec saying RGB described the
+    original, e.g. a TensorFlow graph read directly); embedded mean and scale replace the spec's."""
+    if spec is None:
+        return None
+    args = mo_args(model)
+    changes: dict = {"color": "BGR"} if "--reverse_input_channels" in args else {}
+    if {"--mean_values", "--scale_values", "--scale"} & set(args):
+        changes.update(mean=None, scale=None)
+    return replace(spec, **changes)
 
 
 def model_dir(model: CatalogModel) -> Path:

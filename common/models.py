@@ -95,12 +95,12 @@ def find_in_tree(root: Path, name: str, precision: str) -> Path | None:
 
 
 def spec_of(name: str, path: Path, spec: ModelSpec | None = None) -> ModelSpec | None:
-    """The spec of a model file. A public model's spec describes its original (e.g. a TensorFlow graph taking
-    RGB); its IR, converted by ovdemo or by omz_converter, takes BGR 0..255 with that normalisation built in."""
+    """The spec of a model file; for a public model's IR (converted by ovdemo or by omz_converter), without what
+    its conversion built in (`converted_spec`)."""
     spec = spec or find_spec(name)
     entry = catalog_models().get(name)
     if path.suffix.lower() == ".xml" and entry is not None and entry.public:
-        return converted_spec(spec)
+        return converted_spec(spec, entry)
     return spec
 
 
