@@ -46,12 +46,13 @@ def files_by_precision(files: list[dict]) -> dict[str, list[dict]]:
     return grouped
 
 
-def intel_entry(model: dict) -> dict:
+def base_entry(model: dict, folder: str, description: str) -> dict:
+    """What every catalog entry has: name, folder, task, description, license, composite links, inputs."""
     entry = {
         "name": model["name"],
-        "dir": model["omz_dir"],
+        "dir": folder,
         "task": model["task_type"],
-        "description": model["description"],
+        "description": description,
         "license": model["license"],
     }
     if model["composite"]:
@@ -60,6 +61,11 @@ def intel_entry(model: dict) -> dict:
         entry["stages"] = model["stages"]
     if model["input_info"]:
         entry["inputs"] = model["input_info"]
+    return entry
+
+
+def intel_entry(model: dict) -> dict:
+    entry = base_entry(model, model["omz_dir"], model["description"])
     entry["demos"] = summarise_demos(model["demos"])
     entry["files"] = files_by_precision(model["files"])
     return entry
@@ -83,20 +89,8 @@ def code_files(manifest: dict) -> dict[str, list[dict]]:
 
 
 def public_entry(model: dict, code: dict[str, list[dict]]) -> dict:
-    entry = {
-        "name": model["name"],
-        "dir": public_dir(model),
-        "task": model["task_type"],
-        "description": "",
-        "license": model["license"],
-        "framework": model["framework"],
-    }
-    if model["composite"]:
-        entry["composite"] = model["composite"]
-    if model["stages"]:
-        entry["stages"] = model["stages"]
-    if model["input_info"]:
-        entry["inputs"] = model["input_info"]
+    entry = base_entry(model, public_dir(model), "")
+    entry["framework"] = model["framework"]
     if model.get("model_info"):
         entry["model_info"] = model["model_info"]
     if model.get("legacy"):
