@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .catalog import FALLBACK_PRECISIONS, cached_or_download, choose_precision
 from .catalog import models as catalog_models
-from .console import warn
 from .convert import converted_spec, ensure_converted
 from .errors import DemoError
 from .specs import ModelSpec, find_spec, spec_for_path
@@ -26,6 +25,7 @@ class ResolvedModel:
     path: Path
     name: str  # Open Model Zoo name when known, else the file stem
     spec: ModelSpec = None  # the model's spec; a blank one (family None) for models ovdemo does not know
+    asked: str | None = None  # the precision asked for, when the model was looked up by name
 
     def __post_init__(self):
         if self.spec is None:
@@ -40,6 +40,13 @@ class ResolvedModel:
     def describe(self) -> str:
         """`name (file, precision)`: what a run's header says it runs."""
         return f"{self.name} ({', '.join(p for p in (self.path.name, self.precision) if p)})"
+
+    @property
+    def fallback(self) -> str | None:
+        """A note when the precision found is not the one asked for."""
+        if self.asked and self.precision and self.precision != self.asked.upper():
+            return f"{self.name}: {self.asked.upper()} not found, using {self.precision}"
+        return None
 
 
 def looks_like_path(ref: str) -> bool:
@@ -137,6 +144,4 @@ def resolve_model(ref: str, models_dir: Path | None = None, precision: str = "FP
         resolved = ResolvedModel(xml, ref, spec_of(ref, xml))
     if resolved is None:  # then the download cache, then a download
         resolved = ResolvedModel(cached_or_download(ref, precision, offline, searched), ref, find_spec(ref))
-    if resolved.precision not in (None, precision.upper()):
-        warn(f"{ref}: {precision.upper()} not found, using {resolved.precision}")
-    return resolved
+    return replace(resolved, asked=precision)

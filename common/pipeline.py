@@ -141,8 +141,10 @@ class Pipeline:
     def header(self) -> str:
         src, size = self.source, self.frame_size
         shape = f"{size[0]}x{size[1]}" if size else "various sizes"
+        note = self.family.model.fallback
         return (f"[bold]{self.family.name}[/]: {self.family.model.describe()} on {self.metrics.device} "
-                f"({self.hint}, {self.queue.size} requests) | {src.name} {shape} @ {src.fps:g} FPS")
+                f"({self.hint}, {self.queue.size} requests) | {src.name} {shape} @ {src.fps:g} FPS"
+                + (f"\n[yellow]warning:[/] {note}" if note else ""))
 
     def start(self) -> None:
         self.wakeup = threading.Condition()
