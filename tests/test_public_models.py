@@ -28,7 +28,9 @@ from click.testing import CliRunner
 from helpers import iou, one_line_error, read_jsonl
 
 from ovdemo.cli import cli
+from ovdemo.common import catalog
 from ovdemo.common.catalog import ASSETS
+from ovdemo.common.fetch import RemoteFile, fetch
 
 OMZ_RAW = "https://raw.githubusercontent.com/openvinotoolkit/open_model_zoo/e7df86da686d2e1600282422e54f66c2fecea160"
 SSD_URL = "http://download.tensorflow.org/models/object_detection/ssd_mobilenet_v2_coco_2018_03_29.tar.gz"
@@ -70,6 +72,14 @@ def ovdemo(*args, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 def run_cli(*args: str) -> str:
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def run_cli_env(env: dict[str, str], *args: str) -> str:
+    """`ovdemo ARGS` in this process with `env` as the whole environment."""
+    result = CliRunner().invoke(cli, list(args), env={**{k: None for k in os.environ}, **env},
+                                catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -303,3 +313,39 @@ def test_pytorch_original_converts_as_open_model_zoo_did(public, images_dir, tmp
     with torch.no_grad():
         want = net(torch.from_numpy(rgb.transpose(2, 0, 1)[np.newaxis].copy()))[1].numpy()
     np.testing.assert_allclose(ours, want, atol=1e-4)
+
+
+def test_open_model_zoo_helper_files_verify_against_the_shared_copies(public, tmp_path):
+    """Every model.py / pre-convert.py the catalog names is fetched from Open Model Zoo's repository at the pinned
+    commit and verified: served here from ../shared/omz/public_model_code, laid out as that repository."""
+    mirror, origins, _ = public
+    shared = Path(__file__).resolve().parent.parent.parent / "shared" / "omz" / "public_model_code"
+    if not (shared / "MANIFEST.json").is_file():
+        pytest.skip("../shared/omz/public_model_code is not available")
+    repository = origins / OMZ_RAW.split("://", 1)[1] / "models" / "public"
+    repository.parent.mkdir(parents=True)
+    repository.symlink_to(shared)
+    files = [RemoteFile(mirror.url(f.url), tmp_path / "code" / m.name / f.path, f.size, f.sha384)
+             for m in catalog.models().values() for f in m.code]
+    assert len(files) >= 40 and all(f.url.startswith(f"{mirror.base}/raw.githubusercontent.com/") for f in files)
+    assert fetch(files, "helper files") == len(files)
+    retina = tmp_path / "code" / "retinaface-resnet50-pytorch" / "model.py"
+    assert "def create_model(weights)" in retina.read_text()
+
+
+def test_a_pre_convert_script_missing_its_package_says_which(public, images_dir):
+    if importlib.util.find_spec("tensorflow") is not None:
+        pytest.skip("tensorflow is installed here")
+    mirror, origins, environment = public
+    script = b"import tensorflow as tf\n"  # as Open Model Zoo's pre-convert.py scripts do
+    entry = {"name": "needs-tf", "dir": "public/needs-tf", "task": "classification", "framework": "tf",
+             "license": "", "source": [served(origins, "https://example.org/needs-tf/weights.h5", b"h5", mirror)],
+             "code": [served(origins, f"{OMZ_RAW}/models/public/needs-tf/pre-convert.py", script, mirror)],
+             "conversion": {"model_optimizer_args": ["--saved_model_dir=$conv_dir/needs-tf.savedmodel"]}}
+    assert "pre-convert.py, which needs the packages it imports" in run_cli_env(environment(entry), "models", "info",
+                                                                                "needs-tf")
+    run = ovdemo("detect", "-m", "needs-tf", "-i", images_dir / "astronaut.png", "--no-show", env=environment(entry))
+    assert run.returncode == 2
+    line = [ln for ln in run.stderr.splitlines() if ln.startswith("error: ")]
+    assert line == ["error: cannot convert needs-tf: pre-convert.py: needs the Python package 'tensorflow': "
+                    "pip install tensorflow, or pass an IR converted elsewhere with -m path/to/model.xml"], run.stderr
