@@ -2,6 +2,11 @@
 
 Cache layout under OVDEMO_HOME (default ~/.cache/ovdemo) mirrors the OMZ downloader's output tree:
 `models/intel/<name>/<PRECISION>/<name>.xml` (stages: `models/intel/<composite>/<stage>/...`), `samples/<file>`.
+Public models keep their verified originals in `models/public/<name>/` and the IR converted from them in
+`models/public/<name>/<PRECISION>/<name>.xml`, as omz_downloader and omz_converter laid them out.
+
+OVDEMO_CATALOG names a JSON file in catalog.json's format whose models are added to (or replace) the catalog's:
+models of one's own, or files on a private mirror.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -18,6 +23,8 @@ from .fetch import RemoteFile, fetch, is_valid
 from .specs import ASSETS
 
 FALLBACK_PRECISIONS = ("FP16", "FP16-INT8", "FP32")  # tried in order after the one asked for
+CONVERTED_PRECISIONS = ("FP16", "FP32")  # what a public model's conversion makes (weights compressed or not)
+INTEL = "dldt"  # the framework of ready IR
 
 SHARED = "shared"  # files key for aux files every precision needs
 
@@ -38,8 +45,10 @@ def samples_cache() -> Path:
 class CatalogFile:
     path: str  # relative to the model's folder, e.g. FP16/x.xml
     size: int
-    sha384: str
+    sha384: str | None  # None only for a legacy file known by its sha256 alone
     url: str
+    sha256: str | None = None
+    original_url: str | dict | None = None  # the authors' location when `url` is Open Model Zoo's copy
 
 
 @dataclass(frozen=True)
@@ -54,9 +63,21 @@ class CatalogModel:
     files: dict[str, tuple[CatalogFile, ...]]
     composite: str | None = None
     stages: tuple[str, ...] = ()
+    framework: str = INTEL  # public models: tf, onnx, pytorch, mxnet, ... (their originals' framework)
+    source: tuple[CatalogFile, ...] = ()  # public models: the original files, as downloaded
+    code: tuple[CatalogFile, ...] = ()  # public models: Open Model Zoo's helper files their conversion runs
+    conversion: dict = field(default_factory=dict)  # postprocessing, conversion_to_onnx_args, model_optimizer_args
+    model_info: dict = field(default_factory=dict)
+    legacy: str = ""  # why a model is no longer in Open Model Zoo
+
+    @property
+    def public(self) -> bool:
+        return self.framework != INTEL
 
     @property
     def precisions(self) -> list[str]:
+        if self.public:
+            return [] if self.stages else list(CONVERTED_PRECISIONS)
         return [p for p in self.files if p != SHARED]
 
     def files_for(self, precision: str) -> list[CatalogFile]:
@@ -70,18 +91,33 @@ class CatalogModel:
 
 
 def _model(entry: dict) -> CatalogModel:
-    files = {prec: tuple(CatalogFile(**f) for f in items) for prec, items in entry["files"].items()}
+    files = {prec: tuple(CatalogFile(**f) for f in items) for prec, items in entry.get("files", {}).items()}
     return CatalogModel(
-        name=entry["name"], dir=entry["dir"], task=entry["task"], description=entry["description"],
-        license=entry["license"], inputs=tuple(entry.get("inputs", ())), demos=tuple(entry["demos"]),
+        name=entry["name"], dir=entry["dir"], task=entry["task"], description=entry.get("description", ""),
+        license=entry.get("license", ""), inputs=tuple(entry.get("inputs", ())), demos=tuple(entry.get("demos", ())),
         files=files, composite=entry.get("composite"), stages=tuple(entry.get("stages", ())),
+        framework=entry.get("framework", INTEL), source=tuple(CatalogFile(**f) for f in entry.get("source", ())),
+        code=tuple(CatalogFile(**f) for f in entry.get("code", ())), conversion=entry.get("conversion", {}),
+        model_info=entry.get("model_info", {}), legacy=entry.get("legacy", ""),
     )
 
 
-@cache
 def models() -> dict[str, CatalogModel]:
-    data = json.loads((ASSETS / "catalog.json").read_text(encoding="utf-8"))
-    return {entry["name"]: _model(entry) for entry in data["models"]}
+    """The catalog, with OVDEMO_CATALOG's models added (a model of the same name replaced)."""
+    return _catalog(os.environ.get("OVDEMO_CATALOG") or None)
+
+
+@cache
+def _catalog(extra: str | None) -> dict[str, CatalogModel]:
+    entries = json.loads((ASSETS / "catalog.json").read_text(encoding="utf-8"))["models"]
+    if extra:
+        try:
+            entries = entries + json.loads(Path(extra).expanduser().read_text(encoding="utf-8"))["models"]
+            return {entry["name"]: _model(entry) for entry in entries}
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise DemoError(f"cannot read the catalog OVDEMO_CATALOG={extra}",
+                            f"{e} (expected catalog.json's format: {{\"models\": [...]}})") from None
+    return {entry["name"]: _model(entry) for entry in entries}
 
 
 @cache
@@ -129,17 +165,21 @@ def remote_files(model: CatalogModel, precision: str, root: Path | None = None) 
 
 
 def is_cached(model: CatalogModel, precision: str) -> bool:
+    """The model's files at this precision are in the cache and verify (a public model: its converted IR, which
+    lands .bin first and .xml last)."""
+    if model.public:
+        return model.xml_in(models_cache(), precision).is_file()
     return all(is_valid(f.dest, f.size, f.sha384) for f in remote_files(model, precision))
 
 
 def cached_precisions(model: CatalogModel) -> list[str]:
-    return [p for p in model.precisions if all(is_cached(leaf, p) for leaf in leaves(model) if p in leaf.files)]
+    return [p for p in model.precisions if all(is_cached(leaf, p) for leaf in leaves(model) if p in leaf.precisions)]
 
 
 def cached_xml(model: CatalogModel, wanted: str) -> Path | None:
     """The cached .xml of a leaf model at `wanted` precision or its fallbacks, if all its files verify."""
     for precision in dict.fromkeys([wanted.upper(), *FALLBACK_PRECISIONS, *model.precisions]):
-        if precision in model.files and is_cached(model, precision):
+        if precision in model.precisions and is_cached(model, precision):
             return model.xml_in(models_cache(), precision)
     return None
 

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import fnmatch
+from pathlib import Path
 
 import click
 
 from . import catalog
 from .catalog import CatalogModel
+from .convert import FRONT_ENDS, NO_FRONT_END, alternative, readiness
 from .errors import DemoError
 from .fetch import fetch
-from .models import models_dir_from_env, resolve_model
+from .models import find_in_tree, local_precisions, models_dir_from_env, resolve_model
+from .specs import find_spec
+
+# what a task's models run in when ovdemo has no spec for them (a decoder must still fit their outputs)
+TASK_FAMILIES = {"detection": "detect", "human_pose_estimation": "pose", "semantic_segmentation": "segment",
+                 "instance_segmentation": "segment", "optical_character_recognition": "text",
+                 "action_recognition": "action", "object_attributes": None, "face_recognition": None}
+KIND_WORDS = {"ready": "IR", "convert": "converts", "extra": "needs torch", "impossible": "cannot convert"}
 
 _OFFLINE = click.option("--offline", is_flag=True, envvar="OVDEMO_OFFLINE",
                         help="Never download: fail unless already on disk. [env OVDEMO_OFFLINE]")
@@ -19,7 +28,11 @@ _PRECISION = click.option("--precision", default="FP16", show_default=True,
 
 
 def _mb(size: int) -> str:
-    return f"{size / 1e6:.1f} MB"
+    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.1f} kB"
+
+
+def _line(key: str, value) -> None:
+    click.echo(f"  {key + ':':<11} {value}")
 
 
 def _demo_names(model: CatalogModel) -> set[str]:
@@ -39,54 +52,112 @@ def models_group():
     """The Open Model Zoo catalog: list, inspect and download models by name."""
 
 
+def _framework(model: CatalogModel) -> str:
+    """Where a model's files come from and what running it takes, in two words or three."""
+    if not model.public:
+        return "IR"
+    name = FRONT_ENDS.get(model.framework) or NO_FRONT_END.get(model.framework, model.framework)
+    return f"{name}, {KIND_WORDS[readiness(model).kind]}"
+
+
+def on_disk(model: CatalogModel, root: Path | None) -> dict[str, str]:
+    """Precision -> where it is: "local" (the models folder, used as it is) or "cache" (downloaded, verified)."""
+    where = {p: "cache" for p in catalog.cached_precisions(model)}
+    if root is not None:
+        leaves = catalog.leaves(model)
+        local = [local_precisions(root, leaf.name) for leaf in leaves]
+        for precision in set().union(*local):
+            if all(precision in found for found in local):
+                where[precision] = "local"
+        if not where and not model.stages and find_in_tree(root, model.name, "FP16"):
+            where["source"] = "local"  # an original (.pb, .onnx) in the models folder, read as it is
+    return where
+
+
+def _family(model: CatalogModel) -> str:
+    spec = find_spec(model.name)
+    if spec is not None and spec.family:
+        return f"ovdemo {spec.family}" + (f" ({spec.decoder} decoder)" if spec.decoder else "")
+    family = TASK_FAMILIES.get(model.task)
+    return f"ovdemo {family}, if a decoder fits its outputs (--arch)" if family else f"no ovdemo family ({model.task})"
+
+
+_MODELS_DIR = click.option("--models-dir", type=click.Path(file_okay=False), envvar="OVDEMO_MODELS_DIR",
+                           help="Also look for local copies here. [env OVDEMO_MODELS_DIR]")
+
+
 @models_group.command(name="list")
 @click.option("--task", help="Only this task (a part of it matches: detection, segmentation, ...).")
 @click.option("--demo", help="Only models an ovdemo family (detect, ...) or an OMZ demo (pose, text_spotting) uses.")
-@click.option("--downloaded", is_flag=True, help="Only models in the download cache.")
+@click.option("--downloaded", is_flag=True, help="Only models on disk: in the models folder or the download cache.")
 @click.option("--names", "names_only", is_flag=True, help="Print names only, one per line.")
-def list_models(task, demo, downloaded, names_only):
-    """List catalog models: name, task, precisions (* = downloaded)."""
+@_MODELS_DIR
+def list_models(task, demo, downloaded, names_only, models_dir):
+    """List catalog models: name, task, what they are (an IR, or an original ovdemo converts), precisions
+    (* = on disk) and where they are (local: the models folder; cache: downloaded)."""
+    root = models_dir_from_env(models_dir)
     shown = 0
     for model in catalog.models().values():
         if task and task.lower() not in model.task:
             continue
         if demo and not _matches_demo(model, demo):
             continue
-        cached = catalog.cached_precisions(model) if downloaded or not names_only else []
-        if downloaded and not cached:
+        where = on_disk(model, root) if downloaded or not names_only else {}
+        if downloaded and not where:
             continue
         shown += 1
         if names_only:
             click.echo(model.name)
             continue
-        precs = " ".join(p + ("*" if p in cached else "") for p in model.precisions) or "(stages)"
+        listed = dict.fromkeys([*model.precisions, *where])  # with what the models folder has beyond the catalog
+        precs = " ".join(p + ("*" if p in where else "") for p in listed) or "(stages)"
         name = f"  {model.name}" if model.composite else model.name
-        click.echo(f"{name:<58} {model.task:<30} {precs}")
+        places = ",".join(sorted(set(where.values())))
+        click.echo(f"{name:<52} {model.task:<30} {_framework(model):<26} {precs}{'  ' + places if places else ''}")
     if not shown and not names_only:
         click.echo("no model matches", err=True)
 
 
 @models_group.command(name="info")
 @click.argument("name")
-@click.option("--models-dir", type=click.Path(file_okay=False), envvar="OVDEMO_MODELS_DIR",
-              help="Also look for local copies here. [env OVDEMO_MODELS_DIR]")
+@_MODELS_DIR
 def info(name, models_dir):
-    """Task, inputs, precisions and sizes, license, demos and local copies of a model."""
+    """Task, framework and what running it takes, inputs, files and sizes, license, demos and local copies."""
     model = catalog.get_model(name)
-    click.echo(f"{model.name}: {model.description}")
-    click.echo(f"  task:       {model.task}")
+    public = "an Open Model Zoo public model (its authors' original, which ovdemo converts to IR)"
+    click.echo(f"{model.name}: {model.description or public}")
+    _line("task", model.task)
     if model.composite:
-        click.echo(f"  stage of:   {model.composite}")
+        _line("stage of", model.composite)
     if model.stages:
-        click.echo(f"  stages:     {', '.join(model.stages)}")
-    click.echo(f"  license:    {model.license}")
+        _line("stages", ", ".join(model.stages))
+    for leaf in catalog.leaves(model):
+        ready = readiness(leaf)
+        label = f" ({leaf.name})" if model.stages else ""
+        if leaf.public:
+            framework = FRONT_ENDS.get(leaf.framework) or NO_FRONT_END.get(leaf.framework, leaf.framework)
+            _line(f"framework{label}", framework)
+            _line(f"conversion{label}", f"{'not possible: ' if ready.kind == 'impossible' else 'needs '}{ready.needs}")
+            if ready.kind == "impossible":
+                _line("instead", alternative(leaf))
+            for note in ready.notes:
+                _line("note", note)
+    _line("runs in", _family(model))
+    _line("license", model.license)
+    if model.legacy:
+        _line("legacy", model.legacy)
     for leaf in catalog.leaves(model):
         label = f" ({leaf.name})" if model.stages else ""
         for inp in leaf.inputs:
-            click.echo(f"  input{label}: {inp['name']} {inp.get('shape')} {inp.get('layout') or ''}".rstrip())
-    for precision in dict.fromkeys(p for leaf in catalog.leaves(model) for p in leaf.precisions):
-        size = sum(leaf.size(precision) for leaf in catalog.leaves(model) if precision in leaf.files)
-        click.echo(f"  {precision:<10}  {_mb(size)}")
+            _line(f"input{label}", f"{inp['name']} {inp.get('shape')} {inp.get('layout') or ''}".rstrip())
+    for leaf in catalog.leaves(model):
+        for f in (*leaf.source, *leaf.code):
+            origin = " (Open Model Zoo's own)" if f in leaf.code else ""
+            _line("file", f"{f.path}{origin}  {_mb(f.size)}  {f.url}")
+    if not model.public:
+        for precision in dict.fromkeys(p for leaf in catalog.leaves(model) for p in leaf.precisions):
+            size = sum(leaf.size(precision) for leaf in catalog.leaves(model) if precision in leaf.files)
+            click.echo(f"  {precision:<10}  {_mb(size)}")
     for d in model.demos:
         variant = "".join(f" {k}={d[k]}" for k in ("at", "mode", "decoder_type") if k in d)
         click.echo(f"  demo:       {d['demo']} ({', '.join(d['langs'])}){variant}")
@@ -94,11 +165,13 @@ def info(name, models_dir):
     for leaf in catalog.leaves(model):
         for precision in leaf.precisions:
             if catalog.is_cached(leaf, precision):
-                click.echo(f"  cached:     {leaf.xml_in(catalog.models_cache(), precision)}")
-            for local in (root / leaf.name, root / leaf.dir) if root else ():
-                xml = local / precision / f"{leaf.name}.xml"
-                if xml.is_file():
-                    click.echo(f"  local:      {xml}")
+                _line("converted" if leaf.public else "cached", leaf.xml_in(catalog.models_cache(), precision))
+        local = list(local_precisions(root, leaf.name).values()) if root else []
+        original = find_in_tree(root, leaf.name, "FP16") if root and not local else None
+        for xml in local:
+            _line("local", xml)
+        if original is not None:
+            _line("local", f"{original} (read as it is)")
 
 
 @models_group.command(name="download")
@@ -106,20 +179,36 @@ def info(name, models_dir):
 @click.option("--for", "family", metavar="FAMILY", help="Everything a demo family's defaults need (detect, ...).")
 @click.option("--precision", default=None,
               help="FP16 (default, falls back to FP16-INT8/FP32), FP16-INT8, FP32, ... or 'all'.")
-def download(names, family, precision):
-    """Download models (every stage of a composite) into the cache, verified by size and sha384."""
+@_MODELS_DIR
+def download(names, family, precision, models_dir):
+    """Download models (every stage of a composite) into the cache, verified by size and sha384; public models are
+    converted to IR. With --for, what the models folder already holds is used as it is."""
     wanted = list(names)
+    root = models_dir_from_env(models_dir)
     if family:
         known = catalog.families()
         if family not in known:
             raise DemoError(f"unknown demo family '{family}'", f"known: {', '.join(sorted(known))}")
-        wanted += known[family]["models"]
+        for name in known[family]["models"]:
+            leaves = catalog.leaves(catalog.get_model(name))
+            local = [find_in_tree(root, leaf.name, precision or "FP16") for leaf in leaves] if root else []
+            if local and all(local):
+                click.echo(f"{name}: in the models folder, {', '.join(str(p) for p in local)}", err=True)
+            else:
+                wanted.append(name)
+        if not wanted:
+            return
     if not wanted:
         raise click.UsageError("name at least one model, or use --for FAMILY")
     every = precision is not None and precision.lower() == "all"
     files, xmls = [], []
     for name in dict.fromkeys(wanted):
         model = catalog.get_model(name)
+        if model.public:
+            for leaf in catalog.leaves(model):
+                for wanted_precision in leaf.precisions if every else [precision or "FP16"]:
+                    xmls.append(resolve_model(leaf.name, None, wanted_precision).path)
+            continue
         if every:
             chosen = dict.fromkeys(p for leaf in catalog.leaves(model) for p in leaf.precisions)
         else:
@@ -128,7 +217,9 @@ def download(names, family, precision):
             more_files, more_xmls = catalog.plan(model, wanted_precision, strict=precision is not None and not every)
             files += more_files
             xmls += more_xmls
-    fetch(list({f.dest: f for f in files}.values()), ", ".join(dict.fromkeys(wanted)))  # one overall bar
+    names_fetched = [n for n in dict.fromkeys(wanted) if not catalog.get_model(n).public]
+    label = names_fetched[0] if len(names_fetched) == 1 else f"{len(names_fetched)} models"
+    fetch(list({f.dest: f for f in files}.values()), label)  # one overall bar
     for xml in dict.fromkeys(xmls):
         click.echo(xml)
 

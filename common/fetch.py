@@ -24,6 +24,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Column
 
 from .errors import DemoError
 
@@ -132,9 +133,10 @@ class _Bars:
 
     def __init__(self, files: list[RemoteFile], label: str):
         self.console = Console(stderr=True)
-        self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-            TimeRemainingColumn(), console=self.console, disable=not self.console.is_terminal,
+        self.progress = Progress(  # fixed widths: one line per bar, in 80 columns
+            TextColumn("{task.description}", table_column=Column(width=28, no_wrap=True, overflow="ellipsis")),
+            BarColumn(bar_width=12), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+            console=self.console, disable=not self.console.is_terminal,
         )
         total = sum(f.size for f in files)
         if not self.console.is_terminal:
@@ -224,6 +226,7 @@ def _attempt(url: str, part: Path, rf: RemoteFile, timeout: float, bars: _Bars) 
     """One request: append to the .part from where it ends; return when it holds exactly the right bytes."""
     have, digest = _resume_point(part, rf)
     resumed = have > 0
+    part.touch()  # an empty file (some originals have one, e.g. an __init__.py) needs no request, but still lands
     if have < rf.size:
         with _open(url, part, have, timeout) as response:
             if have and response.status != 206:  # the server ignored Range: start over

@@ -17,6 +17,7 @@ import openvino.properties.streams as streams
 from openvino.preprocess import ColorFormat, PrePostProcessor, ResizeAlgorithm
 
 from .errors import DemoError
+from .letterbox import LETTERBOX, pad_to_aspect
 from .specs import ModelSpec
 
 VIRTUAL_DEVICES = ("AUTO", "HETERO", "MULTI", "BATCH")
@@ -114,7 +115,8 @@ def add_preprocessing(model: ov.Model, spec: ModelSpec | None, index: int, layou
                       crop: tuple[int, int, int, int] | None = None, resize: bool = False) -> ov.Model:
     """The one PrePostProcessor builder: input `index` of `model` takes u8 BGR NHWC images of `tensor_shape`;
     OpenVINO crops (x1, y1, x2, y2), converts to the model's type, layout and colour order (grey for
-    one-channel models), resizes to the model's size and applies the spec's mean and scale."""
+    one-channel models), resizes to the model's size (first padded to its aspect ratio when the spec asks for a
+    letterbox) and applies the spec's mean and scale."""
     port = model.input(index)
     shape = port.get_partial_shape()
     ppp = PrePostProcessor(model)
@@ -134,6 +136,9 @@ def add_preprocessing(model: ov.Model, spec: ModelSpec | None, index: int, layou
     elif spec and spec.color.upper() == "RGB":
         steps.convert_color(ColorFormat.RGB)
     if resize:
+        if spec and spec.resize == LETTERBOX:
+            h, w = (shape[2], shape[3]) if layout == "NCHW" else (shape[1], shape[2])
+            steps.custom(pad_to_aspect((w.get_length(), h.get_length())))
         steps.resize(ResizeAlgorithm.RESIZE_LINEAR)
     if spec and spec.mean:
         steps.mean(list(spec.mean))

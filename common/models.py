@@ -1,17 +1,23 @@
-"""Resolving `-m NAME_OR_PATH` to a model file on disk."""
+"""Resolving `-m NAME_OR_PATH` to a model file on disk: a path as given; a name from the models folder, the cache,
+or the catalog (an Intel IR downloaded, a public model downloaded and converted)."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .catalog import FALLBACK_PRECISIONS, cached_or_download
+from .catalog import FALLBACK_PRECISIONS, cached_or_download, choose_precision
 from .catalog import models as catalog_models
+from .convert import converted_spec, ensure_converted
 from .errors import DemoError
 from .specs import ModelSpec, find_spec, spec_for_path
 
 MODEL_SUFFIXES = (".xml", ".onnx", ".pb", ".tflite", ".pdmodel")
+
+
+PRECISION_FOLDER = re.compile(r"(FP|INT)\d+(-INT\d+)?")  # FP16, FP16-INT8, FP32-INT1, ...
 
 
 @dataclass(frozen=True)
@@ -19,10 +25,28 @@ class ResolvedModel:
     path: Path
     name: str  # Open Model Zoo name when known, else the file stem
     spec: ModelSpec = None  # the model's spec; a blank one (family None) for models ovdemo does not know
+    asked: str | None = None  # the precision asked for, when the model was looked up by name
 
     def __post_init__(self):
         if self.spec is None:
             object.__setattr__(self, "spec", ModelSpec(name=self.name))
+
+    @property
+    def precision(self) -> str | None:
+        """The precision folder the file sits in (omz_downloader's layout), None for a file outside one."""
+        folder = self.path.parent.name.upper()
+        return folder if PRECISION_FOLDER.fullmatch(folder) else None
+
+    def describe(self) -> str:
+        """`name (file, precision)`: what a run's header says it runs."""
+        return f"{self.name} ({', '.join(p for p in (self.path.name, self.precision) if p)})"
+
+    @property
+    def fallback(self) -> str | None:
+        """A note when the precision found is not the one asked for."""
+        if self.asked and self.precision and self.precision != self.asked.upper():
+            return f"{self.name}: {self.asked.upper()} not found, using {self.precision}"
+        return None
 
 
 def looks_like_path(ref: str) -> bool:
@@ -38,14 +62,31 @@ def precision_order(precision: str) -> list[str]:
     return list(dict.fromkeys([precision.upper(), *FALLBACK_PRECISIONS]))
 
 
-def find_in_tree(root: Path, name: str, precision: str) -> Path | None:
-    """Both layouts: <root>/<name>/<PREC>/<name>.xml and omz_downloader's <root>/{intel,public}/<name>/<PREC>/,
-    where a composite model's stages sit inside their composite (intel/<composite>/<stage>/<PREC>/)."""
+def _bases(root: Path, name: str) -> list[Path]:
+    """Where a model's folder may be: <root>/<name>, omz_downloader's <root>/{intel,public}/<name>, and a composite
+    model's stage inside its composite (intel/<composite>/<stage>)."""
     bases = [root / name, root / "intel" / name, root / "public" / name]
     entry = catalog_models().get(name)
     if entry is not None and entry.dir not in (f"intel/{name}", f"public/{name}"):
         nested = Path(entry.dir)
         bases += [root / nested, root / Path(*nested.parts[1:])]
+    return bases
+
+
+def local_precisions(root: Path, name: str) -> dict[str, Path]:
+    """The IRs of a model in a models folder, by precision."""
+    found: dict[str, Path] = {}
+    for base in _bases(root, name):
+        if base.is_dir():
+            for xml in sorted(base.glob(f"*/{name}.xml")):
+                if PRECISION_FOLDER.fullmatch(xml.parent.name.upper()):
+                    found.setdefault(xml.parent.name.upper(), xml)
+    return found
+
+
+def find_in_tree(root: Path, name: str, precision: str) -> Path | None:
+    """Both layouts: <root>/<name>/<PREC>/<name>.xml and omz_downloader's <root>/{intel,public}/<name>/<PREC>/."""
+    bases = _bases(root, name)
     for prec in precision_order(precision):
         for base in bases:
             xml = base / prec / f"{name}.xml"
@@ -58,6 +99,16 @@ def find_in_tree(root: Path, name: str, precision: str) -> Path | None:
             if len(files) == 1:
                 return files[0]
     return None
+
+
+def spec_of(name: str, path: Path, spec: ModelSpec | None = None) -> ModelSpec | None:
+    """The spec of a model file; for a public model's IR (converted by ovdemo or by omz_converter), without what
+    its conversion built in (`converted_spec`)."""
+    spec = spec or find_spec(name)
+    entry = catalog_models().get(name)
+    if path.suffix.lower() == ".xml" and entry is not None and entry.public:
+        return converted_spec(spec, entry)
+    return spec
 
 
 def resolve_from_options(ref: str, opts) -> ResolvedModel:
@@ -77,13 +128,20 @@ def resolve_model(ref: str, models_dir: Path | None = None, precision: str = "FP
                 f"'{ref}' is not a model file", f"expected one of {', '.join(MODEL_SUFFIXES)}"
             )
         spec = spec_for_path(path)
-        return ResolvedModel(path, spec.name if spec else path.stem, spec)
+        name = spec.name if spec else path.stem
+        return ResolvedModel(path, name, spec_of(name, path, spec))
 
     searched = []
+    resolved = None
     if models_dir is not None:
         found = find_in_tree(models_dir, ref, precision)
         if found:
-            return ResolvedModel(found, ref, find_spec(ref))
+            resolved = ResolvedModel(found, ref, spec_of(ref, found))
         searched.append(str(models_dir))
-    # then the download cache, then a download
-    return ResolvedModel(cached_or_download(ref, precision, offline, searched), ref, find_spec(ref))
+    entry = catalog_models().get(ref)
+    if resolved is None and entry is not None and entry.public and not entry.stages:
+        xml = ensure_converted(entry, choose_precision(entry, precision), offline, searched)
+        resolved = ResolvedModel(xml, ref, spec_of(ref, xml))
+    if resolved is None:  # then the download cache, then a download
+        resolved = ResolvedModel(cached_or_download(ref, precision, offline, searched), ref, find_spec(ref))
+    return replace(resolved, asked=precision)

@@ -173,8 +173,10 @@ class Pipeline:
     def header(self) -> str:
         src, size = self.source, self.frame_size
         shape = f"{size[0]}x{size[1]}" if size else "various sizes"
-        return (f"[bold]{self.family.name}[/]: {self.family.model.name} on {self.metrics.device} "
-                f"({self.hint}, {self.queue.size} requests) | {src.name} {shape} @ {src.fps:g} FPS")
+        note = self.family.model.fallback
+        return (f"[bold]{self.family.name}[/]: {self.family.model.describe()} on {self.metrics.device} "
+                f"({self.hint}, {self.queue.size} requests) | {src.name} {shape} @ {src.fps:g} FPS"
+                + (f"\n[yellow]warning:[/] {note}" if note else ""))
 
     def start(self) -> None:
         self.wakeup = threading.Condition()

@@ -27,6 +27,7 @@ class ModelSpec:
     layout: str | None = None  # input layout when the shape does not tell (e.g. "NCHW")
     mean: tuple[float, ...] | None = None
     scale: tuple[float, ...] | None = None
+    resize: str = "stretch"  # how a frame meets the input: stretch to it, or "letterbox" (pad to its aspect ratio)
     params: dict = field(default_factory=dict)  # decoder-specific (anchors, masks, ...)
 
 
@@ -57,7 +58,7 @@ def _table() -> dict[str, dict]:
 
 
 def _build(name: str, entry: dict) -> ModelSpec:
-    known = {"family", "decoder", "threshold", "iou", "color", "layout", "mean", "scale"}
+    known = {"family", "decoder", "threshold", "iou", "color", "layout", "mean", "scale", "resize"}
     kwargs = {k: v for k, v in entry.items() if k in known}
     for key in ("mean", "scale"):
         if key in kwargs:

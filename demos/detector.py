@@ -9,6 +9,7 @@ has), then `decode` turns one request's outputs into `Detections` in frame pixel
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import openvino as ov
@@ -16,24 +17,32 @@ import openvino as ov
 from ovdemo.common.errors import DemoError
 from ovdemo.common.family import Decoder, DecoderSetup, choose_decoder
 from ovdemo.common.inference import ModelOutputs, find_port, input_layout, model_input_size, port_key, port_shape
+from ovdemo.common.letterbox import LETTERBOX, padded_size
 from ovdemo.common.models import ResolvedModel
 from ovdemo.common.results import Detections, clip_boxes, nms
 from ovdemo.common.scores import sigmoid
 
 
 def in_frame(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, frame_size: tuple[int, int],
-             names: tuple[str, ...] | None) -> Detections:
-    """Boxes normalised to [0, 1] as Detections in frame pixels: clipped to the frame, and without the boxes
-    that collapse to nothing there."""
+             names: tuple[str, ...] | None, seen_size: tuple[int, int] | None = None,
+             landmarks: np.ndarray | None = None) -> Detections:
+    """Boxes normalised to [0, 1] of what the model saw (the frame, or the frame letterboxed to `seen_size`) as
+    Detections in frame pixels: clipped to the frame, and without the boxes that collapse to nothing there.
+    Normalised `landmarks` (N, K, 2) come along as data["landmarks"] in frame pixels."""
     w, h = frame_size
-    pixels = clip_boxes(np.asarray(boxes, np.float32).reshape(-1, 4) * np.array([w, h, w, h], np.float32), w, h)
-    found = Detections(pixels, scores, class_ids, names=names)
+    sw, sh = seen_size or frame_size
+    pixels = clip_boxes(np.asarray(boxes, np.float32).reshape(-1, 4) * np.array([sw, sh, sw, sh], np.float32), w, h)
+    data = {} if landmarks is None else {"landmarks": np.asarray(landmarks, np.float32) * np.array([sw, sh],
+                                                                                                    np.float32)}
+    found = Detections(pixels, scores, class_ids, data=data, names=names)
     sizes = found.xyxy[:, 2:] - found.xyxy[:, :2]
     return found[(sizes > 1).all(axis=1)] if len(found) else found
 
 
 class DetectionDecoder(Decoder):
     """A detection decoder: `candidates` gives normalised boxes, `decode` puts them in the frame."""
+
+    gives_landmarks: ClassVar[bool] = False  # its detections carry data["landmarks"] (faces' five points)
 
     @property
     def input_size(self) -> tuple[int, int] | None:
@@ -43,9 +52,15 @@ class DetectionDecoder(Decoder):
         """(boxes (N, 4) normalised x1y1x2y2, scores (N,), class ids (N,)) at or above `threshold`."""
         raise NotImplementedError
 
+    def seen_size(self, frame_size: tuple[int, int]) -> tuple[int, int]:
+        """The size of the image the model saw, in frame pixels: the frame, or the frame letterboxed."""
+        if self.spec.resize == LETTERBOX and self.input_size is not None:
+            return padded_size(frame_size, self.input_size)
+        return frame_size
+
     def decode(self, outputs: ModelOutputs, frame_size: tuple[int, int]) -> Detections:
         boxes, scores, class_ids = self.candidates(outputs, self.setup.threshold)
-        return in_frame(boxes, scores, class_ids, frame_size, self.setup.names)
+        return in_frame(boxes, scores, class_ids, frame_size, self.setup.names, self.seen_size(frame_size))
 
 
 class SsdDecoder(DetectionDecoder):
@@ -244,7 +259,109 @@ class YoloDecoder(DetectionDecoder):
         return boxes[keep], scores[keep], labels[keep]
 
 
-DECODERS: dict[str, type[DetectionDecoder]] = {"ssd": SsdDecoder, "tf-od": TfOdDecoder, "yolo": YoloDecoder}
+class RetinaFaceDecoder(DetectionDecoder):
+    """RetinaFace: faces with five landmarks (eyes, nose tip, mouth corners), in either published layout.
+
+    InsightFace's (the MXNet model card, retinaface-resnet50): per stride s in 32, 16, 8 three outputs
+    `face_rpn_cls_prob_reshape_stride<s>` [1,2A,H,W] (background for A anchors, then face), `face_rpn_bbox_pred_
+    stride<s>` [1,4A,H,W] and `face_rpn_landmark_pred_stride<s>` [1,10A,H,W]; the anchors of a cell are squares of
+    16 * scale pixels centred on the cell's (7.5, 7.5) + s * (column, row), scales (32, 16), (8, 4), (2, 1).
+    The PyTorch port's (biubug6/Pytorch_Retinaface, retinaface-resnet50-pytorch): `face_rpn_cls_prob` [1,N,2],
+    `face_rpn_bbox_pred` [1,N,4] and `face_rpn_landmark_pred` [1,N,10] over all priors at once, priors of min
+    sizes (16, 32), (64, 128), (256, 512) at strides 8, 16, 32, offsets scaled by the variances 0.1 and 0.2.
+    A spec may give other `anchor_scales` ({stride = [scales]}) or `min_sizes` (per stride, smallest first)."""
+
+    name = "retinaface"
+    gives_landmarks = True
+    expects = ("RetinaFace outputs face_rpn_cls_prob_reshape_stride{32,16,8} [1,2A,H,W] with bbox_pred [1,4A,H,W] "
+               "and landmark_pred [1,10A,H,W]; or face_rpn_cls_prob [1,N,2], bbox_pred [1,N,4], landmark_pred [1,N,10]")
+    ANCHOR_SCALES = {32: (32, 16), 16: (8, 4), 8: (2, 1)}
+    MIN_SIZES = {8: (16, 32), 16: (64, 128), 32: (256, 512)}
+    VARIANCES = (0.1, 0.2)
+
+    @classmethod
+    def fits(cls, model: ov.Model) -> bool:
+        names = {n for p in model.outputs for n in p.get_names()}
+        return any(n.startswith("face_rpn_cls_prob") for n in names)
+
+    def bind(self, model: ov.Model) -> None:
+        ports = model.outputs
+        if self.input_size is None:
+            raise DemoError("RetinaFace decoding needs a fixed model input size", "reshape the model to a fixed size")
+        self.strides: list[tuple[int, str, str, str]] = []  # (stride, cls, bbox, landmark) keys, per-stride layout
+        for stride in sorted({int(s) for s in self.spec.params.get("anchor_scales", self.ANCHOR_SCALES)}, reverse=True):
+            found = [find_port(ports, (f"face_rpn_{kind}_stride{stride}",))
+                     for kind in ("cls_prob_reshape", "bbox_pred", "landmark_pred")]
+            if all(p is not None for p in found):
+                self.strides.append((stride, *(port_key(p) for p in found)))
+        self.joint = None
+        if not self.strides:
+            found = [find_port(ports, (f"face_rpn_{kind}",), lambda s, k=k: len(s) == 3 and s[-1] == k)
+                     for kind, k in (("cls_prob", 2), ("bbox_pred", 4), ("landmark_pred", 10))]
+            if any(p is None for p in found):
+                raise self.mismatch(ports)
+            self.joint = [port_key(p) for p in found]
+            self.priors = self._priors()
+
+    def _priors(self) -> np.ndarray:
+        """(N, 4) normalised cx, cy, w, h of the PyTorch port's priors, in its order: stride, row, column, size."""
+        w, h = self.input_size
+        min_sizes = self.spec.params.get("min_sizes", self.MIN_SIZES)
+        priors = []
+        for stride, sizes in sorted((int(k), v) for k, v in min_sizes.items()):
+            rows, cols = -(-h // stride), -(-w // stride)
+            cy, cx, size = np.meshgrid(np.arange(rows), np.arange(cols), np.asarray(sizes, np.float32), indexing="ij")
+            priors.append(np.stack([(cx + 0.5) * stride / w, (cy + 0.5) * stride / h, size / w, size / h],
+                                   -1).reshape(-1, 4))
+        return np.concatenate(priors).astype(np.float32)
+
+    def faces(self, outputs: ModelOutputs, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(boxes (N, 4), scores (N,), landmarks (N, 5, 2)), normalised to the input, before NMS."""
+        if self.joint is not None:
+            scores, deltas, points = (outputs.get(k)[0] for k in self.joint)
+            keep = np.flatnonzero(scores[:, 1] >= threshold)
+            prior, d = self.priors[keep], deltas[keep]
+            small, large = self.VARIANCES
+            centre = prior[:, :2] + d[:, :2] * small * prior[:, 2:]
+            size = prior[:, 2:] * np.exp(d[:, 2:] * large)
+            landmarks = prior[:, None, :2] + points[keep].reshape(-1, 5, 2) * small * prior[:, None, 2:]
+            return np.concatenate([centre - size / 2, centre + size / 2], 1), scores[keep, 1], landmarks
+        boxes, scores, landmarks = [], [], []
+        scales = {int(k): v for k, v in self.spec.params.get("anchor_scales", self.ANCHOR_SCALES).items()}
+        for stride, cls_key, box_key, point_key in self.strides:
+            probs = outputs.get(cls_key)[0]
+            anchors = probs.shape[0] // 2
+            face = probs[anchors:].transpose(1, 2, 0).reshape(-1)  # order: row, column, anchor
+            keep = np.flatnonzero(face >= threshold)
+            if not len(keep):
+                continue
+            cells, anchor = np.divmod(keep, anchors)
+            row, col = np.divmod(cells, probs.shape[2])
+            size = 16.0 * np.asarray(scales[stride], np.float32)[anchor]
+            centre = np.stack([7.5 + col * stride, 7.5 + row * stride], 1).astype(np.float32)
+            d = outputs.get(box_key)[0].transpose(1, 2, 0).reshape(-1, 4)[keep]
+            mid = centre + d[:, :2] * size[:, None]
+            half = 0.5 * (np.exp(d[:, 2:]) * size[:, None] - 1.0)
+            points = outputs.get(point_key)[0].transpose(1, 2, 0).reshape(-1, 5, 2)[keep]
+            boxes.append(np.concatenate([mid - half, mid + half], 1))
+            scores.append(face[keep])
+            landmarks.append(centre[:, None] + points * size[:, None, None])
+        if not boxes:
+            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32)
+        scale = np.asarray(self.input_size, np.float32)
+        return (np.concatenate(boxes) / np.tile(scale, 2), np.concatenate(scores),
+                np.concatenate(landmarks) / scale)
+
+    def decode(self, outputs: ModelOutputs, frame_size: tuple[int, int]) -> Detections:
+        boxes, scores, landmarks = self.faces(outputs, self.setup.threshold)
+        labels = np.zeros(len(scores), np.int32)
+        keep = nms(boxes.astype(np.float32), scores.astype(np.float32), labels, self.setup.threshold, self.spec.iou)
+        return in_frame(boxes[keep], scores[keep], labels[keep], frame_size, self.setup.names,
+                        self.seen_size(frame_size), landmarks[keep])
+
+
+DECODERS: dict[str, type[DetectionDecoder]] = {"ssd": SsdDecoder, "tf-od": TfOdDecoder, "yolo": YoloDecoder,
+                                               "retinaface": RetinaFaceDecoder}
 
 
 class Detector:

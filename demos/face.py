@@ -2,7 +2,8 @@
 
 The detector is the reusable `Detector`; every enabled per-face model then gets all the faces of a frame
 as one batch on its own async requests, all stages in flight together (re-identification follows the
-landmarks it aligns on). The faces of a frame are one `Detections` whose `data` carries `landmarks`,
+landmarks it aligns on). A detector that finds landmarks itself (RetinaFace) needs no landmarks model, unless
+--landmarks-model asks for one. The faces of a frame are one `Detections` whose `data` carries `landmarks`,
 `attributes` (age, gender, emotion), `head_pose` and, with a gallery, `identity`, `identity_distance` and
 `enrolled`; the face embeddings stay under `face_embedding`, out of the JSON and away from the tracker
 (whose thresholds are tuned on people), so `--track` follows faces by motion alone.
@@ -22,8 +23,8 @@ from ovdemo.common.capture import Frame
 from ovdemo.common.console import console, warn
 from ovdemo.common.draw import Style, color_for, draw_objects
 from ovdemo.common.errors import DemoError
-from ovdemo.common.family import Family, RunContext
-from ovdemo.common.inference import InferenceConfig, ModelOutputs, compile_model, embed_preprocessing
+from ovdemo.common.family import Family, RunContext, choose_decoder
+from ovdemo.common.inference import InferenceConfig, ModelOutputs, compile_model, embed_preprocessing, read_model
 from ovdemo.common.models import ResolvedModel, resolve_from_options
 from ovdemo.common.options import DRAWING, REID_THRESHOLD, THRESHOLD, TRACKING, Alias, Opt, arch_opt, model_opt
 from ovdemo.common.results import Detections, Result, clip_boxes
@@ -31,7 +32,7 @@ from ovdemo.common.specs import ModelSpec
 from ovdemo.common.stages import crop, expand_boxes
 
 from .detector import DECODERS, Detector
-from .face_gallery import UNKNOWN, Gallery, align, five_points, gallery_photos
+from .face_gallery import REFERENCE_POINTS, UNKNOWN, Gallery, align, five_points, gallery_photos
 from .face_stages import AgeGenderStage, EmotionsStage, FaceStage, HeadPoseStage, LandmarksStage, ReidStage
 
 DEFAULT_STAGE_MODELS = {
@@ -65,8 +66,9 @@ def _stage_options() -> tuple[Opt, ...]:
     switches = {"age-gender": ("Estimate age and gender.", "Age and gender model."),
                 "emotions": ("Recognise emotions (neutral, happy, sad, surprise, anger).", "Emotions model."),
                 "head-pose": ("Estimate head pose (yaw, pitch, roll), drawn as axes.", "Head pose model.")}
-    opts = [model_opt("landmarks_model", "--landmarks-model", DEFAULT_STAGE_MODELS["landmarks"],
-                      "Landmarks, always on: 5 points, or 35 with facial-landmarks-35-adas-0002.")]
+    opts = [model_opt("landmarks_model", "--landmarks-model", None,
+                      f"Landmarks, always on: 5 points ({DEFAULT_STAGE_MODELS['landmarks']}, unless the detector "
+                      "finds them itself, as RetinaFace does), or 35 with facial-landmarks-35-adas-0002.")]
     for kind, (flag_help, model_help) in switches.items():
         opts.append(Opt(_option(kind), (f"--{kind}",), flag_help, default=False, is_flag=True))
         opts.append(model_opt(f"{_option(kind)}_model", f"--{kind}-model", DEFAULT_STAGE_MODELS[kind], model_help))
@@ -178,9 +180,10 @@ class FaceFamily(Family):
         THRESHOLD, arch_opt(DECODERS), *_stage_options(), *GALLERY_OPTIONS, *DRAWING, *FACE_TRACKING,
     )
 
-    def __init__(self, model: ResolvedModel, opts, stage_models: dict[str, ResolvedModel]):
-        """`stage_models`: kind -> model; "landmarks" always, "reid" with a gallery."""
-        super().__init__(model, opts)
+    def __init__(self, model: ResolvedModel, opts, stage_models: dict[str, ResolvedModel],
+                 ov_model: ov.Model | None = None):
+        """`stage_models`: kind -> model; "landmarks" unless the detector finds them, "reid" with a gallery."""
+        super().__init__(model, opts, ov_model)
         self.stage_models = stage_models
         self.gallery_dir = Path(opts.gallery) if opts.get("gallery") else None
         self.enroll = bool(opts.get("enroll"))
@@ -199,12 +202,16 @@ class FaceFamily(Family):
         threshold = opts.get("reid_threshold")
         if threshold is not None and not 0 <= threshold <= 2:
             raise DemoError(f"--reid-threshold {threshold} is out of range", "a cosine distance: 0 to 2")
-        enabled = ["landmarks", *(kind for kind in SWITCHED if opts.get(_option(kind)))]
+        detector = resolve_from_options(opts.model, opts)
+        graph = read_model(detector.path)
+        own_landmarks = choose_decoder(DECODERS, graph, detector.spec, opts.get("arch"), cls.name).gives_landmarks
+        enabled = [*(["landmarks"] if opts.get("landmarks_model") or not own_landmarks else []),
+                   *(kind for kind in SWITCHED if opts.get(_option(kind)))]
         if gallery is not None:
             enabled.append("reid")
         stage_models = {kind: resolve_from_options(opts.get(f"{_option(kind)}_model") or DEFAULT_STAGE_MODELS[kind],
                                                    opts) for kind in enabled}
-        return cls(resolve_from_options(opts.model, opts), opts, stage_models)
+        return cls(detector, opts, stage_models, graph)
 
     @classmethod
     def accepts(cls, model: ov.Model, spec: ModelSpec) -> bool:
@@ -265,9 +272,10 @@ class FaceFamily(Family):
         """The faces found in `image` with what every per-face stage (or those of `kinds`) says of them."""
         stages = {k: s for k, s in self.stages.items() if kinds is None or k in kinds}
         n = len(faces)
-        landmarks_stage = stages["landmarks"]
+        landmarks_stage = stages.get("landmarks")  # None: the detector's own landmarks stand
         if not n:
-            data = {"landmarks": np.zeros((0, landmarks_stage.points, 2), np.float32)}
+            points = landmarks_stage.points if landmarks_stage else 5
+            data = {"landmarks": np.zeros((0, points, 2), np.float32)}
             if "age-gender" in stages or "emotions" in stages:
                 data["attributes"] = []
             if "head-pose" in stages:
@@ -277,8 +285,11 @@ class FaceFamily(Family):
             return faces.with_data(**data)
         boxes = faces.xyxy
         in_flight = {kind: stage.submit(image, boxes) for kind, stage in stages.items() if kind != "reid"}
-        pending, rois = in_flight["landmarks"]
-        landmarks = landmarks_stage.decode(pending.wait(), rois)
+        if landmarks_stage is not None:
+            pending, rois = in_flight["landmarks"]
+            landmarks = landmarks_stage.decode(pending.wait(), rois)
+        else:
+            landmarks = faces.data["landmarks"]
         data: dict = {"landmarks": landmarks}
         reid = stages.get("reid")
         embedding = reid.submit_aligned(align(image, five_points(landmarks), reid.stage.input_size)) \
@@ -343,9 +354,11 @@ class FaceFamily(Family):
             if len(found):
                 areas = np.prod(found.xyxy[:, 2:] - found.xyxy[:, :2], axis=1)
                 found = found[int(areas.argmax())]
-            else:
+            else:  # the whole photo is the face (its landmarks where the re-id model wants them, when the
+                # detector would have given them)
+                own = {} if "landmarks" in self.stages else {"landmarks": (REFERENCE_POINTS * (w, h))[None]}
                 found = Detections(np.array([[0, 0, w - 1, h - 1]], np.float32), np.ones(1, np.float32),
-                                   np.zeros(1, np.int32))
+                                   np.zeros(1, np.int32), data=own)
             gallery.add(name, self.analyse(image, found, ("landmarks", "reid")).data[EMBEDDING][0])
         if not gallery.names and not self.enroll:
             raise DemoError(f"no readable face photos in the gallery {folder}", "add .jpg or .png photos")

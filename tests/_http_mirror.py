@@ -23,10 +23,13 @@ class _QuietServer(ThreadingHTTPServer):
 
 class Mirror:
     """`<base>/models/<release>/models_bin/1/[<composite>/]<name>/<PREC>/<file>` -> `<models_dir>/<name>/<PREC>/<file>`,
-    `<base>/samples/<file>` -> `<samples_dir>/<file>`."""
+    `<base>/samples/<file>` -> `<samples_dir>/<file>`, and any other `<base>/<host>/<path>` -> `<origins_dir>/<host>/
+    <path>` (files laid out as their original URLs have them)."""
 
-    def __init__(self, models_dir: Path | None = None, samples_dir: Path | None = None, stall_seconds: float = 3.0):
+    def __init__(self, models_dir: Path | None = None, samples_dir: Path | None = None, stall_seconds: float = 3.0,
+                 origins_dir: Path | None = None):
         self.models_dir, self.samples_dir, self.stall_seconds = models_dir, samples_dir, stall_seconds
+        self.origins_dir = origins_dir
         self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
         self.faults: dict[str, list[str]] = defaultdict(list)  # file name -> faults for its next requests
         self.chunk_delay = 0.0  # seconds between 64 KiB chunks, to make downloads overlap
@@ -55,6 +58,10 @@ class Mirror:
         with self.lock:
             self.faults[file_name].extend(faults)
 
+    def url(self, original: str) -> str:
+        """Where this mirror serves a file whose original URL is `original` (from `origins_dir`)."""
+        return f"{self.base}/{original.split('://', 1)[1].split('?')[0]}"
+
     def requests_for(self, file_name: str) -> list[str | None]:
         return [rng for path, rng in self.requests if path.rsplit("/", 1)[-1] == file_name]
 
@@ -64,6 +71,8 @@ class Mirror:
             return self.models_dir.joinpath(*parts[-3:])
         if parts[0] == "samples" and self.samples_dir and len(parts) == 2:
             return self.samples_dir / parts[1]
+        if self.origins_dir and ".." not in parts:
+            return self.origins_dir.joinpath(*parts)
         return None
 
     def _next_fault(self, file_name: str) -> str:

@@ -36,7 +36,13 @@ def test_generator_reproduces_the_committed_catalog(omz_source, tmp_path):
 
 def test_every_file_keeps_its_published_url_and_checksum(omz_source):
     models = catalog.models()
-    assert len(models) == len(omz_source["models"]) == 153
+    public = json.loads((OMZ / "public.json").read_text())["models"]
+    assert len(models) == len(omz_source["models"]) + len(public) == 153 + 125
+    for entry in public:
+        model = models[entry["name"]]
+        assert model.public and model.framework == entry["framework"] and model.dir.startswith("public/")
+        assert [(f.path, f.url, f.size, f.sha384) for f in model.source] == [
+            (f["name"], f["url"], f["size"], f["sha384"]) for f in entry["files"]]
     for entry in omz_source["models"]:
         model = models[entry["name"]]
         ours = {f.path: f for files in model.files.values() for f in files}
@@ -128,7 +134,8 @@ def run(*args: str):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
-def test_models_list_filters():
+def test_models_list_filters(monkeypatch):
+    monkeypatch.delenv("OVDEMO_MODELS_DIR", raising=False)
     detection = run("models", "list", "--task", "detection", "--names").output.split()
     assert "person-detection-0202" in detection and "human-pose-estimation-0001" not in detection
     pose = run("models", "list", "--demo", "pose", "--names").output.split()

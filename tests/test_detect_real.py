@@ -107,3 +107,29 @@ def test_ssdlite_tensorflow_graph_finds_the_astronaut_not_the_cat(models_dir, im
     (record,) = read_jsonl(tmp_path / "c.jsonl")
     labels = {o["label"] for o in record["objects"]}
     assert "person" not in labels
+
+
+@pytest.mark.parametrize(("image", "label", "where"), [
+    ("astronaut.png", "person", (20, 60, 365, 512)),  # her, to the waist, left of the helmet
+    ("coffee.png", "cup", (170, 18, 410, 305)),  # the cup with its handle, not the saucer
+    ("chelsea.png", "cat", (0, 10, 425, 300)),
+])
+def test_yolo_fastest_names_what_it_finds(models_dir, images_dir, tmp_path, image, label, where):
+    """A RegionYolo model by name: its COCO labels come from its spec."""
+    model_path(models_dir, "yolo-fastest-1.1")
+    result = run_ovdemo("detect", "-m", "yolo-fastest-1.1", "-i", images_dir / image, "--json", tmp_path / "y.jsonl",
+                        "--no-show", "--infer-precision", "f32", env={"OVDEMO_MODELS_DIR": str(models_dir)})
+    assert result.returncode == 0, result.stderr
+    (record,) = read_jsonl(tmp_path / "y.jsonl")
+    assert [o["label"] for o in record["objects"]] == [label]
+    assert iou(record["objects"][0]["bbox"], where) > 0.7, record["objects"]
+
+
+def test_person_detection_asl_has_people_without_a_labels_output(models_dir, images_dir, tmp_path):
+    model_path(models_dir, "person-detection-asl-0001")
+    result = run_ovdemo("detect", "-m", "person-detection-asl-0001", "-i", images_dir / "astronaut.png", "--json",
+                        tmp_path / "p.jsonl", "--no-show", env={"OVDEMO_MODELS_DIR": str(models_dir)})
+    assert result.returncode == 0, result.stderr
+    (record,) = read_jsonl(tmp_path / "p.jsonl")
+    (person,) = record["objects"]
+    assert person["label"] == "person" and iou(person["bbox"], (20, 60, 365, 512)) > 0.6, person
