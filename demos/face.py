@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import openvino as ov
 
+from ovdemo.common.attributes import AttributeModel
 from ovdemo.common.capture import Frame
 from ovdemo.common.console import console, warn
 from ovdemo.common.draw import Style, color_for, draw_objects
@@ -29,11 +30,11 @@ from ovdemo.common.models import ResolvedModel, resolve_from_options
 from ovdemo.common.options import DRAWING, REID_THRESHOLD, THRESHOLD, TRACKING, Alias, Opt, arch_opt, model_opt
 from ovdemo.common.results import Detections, Result, clip_boxes
 from ovdemo.common.specs import ModelSpec
-from ovdemo.common.stages import crop, expand_boxes
+from ovdemo.common.stages import FrameJobs, ObjectStage, crop, expand_boxes
 
 from .detector import DECODERS, Detector
-from .face_gallery import REFERENCE_POINTS, UNKNOWN, Gallery, align, five_points, gallery_photos
-from .face_stages import AgeGenderStage, EmotionsStage, FaceStage, HeadPoseStage, LandmarksStage, ReidStage
+from .face_gallery import REFERENCE_POINTS, UNKNOWN, Gallery, gallery_photos
+from .face_stages import EMBEDDING, FaceStage, HeadPoseStage, LandmarksStage, ReidStage
 
 DEFAULT_STAGE_MODELS = {
     "landmarks": "landmarks-regression-retail-0009",
@@ -42,10 +43,9 @@ DEFAULT_STAGE_MODELS = {
     "head-pose": "head-pose-estimation-adas-0001",
     "reid": "face-reidentification-retail-0095",
 }
-STAGE_TYPES: dict[str, type[FaceStage]] = {
-    "landmarks": LandmarksStage, "age-gender": AgeGenderStage, "emotions": EmotionsStage,
-    "head-pose": HeadPoseStage, "reid": ReidStage,
-}
+STAGE_TYPES: dict[str, type[FaceStage]] = {"landmarks": LandmarksStage, "head-pose": HeadPoseStage,
+                                            "reid": ReidStage}
+ATTRIBUTE_KINDS = ("age-gender", "emotions")  # attribute models, read as --classify reads any
 SWITCHED = ("age-gender", "emotions", "head-pose")  # stages a flag turns on; landmarks always run
 DEFAULT_REID_THRESHOLD = 0.6  # cosine distance; the face re-id model's spec may say otherwise (`reid_threshold`)
 ENROLL_CROP = 1.6  # enrolled photos keep a margin around the face, so the detector finds it again on reload
@@ -54,7 +54,6 @@ ENROLL_MIN_SIZE = 40  # px: smaller faces give embeddings too poor to enrol
 # its identity by more than NEW_VIEW becomes one more view of it, up to MAX_VIEWS learned views per identity.
 # A frontal face one frame and a turned one a second later are 0.7 apart, each 0.2 from the views between.
 LEARN_WITHIN, NEW_VIEW, MAX_VIEWS = 0.5, 0.1, 20
-EMBEDDING = "face_embedding"  # data key of the face embeddings: not "embedding", which the tracker would use
 
 
 def _option(kind: str) -> str:
@@ -105,24 +104,6 @@ def draw_head_pose(image: np.ndarray, centre, yaw: float, pitch: float, roll: fl
     for axis, color in (((1, 0, 0), (0, 0, 255)), ((0, -1, 0), (0, 255, 0)), ((0, 0, -1), (255, 0, 0))):
         dx, dy, _ = rotation @ np.array(axis, np.float64) * length
         cv2.line(image, (cx, cy), (int(round(cx + dx)), int(round(cy + dy))), color, thickness, cv2.LINE_AA)
-
-
-def attributes_of(age: np.ndarray | None, male: np.ndarray | None, emotions: np.ndarray | None,
-                  emotion_labels: tuple[str, ...]) -> list[dict]:
-    """Per face: age in years, gender and emotion as the schema's attributes."""
-    n = len(age) if age is not None else len(emotions)
-    attributes: list[dict] = [{} for _ in range(n)]
-    for i, face in enumerate(attributes):
-        if age is not None:
-            p = float(male[i])
-            face["age"] = {"value": float(age[i]), "unit": "years"}
-            face["gender"] = {"label": "male" if p >= 0.5 else "female", "confidence": max(p, 1.0 - p)}
-        if emotions is not None:
-            scores = emotions[i]
-            best = int(scores.argmax())
-            face["emotion"] = {"label": emotion_labels[best], "label_id": best, "confidence": float(scores[best]),
-                               "scores": {name: float(s) for name, s in zip(emotion_labels, scores, strict=True)}}
-    return attributes
 
 
 def caption_parts(faces: Detections, i: int) -> list[str]:
@@ -191,7 +172,7 @@ class FaceFamily(Family):
         if self.match_threshold is None and "reid" in stage_models:
             self.match_threshold = float(stage_models["reid"].spec.params.get("reid_threshold",
                                                                               DEFAULT_REID_THRESHOLD))
-        self.stages: dict[str, FaceStage] = {}
+        self.face_stages: dict[str, FaceStage | AttributeModel] = {}
         self.gallery: Gallery | None = None
         self.detector: Detector | None = None
 
@@ -221,9 +202,24 @@ class FaceFamily(Family):
     # -- hooks
 
     def start(self, ctx: RunContext) -> None:
-        self.stages = {kind: STAGE_TYPES[kind](model, ctx.config) for kind, model in self.stage_models.items()}
+        self.face_stages = {kind: AttributeModel(model, ctx.config) if kind in ATTRIBUTE_KINDS
+                            else STAGE_TYPES[kind](model, ctx.config) for kind, model in self.stage_models.items()}
+        self.stages = self.declared(tuple(self.face_stages))
         if self.gallery_dir is not None:
             self.gallery = self.load_gallery(self.gallery_dir, ctx.config)
+
+    def declared(self, kinds: tuple[str, ...]) -> list[ObjectStage]:
+        """The per-face stages of `kinds` for the pipeline: re-identification after the landmarks it aligns on
+        (when the detector gives landmarks itself, right away), the others all at once."""
+        stages = []
+        for kind in kinds:
+            stage = self.face_stages[kind]
+            if isinstance(stage, AttributeModel):
+                stages.append(stage.object_stage())
+            else:
+                stages.append(stage.object_stage(after="landmarks" if kind == "reid" and "landmarks" in kinds
+                                                 else None))
+        return stages
 
     def prepare(self, model: ov.Model) -> None:
         if self.detector is None:
@@ -233,15 +229,19 @@ class FaceFamily(Family):
         return Detector(model, self.model, threshold=self.opts.get("threshold"), arch=self.opts.get("arch"),
                         family=self.name)
 
+    def object_names(self) -> tuple[str, ...] | None:
+        return self.detector.names if self.detector is not None else None
+
     def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Result:
         h, w = frame.image.shape[:2]
-        faces = self.detector(outputs, (w, h))
-        with self.timer("face stages"):
-            faces = self.analyse(frame.image, faces)
+        return Result(self.detector(outputs, (w, h)))  # the per-face stages are the pipeline's to run
+
+    def complete(self, result: Result, frame: Frame) -> Result:
+        """In frame order, once every per-face stage has answered: who each face is (the gallery learns)."""
         if self.gallery is not None:
             with self.timer("identify"):
-                faces = self.identify(frame.image, faces)
-        return Result(faces)
+                result.objects = self.identify(frame.image, result.objects)
+        return result
 
     def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
         faces = result.objects
@@ -263,50 +263,19 @@ class FaceFamily(Family):
                 draw_head_pose(image, centre, *faces.data["head_pose"][i], 0.5 * (box[2] - box[0]), style.thickness)
 
     def finish(self) -> None:
-        for stage in self.stages.values():
+        for stage in self.face_stages.values():
             stage.stage.wait_all()
 
     # -- the per-face stages and the gallery
 
     def analyse(self, image: np.ndarray, faces: Detections, kinds: tuple[str, ...] | None = None) -> Detections:
-        """The faces found in `image` with what every per-face stage (or those of `kinds`) says of them."""
-        stages = {k: s for k, s in self.stages.items() if kinds is None or k in kinds}
-        n = len(faces)
-        landmarks_stage = stages.get("landmarks")  # None: the detector's own landmarks stand
-        if not n:
-            points = landmarks_stage.points if landmarks_stage else 5
-            data = {"landmarks": np.zeros((0, points, 2), np.float32)}
-            if "age-gender" in stages or "emotions" in stages:
-                data["attributes"] = []
-            if "head-pose" in stages:
-                data["head_pose"] = np.zeros((0, 3), np.float32)
-            if "reid" in stages:
-                data[EMBEDDING] = np.zeros((0, 0), np.float32)
-            return faces.with_data(**data)
-        boxes = faces.xyxy
-        in_flight = {kind: stage.submit(image, boxes) for kind, stage in stages.items() if kind != "reid"}
-        if landmarks_stage is not None:
-            pending, rois = in_flight["landmarks"]
-            landmarks = landmarks_stage.decode(pending.wait(), rois)
-        else:
-            landmarks = faces.data["landmarks"]
-        data: dict = {"landmarks": landmarks}
-        reid = stages.get("reid")
-        embedding = reid.submit_aligned(align(image, five_points(landmarks), reid.stage.input_size)) \
-            if reid else None
-        age = male = emotions = None
-        if "age-gender" in in_flight:
-            age, male = stages["age-gender"].decode(in_flight["age-gender"][0].wait())
-        if "emotions" in in_flight:
-            emotions = stages["emotions"].decode(in_flight["emotions"][0].wait())
-        if age is not None or emotions is not None:
-            labels = tuple(stages["emotions"].labels) if emotions is not None else ()
-            data["attributes"] = attributes_of(age, male, emotions, labels)
-        if "head-pose" in in_flight:
-            data["head_pose"] = stages["head-pose"].decode(in_flight["head-pose"][0].wait())
-        if embedding is not None:
-            data[EMBEDDING] = reid.decode(embedding.wait())
-        return faces.with_data(**data)
+        """The faces found in `image` with what the per-face stages (those of `kinds`, else all) say of them,
+        waited for: the gallery's photos, before the run starts."""
+        kinds = tuple(self.face_stages) if kinds is None else tuple(k for k in kinds if k in self.face_stages)
+        jobs = FrameJobs(self.declared(kinds), Result(faces),
+                         Frame(0, image, 0.0, 0.0, 0.0))
+        jobs.wait()
+        return jobs.result.objects
 
     def identify(self, image: np.ndarray, faces: Detections) -> Detections:
         """The faces with their gallery identities; with --enroll, unknown whole faces join the gallery and
@@ -356,7 +325,7 @@ class FaceFamily(Family):
                 found = found[int(areas.argmax())]
             else:  # the whole photo is the face (its landmarks where the re-id model wants them, when the
                 # detector would have given them)
-                own = {} if "landmarks" in self.stages else {"landmarks": (REFERENCE_POINTS * (w, h))[None]}
+                own = {} if "landmarks" in self.face_stages else {"landmarks": (REFERENCE_POINTS * (w, h))[None]}
                 found = Detections(np.array([[0, 0, w - 1, h - 1]], np.float32), np.ones(1, np.float32),
                                    np.zeros(1, np.int32), data=own)
             gallery.add(name, self.analyse(image, found, ("landmarks", "reid")).data[EMBEDDING][0])

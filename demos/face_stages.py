@@ -14,7 +14,12 @@ import openvino as ov
 from ovdemo.common.errors import DemoError
 from ovdemo.common.inference import InferenceConfig, ModelOutputs, describe_ports, find_port, port_key, port_shape
 from ovdemo.common.models import ResolvedModel
-from ovdemo.common.stages import Pending, Stage, crops, expand_boxes
+from ovdemo.common.results import Detections
+from ovdemo.common.stages import ObjectStage, Stage, crops, expand_boxes
+
+from .face_gallery import align, five_points
+
+EMBEDDING = "face_embedding"  # data key of the face embeddings
 
 
 @dataclass(frozen=True)
@@ -78,11 +83,25 @@ class FaceStage:
         """The name to read a found output by (None when none was found, or it has no name)."""
         return port_key(port) if port is not None and port.get_names() else None
 
-    def submit(self, image: np.ndarray, boxes: np.ndarray) -> tuple[Pending, np.ndarray]:
-        """Start the model on every face of `image` at once; returns the batch in flight and the regions cut,
-        in whole pixels: what the model saw, which its outputs (e.g. landmarks) are relative to."""
-        rois = np.round(self.roi.of(boxes))
-        return self.stage.submit(crops(image, rois, self.stage.input_size)), rois
+    def regions(self, boxes: np.ndarray) -> np.ndarray:
+        """The regions cut for these face boxes, in whole pixels: what the model sees, which its outputs (e.g.
+        landmarks) are relative to."""
+        return np.round(self.roi.of(boxes))
+
+    def batch(self, image: np.ndarray, faces: Detections, indices: np.ndarray) -> np.ndarray:
+        return crops(image, self.regions(faces.xyxy[indices]), self.stage.input_size)
+
+    def apply(self, faces: Detections, indices: np.ndarray, outputs: ModelOutputs) -> None:
+        """Write the decoded outputs into the faces' data."""
+        raise NotImplementedError
+
+    def defaults(self, faces: Detections) -> None:
+        """The data this stage writes, before it answers (every face of every frame has the keys)."""
+        raise NotImplementedError
+
+    def object_stage(self, after: str | None = None) -> ObjectStage:
+        return ObjectStage(self.kind, self.stage, apply=self.apply, batch=self.batch, after=after,
+                           defaults=self.defaults)
 
     def _get(self, outputs: ModelOutputs, name: str) -> np.ndarray:
         array = outputs.get(name)
@@ -109,35 +128,11 @@ class LandmarksStage(FaceStage):
         size = rois[:, None, 2:] - rois[:, None, :2]
         return rois[:, None, :2] + normalised * size
 
+    def apply(self, faces: Detections, indices: np.ndarray, outputs: ModelOutputs) -> None:
+        faces.data["landmarks"] = self.decode(outputs, self.regions(faces.xyxy[indices]))  # every face
 
-class AgeGenderStage(FaceStage):
-    kind = "age-gender"
-    expects = "'prob' (2 values per face: female, male) and 'age_conv3' (1 value per face: age / 100)"
-    default_roi = Roi(1.2, square=True)  # interactive_face_detection_demo's -bb_enlarge_coef
-
-    def bind(self, ports: list) -> bool:
-        self.gender = self._key(find_port(ports, ("prob",), per_face(2)))
-        self.age = self._key(find_port(ports, ("age_conv3", "fc3_a"), per_face(1)))
-        return self.gender is not None and self.age is not None and self.gender != self.age
-
-    def decode(self, outputs: ModelOutputs) -> tuple[np.ndarray, np.ndarray]:
-        """Ages in years and the probability of each face being male."""
-        return self._get(outputs, self.age)[:, 0] * 100.0, self._get(outputs, self.gender)[:, 1]
-
-
-class EmotionsStage(FaceStage):
-    kind = "emotions"
-    expects = "one output of 5 scores per face (neutral, happy, sad, surprise, anger), e.g. 'prob_emotion'"
-    default_roi = Roi(1.2, square=True)
-    default_labels = ("neutral", "happy", "sad", "surprise", "anger")
-
-    def bind(self, ports: list) -> bool:
-        self.labels = self.labels or self.default_labels
-        self.output = self._key(find_port(ports, ("prob_emotion",), per_face(len(self.labels))))
-        return self.output is not None
-
-    def decode(self, outputs: ModelOutputs) -> np.ndarray:
-        return self._get(outputs, self.output)
+    def defaults(self, faces: Detections) -> None:
+        faces.data["landmarks"] = np.zeros((len(faces), self.points, 2), np.float32)
 
 
 class HeadPoseStage(FaceStage):
@@ -153,19 +148,33 @@ class HeadPoseStage(FaceStage):
         """(N, 3) yaw, pitch, roll in degrees."""
         return np.concatenate([self._get(outputs, name)[:, :1] for name in self.angles], axis=1)
 
+    def apply(self, faces: Detections, indices: np.ndarray, outputs: ModelOutputs) -> None:
+        faces.data["head_pose"] = self.decode(outputs)
+
+    def defaults(self, faces: Detections) -> None:
+        faces.data["head_pose"] = np.zeros((len(faces), 3), np.float32)
+
 
 class ReidStage(FaceStage):
-    """Face re-identification: one embedding per aligned face (no box crop: see face_gallery.align)."""
+    """Face re-identification: one embedding per face aligned on its five landmarks (no box crop: see
+    face_gallery.align), under EMBEDDING (not "embedding", which the tracker would use with thresholds tuned on
+    people)."""
 
-    kind = "face re-identification"
+    kind = "reid"
     expects = "one embedding output per face, e.g. '658' [1,256,1,1]"
 
     def bind(self, ports: list) -> bool:
         self.output = self._key(find_port(ports, ("658",)) or self._only(ports))
         return self.output is not None
 
-    def submit_aligned(self, faces: np.ndarray) -> Pending:
-        return self.stage.submit(faces)
+    def batch(self, image: np.ndarray, faces: Detections, indices: np.ndarray) -> np.ndarray:
+        return align(image, five_points(faces.data["landmarks"][indices]), self.stage.input_size)
 
     def decode(self, outputs: ModelOutputs) -> np.ndarray:
         return self._get(outputs, self.output)
+
+    def apply(self, faces: Detections, indices: np.ndarray, outputs: ModelOutputs) -> None:
+        faces.data[EMBEDDING] = self.decode(outputs)
+
+    def defaults(self, faces: Detections) -> None:
+        faces.data[EMBEDDING] = np.zeros((len(faces), 0), np.float32)
