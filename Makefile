@@ -8,7 +8,7 @@ export OVDEMO_SAMPLES_DIR ?= $(if $(wildcard $(SHARED)/videos),$(SHARED)/videos,
 OMZ ?= $(SHARED)/omz
 DEMO_SAMPLE ?= one-by-one-person-detection
 
-.PHONY: install demo test quick bench lint clean catalog
+.PHONY: install demo test quick bench soak lint clean catalog
 
 $(BIN)/ovdemo: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ quick: install
 BENCH ?= $(sort $(wildcard tests/bench_*.py))
 bench: install
 	@for b in $(BENCH); do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Soak (not a test): a long looping run, resident memory sampled as it goes; its slope must be flat.
+soak: install
+	$(BIN)/python tests/soak.py
 
 lint: install
 	$(BIN)/ruff check .
