@@ -115,13 +115,11 @@ class CaptureSource(Source):
     def _open(self) -> cv2.VideoCapture | None:
         if isinstance(self.target, int):
             cap = cv2.VideoCapture(self.target)
-        elif self.live:  # FFmpeg's own time-outs, so that a server that never answers gives up in seconds
+        else:  # live: FFmpeg's own time-outs, so that a server that never answers gives up in seconds
             ms = int(STREAM_TIMEOUT_S * 1000)
-            cap = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG,
-                                   [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
-        else:
-            cap = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG)
-            if not cap.isOpened():
+            timeouts = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms] if self.live else []
+            cap = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, timeouts)
+            if not cap.isOpened() and "://" not in self.target:  # a file or device another backend may read
                 cap = cv2.VideoCapture(self.target)
         if not cap.isOpened():
             cap.release()
