@@ -9,7 +9,7 @@ OMZ ?= $(SHARED)/omz
 DEMO_SAMPLE ?= one-by-one-person-detection
 DEMO_MODEL ?= person-detection-0202
 
-.PHONY: install demo test quick bench lint clean catalog
+.PHONY: install demo test quick bench soak lint clean catalog
 
 # setuptools tells every editable install that a folder named like the package could shadow it: the
 # repository root *is* the package here, so that note says nothing (PYTHONWARNINGS reaches the build backend).
@@ -51,6 +51,10 @@ quick: install
 BENCH ?= $(sort $(wildcard tests/bench_*.py))
 bench: install
 	@for b in $(BENCH); do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Soak (not a test): a long looping run, resident memory sampled as it goes; its slope must be flat.
+soak: install
+	$(BIN)/python tests/soak.py
 
 lint: install
 	$(BIN)/ruff check .

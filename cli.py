@@ -11,6 +11,7 @@ from ovdemo import __version__
 from ovdemo.common import catalog_cli, errors
 from ovdemo.common.errors import DemoError
 from ovdemo.common.family import Family
+from ovdemo.common.interrupt import STOP
 from ovdemo.common.options import apply
 from ovdemo.common.pipeline import run
 from ovdemo.common.tracking import Tracking
@@ -46,8 +47,7 @@ def family_command(family: type[Family]) -> click.Command:
     def command(**kwargs):
         opts = family.build_options(kwargs, cli=True)
         Tracking.check_options(opts)
-        instance = family.create(opts)
-        return run(instance, instance.opts)
+        return run(family, opts)  # outputs are claimed before the family is built
 
     command.__doc__ = family.summary
     return click.command(name=family.name, help=family.summary, epilog=epilog)(apply(command, family.options()))
@@ -94,9 +94,11 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         code = 130
     except Exception as e:  # a bug or an unexpected failure: still one line unless --verbose
+        if STOP.requested:  # e.g. an import that a Ctrl+C cut short: the interruption is what happened
+            sys.exit(130)
         if errors.VERBOSE:
             traceback.print_exc()
         click.echo(f"error: {type(e).__name__}: {errors.one_line(str(e))} (run with --verbose for details)",
                    err=True)
         code = 1
-    sys.exit(code if isinstance(code, int) else 0)
+    sys.exit(130 if STOP.requested else code if isinstance(code, int) else 0)

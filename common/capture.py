@@ -20,6 +20,8 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".p
 RAW_STREAM_SUFFIXES = {".264", ".h264", ".265", ".h265", ".hevc"}  # frame count unknown to OpenCV
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "srt")
 DEFAULT_FPS = 30.0
+STREAM_TIMEOUT_S = 5.0  # opening a camera or stream, and waiting for one of its frames
+RESYNC_GRABS = 30  # frames a damaged file may skip looking for the next one that decodes
 
 
 @dataclass
@@ -29,6 +31,20 @@ class Frame:
     timestamp: float  # seconds since the start of the source
     captured: float  # time.perf_counter() when the frame was read
     decode_ms: float
+
+
+@dataclass(frozen=True)
+class InputDamage:
+    """A file input that gave fewer frames than it promised: read against expected, and where it first failed."""
+
+    read: int
+    expected: int
+    first_bad: int  # the position (0-based frame) of the first frame that could not be read
+    what: str  # why, in words: "the file ends early", "undecodable frames", "unreadable images (e.g. x.png)"
+
+    def text(self, name: str) -> str:
+        return (f"input {name} is damaged: {self.what}; read {self.read} of {self.expected} frames, "
+                f"the first bad one at position {self.first_bad}")
 
 
 def _sane_fps(value: float) -> float:
@@ -51,6 +67,10 @@ class Source:
         """(w, h) every frame will have, when the source can promise it (fixes the model's input shape)."""
         return None
 
+    def end_of_pass(self) -> InputDamage | None:
+        """Called when `read()` returned None for a file input: what was missing from this pass, if anything."""
+        return None
+
     def rewind(self) -> bool:
         """Start again from the first frame (for --loop); False if this source cannot."""
         return False
@@ -62,30 +82,45 @@ class Source:
         pass
 
 
+def _bounded(work, seconds: float):
+    """`work()` on a helper thread, waited for at most `seconds` (plus a margin): a camera or server that never
+    answers must not hold the run, and the wait stays interruptible (Ctrl+C acts at once). None on time-out."""
+    box: list = []
+    thread = threading.Thread(target=lambda: box.append(work()), name="ovdemo-open", daemon=True)
+    thread.start()
+    thread.join(seconds + 2.0)  # OpenCV's own time-outs end it first; the margin covers the ones it lacks
+    return box[0] if box else None
+
+
 class CaptureSource(Source):
     """Anything cv2.VideoCapture opens: files, cameras, network streams."""
 
     def __init__(self, target: str | int, name: str, live: bool, open_error: DemoError):
         self.target, self.name, self.live = target, name, live
-        self._cap = self._open()
-        if self._cap is None:
+        started = time.monotonic()
+        opened = _bounded(self._open_and_read, STREAM_TIMEOUT_S) if live else self._open_and_read()
+        if opened is None:
+            if live and time.monotonic() - started >= STREAM_TIMEOUT_S - 0.5:
+                raise DemoError(f"{open_error.message}: no answer within {STREAM_TIMEOUT_S:g} s", open_error.hint)
             raise open_error
+        self._cap, self._first = opened
         self.fps = _sane_fps(self._cap.get(cv2.CAP_PROP_FPS))
         count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
         is_raw = isinstance(target, str) and Path(target).suffix.lower() in RAW_STREAM_SUFFIXES
         self.total = count if (not live and not is_raw and 0 < count < 10**8) else None
-        self._first = self._read_checked()
-        if self._first is None:
-            self._cap.release()
-            raise open_error
         self._size = (self._first.shape[1], self._first.shape[0])
+        self._pass_read = self._pass_position = 0  # frames decoded / frames consumed (decoded or not) this pass
+        self._first_bad: int | None = None
+        self._resumed = False  # frames decoded again after a bad one
 
     def _open(self) -> cv2.VideoCapture | None:
         if isinstance(self.target, int):
             cap = cv2.VideoCapture(self.target)
-        else:
-            cap = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG)
-            if not cap.isOpened():
+        else:  # live: FFmpeg's own time-outs, so that a server that never answers gives up in seconds
+            ms = int(STREAM_TIMEOUT_S * 1000)
+            timeouts = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms] if self.live else []
+            cap = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, timeouts)
+            if not cap.isOpened() and "://" not in self.target:  # a file or device another backend may read
                 cap = cv2.VideoCapture(self.target)
         if not cap.isOpened():
             cap.release()
@@ -93,6 +128,17 @@ class CaptureSource(Source):
         if self.live:
             cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the driver's queue adds latency; we keep our own
         return cap
+
+    def _open_and_read(self) -> tuple[cv2.VideoCapture, np.ndarray] | None:
+        """The capture and its first frame: a source that opens but gives no frame is no source."""
+        cap = self._open()
+        if cap is None:
+            return None
+        ok, image = cap.read()
+        if not ok or image is None or not image.size:
+            cap.release()
+            return None
+        return cap, image
 
     def _read_checked(self) -> np.ndarray | None:
         ok, image = self._cap.read()
@@ -105,8 +151,41 @@ class CaptureSource(Source):
     def read(self) -> np.ndarray | None:
         if self._first is not None:
             image, self._first = self._first, None
-            return image
-        return self._read_checked()
+        else:
+            image = self._read_checked()
+            if image is None and not self.live:
+                image = self._resync()
+        if image is not None:
+            self._pass_read += 1
+            self._pass_position += 1
+        return image
+
+    def _resync(self) -> np.ndarray | None:
+        """A file whose header promises more frames than were read: skip undecodable data to the next frame
+        that decodes (a damaged middle), or give up (a file that ends early)."""
+        if self.total is None or self._pass_position >= self.total:
+            return None
+        if self._first_bad is None:
+            self._first_bad = self._pass_position
+        for _ in range(RESYNC_GRABS):
+            self._pass_position += 1  # the frame that failed
+            if not self._cap.grab():
+                return None
+            ok, image = self._cap.retrieve()
+            if ok and image is not None and image.size:
+                self._resumed = True
+                return image  # (read() counts it)
+        return None
+
+    def end_of_pass(self) -> InputDamage | None:
+        read, first_bad, resumed = self._pass_read, self._first_bad, self._resumed
+        self._pass_read = self._pass_position = 0
+        self._first_bad, self._resumed = None, False
+        if self.live or self.total is None or read >= self.total:
+            return None
+        if not resumed:
+            return InputDamage(read, self.total, read, "it ends before the frame count its header gives")
+        return InputDamage(read, self.total, first_bad, "some of its frames do not decode")
 
     def rewind(self) -> bool:
         return not self.live and self.reconnect()
@@ -147,8 +226,16 @@ class ImageListSource(Source):
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is not None:
                 return image
-            self.skipped.append(path)
+            if path not in self.skipped:
+                self.skipped.append(path)
         return None
+
+    def end_of_pass(self) -> InputDamage | None:
+        if not self.skipped:
+            return None
+        bad = self.paths.index(self.skipped[0])
+        return InputDamage(len(self.paths) - len(self.skipped), len(self.paths), bad,
+                           f"{len(self.skipped)} image(s) do not decode, e.g. {self.skipped[0]}")
 
     def rewind(self) -> bool:
         self._next = 0
@@ -177,31 +264,33 @@ def _sequence_files(pattern: str) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def open_source(spec: str, offline: bool = False) -> Source:
-    """Open `-i`: camera, video file, image, folder, glob, image sequence, URL, or a sample video by name
-    (`sample:car-detection`, or `car-detection.mp4` where no such file exists; downloaded unless `offline`)."""
+@dataclass(frozen=True)
+class InputSpec:
+    """What `-i` names, before anything is opened: a camera, a stream, a video file, or a list of images."""
+
+    kind: str  # "camera", "stream", "video", "images"
+    target: str | int
+    name: str
+    files: tuple[Path, ...] = ()  # the files it reads (a video file, or every image)
+
+
+def resolve_input(spec: str, offline: bool = False) -> InputSpec:
+    """Read `-i` (camera, video file, image, folder, glob, image sequence, URL, or a sample video by name:
+    `sample:car-detection`, or `car-detection.mp4` where no such file exists, downloaded unless `offline`)
+    without opening it: the files it names are known before set-up, so no output can be written over them."""
     text = spec.strip()
     if text.startswith(SAMPLE_SCHEME) or not Path(text).expanduser().exists():
         sample = sample_for_input(text, offline)
         if sample is not None:
-            return open_source(str(sample))
+            return resolve_input(str(sample))
     cam = re.fullmatch(r"(?:cam)?(\d+)", text)
     if cam:
-        index = int(cam.group(1))
-        return CaptureSource(index, f"camera {index}", live=True, open_error=DemoError(
-            f"camera {index} could not be opened", "check that it is connected and not used by another program"))
+        return InputSpec("camera", int(cam.group(1)), f"camera {cam.group(1)}")
     if text.startswith("/dev/video"):
-        return CaptureSource(text, text, live=True, open_error=DemoError(
-            f"camera {text} could not be opened", "check that it exists and that you may read it"))
+        return InputSpec("camera", text, text)
     scheme = text.split("://", 1)[0].lower() if "://" in text else None
     if scheme in STREAM_SCHEMES:
-        source = CaptureSource(text, text, live=True, open_error=DemoError(
-            f"cannot open stream {text}", "check the URL, the network and the credentials"))
-        if source.total is None and scheme in ("http", "https"):
-            count = int(source._cap.get(cv2.CAP_PROP_FRAME_COUNT))
-            if 0 < count < 10**8:  # a file served over HTTP: read it like a file, every frame
-                source.live, source.total = False, count
-        return source
+        return InputSpec("stream", text, text)
     if scheme == "file":
         text = text[len("file://"):]
 
@@ -211,25 +300,45 @@ def open_source(spec: str, offline: bool = False) -> Source:
         if not files:
             suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
             raise DemoError(f"no images in folder '{text}'", f"expected files ending in {suffixes}")
-        return ImageListSource(files, text)
+        return InputSpec("images", text, text, tuple(files))
     if path.is_file():
         if path.suffix.lower() in IMAGE_SUFFIXES:
-            return ImageListSource([path], text)
-        return CaptureSource(str(path), text, live=False, open_error=DemoError(
-            f"cannot read video '{text}'", "the file is not a video OpenCV can decode"))
+            return InputSpec("images", text, text, (path,))
+        return InputSpec("video", str(path), text, (path,))
     if re.search(r"%0?\d*d", text):
         files = _sequence_files(str(path))
         if not files:
             raise DemoError(f"no files match the image sequence '{text}'", "check the folder and the number pattern")
-        return ImageListSource(files, text)
+        return InputSpec("images", text, text, tuple(files))
     if any(c in text for c in "*?["):
         files = _images_in(glob.glob(str(path), recursive=True))
         if not files:
             raise DemoError(f"no images match '{text}'", "check the pattern (quote it so the shell does not expand it)")
-        return ImageListSource(files, text)
+        return InputSpec("images", text, text, tuple(files))
     raise DemoError(f"input not found: {text}",
-                    "give a video or image file, a folder, a glob, an image sequence, a camera (cam0), a URL "
-                    "or a sample video by name (`ovdemo samples list`)")
+                    "give a video or image file, a folder, a glob, an image sequence, a camera (cam0) or a URL")
+
+
+def open_source(spec: str | InputSpec, offline: bool = False) -> Source:
+    """Open `-i`: camera, video file, image, folder, glob, image sequence, URL or sample name."""
+    found = spec if isinstance(spec, InputSpec) else resolve_input(spec, offline)
+    if found.kind == "camera":
+        hint = ("check that it is connected and not used by another program" if isinstance(found.target, int)
+                else "check that it exists and that you may read it")
+        return CaptureSource(found.target, found.name, live=True,
+                             open_error=DemoError(f"{found.name} could not be opened", hint))
+    if found.kind == "stream":
+        source = CaptureSource(found.target, found.name, live=True, open_error=DemoError(
+            f"cannot open stream {found.name}", "check the URL, the network and the credentials"))
+        if source.total is None and str(found.target).split("://", 1)[0].lower() in ("http", "https"):
+            count = int(source._cap.get(cv2.CAP_PROP_FRAME_COUNT))
+            if 0 < count < 10**8:  # a file served over HTTP: read it like a file, every frame
+                source.live, source.total = False, count
+        return source
+    if found.kind == "video":
+        return CaptureSource(found.target, found.name, live=False, open_error=DemoError(
+            f"cannot read video '{found.name}'", "the file is not a video OpenCV can decode"))
+    return ImageListSource(list(found.files), found.name)
 
 
 class FrameReader:
@@ -249,6 +358,7 @@ class FrameReader:
         self.dropped = 0
         self.reconnects = 0
         self.finished = False
+        self.damage: InputDamage | None = None  # the first pass of a file input that came up short
         self.error: DemoError | None = None
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="ovdemo-capture", daemon=True)
@@ -282,6 +392,9 @@ class FrameReader:
                 if image is None:
                     if self.source.live and self._reconnect():
                         continue
+                    if not self.source.live:
+                        damage = self.source.end_of_pass()  # (every pass: it starts the next one's count)
+                        self.damage = self.damage or damage
                     if self.loop and not self.source.live and index > 0 and self.source.rewind():
                         continue
                     break

@@ -2,7 +2,10 @@
 
 Each file streams into `<dest>.part` while its size and sha384 are checked, and is renamed into place only when
 both match, so a model path never holds half a file. A `.part` left by a failed attempt is resumed with an HTTP
-Range request. Retries back off exponentially; a lock file keeps two processes from writing the same file.
+Range request. Only network failures (and a server answering 5xx, 408 or 429) are retried, backing off
+exponentially, and only they suggest checking the network; an HTTP answer such as 404 or bytes other than the
+catalog's fail at once; a local failure (disk full, read-only cache) fails at once and removes the partial file.
+Retries are told on stderr, in a log as on a terminal. A lock file keeps two processes from writing one file.
 
 Environment: OVDEMO_MODEL_BASE_URL / OVDEMO_SAMPLE_BASE_URL (a mirror with the same relative layout),
 OVDEMO_FETCH_TIMEOUT (seconds, connect and per read), OVDEMO_FETCH_RETRIES, OVDEMO_FETCH_BACKOFF (first pause, s).
@@ -48,11 +51,23 @@ class RemoteFile:
 
 
 class _Retry(Exception):
-    """A failure worth another attempt (network, 5xx, timeout)."""
+    """A failure worth another attempt: the network (refused, reset, timed out, cut short), or a server that is
+    briefly unwell (HTTP 5xx, 408, 429)."""
+
+    def __init__(self, why: str, network: bool = True):
+        super().__init__(why)
+        self.network = network
 
 
 class _GiveUp(Exception):
-    """A failure another attempt will not fix (404, wrong content)."""
+    """A failure another attempt will not fix: an HTTP answer such as 404, or bytes other than the catalog's."""
+
+
+class _Local(Exception):
+    """This machine cannot keep the file (disk full, read-only, no permission): no retry, no network advice."""
+
+    def __init__(self, path: Path, error: OSError):
+        super().__init__(f"cannot write {path}: {error.strerror or error}")
 
 
 def _env_number(name: str, default: float) -> float:
@@ -170,8 +185,11 @@ class _Bars:
             self.progress.update(self.overall, completed=self.done)
 
     def note(self, text: str) -> None:
+        """A line above the bars on a terminal, a plain line in a log: a retry is never silent."""
         if self.console.is_terminal:
             self.progress.console.print(text, highlight=False)
+        else:
+            print(text, file=self.console.file, flush=True)
 
 
 def _reason(error: BaseException) -> str:
@@ -193,7 +211,7 @@ def _open(url: str, part: Path, have: int, timeout: float):
             part.unlink(missing_ok=True)
             raise _Retry(f"the server has fewer bytes than the {have} already fetched (HTTP 416)") from None
         if e.code in (408, 429) or e.code >= 500:
-            raise _Retry(f"HTTP {e.code} {e.reason}") from None
+            raise _Retry(f"HTTP {e.code} {e.reason}", network=False) from None
         raise _GiveUp(f"HTTP {e.code} {e.reason}") from None
     except (urllib.error.URLError, OSError) as e:
         raise _Retry(_reason(e)) from None
@@ -211,14 +229,17 @@ def _declared_total(response, have: int) -> int | None:
 def _resume_point(part: Path, rf: RemoteFile):
     """Bytes already in the .part and their running hash; a .part that cannot belong to this file is dropped."""
     digest = hashlib.sha384()
-    have = part.stat().st_size if part.exists() else 0
-    if have > rf.size:
-        part.unlink()
-        return 0, digest
-    if have:
-        with open(part, "rb") as f:
-            while block := f.read(1 << 20):
-                digest.update(block)
+    try:
+        have = part.stat().st_size if part.exists() else 0
+        if have > rf.size:
+            part.unlink()
+            return 0, digest
+        if have:
+            with open(part, "rb") as f:
+                while block := f.read(1 << 20):
+                    digest.update(block)
+    except OSError as e:
+        raise _Local(part, e) from None
     return have, digest
 
 
@@ -239,18 +260,31 @@ def _attempt(url: str, part: Path, rf: RemoteFile, timeout: float, bars: _Bars) 
                 raise _GiveUp(f"the server's file has {total:,} bytes, the catalog expects {rf.size:,}")
             bars.start(rf, have)
             try:
-                with open(part, "ab" if have else "wb") as out:
-                    while chunk := response.read(CHUNK):
-                        have += len(chunk)
-                        if have > rf.size:
-                            break
+                out = open(part, "ab" if have else "wb")  # noqa: SIM115 - closed below, errors told apart
+            except OSError as e:
+                raise _Local(part, e) from None
+            with out:
+                while True:
+                    try:
+                        chunk = response.read(CHUNK)
+                    except OSError as e:  # timeouts and resets; the bytes so far stay for a resume
+                        raise _Retry(f"connection lost after {have:,} of {rf.size:,} bytes: {_reason(e)}") from None
+                    if not chunk:
+                        break
+                    have += len(chunk)
+                    if have > rf.size:
+                        break
+                    try:
                         out.write(chunk)
-                        digest.update(chunk)
-                        bars.advance(len(chunk))
+                    except OSError as e:
+                        raise _Local(part, e) from None
+                    digest.update(chunk)
+                    bars.advance(len(chunk))
+                try:
                     out.flush()
                     os.fsync(out.fileno())
-            except OSError as e:  # includes timeouts and resets; the bytes so far stay for a resume
-                raise _Retry(f"connection lost after {have:,} of {rf.size:,} bytes: {_reason(e)}") from None
+                except OSError as e:
+                    raise _Local(part, e) from None
         if have > rf.size:
             part.unlink()
             raise _GiveUp(f"the server sent more than the expected {rf.size:,} bytes")
@@ -263,12 +297,21 @@ def _attempt(url: str, part: Path, rf: RemoteFile, timeout: float, bars: _Bars) 
         raise (_Retry if resumed else _GiveUp)(why)
 
 
-def _failure(rf: RemoteFile, url: str, why: str) -> DemoError:
-    return DemoError(
-        f"cannot download {url} to {rf.dest}: {why}",
-        f"check the network and proxy settings, or fetch it by hand: "
-        f"curl -fL -o {shlex.quote(str(rf.dest))} {shlex.quote(url)}",
-    )
+def _failure(rf: RemoteFile, url: str, why: str, advice: str) -> DemoError:
+    return DemoError(f"cannot download {url} to {rf.dest}: {why}",
+                     f"{advice}, or fetch it by hand: curl -fL -o {shlex.quote(str(rf.dest))} {shlex.quote(url)}")
+
+
+def _server_advice(url: str) -> str:
+    mirrors = [env for prefix, env in MIRROR_ENV.items() if os.environ.get(env)]
+    return f"check the mirror {mirrors[0]} points at" if mirrors else "the file may have moved"
+
+
+def _local_failure(part: Path, error: _Local) -> DemoError:
+    """Nothing half-written is left behind: a partial file on a full disk only fills it further."""
+    with contextlib.suppress(OSError):
+        part.unlink(missing_ok=True)
+    return DemoError(str(error), "free some space, or set OVDEMO_HOME to a folder you can write")
 
 
 def _fetch_one(rf: RemoteFile, bars: _Bars) -> None:
@@ -277,25 +320,37 @@ def _fetch_one(rf: RemoteFile, bars: _Bars) -> None:
     backoff = _env_number("OVDEMO_FETCH_BACKOFF", 1.0)
     url = source_url(rf.url)
     part = rf.dest.with_name(rf.dest.name + ".part")
-    rf.dest.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(rf.dest, lambda: bars.note(f"waiting for another ovdemo fetching {rf.dest.name}")):
+    with contextlib.ExitStack() as held:
+        try:
+            rf.dest.parent.mkdir(parents=True, exist_ok=True)
+            held.enter_context(_locked(rf.dest, lambda: bars.note(f"waiting for another ovdemo fetching "
+                                                                  f"{rf.dest.name}")))
+        except OSError as e:
+            raise _local_failure(part, _Local(rf.dest.parent, e)) from None
         if is_valid(rf.dest, rf.size, rf.sha384):  # another process finished it while we waited
             return
-        why = ""
+        last = None
         for attempt in range(retries + 1):
             if attempt:
                 time.sleep(backoff * 2 ** (attempt - 1))
             try:
                 _attempt(url, part, rf, timeout, bars)
                 break
+            except _Local as e:
+                raise _local_failure(part, e) from None
             except _GiveUp as e:
-                raise _failure(rf, url, str(e)) from None
+                raise _failure(rf, url, str(e), _server_advice(url)) from None
             except _Retry as e:
-                why = str(e)
-                bars.note(f"{rf.dest.name}: {why}; retrying")
+                last = e
+                if attempt < retries:
+                    bars.note(f"{rf.dest.name}: {e}; retrying ({attempt + 1} of {retries})")
         else:
-            raise _failure(rf, url, f"{why} (gave up after {retries + 1} attempts)")
-        os.replace(part, rf.dest)  # atomic: the final path holds all of the file or none of it
+            advice = "check the network and proxy settings" if last.network else "the server is unwell: try later"
+            raise _failure(rf, url, f"{last} (gave up after {retries + 1} attempts)", advice)
+        try:
+            os.replace(part, rf.dest)  # atomic: the final path holds all of the file or none of it
+        except OSError as e:
+            raise _local_failure(part, _Local(rf.dest, e)) from None
         with contextlib.suppress(OSError):
             _stamp_path(rf.dest).write_text(_stamp(rf.dest, rf.sha384))
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
+import math
 import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 from rich.console import Console
@@ -40,12 +39,65 @@ class StageTimer:
         return taken
 
 
-class Metrics:
+class Histogram:
+    """Percentiles of a stream of positive numbers in fixed memory: counts in log-spaced bins, each 0.5% wide,
+    from 0.01 to 10^6 (ms), so a run of a week keeps as many numbers as a run of a second."""
+
+    LOW, HIGH, BINS = 1e-2, 1e6, 4000
+
     def __init__(self):
-        self.stage_ms: dict[str, list[float]] = {s: [] for s in STAGES}
-        self.latency_ms: list[float] = []
+        self.counts = np.zeros(self.BINS + 2, np.int64)  # with one bin below LOW and one above HIGH
+        self._scale = self.BINS / math.log(self.HIGH / self.LOW)
+        self.count = 0
+        self.total = 0.0
+        self.low, self.high = math.inf, -math.inf
+
+    def add(self, value: float) -> None:
+        if value < self.LOW:
+            k = 0
+        elif value >= self.HIGH:
+            k = self.BINS + 1
+        else:
+            k = 1 + int(math.log(value / self.LOW) * self._scale)
+        self.counts[k] += 1
+        self.count += 1
+        self.total += value
+        self.low, self.high = min(self.low, value), max(self.high, value)
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+    def percentile(self, q: float) -> float:
+        """The q-th percentile (0..100) as numpy's linear method gives it, to within a bin's width."""
+        if not self.count:
+            return 0.0
+        rank = q / 100 * (self.count - 1)
+        cumulative = np.cumsum(self.counts)
+        lo, hi = (self._value(int(np.searchsorted(cumulative, r, side="right"))) for r in (math.floor(rank),
+                                                                                          math.ceil(rank)))
+        return lo + (rank - math.floor(rank)) * (hi - lo)
+
+    def _value(self, k: int) -> float:
+        """The geometric middle of bin k, within the values seen."""
+        if k == 0:
+            return self.low
+        if k > self.BINS:
+            return self.high
+        return min(max(self.LOW * math.exp((k - 0.5) / self._scale), self.low), self.high)
+
+
+class Metrics:
+    """A run's figures, kept in bounded space whatever its length: running sums for the means, a fixed
+    histogram for the latency percentiles."""
+
+    def __init__(self):
+        self.stage_ms: dict[str, list[float]] = {s: [0.0, 0] for s in STAGES}  # stage -> [total ms, frames]
+        self.latency = Histogram()
         self.frames = 0
         self.dropped = 0
+        self.fitted = 0  # frames of another size fitted into the output video
+        self.input_damage = None  # capture.InputDamage: a file input that gave fewer frames than it promised
         self.device = "?"
         self.interrupted = False
         self.started: float | None = None
@@ -58,8 +110,10 @@ class Metrics:
 
     def record(self, timings: dict[str, float], latency_ms: float) -> None:
         for stage, ms in timings.items():
-            self.stage_ms.setdefault(stage, []).append(ms)  # families add their own steps
-        self.latency_ms.append(latency_ms)
+            sums = self.stage_ms.setdefault(stage, [0.0, 0])  # families add their own steps
+            sums[0] += ms
+            sums[1] += 1
+        self.latency.add(latency_ms)
         self.frames += 1
         now = time.perf_counter()
         self._recent.append(now)
@@ -82,18 +136,23 @@ class Metrics:
         return (len(self._recent) - 1) / span if span > 0 else 0.0
 
     def summary(self) -> dict:
-        lat = np.asarray(self.latency_ms) if self.latency_ms else np.zeros(1)
+        lat = self.latency
+        damage = self.input_damage
         return {
             "frames": self.frames,
             "wall_s": round(self.wall_s, 3),
             "fps": round(self.fps, 2),
             "latency_ms": {
-                "mean": round(float(lat.mean()), 2),
-                "p50": round(float(np.percentile(lat, 50)), 2),
-                "p95": round(float(np.percentile(lat, 95)), 2),
+                "mean": round(lat.mean, 2),
+                "p50": round(lat.percentile(50), 2),
+                "p95": round(lat.percentile(95), 2),
             },
-            "stages_ms": {s: round(float(np.mean(v)), 3) if v else None for s, v in self.stage_ms.items()},
+            "stages_ms": {s: round(total / n, 3) if n else None for s, (total, n) in self.stage_ms.items()},
             "dropped": self.dropped,
+            "fitted": self.fitted,
+            "input_complete": damage is None,
+            **({"input_damage": {"frames_read": damage.read, "frames_expected": damage.expected,
+                                 "first_bad_frame": damage.first_bad, "what": damage.what}} if damage else {}),
             "device": self.device,
             "interrupted": self.interrupted,
             **({"notes": self.notes} if self.notes else {}),
@@ -112,13 +171,14 @@ class Metrics:
         for stage, ms in s["stages_ms"].items():
             table.add_row(f"  {stage}", "-" if ms is None else f"{ms:.2f} ms")
         table.add_row("frames dropped", str(s["dropped"]))
+        if s["fitted"]:
+            table.add_row("frames fitted (letterboxed)", str(s["fitted"]))
+        if not s["input_complete"]:
+            d = s["input_damage"]
+            table.add_row("input incomplete", f"{d['frames_read']} of {d['frames_expected']} frames, first bad at "
+                          f"{d['first_bad_frame']}")
         table.add_row("device", s["device"])
         for note in self.notes:
             name, _, value = note.partition(": ")
             table.add_row(name, value)
         console.print(table)
-
-    def write_json(self, path: Path) -> None:
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_text(json.dumps(self.summary(), indent=2) + "\n", encoding="utf-8")
-        tmp.replace(path)

@@ -103,6 +103,7 @@ class Options:
         values = {name: (() if o.multiple and o.default is None else o.default) for name, o in table.items()}
         for name, value in given.items():
             values[name] = tuple(value) if table[name].multiple and not isinstance(value, tuple) else value
+            _check_range(table[name], values[name])
         return cls(values)
 
     @classmethod
@@ -120,6 +121,16 @@ class Options:
         return cls(values)
 
 
+def _check_range(opt: Opt, value: Any) -> None:
+    """A number given from Python meets the bounds its flag has on the command line."""
+    if value is None or not isinstance(opt.type, click.IntRange | click.FloatRange):
+        return
+    try:
+        opt.type.convert(value, None, None)
+    except click.BadParameter as e:
+        raise DemoError(f"{opt.name}={value!r} is out of range", e.message) from None
+
+
 def apply(command, opts: Iterable[Opt]):
     """Add `opts` to a command function (before `click.command`), in the order `--help` will list them."""
     for opt in reversed(list(opts)):
@@ -130,15 +141,17 @@ def apply(command, opts: Iterable[Opt]):
 
 # -- value checks
 
-def _positive(ctx, param, value):
-    if value is not None and not isinstance(value, tuple) and value <= 0:
-        raise click.BadParameter("must be a positive number")
-    return value
+# Upper bounds of the numeric options (every one has one, shown in --help): past them a run would only exhaust
+# memory or time (`text --input-size 20000` once grew to 23.7 GB before the kernel killed it).
+MAX_FRAMES = 10**9
+MAX_REQUESTS = 64  # --nireq, --nstreams: each request holds its own input and output tensors
+MAX_THREADS = 1024
+MAX_INPUT_SIZE = 4096  # a network input of 4096x4096 takes about 1.5 GB for the largest detectors here
 
 
 def _streams(ctx, param, value):
-    if value is not None and value.upper() != "AUTO" and not (value.isdigit() and int(value) > 0):
-        raise click.BadParameter("a positive number or AUTO")
+    if value is not None and value.upper() != "AUTO" and not (value.isdigit() and 0 < int(value) <= MAX_REQUESTS):
+        raise click.BadParameter(f"a number from 1 to {MAX_REQUESTS}, or AUTO")
     return value
 
 
@@ -166,9 +179,9 @@ INPUT = Opt("input", ("-i", "--input"), metavar="SOURCE", required=True,
 PIPELINE: tuple[Opt, ...] = (
     INPUT,
     Opt("loop", ("--loop",), "Replay file inputs from the start when they end.", default=False, is_flag=True),
-    Opt("max_frames", ("--max-frames",), "Stop after N frames.", type=int, callback=_positive, metavar="N"),
+    Opt("max_frames", ("--max-frames",), "Stop after N frames.", type=click.IntRange(1, MAX_FRAMES), metavar="N"),
     Opt("infer_every", ("--infer-every",), "Run the main model on every Nth frame; frames between carry the last "
-        "results over (with --track, the tracker's predictions).", default=1, type=click.IntRange(min=1),
+        "results over (with --track, the tracker's predictions).", default=1, type=click.IntRange(1, 1000),
         metavar="N", show_default=True),
     Opt("models_dir", ("--models-dir",), "Folder of models by name: <dir>/<name>/<PRECISION>/<name>.xml or "
         "<dir>/intel/<name>/<PRECISION>/... [env OVDEMO_MODELS_DIR]", type=click.Path(file_okay=False),
@@ -182,10 +195,10 @@ PIPELINE: tuple[Opt, ...] = (
     Opt("hint", ("--hint",), "Performance hint; auto: latency for cameras and streams, throughput for files.",
         default="auto", type=click.Choice(["auto", "throughput", "latency", "none"]), show_default=True),
     Opt("nireq", ("--nireq",), "Infer requests in flight; 0 asks the device for its optimal number.", default=0,
-        type=click.IntRange(min=0), show_default=True),
-    Opt("nstreams", ("--nstreams",), "Device streams (default: from the hint).", callback=_streams,
-        metavar="N|AUTO"),
-    Opt("nthreads", ("--nthreads",), "CPU inference threads.", type=int, callback=_positive, metavar="N"),
+        type=click.IntRange(0, MAX_REQUESTS), show_default=True),
+    Opt("nstreams", ("--nstreams",), f"Device streams, 1 to {MAX_REQUESTS} (default: from the hint).",
+        callback=_streams, metavar="N|AUTO"),
+    Opt("nthreads", ("--nthreads",), "CPU inference threads.", type=click.IntRange(1, MAX_THREADS), metavar="N"),
     Opt("cache_dir", ("--cache-dir",), "OpenVINO compiled-model cache folder.", type=click.Path(file_okay=False)),
     Opt("infer_precision", ("--infer-precision",), "Inference precision hint; auto: the device's choice (bf16 on "
         "CPUs that have it). f32 gives the same numbers on every CPU.", default="auto",
@@ -212,7 +225,7 @@ CLASSES = Opt("classes", ("--classes",), "Keep only these classes, comma-separat
               metavar="NAMES")
 INPUT_SIZE = Opt("input_size", ("--input-size",), "Network input size for models that can be reshaped: the "
                  "longer side in pixels, the other side following the frame's aspect ratio, rounded to the "
-                 "model's stride [default: the model's].", type=click.IntRange(min=16), metavar="N")
+                 "model's stride [default: the model's].", type=click.IntRange(16, MAX_INPUT_SIZE), metavar="N")
 
 
 def arch_opt(decoders: Iterable[str]) -> Opt:
@@ -236,9 +249,9 @@ TRACKING: tuple[Opt, ...] = (
     Opt("track", ("--track",), "Track objects across frames: each keeps an id (Kalman motion, and appearance "
         "with --reid-model).", default=False, is_flag=True),
     Opt("min_hits", ("--min-hits",), "Detector frames in a row before a track is confirmed.", default=3,
-        type=click.IntRange(min=1), show_default=True),
+        type=click.IntRange(1, 100), show_default=True),
     Opt("reid_window", ("--reid-window",), "How long a lost track can be re-identified (needs a re-id model).",
-        default=10.0, type=click.FloatRange(min=0), metavar="SECONDS", show_default=True),
+        default=10.0, type=click.FloatRange(0, 3600), metavar="SECONDS", show_default=True),
     Opt("line", ("--line",), "Counting line X1,Y1,X2,Y2 in pixels (repeatable; needs --track). 'in' is crossing "
         "it from right to left walking from its first point to its second: upwards for a line drawn left to "
         "right.", multiple=True, metavar="X1,Y1,X2,Y2"),

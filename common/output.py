@@ -1,144 +1,305 @@
-"""Writing results: a video (codec chosen by extension), an image sequence, JSON lines."""
+"""Writing results: the annotated video (or images), JSON lines, MOT rows and the metrics file, all through
+`safefile` (claimed and locked before set-up, written aside, moved into place when the run ends).
+
+`RunOutputs` claims every output of a run at once, after checking that none of them is an input of the run or
+another of its outputs (by real path), so that a run can never write over what it reads.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import cv2
 import numpy as np
 
+from .capture import InputSpec
 from .errors import DemoError
+from .safefile import OutputFile, cause, claim, real, same_file, write_whole
+from .video import FORMATS, letterbox, open_encoder
 
-# Preferred codec first; later ones are fallbacks for OpenCV builds without the first encoder.
-VIDEO_CODECS = {
-    ".mp4": ("avc1", "mp4v"),
-    ".m4v": ("avc1", "mp4v"),
-    ".mov": ("avc1", "mp4v"),
-    ".mkv": ("avc1", "XVID", "MJPG"),
-    ".avi": ("XVID", "MJPG"),
-    ".webm": ("VP90", "VP80"),
-}
-CODEC_NAMES = {"avc1": "H.264", "mp4v": "MPEG-4 Part 2", "XVID": "MPEG-4 Part 2 (Xvid)", "MJPG": "Motion JPEG",
-               "VP90": "VP9", "VP80": "VP8"}
 IMAGE_PATTERN = re.compile(r"%0?\d*d")
+STDOUT = "-"
+# option -> (flag, what the file is): every file a run writes
+OUTPUT_OPTIONS = {"output": ("--output", "video"), "json": ("--json", "JSON lines"),
+                  "metrics_json": ("--metrics-json", "metrics file"), "mot": ("--mot", "MOT file")}
+IMAGE_OUTPUTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 
 def check_writable(path: str, what: str) -> Path:
-    """Fail before any work starts if `path` cannot be created."""
-    target = Path(path).expanduser()
-    folder = target.parent if str(target.parent) else Path(".")
-    if target.is_dir():
-        raise DemoError(f"cannot write {what} '{path}': it is a folder", "give a file name")
-    if not folder.is_dir():
-        raise DemoError(f"cannot write {what} '{path}': folder '{folder}' does not exist", "create it first")
-    if not os.access(folder, os.W_OK):
-        raise DemoError(f"cannot write {what} '{path}': folder '{folder}' is not writable", "choose another place")
-    return target
+    """Fail before any work starts if `path` cannot be created (its folder is missing, or it is a folder)."""
+    target = OutputFile(path, what)
+    target.check()
+    return target.path
+
+
+def output_kind(path: str) -> str:
+    """'video', 'images' (a numbered pattern) or 'image' (one picture), from the name; DemoError otherwise."""
+    name = Path(path).name
+    suffix = Path(path).suffix.lower()
+    if IMAGE_PATTERN.search(name):
+        if suffix not in IMAGE_OUTPUTS:
+            raise DemoError(f"unknown image type for pattern '{path}'", "end it with .jpg or .png")
+        return "images"
+    if suffix in FORMATS:
+        return "video"
+    if suffix in IMAGE_OUTPUTS:
+        return "image"
+    raise DemoError(f"unknown output type '{suffix or path}'",
+                    f"use a video extension ({', '.join(FORMATS)}), an image (.png, .jpg) for a single image in, "
+                    "or an image pattern such as out_%04d.jpg")
+
+
+def _pattern_regex(pattern: Path) -> re.Pattern:
+    name = pattern.name
+    match = IMAGE_PATTERN.search(name)
+    return re.compile(re.escape(name[: match.start()]) + r"\d+" + re.escape(name[match.end():]))
+
+
+def _option_files(opts, skip: set[str]) -> list[Path]:
+    """Files the run reads besides -i: every option naming an existing file (model, labels, alphabet, font...)."""
+    found = []
+    for name, value in opts.as_dict().items():
+        if name in skip:
+            continue
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, str | Path) and item and os.path.isfile(item):
+                found.append(Path(item))
+                if Path(item).suffix == ".xml":
+                    found.append(Path(item).with_suffix(".bin"))
+    return found
+
+
+def check_outputs(opts, source: InputSpec) -> dict[str, Path]:
+    """The run's output paths by option, refused when one of them is an input or another output."""
+    outputs = {name: Path(opts.get(name)).expanduser() for name in OUTPUT_OPTIONS
+               if opts.get(name) and opts.get(name) != STDOUT}
+    on_stdout = [OUTPUT_OPTIONS[n][0] + " -" for n in ("json", "metrics_json") if opts.get(n) == STDOUT]
+    on_stdout += ["-r"] if opts.get("raw") else []
+    if len(on_stdout) > 1:
+        raise DemoError(f"{' and '.join(on_stdout)} would both write to standard output", "keep one of them")
+    inputs = [*source.files, *_option_files(opts, set(OUTPUT_OPTIONS) | {"input"})]
+    names = list(outputs.items())
+    for i, (name, path) in enumerate(names):
+        flag = OUTPUT_OPTIONS[name][0]
+        for other, other_path in names[:i]:
+            if same_file(path, other_path):
+                raise DemoError(f"{flag} '{path}' is also {OUTPUT_OPTIONS[other][0]}",
+                                "give each output a file of its own")
+        pattern = _pattern_regex(path) if name == "output" and output_kind(str(path)) == "images" else None
+        for item in inputs:
+            if same_file(path, item) or (pattern and real(item.parent) == real(path.parent)
+                                         and pattern.fullmatch(item.name)):
+                what = "the input" if item in source.files else "a file the run reads"
+                raise DemoError(f"{flag} '{path}' is {what} ('{item}')",
+                                "writing it would destroy it: choose another file name")
+    if "output" in outputs and output_kind(str(outputs["output"])) == "image":
+        single = source.kind == "images" and len(source.files) == 1 and not opts.get("loop")
+        if not single:
+            raise DemoError(f"--output '{outputs['output']}' is one image, and the input gives many frames",
+                            "use an image pattern such as out_%04d.png, or a video extension such as .mp4")
+    return outputs
+
+
+class RunOutputs:
+    """Every output file of one run, claimed (checked and locked) before set-up and released at its end."""
+
+    def __init__(self, opts, source: InputSpec, warn):
+        self.paths = check_outputs(opts, source)
+        self.warn = warn
+        self.claimed: list[OutputFile] = []
+
+    @contextlib.contextmanager
+    def claimed_for_run(self) -> Iterator[RunOutputs]:
+        try:
+            for name, path in self.paths.items():
+                target, leftovers = claim(path, OUTPUT_OPTIONS[name][1])
+                self.claimed.append(target)
+                for left in leftovers:
+                    self.warn(f"a run writing {path} was killed before it finished: what it wrote is in '{left}' "
+                              "(move or delete it)")
+            yield self
+        finally:
+            for target in self.claimed:
+                if target.temp is not None and target.temp.exists():  # a writer that could not finish
+                    self.warn(f"{target.what} '{target.path}' was not finished: what was written is in "
+                              f"'{target.temp}'")
+                    target.temp = None
+                target.release()
 
 
 class VideoOutput:
-    """Every frame it is given, at the source's FPS. Opened on the first frame (to learn its size),
-    so a run that fails before producing a frame leaves no file behind."""
+    """Every frame it is given, at the source's FPS, in a video, a numbered image pattern or one image.
+
+    Opened on the first frame (to learn its size), so a run that fails before producing a frame leaves no file
+    behind. Frames of another size than the first (a folder of mixed images, a stream that changes resolution)
+    are fitted into it (letterboxed), never dropped, and counted in `fitted`."""
 
     def __init__(self, path: str, fps: float, warn=print):
-        self.path = check_writable(path, "output")
-        self.fps = fps
-        self.warn = warn
-        self.pattern = bool(IMAGE_PATTERN.search(self.path.name))
-        suffix = self.path.suffix.lower()
-        if not self.pattern and suffix not in VIDEO_CODECS:
-            known = ", ".join(VIDEO_CODECS)
-            raise DemoError(f"unknown output type '{suffix or path}'",
-                            f"use a video extension ({known}) or an image pattern such as out_%04d.jpg")
-        if self.pattern and suffix not in {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}:
-            raise DemoError(f"unknown image type for pattern '{path}'", "end it with .jpg or .png")
-        self._writer: cv2.VideoWriter | None = None
+        self.kind = output_kind(path)
+        self.file, _ = claim(path, "video" if self.kind == "video" else "image")
+        self.path = self.file.path
+        self.fps, self.warn = fps, warn
+        self._encoder = None
+        self.size: tuple[int, int] | None = None
         self.codec: str | None = None
-        self.frames = 0
-
-    def _open(self, width: int, height: int) -> None:
-        codecs = VIDEO_CODECS[self.path.suffix.lower()]
-        level = cv2.utils.logging.getLogLevel()
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # failed probes are expected
-        try:
-            for codec in codecs:
-                writer = cv2.VideoWriter(str(self.path), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*codec),
-                                         self.fps, (width, height))
-                if writer.isOpened():
-                    self._writer, self.codec = writer, codec
-                    break
-                writer.release()
-        finally:
-            cv2.utils.logging.setLogLevel(level)
-        if self._writer is None:
-            raise DemoError(f"cannot write video '{self.path}'",
-                            f"no encoder for {', '.join(codecs)} in this OpenCV build; try .avi or an image pattern")
-        if self.codec != codecs[0]:
-            self.warn(f"{CODEC_NAMES[codecs[0]]} encoder not available in this OpenCV build: "
-                      f"writing {self.path.name} as {CODEC_NAMES[self.codec]}")
+        self.frames = self.fitted = 0
 
     def write(self, image: np.ndarray) -> None:
-        if self.pattern:
-            name = str(self.path.parent / IMAGE_PATTERN.sub(lambda m: m.group(0) % self.frames, self.path.name))
-            if not cv2.imwrite(name, image):
-                raise DemoError(f"cannot write image '{name}'", "check free space and permissions")
-        else:
-            if self._writer is None:
-                self._open(image.shape[1], image.shape[0])
-            self._writer.write(image)
+        try:
+            if self.kind == "images":
+                name = IMAGE_PATTERN.sub(lambda m: m.group(0) % self.frames, self.path.name)
+                write_whole(self.path.with_name(name), self._encoded(image), "image")
+            elif self.kind == "image":  # one image in (check_outputs made sure), one image out
+                write_whole(self.path, self._encoded(image), "image")
+            else:
+                self._write_video(image)
+        except OSError as e:
+            raise self.file.error(cause(e), "check free space and permissions") from None
         self.frames += 1
 
+    def _encoded(self, image: np.ndarray) -> bytes:
+        ok, data = cv2.imencode(self.path.suffix.lower(), image)
+        if not ok:
+            raise self.file.error(f"OpenCV cannot encode a {image.shape[1]}x{image.shape[0]} image as "
+                                  f"{self.path.suffix}", "try .png or .jpg")
+        return data.tobytes()
+
+    def _write_video(self, image: np.ndarray) -> None:
+        size = (image.shape[1], image.shape[0])
+        if self._encoder is None:
+            self.size = size
+            self._encoder = open_encoder(self.file.temp_path(), self.path.suffix.lower(), self.fps, size, self.warn)
+            self.codec = self._encoder.codec
+        elif size != self.size:
+            image = letterbox(image, self.size)
+            self.fitted += 1
+        self._encoder.write(image)
+
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.release()  # finalises the container: the file plays up to the last frame
-            self._writer = None
+        """Finish the file and move it into place; on failure, say where the partial file is."""
+        if self._encoder is not None:
+            encoder, self._encoder = self._encoder, None
+            try:
+                encoder.close()
+            except Exception as e:
+                reason = cause(e) if isinstance(e, OSError) else str(e)
+                kept, self.file.temp = self.file.temp, None
+                self.file.release()
+                raise self.file.error(f"{reason}; the frames written so far are in '{kept}'",
+                                      "check free space and permissions") from None
+            try:
+                self.file.commit()
+            finally:
+                self.file.release()
+        else:
+            self.file.release()
+
+
+class LineFile:
+    """Text lines written as they come (a file aside, moved into place at the end; or standard output), flushed
+    line by line so a reader sees whole lines. A failed write (a full disk) cuts the file back to its last
+    whole line, so what is kept always parses."""
+
+    def __init__(self, path: str, what: str):
+        self.stdout = path == STDOUT
+        self.file = None if self.stdout else claim(path, what)[0]
+        self.path = Path(path)
+        self._fd: int | None = None
+        self._whole = 0  # bytes up to the end of the last whole line
+        self.failed: DemoError | None = None
+
+    @property
+    def opened(self) -> bool:
+        return self.stdout or self._fd is not None
+
+    def write(self, text: str) -> None:
+        if self.failed is not None:
+            raise self.failed
+        if self.stdout:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            return
+        data = text.encode("utf-8")
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.file.temp_path(), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError as e:
+            if self._fd is not None:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, self._whole)
+            self.failed = self.file.error(cause(e), "free some space or choose another place; the lines written "
+                                          "before stay, each whole")
+            raise self.failed from None
+        self._whole += len(data)
+
+    def close(self) -> None:
+        if self.file is None:
+            return
+        try:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+                self.file.commit()
+        finally:
+            self.file.release()
 
 
 class JsonLines:
-    """One JSON object per line, flushed as it goes so a reader (or a crash) sees whole lines."""
+    """One JSON object per line (`-`: standard output)."""
 
     def __init__(self, path: str):
-        self.path = check_writable(path, "JSON output")
-        self._file: IO[str] | None = None
+        self.lines = LineFile(path, "JSON lines")
+        self.path = self.lines.path
 
     def write(self, record: dict) -> None:
-        if self._file is None:
-            self._file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
-        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
-        self._file.flush()
+        self.lines.write(json.dumps(record, separators=(",", ":")) + "\n")
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        self.lines.close()
 
 
 class MotWriter:
-    """Confirmed tracks in MOTChallenge format (frame,id,x,y,w,h,conf,-1,-1,-1), 1-based frame numbers.
-    Opened with the first frame (a run that fails to start leaves no file) and flushed every frame, so an
-    interrupted run leaves whole lines."""
+    """Confirmed tracks in MOTChallenge format (frame,id,x,y,w,h,conf,-1,-1,-1), 1-based frame numbers, a
+    frame's rows at a time."""
 
     def __init__(self, path: str):
-        self.path = check_writable(path, "MOT file")
-        self._file: IO[str] | None = None
+        self.lines = LineFile(path, "MOT file")
+        self.path = self.lines.path
 
     def write(self, index: int, objects) -> None:
-        if self._file is None:
-            self._file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
         states = objects.data.get("track_state", ())
+        rows = []
         for i in range(len(objects)):
             if states[i] != "confirmed":
                 continue
             x1, y1, x2, y2 = (float(v) for v in objects.xyxy[i])
-            self._file.write(f"{index + 1},{int(objects.tracker_id[i])},{x1:.2f},{y1:.2f},{x2 - x1:.2f},"
-                             f"{y2 - y1:.2f},{float(objects.confidence[i]):.4f},-1,-1,-1\n")
-        self._file.flush()
+            rows.append(f"{index + 1},{int(objects.tracker_id[i])},{x1:.2f},{y1:.2f},{x2 - x1:.2f},"
+                        f"{y2 - y1:.2f},{float(objects.confidence[i]):.4f},-1,-1,-1\n")
+        if rows or not self.lines.opened:  # the file exists from the first frame on, rows or not
+            self.lines.write("".join(rows))
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        self.lines.close()
+
+
+def write_json_file(path: str, data: dict, what: str) -> None:
+    """A whole JSON document (`-`: standard output)."""
+    text = json.dumps(data, indent=2) + "\n"
+    if path == STDOUT:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    target, _ = claim(path, what)
+    try:
+        write_whole(target.path, text.encode("utf-8"), what)
+    finally:
+        target.release()

@@ -8,14 +8,12 @@ order. `run` is its command-line consumer (draw, write, show, JSON lines, the su
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -23,7 +21,7 @@ import openvino as ov
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
 
 from .attributes import AttributeModel
-from .capture import Frame, FrameReader, open_source
+from .capture import Frame, FrameReader, InputSpec, open_source, resolve_input
 from .console import console, warn
 from .draw import Style, draw_status, status_rect
 from .errors import DemoError
@@ -37,10 +35,11 @@ from .inference import (
     execution_devices,
     first_error_line,
 )
+from .interrupt import DEFER, FRAMES, RAISE, STOP, StopRequest
 from .metrics import Metrics
 from .models import resolve_from_options
 from .options import Options
-from .output import JsonLines, VideoOutput, check_writable
+from .output import JsonLines, RunOutputs, VideoOutput, write_json_file
 from .records import frame_record, raw_lines
 from .results import Result
 from .serve import LiveView, live_numbers
@@ -54,31 +53,6 @@ STALL_CHECK_S = 2.0  # no request finished for this long: check whether one fail
 
 class Interrupted(Exception):
     pass
-
-
-class StopRequest:
-    """Ctrl+C and SIGTERM ask the loop to stop between frames, so no frame is ever half-written:
-    outputs are finalised and the summary printed. A second Ctrl+C interrupts at once."""
-
-    def __init__(self):
-        self.requested = False
-
-    def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    @contextmanager
-    def installed(self):
-        previous = {}
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                previous[sig] = signal.signal(sig, self._handle)
-        try:
-            yield self
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
 
 
 def display_available() -> bool:
@@ -153,16 +127,18 @@ class InFlight:
 class Pipeline:
     """Source -> async requests -> results in order. Iterate it; it cleans up when iteration ends."""
 
-    def __init__(self, family: Family, opts: Options, stop: StopRequest | None = None):
+    def __init__(self, family: Family, opts: Options, stop: StopRequest | None = None,
+                 source: InputSpec | None = None):
         self.family, self.opts = family, opts
-        self.stop = stop or StopRequest()
+        self.stop = stop  # None: nothing asks this pipeline to stop (the Python API)
+        self.input = source  # -i as resolved before set-up (None: resolved here)
         self.metrics = Metrics()
         self.tracking: Tracking | None = None
 
     # -- set-up: everything that can fail on bad input fails here, before any output file exists
     def setup(self) -> None:
         check_device(self.opts.device)
-        self.source = open_source(self.opts.input, offline=self.opts.offline)
+        self.source = open_source(self.input or self.opts.input, offline=self.opts.offline)
         self.frame_size = self.source.frame_size
         self.compiled, self.hint = prepare_family(self.family, self.opts, self.frame_size, self.source.fps,
                                                   self.source.live)
@@ -223,7 +199,7 @@ class Pipeline:
             action = None
             with wakeup:
                 while action is None:
-                    if self.stop.requested:
+                    if self.stop is not None and self.stop.requested:
                         raise Interrupted()
                     if queue.error is not None:
                         raise DemoError("inference failed", first_error_line(queue.error)) from queue.error
@@ -353,6 +329,7 @@ class Pipeline:
             if self.tracking is not None:
                 self.tracking.close()
             self.metrics.dropped = self.reader.dropped
+            self.metrics.input_damage = self.reader.damage
             if self.tracking is not None and self.tracking.counter:
                 self.metrics.notes = self.tracking.counter.totals_text()
 
@@ -373,10 +350,10 @@ def shown_style(opts: Options) -> Style:
 class Runner:
     """The command line's consumer of a pipeline: draws, writes, shows, prints, and sums up."""
 
-    def __init__(self, family: Family, opts: Options):
+    def __init__(self, family: Family, opts: Options, source: InputSpec | None = None):
         self.opts = opts
-        self.stop = StopRequest()
-        self.pipeline = Pipeline(family, opts, self.stop)
+        self.stop = STOP
+        self.pipeline = Pipeline(family, opts, self.stop, source)
         self.metrics = self.pipeline.metrics
         self.show = not opts.no_show and display_available()
         self.window = Window(f"ovdemo {family.name}")
@@ -387,24 +364,26 @@ class Runner:
         self._style_for: tuple[int, int] | None = None
 
     def run(self) -> int:
+        """Set up, emit every frame, finish the outputs. Ctrl+C or SIGTERM during set-up ends the run at once
+        (nothing is written yet); during the frames it stops the loop between two frames, and every output is
+        finished and moved into place as on any other ending."""
         opts = self.opts
-        if opts.metrics_json:
-            check_writable(opts.metrics_json, "metrics file")
         self.video = VideoOutput(opts.output, 30.0, warn=warn) if opts.output else None
         self.jsonl = JsonLines(opts.json) if opts.json else None
         self.live = LiveView(opts.serve) if opts.get("serve") else None
         pipeline = self.pipeline
         frames = iter(pipeline)
-        exit_code = 0
-        with self.stop.installed():
+        exit_code, error = 0, None
+        with self.stop.handling():
             try:
-                first = next(frames, None)  # set-up runs here: errors surface before anything is written
+                with self.stop.phase_of(RAISE):
+                    first = next(frames, None)  # set-up runs here: errors surface before anything is written
                 if self.video:
                     self.video.fps = pipeline.source.fps
                 console.print(pipeline.header())
                 if self.live:
                     console.print(f"serving the annotated stream and live metrics on {self.live.url}")
-                with self._progress() as progress:
+                with self.stop.phase_of(FRAMES), self._progress() as progress:
                     item = first
                     while item is not None:
                         if self._emit(item, progress):  # q, Esc or the close button: a normal end, exit 0
@@ -416,9 +395,20 @@ class Runner:
                 exit_code = EXIT_INTERRUPTED
                 with suppress(Exception):
                     frames.close()
+            except BrokenPipeError:  # the reader of standard output left (`-r | head`): end quietly
+                _detach_stdout()
+                with suppress(Exception):
+                    frames.close()
+            except DemoError as e:
+                error = e
+                with suppress(Exception):
+                    frames.close()
             finally:
-                self._finish()
-        return exit_code
+                self.stop.phase = DEFER  # finishing the outputs is not to be cut short
+                problems = self._finish()
+        if error is not None or problems:
+            raise error or problems[0]
+        return EXIT_INTERRUPTED if self.stop.requested else exit_code
 
     def _emit(self, item: Decoded, progress) -> bool:
         """Draw, write and show one frame. Returns True when the user asked to quit."""
@@ -491,12 +481,16 @@ class Runner:
             self._progress_task = progress.add_task(source.name, total=total, status="")
             yield progress
 
-    def _finish(self) -> None:
-        """Finalise every output and print the summary. Runs on every exit path after set-up began."""
-        if self.video:
-            self.video.close()
-        if self.jsonl:
-            self.jsonl.close()
+    def _finish(self) -> list[DemoError]:
+        """Finish every output (moved into place) and print the summary. Runs on every exit path after set-up
+        began; returns what failed (each output is still tried, and the summary still printed)."""
+        problems = []
+        for writer in (self.video, self.jsonl):
+            if writer is not None:
+                try:
+                    writer.close()
+                except DemoError as e:
+                    problems.append(e)
         if self.live:
             self.live.close()
         if self.show:
@@ -504,14 +498,35 @@ class Runner:
                 self.window.close()
         source = getattr(self.pipeline, "source", None)
         if source is None or not hasattr(self.pipeline, "queue"):
-            return  # set-up failed: nothing ran, nothing to sum up
-        skipped = getattr(source, "skipped", [])
-        if skipped:
-            warn(f"skipped {len(skipped)} unreadable image(s), e.g. {skipped[0]}")
+            return problems  # set-up failed: nothing ran, nothing to sum up
+        if self.metrics.input_damage is not None:
+            warn(self.metrics.input_damage.text(source.name))
+        if self.video is not None and self.video.fitted:
+            self.metrics.fitted = self.video.fitted
+            warn(f"{self.video.fitted} frame(s) of another size were fitted into the video's "
+                 f"{self.video.size[0]}x{self.video.size[1]} (letterboxed)")
         self.metrics.print_summary(console)
         if self.opts.metrics_json:
-            self.metrics.write_json(Path(self.opts.metrics_json))
+            try:
+                write_json_file(self.opts.metrics_json, self.metrics.summary(), "metrics file")
+            except DemoError as e:
+                problems.append(e)
+        return problems
 
 
-def run(family: Family, opts: Options) -> int:
-    return Runner(family, opts).run()
+def _detach_stdout() -> None:
+    """Point standard output at /dev/null, so that Python's flush at exit meets no closed pipe either."""
+    with suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def run(family: Family | type[Family], opts: Options) -> int:
+    """The command line's run: -i resolved and every output claimed (refused when it is an input or another
+    output, locked against other runs) before the family is built from its class (models resolved, perhaps
+    downloaded) and set up; the claims are released when the run ends, however it ends."""
+    source = resolve_input(opts.input, offline=bool(opts.get("offline")))
+    with RunOutputs(opts, source, warn).claimed_for_run():
+        if isinstance(family, type):
+            family = family.create(opts)
+            opts = family.opts
+        return Runner(family, opts, source).run()

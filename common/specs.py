@@ -31,15 +31,23 @@ class ModelSpec:
     params: dict = field(default_factory=dict)  # decoder-specific (anchors, masks, ...)
 
 
+def read_user_text(path: str | Path, what: str) -> str:
+    """A text file the user gave (labels, colours, an alphabet): UTF-8, or one line saying it is not."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise DemoError(f"cannot read {what} '{path}'", e.strerror or "check the path") from None
+    except UnicodeDecodeError as e:
+        raise DemoError(f"cannot read {what} '{path}': it is not UTF-8 text (byte 0x{e.object[e.start]:02x} at "
+                        f"offset {e.start})", "save it with the UTF-8 encoding") from None
+
+
 def load_labels(ref: str | Path) -> tuple[str, ...]:
     """Read a label list: one label per line. `ref` is a path or a file name in assets/labels."""
     path = Path(ref)
     if not path.exists() and not path.is_absolute() and (ASSETS / "labels" / path).exists():
         path = ASSETS / "labels" / path
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise DemoError(f"cannot read labels file '{ref}'", e.strerror or "check the path") from None
+    text = read_user_text(path, "labels file")
     return tuple(line.strip() for line in text.splitlines() if line.strip())
 
 

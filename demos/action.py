@@ -42,14 +42,14 @@ OWN_OPTIONS: tuple[Opt, ...] = (
     model_opt("decoder_model", "--decoder-model", None, "Decoder stage for an encoder given by path.",
               aliases=(Alias("--decoder"),)),
     replace(LABELS, help="Action names, one per line, by id."),
-    Opt("top_k", ("--top-k",), "Actions listed per window of frames.", default=3, type=click.IntRange(min=1),
+    Opt("top_k", ("--top-k",), "Actions listed per window of frames.", default=3, type=click.IntRange(1, 1000),
         show_default=True),
     Opt("stride", ("--stride",), "Run the decoder (clip models: the clip model) every N frames of the window once "
-        "it is full.", default=1, type=click.IntRange(min=1), show_default=True),
+        "it is full.", default=1, type=click.IntRange(1, 1000), show_default=True),
     Opt("smooth", ("--smooth",), "Keep the shown action until K predictions in a row agree on a new one (per-person "
-        "models: per track, with --track).", default=1, type=click.IntRange(min=1), show_default=True),
+        "models: per track, with --track).", default=1, type=click.IntRange(1, 1000), show_default=True),
     Opt("seq", ("--seq",), "Average the model's per-frame scores over N frames (per-frame classifiers).",
-        type=click.IntRange(min=1), metavar="N"),
+        type=click.IntRange(1, 1000), metavar="N"),
     THRESHOLD.with_default(None, "Person detection threshold for per-person models [default: the model's]."),
     Opt("action_threshold", ("--action-threshold",), "Per-person models: below this confidence a person's action "
         "reads as the model's default one [default: the model's, else 0.75].", type=click.FloatRange(0, 1)),

@@ -11,7 +11,7 @@ landmarks it aligns on). A detector that finds landmarks itself (RetinaFace) nee
 
 from __future__ import annotations
 
-import os
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -119,12 +119,17 @@ def caption_parts(faces: Detections, i: int) -> list[str]:
     return parts
 
 
-def _writable(folder: Path) -> bool:
-    """The folder, or the nearest existing parent it would be created in, accepts new files."""
+def _unwritable(folder: Path) -> str | None:
+    """Why the folder, or the nearest existing parent it would be created in, takes no new file (None: it does).
+    Tried for real: permission bits say nothing for root, nor for /proc or a read-only mount."""
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
-    return os.access(existing, os.W_OK | os.X_OK)
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            return None
+    except OSError as e:
+        return e.strerror or str(e)
 
 
 def check_gallery(gallery: Path | None, enroll: bool) -> None:
@@ -137,8 +142,8 @@ def check_gallery(gallery: Path | None, enroll: bool) -> None:
         raise DemoError(f"--gallery {gallery} is not a folder", "pass a folder of face photos")
     if not gallery.exists() and not enroll:
         raise DemoError(f"gallery folder not found: {gallery}", "check the path, or pass --enroll to start one")
-    if enroll and not _writable(gallery):
-        raise DemoError(f"cannot write to the gallery folder {gallery}", "check its permissions")
+    if enroll and (why := _unwritable(gallery)):
+        raise DemoError(f"cannot write to the gallery folder {gallery}: {why}", "check its permissions")
     if not enroll and not gallery_photos(gallery):
         raise DemoError(f"no face photos in the gallery {gallery}",
                         "add <name>-<n>.jpg or <name>/<file>.jpg photos, or pass --enroll to start one")
@@ -304,7 +309,11 @@ class FaceFamily(Family):
         on its landmarks like faces in the video. The detector runs on each photo at its own size, on a copy
         of the main model (read once) compiled for any input size."""
         if self.enroll:
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise DemoError(f"cannot create the gallery folder {folder}: {e.strerror or e}",
+                                "check its permissions") from None
         gallery = Gallery(folder)
         model = self.read_model()
         self.detector = self._detector(model)

@@ -11,7 +11,7 @@ import numpy as np
 from ovdemo.common.draw import FONT, Style, color_for, object_color
 from ovdemo.common.errors import DemoError
 from ovdemo.common.results import BoxMask, ClassMap, Detections
-from ovdemo.common.specs import ASSETS
+from ovdemo.common.specs import ASSETS, read_user_text
 
 # classes that mean "nothing here": never painted, left out of the legend (still in the JSON shares)
 BACKGROUND_NAMES = {"bg", "background", "unlabeled", "unlabelled", "void", "__background__"}
@@ -26,10 +26,7 @@ def parse_colors(ref: str | Path) -> list[tuple[int, int, int]]:
     path = Path(ref)
     if not path.exists() and not path.is_absolute() and (ASSETS / "labels" / path).exists():
         path = ASSETS / "labels" / path
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise DemoError(f"cannot read colours file '{ref}'", e.strerror or "check the path") from None
+    lines = read_user_text(path, "colours file").splitlines()
     colors = []
     for number, line in enumerate(lines, 1):
         text = line.strip()

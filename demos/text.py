@@ -102,7 +102,7 @@ class TextFamily(Family):
                 "longer side in pixels, the other side following the frame's aspect ratio, rounded to multiples "
                 "of 32 [default: the frame, scaled down to 960 if larger].", aliases=(Alias("--det-size"),)),
         Opt("rec_batch", ("--rec-batch",), "Most word crops per recognizer request (1 reads them one at a time).",
-            default=32, type=click.IntRange(min=1), metavar="N", show_default=True),
+            default=32, type=click.IntRange(1, 256), metavar="N", show_default=True),
         Opt("font", ("--font",), "TrueType/OpenType font for non-ASCII text [default: a system font that covers "
             "it].", type=click.Path(dir_okay=False), metavar="FILE"),
         arch_opt(DECODERS),
@@ -126,6 +126,11 @@ class TextFamily(Family):
             raise DemoError(f"alphabet file not found: {alphabet}", "pass a text file with one character per line")
         stages = composite_stages(opts.model)
         resolved = resolve_from_options(stages[0] if stages else opts.model, opts)
+        spec = resolved.spec
+        if spec.family not in (None, cls.name) and spec.labels != ("text",) and not opts.get("arch"):
+            # another family's box detector fits the boxes decoder: its people would be "read" as words
+            raise DemoError(f"{resolved.name} is a {spec.family} model, not a text detector",
+                            f"run it with `ovdemo {spec.family}`, or pass --arch to read its boxes as words")
         model = read_model(resolved.path)
         decoder = choose_decoder(DECODERS, model, resolved.spec, opts.get("arch"), cls.name)
         ref = opts.get("recognizer_model")

@@ -34,6 +34,7 @@ from ovdemo.common.inference import (
 from ovdemo.common.models import ResolvedModel
 from ovdemo.common.results import Detections
 from ovdemo.common.scores import as_probabilities
+from ovdemo.common.specs import read_user_text
 from ovdemo.common.stages import Stage
 
 PAD_VALUE = 128  # grey: zero once a [-1, 1] normalisation has run, as PaddleOCR pads its batches
@@ -42,10 +43,7 @@ MAX_WIDTH_RATIO = 40  # longest crop (width / height) a dynamic-width recognizer
 
 def read_alphabet(path: str | Path) -> list[str]:
     """One symbol per line, kept exactly (a line holding a single space is the space symbol)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as e:
-        raise DemoError(f"cannot read alphabet '{path}'", e.strerror or "check the path") from None
+    text = read_user_text(path, "alphabet")
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()

@@ -12,7 +12,8 @@ MISFITS = [
     ("pose", "person-detection-0202", "do not fit the pose demo"),
     ("segment", "person-detection-0202", "is a detect model, not a segmentation model"),
     ("segment", "human-pose-estimation-0001", "is a pose model, not a segmentation model"),
-    ("text", "road-segmentation-adas-0001", "do not fit the text demo"),
+    ("text", "road-segmentation-adas-0001", "is a segment model, not a text detector"),
+    ("text", "person-detection-0202", "is a detect model, not a text detector"),
     ("action", "person-detection-0202", "cannot tell how to run person-detection-0202 for actions"),
     ("action", "human-pose-estimation-0001", "cannot tell how to run human-pose-estimation-0001 for actions"),
 ]

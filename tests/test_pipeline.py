@@ -101,7 +101,8 @@ def test_interrupted_recording_is_playable_with_every_processed_frame(models_dir
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        if log.exists() and log.read_text().count("\n") >= 40:
+        partial = list(tmp_path.glob("out.partial-*.jsonl"))  # written aside until the run ends
+        if partial and partial[0].read_text().count("\n") >= 40:
             break
         time.sleep(0.1)
     assert proc.poll() is None, "finished before it could be interrupted"

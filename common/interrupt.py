@@ -1,0 +1,76 @@
+"""Ctrl+C and SIGTERM, handled from the first line of the process to its last.
+
+The handler is installed before the imports that take seconds (OpenVINO, OpenCV), so no signal ever meets
+Python's default handler: a KeyboardInterrupt raised inside an extension module's initialisation surfaces as
+an ImportError, and one raised inside a callback or a destructor is swallowed, and the signal is lost.
+
+What a signal does depends on the phase of the run (`STOP.phase`):
+  DEFER     (imports, finalising outputs): only remembered; the code checks `STOP.requested` when it is safe.
+  RAISE     (set-up: resolving, downloading, compiling, opening the source): KeyboardInterrupt at once;
+            nothing has been written yet, so nothing needs finishing.
+  FRAMES    (the frame loop): the first signal asks the loop to stop between frames, so every output is
+            finalised; a second one interrupts at once.
+Whatever the phase, a signal once received is never forgotten: `requested` stays set.
+
+This module imports nothing heavy: `ovdemo.__main__` imports it first.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+
+DEFER, RAISE, FRAMES = "defer", "raise", "frames"
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class StopRequest:
+    def __init__(self):
+        self.requested = False
+        self.count = 0
+        self.phase = DEFER
+        self.installed = False
+
+    def _handle(self, signum, frame):
+        self.requested = True
+        self.count += 1
+        if self.phase == RAISE or (self.phase == FRAMES and self.count > 1):
+            raise KeyboardInterrupt
+
+    def install(self) -> None:
+        """Take over SIGINT and SIGTERM for the rest of the process (main thread only)."""
+        if threading.current_thread() is threading.main_thread():
+            for sig in SIGNALS:
+                signal.signal(sig, self._handle)
+            self.installed = True
+
+    @contextmanager
+    def phase_of(self, phase: str):
+        """Run a block in `phase`; a signal already received counts at once in a RAISE phase."""
+        previous, self.phase = self.phase, phase
+        try:
+            if phase == RAISE and self.requested:
+                raise KeyboardInterrupt
+            yield self
+        finally:
+            self.phase = previous
+
+    @contextmanager
+    def handling(self):
+        """Install the handlers for a block if the process has not (a run started from Python, not `ovdemo`),
+        and put the previous ones back after it."""
+        if self.installed or threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {sig: signal.getsignal(sig) for sig in SIGNALS}
+        self.install()
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.installed = False
+
+
+STOP = StopRequest()  # the process's one stop request: signals are per process

@@ -1,0 +1,147 @@
+"""Video encoders: PyAV (FFmpeg's libraries, with the H.264 and VP9 encoders its wheels carry) first, OpenCV's
+writer as the fallback.
+
+`.mp4` is H.264 in a fragmented MP4: every fragment (about a second of video) is complete on disk as soon as it
+is written, so a process killed outright still leaves a file that plays up to its last fragment, and browsers
+play the finished file (its index is written when it closes). `.mkv` is H.264 in Matroska and `.webm` VP9 in
+WebM, both written in clusters of about a second for the same reason; `.avi` is MPEG-4 Part 2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import DemoError
+
+
+@dataclass(frozen=True)
+class Format:
+    container: str
+    codec: str  # FFmpeg encoder
+    name: str  # what users call it
+    muxer: dict
+    encoder: dict
+    fourccs: tuple[str, ...]  # OpenCV's fallback, best first
+
+
+FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
+CLUSTERED = {"cluster_time_limit": "1000", "flush_packets": "1"}
+# no B-frames: without an edit list (a fragmented file has none) their reordering delay makes browsers report
+# one frame more than the file holds, and they would hold frames back from a file cut short by a kill
+X264 = {"preset": "veryfast", "crf": "23", "bf": "0"}
+FORMATS = {
+    ".mp4": Format("mp4", "libx264", "H.264", FRAGMENTED, X264, ("avc1", "mp4v")),
+    ".m4v": Format("mp4", "libx264", "H.264", FRAGMENTED, X264, ("avc1", "mp4v")),
+    ".mov": Format("mov", "libx264", "H.264", FRAGMENTED, X264, ("avc1", "mp4v")),
+    ".mkv": Format("matroska", "libx264", "H.264", CLUSTERED, X264, ("avc1", "XVID", "MJPG")),
+    ".webm": Format("webm", "libvpx-vp9", "VP9", CLUSTERED,
+                    {"deadline": "realtime", "cpu-used": "8", "row-mt": "1", "crf": "32", "b": "0"}, ("VP90", "VP80")),
+    ".avi": Format("avi", "mpeg4", "MPEG-4 Part 2", {"flush_packets": "1"}, {}, ("XVID", "MJPG")),
+}
+FOURCC_NAMES = {"avc1": "H.264", "mp4v": "MPEG-4 Part 2", "XVID": "MPEG-4 Part 2 (Xvid)", "MJPG": "Motion JPEG",
+                "VP90": "VP9", "VP80": "VP8"}
+KEYFRAME_SECONDS = 1.0  # a fragment per keyframe: what a killed run can lose at most, besides the encoder's queue
+
+
+def letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`image` scaled to fit (w, h) with its aspect ratio kept, centred on black."""
+    w, h = size
+    ih, iw = image.shape[:2]
+    scale = min(w / iw, h / ih)
+    nw, nh = max(1, round(iw * scale)), max(1, round(ih * scale))
+    out = np.zeros((h, w, 3), np.uint8)
+    x, y = (w - nw) // 2, (h - nh) // 2
+    out[y:y + nh, x:x + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else
+                                         cv2.INTER_LINEAR)
+    return out
+
+
+def _even(image: np.ndarray) -> np.ndarray:
+    """4:2:0 chroma needs even sides: one black row or column where a side is odd."""
+    h, w = image.shape[:2]
+    if h % 2 == 0 and w % 2 == 0:
+        return image
+    return cv2.copyMakeBorder(image, 0, h % 2, 0, w % 2, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+
+
+class PyAvEncoder:
+    def __init__(self, path: Path, fmt: Format, fps: float, size: tuple[int, int]):
+        import av  # FFmpeg's libraries load only when a video is written
+
+        self.av = av
+        rate = Fraction(fps).limit_denominator(1001)
+        self.container = av.open(str(path), "w", format=fmt.container, options=dict(fmt.muxer))
+        try:
+            stream = self.container.add_stream(fmt.codec, rate=rate)
+            stream.width, stream.height = size[0] + size[0] % 2, size[1] + size[1] % 2
+            stream.pix_fmt = "yuv420p"  # what every player and browser decodes
+            stream.codec_context.gop_size = max(1, round(fps * KEYFRAME_SECONDS))
+            stream.options = dict(fmt.encoder)
+            if fmt.codec == "mpeg4":
+                stream.bit_rate = 4_000_000
+            stream.codec_context.open()  # fails here, not on the first frame, when the encoder cannot run
+        except BaseException:
+            self.container.close()
+            raise
+        self.stream, self.frames = stream, 0
+        self.codec = fmt.name
+
+    def write(self, image: np.ndarray) -> None:
+        frame = self.av.VideoFrame.from_ndarray(_even(image), format="bgr24")
+        frame.pts = self.frames
+        self.frames += 1
+        self.container.mux(self.stream.encode(frame))
+
+    def close(self) -> None:
+        try:
+            self.container.mux(self.stream.encode(None))  # the frames the encoder still holds
+        finally:
+            self.container.close()  # writes the index: the file plays every frame
+
+
+class OpenCvEncoder:
+    def __init__(self, path: Path, fmt: Format, fps: float, size: tuple[int, int]):
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # failed probes are expected
+        self.writer = None
+        try:
+            for fourcc in fmt.fourccs:
+                writer = cv2.VideoWriter(str(path), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*fourcc), fps, size)
+                if writer.isOpened():
+                    self.writer, self.codec = writer, FOURCC_NAMES[fourcc]
+                    break
+                writer.release()
+        finally:
+            cv2.utils.logging.setLogLevel(level)
+        if self.writer is None:
+            raise DemoError(f"cannot write video '{path}'", f"OpenCV has no encoder for {', '.join(fmt.fourccs)} "
+                            "either; try another extension or an image pattern such as out_%04d.jpg")
+
+    def write(self, image: np.ndarray) -> None:
+        self.writer.write(image)
+
+    def close(self) -> None:
+        self.writer.release()
+
+
+def open_encoder(path: Path, suffix: str, fps: float, size: tuple[int, int], warn) -> PyAvEncoder | OpenCvEncoder:
+    """PyAV's encoder for `suffix`, else OpenCV's (with one warning saying what the file becomes)."""
+    fmt = FORMATS[suffix]
+    try:
+        return PyAvEncoder(path, fmt, fps, size)
+    except ImportError as e:
+        why = f"PyAV is not installed ({e})"
+    except OSError:
+        raise  # the file itself cannot be written: no other encoder will do better
+    except Exception as e:  # an FFmpeg build without this encoder
+        why = f"PyAV cannot encode {fmt.name} here ({e})"
+    path.unlink(missing_ok=True)
+    encoder = OpenCvEncoder(path, fmt, fps, size)
+    warn(f"{why}: writing {fmt.name if encoder.codec == fmt.name else encoder.codec} with OpenCV instead"
+         + ("" if encoder.codec == fmt.name else ", which browsers may not play"))
+    return encoder
