@@ -87,6 +87,9 @@ class Histogram:
         return min(max(self.LOW * math.exp((k - 0.5) / self._scale), self.low), self.high)
 
 
+RECENT = 30  # frames the live figures (FPS, a browser view's stage times) are taken over
+
+
 class Metrics:
     """A run's figures, kept in bounded space whatever its length: running sums for the means, a fixed
     histogram for the latency percentiles."""
@@ -103,7 +106,8 @@ class Metrics:
         self.started: float | None = None
         self.finished: float | None = None
         self.notes: list[str] = []  # the run's own totals (line and zone counts), shown with the summary
-        self._recent = deque(maxlen=30)  # completion times for the live FPS
+        self._recent = deque(maxlen=RECENT)  # completion times for the live FPS
+        self.recent_timings: deque[tuple[dict[str, float], float]] = deque(maxlen=RECENT)  # for live views
 
     def start(self) -> None:
         self.started = time.perf_counter()
@@ -114,6 +118,7 @@ class Metrics:
             sums[0] += ms
             sums[1] += 1
         self.latency.add(latency_ms)
+        self.recent_timings.append((timings, latency_ms))
         self.frames += 1
         now = time.perf_counter()
         self._recent.append(now)

@@ -21,7 +21,7 @@ import numpy as np
 from .capture import InputSpec
 from .errors import DemoError
 from .safefile import OutputFile, cause, claim, real, same_file, write_whole
-from .video import FORMATS, letterbox, open_encoder
+from .video import FORMATS, EncoderThread, letterbox, open_encoder
 
 IMAGE_PATTERN = re.compile(r"%0?\d*d")
 STDOUT = "-"
@@ -174,7 +174,8 @@ class VideoOutput:
         size = (image.shape[1], image.shape[0])
         if self._encoder is None:
             self.size = size
-            self._encoder = open_encoder(self.file.temp_path(), self.path.suffix.lower(), self.fps, size, self.warn)
+            self._encoder = EncoderThread(open_encoder(self.file.temp_path(), self.path.suffix.lower(), self.fps, size,
+                                                       self.warn))
             self.codec = self._encoder.codec
         elif size != self.size:
             image = letterbox(image, self.size)

@@ -152,7 +152,7 @@ class Pipeline:
         note = self.family.model.fallback
         return (f"[bold]{self.family.name}[/]: {self.family.model.describe()} on {self.metrics.device} "
                 f"({self.hint}, {self.queue.size} requests) | {src.name} {shape} @ {src.fps:g} FPS"
-                + (f"\n[yellow]warning:[/] {note}" if note else ""))
+                + (f"\nnote: {note}" if note else ""))  # what the user asked for is not there: said, not alarmed
 
     def start(self) -> None:
         self.wakeup = threading.Condition()
@@ -417,11 +417,16 @@ class Runner:
         image = frame.image
         if self.video or self.show or self.live:
             style = self.style(image).for_image(image)  # a fresh caption layout for this frame
-            status = [f"FPS {self.metrics.live_fps():.1f}", f"latency {(t1 - frame.captured) * 1000.0:.0f} ms"]
+            # a still image has no frame rate to show: the readout is for video
+            still = self.pipeline.source.total == 1 and not self.pipeline.source.live and not self.opts.loop
+            status = [] if still else [f"FPS {self.metrics.live_fps():.1f}",
+                                       f"latency {(t1 - frame.captured) * 1000.0:.0f} ms"]
             corner = status_rect(status, style, (image.shape[1], image.shape[0]), result.objects.xyxy)
-            style.layout.reserve(corner)  # captions keep clear of the readout
+            if status:
+                style.layout.reserve(corner)  # captions keep clear of the readout
             self.pipeline.draw(image, result, style)
-            draw_status(image, status, style, corner)
+            if status:
+                draw_status(image, status, style, corner)
         t2 = time.perf_counter()
         # the family's steps timed while drawing (e.g. segment's mask blend) belong to this frame
         timings = {**item.timings, "render": (t2 - t1) * 1000.0, **self.pipeline.family.timer.take()}

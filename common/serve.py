@@ -204,8 +204,10 @@ class _Handler(BaseHTTPRequestHandler):
 def live_numbers(metrics, result, source_name: str, model: str, recent: int = 30) -> dict:
     """What the page shows: the run's live FPS and latency, each stage's mean over the last `recent` frames, the
     objects of the newest frame by label, and line and zone totals when counting."""
-    stages = {name: round(float(np.mean(ms[-recent:])), 2) for name, ms in metrics.stage_ms.items() if ms}
-    latency = metrics.latency_ms[-recent:]
+    window = list(metrics.recent_timings)[-recent:]
+    names = dict.fromkeys(name for timings, _ in window for name in timings)
+    stages = {name: round(float(np.mean([t[name] for t, _ in window if name in t])), 2) for name in names}
+    latency = [ms for _, ms in window]
     labels: dict[str, int] = {}
     for label in result.objects.labels if len(result.objects) else ():
         labels[label] = labels.get(label, 0) + 1

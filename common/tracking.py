@@ -28,8 +28,8 @@ from enum import StrEnum
 
 import cv2
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
+from .assignment import linear_sum_assignment
 from .counting import Counter, parse_points
 from .draw import Style, color_for
 from .errors import DemoError

@@ -9,6 +9,8 @@ WebM, both written in clusters of about a second for the same reason; `.avi` is 
 
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -127,6 +129,45 @@ class OpenCvEncoder:
 
     def close(self) -> None:
         self.writer.release()
+
+
+class EncoderThread:
+    """An encoder on its own thread, so encoding a frame overlaps the inference of the next ones. A few frames
+    may queue; the pipeline waits only when the encoder falls behind by more (no frame is ever dropped). An
+    encoding error surfaces at the next frame or at close."""
+
+    DEPTH = 4
+
+    def __init__(self, encoder: PyAvEncoder | OpenCvEncoder):
+        self.encoder, self.codec = encoder, encoder.codec
+        self._frames: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=self.DEPTH)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="ovdemo-encoder", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (image := self._frames.get()) is not None:
+            if self._error is None:
+                try:
+                    self.encoder.write(image)
+                except BaseException as e:  # handed to the pipeline's thread
+                    self._error = e
+
+    def write(self, image: np.ndarray) -> None:
+        """Queue a frame; the caller does not change `image` afterwards (each frame is a new array)."""
+        if self._error is not None:
+            raise self._error
+        self._frames.put(image)
+
+    def close(self) -> None:
+        """Encode what is queued, then finish the file (also after an error: what was written stays valid)."""
+        self._frames.put(None)
+        self._thread.join()
+        try:
+            self.encoder.close()
+        finally:
+            if self._error is not None:
+                raise self._error
 
 
 def open_encoder(path: Path, suffix: str, fps: float, size: tuple[int, int], warn) -> PyAvEncoder | OpenCvEncoder:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
+from ovdemo.common.assignment import linear_sum_assignment
 from ovdemo.common.errors import DemoError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")

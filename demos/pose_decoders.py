@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
-from scipy.optimize import linear_sum_assignment
 
+from ovdemo.common.assignment import linear_sum_assignment
 from ovdemo.common.errors import DemoError
 from ovdemo.common.family import Decoder, DecoderSetup
 from ovdemo.common.inference import ModelOutputs, find_port, port_key, port_names, port_shape

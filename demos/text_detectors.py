@@ -15,8 +15,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import openvino as ov
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from ovdemo.common.errors import DemoError
 from ovdemo.common.family import Decoder
@@ -162,6 +160,9 @@ class PixelLinkDecoder(TextDecoder):
             rows.append(index[ys, xs][ok])
             cols.append(index[nys, nxs][ok])
         rows, cols = np.concatenate(rows), np.concatenate(cols)
+        from scipy.sparse import coo_matrix  # late: scipy's import costs every run, PixelLink only needs it
+        from scipy.sparse.csgraph import connected_components
+
         graph = coo_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(h * w, h * w))
         _, component = connected_components(graph, directed=False)
         flat = positive.ravel()

@@ -96,7 +96,7 @@ def test_the_header_names_the_model_file_and_precision_and_a_fallback_is_noted(m
                      "--no-show", env={"OVDEMO_MODELS_DIR": str(models_dir)})
     assert run.returncode == 0, run.stderr
     notes = [line for line in run.stderr.splitlines() if "FP32" in line]
-    assert notes == ["warning: person-detection-0202: FP32 not found, using FP16"], run.stderr
+    assert notes == ["note: person-detection-0202: FP32 not found, using FP16"], run.stderr
     header = " ".join(run.stderr.split())  # the console wraps long lines
     assert "detect: person-detection-0202 (person-detection-0202.xml, FP16) on CPU" in header
 

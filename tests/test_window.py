@@ -15,7 +15,9 @@ from xdisplay import Xvfb
 
 
 def _lines(path: Path) -> int:
-    return len(path.read_text().splitlines()) if path.is_file() else 0
+    """Lines written so far: while the run goes on they are in the file aside (<stem>.partial-<pid><suffix>)."""
+    written = [path, *path.parent.glob(f"{path.stem}.partial-*{path.suffix}")]
+    return max((len(p.read_text().splitlines()) for p in written if p.is_file()), default=0)
 
 
 @pytest.mark.parametrize("how", ["q", pytest.param("Escape", marks=pytest.mark.slow),
