@@ -368,15 +368,16 @@ class ObjectStage:
     """A model run on objects of every frame's result (faces, people, vehicles, words).
 
     `select` picks the objects it runs on (default: all), `batch` cuts their crops (default: each box grown by
-    `roi_scale`, made square with `roi_square`, cut at the model's input size), `apply` writes its decoded
-    outputs into the objects' data. `after` names another stage of the same frame whose answer the crops need
+    `roi_scale`, made square with `roi_square`, cut at the model's input size; it may also return a list of
+    (indices, batch) groups, e.g. word crops grouped by width), `apply` writes its decoded outputs into the
+    objects' data (once per group). `after` names another stage of the same frame whose answer the crops need
     (a face aligned on its landmarks): this one starts as soon as that one has been applied."""
 
     name: str
     stage: Stage
     apply: Callable[[Detections, np.ndarray, ModelOutputs], None]  # (the frame's objects, indices, outputs)
     select: Callable[[Detections], np.ndarray] | None = None
-    batch: Callable[[np.ndarray, Detections, np.ndarray], Batch] | None = None  # (frame, objects, indices)
+    batch: Callable[[np.ndarray, Detections, np.ndarray], Batch | list[tuple[np.ndarray, Batch]]] | None = None
     after: str | None = None
     roi_scale: float = 1.0
     roi_square: bool = False
@@ -387,11 +388,13 @@ class ObjectStage:
     def indices(self, objects: Detections) -> np.ndarray:
         return np.arange(len(objects)) if self.select is None else np.asarray(self.select(objects), np.int64)
 
-    def inputs(self, image: np.ndarray, objects: Detections, indices: np.ndarray) -> Batch:
+    def inputs(self, image: np.ndarray, objects: Detections, indices: np.ndarray) -> list[tuple[np.ndarray, Batch]]:
+        """The batches to run, each with the indices of the objects it holds."""
         if self.batch is not None:
-            return self.batch(image, objects, indices)
+            batches = self.batch(image, objects, indices)
+            return batches if isinstance(batches, list) else [(indices, batches)]
         regions = expand_boxes(objects.xyxy[indices], self.roi_scale, self.roi_square)
-        return crops(image, regions, self.stage.input_size)
+        return [(indices, crops(image, regions, self.stage.input_size))]
 
 
 @dataclass
@@ -418,6 +421,7 @@ class FrameJobs:
         self._object_stages = [s for s in stages if isinstance(s, ObjectStage)]
         self._jobs: list[tuple[ObjectStage | FrameStage, Pending, np.ndarray | None]] = []
         self._frame_outputs: list[tuple[FrameStage, ModelOutputs]] = []
+        self._left: dict[str, int] = {}  # jobs of each object stage still to answer
         self.timings: dict[str, float] = {}
         for stage in stages:
             if isinstance(stage, ObjectStage) and stage.defaults is not None:
@@ -433,8 +437,18 @@ class FrameJobs:
     def _start(self, stage: ObjectStage) -> None:
         objects = self.result.objects
         indices = stage.indices(objects)
-        if len(indices):
-            self._jobs.append((stage, stage.stage.submit(stage.inputs(self.frame.image, objects, indices)), indices))
+        if not len(indices):
+            self._started_after(stage)
+            return
+        for group, batch in stage.inputs(self.frame.image, objects, indices):
+            self._jobs.append((stage, stage.stage.submit(batch), group))
+            self._left[stage.name] = self._left.get(stage.name, 0) + 1
+
+    def _started_after(self, stage: ObjectStage) -> None:
+        """Every job of `stage` has answered (or it had none): the stages waiting on it start."""
+        for waiting in self._object_stages:
+            if waiting.after == stage.name:
+                self._start(waiting)
 
     @property
     def done(self) -> bool:
@@ -457,9 +471,9 @@ class FrameJobs:
                     self._frame_outputs.append((stage, outputs))
                     continue
                 stage.apply(self.result.objects, indices, outputs)
-                for waiting in self._object_stages:
-                    if waiting.after == stage.name:
-                        self._start(waiting)
+                self._left[stage.name] -= 1
+                if not self._left[stage.name]:
+                    self._started_after(stage)
 
     def wait(self) -> None:
         """Block until every job (and every job they start) has finished."""

@@ -158,6 +158,7 @@ class TextFamily(Family):
             self.reader: Recognizer = SpottingRecognizer(*self.readers, ctx.config, alphabet)
         else:
             self.reader = crop_recognizer(self.readers[0], ctx.config, alphabet, self.opts.rec_batch)
+        self.stages = [self.reader.object_stage()]  # the pipeline reads every frame's words
 
     def prepare(self, model: ov.Model) -> None:
         spec = self.model.spec
@@ -178,11 +179,12 @@ class TextFamily(Family):
     def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Result:
         h, w = frame.image.shape[:2]
         found = self.decoder.decode(outputs, (w, h))
-        found = found[reading_order(found.data["quad"])]  # the JSON and --raw list words as they are read
-        with self.timer("recognize"):
-            texts, confidences = self.reader.recognize(frame.image, found)
-        data = {k: v for k, v in found.data.items() if k != "features"}  # read: the features are done with
-        return Result(replace(found, data={**data, "text": texts, "text_confidence": confidences}))
+        return Result(found[reading_order(found.data["quad"])])  # the JSON and --raw list words as they are read
+
+    def complete(self, result: Result, frame: Frame) -> Result:
+        """Every word read: text spotting's features are done with."""
+        result.objects.data.pop("features", None)
+        return result
 
     def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
         words = result.objects

@@ -22,9 +22,11 @@ import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
 
+from ovdemo.common.capture import Frame
 from ovdemo.common.errors import DemoError
 from ovdemo.common.inference import (
     InferenceConfig,
+    ModelOutputs,
     compile_model,
     describe_ports,
     first_error_line,
@@ -32,10 +34,10 @@ from ovdemo.common.inference import (
     read_model,
 )
 from ovdemo.common.models import ResolvedModel
-from ovdemo.common.results import Detections
+from ovdemo.common.results import Detections, Result
 from ovdemo.common.scores import as_probabilities
 from ovdemo.common.specs import read_user_text
-from ovdemo.common.stages import Stage
+from ovdemo.common.stages import FrameJobs, ObjectStage, Stage
 
 PAD_VALUE = 128  # grey: zero once a [-1, 1] normalisation has run, as PaddleOCR pads its batches
 MAX_WIDTH_RATIO = 40  # longest crop (width / height) a dynamic-width recognizer gets
@@ -97,11 +99,38 @@ def warp_word(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
 
 
 class Recognizer:
-    kind = ""
+    """Reads the words a detector found (their `data["quad"]`), as a stage the pipeline runs on every frame's
+    words: `batches` cuts them, `read` decodes a batch's outputs into texts and confidences."""
 
-    def recognize(self, image: np.ndarray, found: Detections) -> tuple[list[str], np.ndarray]:
-        """The text of every word `found` holds (its `data["quad"]`), and how confident each reading is."""
+    kind = ""
+    stage: Stage
+
+    def batches(self, image: np.ndarray, words: Detections, indices: np.ndarray) -> list[tuple[np.ndarray, dict]]:
         raise NotImplementedError
+
+    def read(self, outputs: ModelOutputs, count: int) -> tuple[list[str], np.ndarray]:
+        raise NotImplementedError
+
+    def apply(self, words: Detections, indices: np.ndarray, outputs: ModelOutputs) -> None:
+        texts, confidences = self.read(outputs, len(indices))
+        for i, text, confidence in zip(indices, texts, confidences, strict=True):
+            words.data["text"][int(i)] = text
+            words.data["text_confidence"][int(i)] = confidence
+
+    @staticmethod
+    def defaults(words: Detections) -> None:
+        words.data.setdefault("text", [""] * len(words))
+        words.data.setdefault("text_confidence", np.zeros(len(words), np.float32))
+
+    def object_stage(self) -> ObjectStage:
+        return ObjectStage("recognize", self.stage, apply=self.apply, batch=self.batches, defaults=self.defaults)
+
+    def recognize(self, image: np.ndarray, words: Detections) -> tuple[list[str], np.ndarray]:
+        """The texts of every word, waited for (outside the pipeline)."""
+        words = words[np.arange(len(words))]
+        jobs = FrameJobs([self.object_stage()], Result(words), Frame(0, image, 0.0, 0.0, 0.0))
+        jobs.wait()
+        return words.data["text"], words.data["text_confidence"]
 
 
 @dataclass(frozen=True)
@@ -191,9 +220,13 @@ class CtcRecognizer(Recognizer):
             out.append(cv2.resize(word, (width, self.height), interpolation=cv2.INTER_LINEAR))
         return out
 
-    def batches(self, crops: list[np.ndarray]) -> list[tuple[list[int], np.ndarray]]:
-        """Crops grouped into batches of at most `self.batch`: dynamic-width models get similar widths
-        together, each batch padded on the right to its widest crop."""
+    def batches(self, image: np.ndarray, words: Detections, indices: np.ndarray) -> list[tuple[np.ndarray, dict]]:
+        """The words' crops grouped into batches of at most `self.batch`: dynamic-width models get similar
+        widths together, each batch padded on the right to its widest crop."""
+        groups = self.grouped(self.crops(image, words.data["quad"][indices]))
+        return [(indices[np.asarray(group)], batch) for group, batch in groups]
+
+    def grouped(self, crops: list[np.ndarray]) -> list[tuple[list[int], np.ndarray]]:
         order = list(range(len(crops)))
         if self.size is None:
             order.sort(key=lambda i: crops[i].shape[1])
@@ -209,23 +242,13 @@ class CtcRecognizer(Recognizer):
             out.append((group, batch))
         return out
 
-    def recognize(self, image, found):
-        n = len(found)
-        if n == 0:
-            return [], np.zeros(0, np.float32)
-        batches = self.batches(self.crops(image, found.data["quad"]))
-        pending = [(group, self.stage.submit(batch)) for group, batch in batches]  # all in flight together
-        texts, confidences = [""] * n, np.zeros(n, np.float32)
-        for group, p in pending:
-            scores = p.wait().get(self.output.key)
-            if self.output.time_major:
-                # one request (T, n, C), or one request per crop concatenated: (n*T, 1, C)
-                scores = scores.transpose(1, 0, 2) if scores.shape[1] == len(group) else \
-                    scores.reshape(len(group), -1, scores.shape[2])
-            batch_texts, batch_conf = ctc_greedy(as_probabilities(scores), self.symbols, self.blank)
-            for slot, i in enumerate(group):
-                texts[i], confidences[i] = batch_texts[slot], batch_conf[slot]
-        return texts, confidences
+    def read(self, outputs: ModelOutputs, count: int) -> tuple[list[str], np.ndarray]:
+        scores = outputs.get(self.output.key)
+        if self.output.time_major:
+            # one request (T, n, C), or one request per crop concatenated: (n*T, 1, C)
+            scores = scores.transpose(1, 0, 2) if scores.shape[1] == count else \
+                scores.reshape(count, -1, scores.shape[2])
+        return ctc_greedy(as_probabilities(scores), self.symbols, self.blank)
 
 
 class DecodedRecognizer(Recognizer):
@@ -242,12 +265,12 @@ class DecodedRecognizer(Recognizer):
             raise DemoError(f"{stage.model.name} takes crops of any size",
                             "a recognizer that decodes in its graph needs a fixed input height and width")
 
-    def recognize(self, image, found):
-        n = len(found)
-        if n == 0:
-            return [], np.zeros(0, np.float32)
-        crops = np.stack([cv2.resize(warp_word(image, q), self.size) for q in found.data["quad"]])
-        ids = self.stage(crops).get(self.output).reshape(n, -1).astype(np.int64)
+    def batches(self, image: np.ndarray, words: Detections, indices: np.ndarray) -> list[tuple[np.ndarray, dict]]:
+        quads = words.data["quad"][indices]
+        return [(indices, np.stack([cv2.resize(warp_word(image, q), self.size) for q in quads]))]
+
+    def read(self, outputs: ModelOutputs, count: int) -> tuple[list[str], np.ndarray]:
+        ids = outputs.get(self.output).reshape(count, -1).astype(np.int64)
         texts = []
         for row in ids:
             end = np.nonzero(row < 0)[0]
@@ -271,7 +294,7 @@ class SpottingRecognizer(Recognizer):
         self.alphabet = alphabet or default_alphabet(decoder)
         self.sos, self.eos = int(params.get("sos", 0)), int(params.get("eos", 1))
         self.max_length = int(params.get("max_length", 28))
-        self.encoder = Stage(encoder, config, image=False)
+        self.encoder = self.stage = Stage(encoder, config, image=False)
         model = read_model(decoder.path)
         names = {n for p in model.inputs for n in p.get_names()}
         out_names = {n for p in model.outputs for n in p.get_names()}
@@ -301,15 +324,17 @@ class SpottingRecognizer(Recognizer):
         except Exception:
             return False
 
-    def recognize(self, image, found):
-        n = len(found)
-        if n == 0:
-            return [], np.zeros(0, np.float32)
-        encoded = self.encoder({self.encoder.input_names[0]: found.data["features"]}).arrays[0][1]
-        encoded = encoded.reshape(n, encoded.shape[1], -1).transpose(0, 2, 1)  # (n, H*W, C)
+    def batches(self, image: np.ndarray, words: Detections, indices: np.ndarray) -> list[tuple[np.ndarray, dict]]:
+        return [(indices, {self.encoder.input_names[0]: words.data["features"][indices]})]
+
+    def read(self, outputs: ModelOutputs, count: int) -> tuple[list[str], np.ndarray]:
+        """The encoder's outputs, then the decoder step by step. Each step needs the one before, so the steps
+        run here, one synchronous request each, while other frames' requests go on."""
+        encoded = outputs.arrays[0][1]
+        encoded = encoded.reshape(count, encoded.shape[1], -1).transpose(0, 2, 1)  # (n, H*W, C)
         if self.batched:
             return self._decode(encoded)
-        results = [self._decode(encoded[i:i + 1]) for i in range(n)]
+        results = [self._decode(encoded[i:i + 1]) for i in range(count)]
         return [r[0][0] for r in results], np.concatenate([r[1] for r in results])
 
     def _decode(self, encoded: np.ndarray) -> tuple[list[str], np.ndarray]:

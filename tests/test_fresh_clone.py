@@ -32,7 +32,10 @@ def _closed_port() -> int:
 
 
 def _clean_env(**extra) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OVDEMO_")}
+    # A fresh shell: no ovdemo settings, and none of the variables an outer make (CI runs `make test`) hands down,
+    # which would make the inner make print "make[1]: Entering directory" lines a user never sees.
+    inherited = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OVDEMO_") and k not in inherited}
     return {**env, **extra}
 
 
