@@ -89,15 +89,20 @@ def raw_throughput(model: Path, seconds: float = 15.0, input_shape: Sequence[int
     return Throughput(count / (time.perf_counter() - start), len(queue))
 
 
-def raw_item_ms(model: Path, batch: int = 1, seconds: float = 5.0, fold=None) -> float:
+def raw_item_ms(model: Path, batch: int = 1, seconds: float = 5.0, fold=None,
+                input_shape: Sequence[int] | None = None) -> float:
     """Milliseconds of machine time per item of a second-stage model run alone at `batch` items per request (the
     batch the pipeline really sends it): throughput hint, optimal requests, random input. `fold` may edit the
-    graph first (e.g. fold a plate recognizer's constant second input)."""
+    graph first (e.g. fold a plate recognizer's constant second input); `input_shape` fixes a dynamic input (its
+    first dimension is the batch)."""
     core = ov.Core()
     network = core.read_model(str(model))
     if fold is not None:
         fold(network)
-    if batch > 1:
+    if input_shape is not None:
+        network.reshape(list(input_shape))
+        batch = input_shape[0]
+    elif batch > 1:
         shapes = {}
         for port in network.inputs:
             dims = list(port.get_partial_shape())
