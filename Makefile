@@ -40,12 +40,14 @@ demo: install
 catalog:
 	$(PYTHON) assets/build_catalog.py $(OMZ)
 
+# Test workers: a module's tests stay on one worker (their module fixtures run once).
+TEST_JOBS ?= 2
 test: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_JOBS) --dist loadfile
 
 # The quick subset for a development loop: everything but the long real-video runs (marked slow).
 quick: install
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -n $(TEST_JOBS) --dist loadfile -m "not slow"
 
 # Benchmarks (not tests): each family's end-to-end FPS against raw OpenVINO throughput, measured side by side.
 BENCH ?= $(sort $(wildcard tests/bench_*.py))
