@@ -31,6 +31,7 @@ class Frame:
     timestamp: float  # seconds since the start of the source
     captured: float  # time.perf_counter() when the frame was read
     decode_ms: float
+    stream: int = 0  # which input (-i given several times: their order on the command line)
 
 
 @dataclass(frozen=True)
@@ -350,8 +351,10 @@ class FrameReader:
     """
 
     def __init__(self, source: Source, wakeup: threading.Condition, loop: bool = False,
-                 limit: int | None = None, capacity: int | None = None, reconnect_attempts: int = 5):
+                 limit: int | None = None, capacity: int | None = None, reconnect_attempts: int = 5,
+                 stream: int = 0):
         self.source, self.wakeup, self.loop, self.limit = source, wakeup, loop, limit
+        self.stream = stream  # stamped on every frame it reads
         self.capacity = capacity or (2 if source.live else 8)
         self.reconnect_attempts = reconnect_attempts
         self.buffer: deque[Frame] = deque()
@@ -361,7 +364,7 @@ class FrameReader:
         self.damage: InputDamage | None = None  # the first pass of a file input that came up short
         self.error: DemoError | None = None
         self._stop = False
-        self._thread = threading.Thread(target=self._run, name="ovdemo-capture", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"ovdemo-capture-{stream}", daemon=True)
 
     def start(self) -> None:
         self._start_time = time.perf_counter()
@@ -399,7 +402,7 @@ class FrameReader:
                         continue
                     break
                 stamp = (t1 - self._start_time) if self.source.live else index / self.source.fps
-                frame = Frame(index, image, stamp, t1, (t1 - t0) * 1000.0)
+                frame = Frame(index, image, stamp, t1, (t1 - t0) * 1000.0, self.stream)
                 index += 1
                 with self.wakeup:
                     if self.source.live:
