@@ -134,9 +134,10 @@ def test_track_ids_and_per_track_state_stay_in_their_stream(models_dir, videos_d
     streams = by_stream(read_jsonl(tmp_path / "all.jsonl"), 3)
     ids = [sorted({o["id"] for r in s for o in r["objects"] if "id" in o}) for s in streams]
     assert ids[0] and ids[0] == ids[2] and ids[0][0] == ids[1][0] == 1
+    references = {path: alone("detect", path, tmp_path, *flags[:-2], models_dir=models_dir, videos_dir=videos_dir)
+                  for path in (video, other)}
     for path, mine in ((video, streams[0]), (other, streams[1]), (video, streams[2])):
-        reference = alone("detect", path, tmp_path, *flags[:-2], models_dir=models_dir, videos_dir=videos_dir)
-        for got, want in zip(mine, reference, strict=True):
+        for got, want in zip(mine, references[path], strict=True):
             assert got["inferred"] == want["inferred"]
             assert same_objects(got["objects"], want["objects"]), (path.name, got["frame"])
     mot = [(tmp_path / f"mot_{s}.txt").read_text() for s in range(3)]
