@@ -22,6 +22,7 @@ STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp
 DEFAULT_FPS = 30.0
 STREAM_TIMEOUT_S = 5.0  # opening a camera or stream, and waiting for one of its frames
 RESYNC_GRABS = 30  # frames a damaged file may skip looking for the next one that decodes
+FILE_BUFFER, LIVE_BUFFER = 8, 2  # frames a reader holds: a file reads ahead, a live source keeps the newest
 
 
 @dataclass
@@ -355,7 +356,7 @@ class FrameReader:
                  stream: int = 0):
         self.source, self.wakeup, self.loop, self.limit = source, wakeup, loop, limit
         self.stream = stream  # stamped on every frame it reads
-        self.capacity = capacity or (2 if source.live else 8)
+        self.capacity = capacity or (LIVE_BUFFER if source.live else FILE_BUFFER)
         self.reconnect_attempts = reconnect_attempts
         self.buffer: deque[Frame] = deque()
         self.dropped = 0

@@ -220,16 +220,16 @@ class StreamFigures:
 
 def streams_table(rows: list[StreamFigures], total: dict) -> Table:
     """Several streams: a row each, then the total."""
-    table = Table(title="per stream", title_justify="left")
+    table = Table(title="per stream (latency in ms)", title_justify="left")
     for name, justify in (("stream", "right"), ("source", "left"), ("frames", "right"), ("FPS", "right"),
-                          ("latency p50 / p95", "right"), ("dropped", "right"), ("ended", "left")):
-        table.add_column(name, justify=justify)
+                          ("p50", "right"), ("p95", "right"), ("dropped", "right"), ("ended", "left")):
+        table.add_column(name, justify=justify, overflow="fold")
     for row in rows:
         s = row.summary()
-        ended = "failed" if s["failed"] else "input incomplete" if not s["input_complete"] else "ok"
+        ended = "failed" if s["failed"] else "incomplete" if not s["input_complete"] else "ok"
         table.add_row(str(s["stream"]), s["source"], str(s["frames"]), f"{s['fps']:.1f}",
-                      f"{s['latency_ms']['p50']:.1f} / {s['latency_ms']['p95']:.1f} ms", str(s["dropped"]), ended)
+                      f"{s['latency_ms']['p50']:.0f}", f"{s['latency_ms']['p95']:.0f}", str(s["dropped"]), ended)
     lat = total["latency_ms"]
-    table.add_row("all", "", str(total["frames"]), f"{total['fps']:.1f}", f"{lat['p50']:.1f} / {lat['p95']:.1f} ms",
+    table.add_row("all", "", str(total["frames"]), f"{total['fps']:.1f}", f"{lat['p50']:.0f}", f"{lat['p95']:.0f}",
                   str(total["dropped"]), "", style="bold")
     return table

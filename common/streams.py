@@ -15,7 +15,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .capture import Frame, FrameReader, InputDamage, InputSpec, Source, open_source, resolve_input
+from .capture import FILE_BUFFER, Frame, FrameReader, InputDamage, InputSpec, Source, open_source, resolve_input
 from .errors import DemoError
 from .results import Result
 
@@ -127,8 +127,12 @@ class Readers:
 
     def __init__(self, streams: Sequence[Stream], wakeup: threading.Condition, loop: bool, limit: int | None):
         self.streams = [s for s in streams if s.source is not None]
+        # files read ahead into a buffer each; several streams share what one would hold, so the frames waiting
+        # (and so the latency from capture to output) do not grow with the number of streams
+        files = None if len(self.streams) == 1 else max(2, FILE_BUFFER // len(self.streams))
         for s in self.streams:
-            s.reader = FrameReader(s.source, wakeup, loop=loop, limit=limit, stream=s.index)
+            s.reader = FrameReader(s.source, wakeup, loop=loop, limit=limit, stream=s.index,
+                                   capacity=None if s.source.live else files)
         self._turn = 0
 
     def start(self) -> None:

@@ -6,6 +6,11 @@ and files that can hold one stream refuse several."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -16,18 +21,6 @@ from test_action_clip import build_clip_model, expected_windows, make_frame, red
 
 N = 12  # frames read from each stream
 DETECTOR = "person-detection-0202"
-
-
-def first_frames(path: Path, count: int) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while len(frames) < count:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
 
 
 def same_frame(shown: np.ndarray, frames: list[np.ndarray], k: int) -> bool:
@@ -98,7 +91,7 @@ def test_each_stream_writes_its_own_frames_tagged_and_in_order(inputs, models_di
     for index, (path, mine) in enumerate(zip(inputs, streams, strict=True)):
         assert [r["frame"] for r in mine] == list(range(N)), index  # its own order, none lost or repeated
         assert {r["source"] for r in mine} == {str(path)}
-        frames = first_frames(path, N + 4)
+        frames = read_video(path, N + 4)
         written = read_video(tmp_path / f"out_{index}.mp4")
         assert len(written) == N, index
         assert written[0].shape == frames[0].shape
@@ -223,7 +216,7 @@ def test_the_mosaic_puts_each_stream_in_its_tile(videos_dir):
     from ovdemo.common.video import letterbox
     from ovdemo.common.window import Mosaic
 
-    frames = [first_frames(videos_dir / name, 1)[0] for name in
+    frames = [read_video(videos_dir / name, 1)[0] for name in
               ("car-detection.mp4", "preview-people-detection.gif", "bottle-detection.mp4")]
     mosaic = Mosaic(["car", "people", "bottles"])
     for s, frame in enumerate(frames):
@@ -236,3 +229,33 @@ def test_the_mosaic_puts_each_stream_in_its_tile(videos_dir):
         tile = canvas[y + 30:y + th, x:x + tw].astype(int)  # below the caption
         assert np.abs(tile - letterbox(frame, (tw, th))[30:].astype(int)).max() == 0, s
     assert not canvas[th:, tw:].any()  # the fourth tile waits for a fourth stream
+
+
+def test_ctrl_c_ends_every_stream_with_its_video_playable(videos_dir, models_dir, tmp_path):
+    records = tmp_path / "all.jsonl"
+    cmd = [sys.executable, "-m", "ovdemo", "detect", "-m", DETECTOR, "--no-show", "--loop",
+           "-i", videos_dir / "preview-people-detection.gif", "-i", videos_dir / "preview-store-aisle-detection.gif",
+           "--output", tmp_path / "out_{stream}.mp4", "--json", records]
+    proc = subprocess.Popen(list(map(str, cmd)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **shared_env(models_dir, videos_dir)})
+    try:
+        deadline = time.monotonic() + 120
+        while written_lines(records) < 10 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    streams = by_stream(read_jsonl(records), 2)
+    for s, mine in enumerate(streams):
+        assert mine and [r["frame"] for r in mine] == list(range(len(mine)))
+        assert len(read_video(tmp_path / f"out_{s}.mp4")) == len(mine), s  # finished: every frame written plays
+
+
+def written_lines(path: Path) -> int:
+    """Lines written so far: while the run goes on they are in the file aside (<stem>.partial-<pid><suffix>)."""
+    written = [path, *path.parent.glob(f"{path.stem}.partial-*{path.suffix}")]
+    return max((len(p.read_text().splitlines()) for p in written if p.is_file()), default=0)
