@@ -83,8 +83,8 @@ MOSAIC_LABEL_SCALE = 0.5
 
 class Mosaic:
     """Several streams in one picture: a grid of tiles (columns first, as square as it goes), each showing its
-    stream's latest frame letterboxed into it under a caption naming the stream. The tile size comes from the
-    first frame shown; a tile is redrawn only when its stream brings a frame."""
+    stream's latest frame letterboxed into it with a caption naming the stream at its bottom left. The tile size
+    comes from the first frame shown; a tile is redrawn only when its stream brings a frame."""
 
     def __init__(self, names: list[str]):
         self.names = names
@@ -106,7 +106,8 @@ class Mosaic:
         tile[:] = letterbox(image, self.tile)
         caption = f"{stream}: {self.names[stream]}"
         (cw, ch), base = cv2.getTextSize(caption, cv2.FONT_HERSHEY_SIMPLEX, MOSAIC_LABEL_SCALE, 1)
-        cv2.rectangle(tile, (0, 0), (min(cw + 6, tw - 1), ch + base + 6), (0, 0, 0), cv2.FILLED)
-        cv2.putText(tile, caption, (3, ch + 3), cv2.FONT_HERSHEY_SIMPLEX, MOSAIC_LABEL_SCALE, (255, 255, 255), 1,
-                    cv2.LINE_AA)
+        top = th - ch - base - 6  # bottom left: the frame's own readout is top left
+        cv2.rectangle(tile, (0, top), (min(cw + 6, tw - 1), th - 1), (0, 0, 0), cv2.FILLED)
+        cv2.putText(tile, caption, (3, top + ch + 3), cv2.FONT_HERSHEY_SIMPLEX, MOSAIC_LABEL_SCALE, (255, 255, 255),
+                    1, cv2.LINE_AA)
         return self.canvas

@@ -226,8 +226,8 @@ def test_the_mosaic_puts_each_stream_in_its_tile(videos_dir):
     assert canvas.shape == (2 * th, 2 * tw, 3)
     for s, frame in enumerate(frames):
         x, y = (s % 2) * tw, (s // 2) * th
-        tile = canvas[y + 30:y + th, x:x + tw].astype(int)  # below the caption
-        assert np.abs(tile - letterbox(frame, (tw, th))[30:].astype(int)).max() == 0, s
+        tile = canvas[y:y + th - 30, x:x + tw].astype(int)  # above the caption
+        assert np.abs(tile - letterbox(frame, (tw, th))[:th - 30].astype(int)).max() == 0, s
     assert not canvas[th:, tw:].any()  # the fourth tile waits for a fourth stream
 
 
@@ -259,3 +259,27 @@ def written_lines(path: Path) -> int:
     """Lines written so far: while the run goes on they are in the file aside (<stem>.partial-<pid><suffix>)."""
     written = [path, *path.parent.glob(f"{path.stem}.partial-*{path.suffix}")]
     return max((len(p.read_text().splitlines()) for p in written if p.is_file()), default=0)
+
+
+def test_the_window_shows_the_streams_side_by_side(videos_dir, models_dir, tmp_path):
+    from xdisplay import Xvfb
+
+    with Xvfb() as x:
+        records = tmp_path / "all.jsonl"
+        env = {**os.environ, **shared_env(models_dir, videos_dir), **x.env}
+        cmd = [sys.executable, "-m", "ovdemo", "detect", "-m", DETECTOR, "--loop", "--json", records, "-i",
+               videos_dir / "preview-people-detection.gif", "-i", videos_dir / "preview-store-aisle-detection.gif"]
+        proc = subprocess.Popen(list(map(str, cmd)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                env=env)
+        try:
+            window = x.wait_window("ovdemo detect")
+            assert window, "no window appeared"
+            geometry = x.xdotool("getwindowgeometry", str(window))
+            x.press(window, "q")
+            code = proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert code == 0, proc.stderr.read()
+    width, height = (int(v) for v in geometry.split("Geometry:")[1].split()[0].split("x"))
+    assert width == 2 * 480 and height >= 270, geometry  # two 480x270 tiles side by side (Qt may add a status bar)
