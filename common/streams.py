@@ -43,8 +43,12 @@ def stream_path(path: str, stream: int) -> str:
 
 
 def check_stream_names(opts, count: int) -> None:
-    """Several inputs and a file that holds one stream (a video, a MOT file) without `{stream}` in its name:
-    refused before anything is written."""
+    """Several inputs and a file that holds one stream (a video, a MOT file) without `{stream}` in its name, or
+    `{stream}` in the name of the one metrics file: refused before anything is written."""
+    metrics = opts.get("metrics_json")
+    if metrics and STREAM_FIELD in str(metrics):
+        raise DemoError(f"--metrics-json '{metrics}' is one file for the whole run",
+                        f"drop {STREAM_FIELD} from its name: it holds a row per stream")
     if count < 2:
         return
     for name, flag in PER_STREAM_FILES.items():

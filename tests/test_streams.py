@@ -157,16 +157,21 @@ def test_a_stream_that_fails_leaves_the_others_to_finish(videos_dir, models_dir,
     assert summary["streams"][1]["failed"].startswith("cannot read video")
 
 
-@pytest.mark.parametrize("flags, name", [(["--output", "out.mp4"], "--output 'out.mp4'"),
-                                         (["--track", "--mot", "tracks.txt"], "--mot 'tracks.txt'")])
-def test_several_streams_into_one_file_is_refused_before_anything_is_written(flags, name, videos_dir, models_dir,
+ONE_FILE = "would hold 2 streams in one file: put {stream} in its name for one file per stream, e.g."
+
+
+@pytest.mark.parametrize("flags, error", [
+    (["--output", "out.mp4"], f"--output 'out.mp4' {ONE_FILE} out_{{stream}}.mp4"),
+    (["--track", "--mot", "tracks.txt"], f"--mot 'tracks.txt' {ONE_FILE} tracks_{{stream}}.txt"),
+    (["--metrics-json", "m_{stream}.json"], "--metrics-json 'm_{stream}.json' is one file for the whole run: drop "
+                                            "{stream} from its name: it holds a row per stream")])
+def test_several_streams_into_one_file_is_refused_before_anything_is_written(flags, error, videos_dir, models_dir,
                                                                             tmp_path):
     video = videos_dir / "car-detection.mp4"
     result = run_ovdemo("detect", "-m", DETECTOR, "-i", video, "-i", video, "--no-show", "--json", "all.jsonl",
                         *flags, env=shared_env(models_dir, videos_dir), cwd=tmp_path)
     assert result.returncode == 2
-    assert one_line_error(result).startswith(f"error: {name} would hold 2 streams in one file: put {{stream}} in "
-                                             "its name")
+    assert one_line_error(result) == f"error: {error}"
     assert list(tmp_path.iterdir()) == []
 
 
