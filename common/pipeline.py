@@ -476,7 +476,7 @@ class Runner:
             # a still image has no frame rate to show: the readout is for video
             source = stream.source
             still = source.total == 1 and not source.live and not self.opts.loop
-            status = [] if still else [f"FPS {self.metrics.live_fps():.1f}",
+            status = [] if still else [f"FPS {self.stream_metrics[stream.index].live_fps():.1f}",  # its own
                                        f"latency {(t1 - frame.captured) * 1000.0:.0f} ms"]
             corner = status_rect(status, style, (image.shape[1], image.shape[0]), result.objects.xyxy)
             if status:
