@@ -14,10 +14,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .capture import FILE_BUFFER, Frame, FrameReader, InputDamage, InputSpec, Source, open_source, resolve_input
 from .errors import DemoError
 from .results import Result
+
+if TYPE_CHECKING:  # (tracking writes MOT files through output, which reads the stream names from here)
+    from .tracking import Tracking
 
 STREAM_FIELD = "{stream}"
 # options naming a file that holds one stream's frames only: with several inputs they need {stream}
@@ -73,7 +77,7 @@ class Stream:
     source: Source | None = None  # None: it could not be opened (see `error`)
     reader: FrameReader | None = None
     error: DemoError | None = None  # why it could not be opened
-    tracking: object | None = None  # its Tracking (--track): ids, lines and zones of its own
+    tracking: Tracking | None = None  # --track: ids, lines, zones and MOT file of its own
     last: Result | None = None  # its latest result of a frame the main model saw (--infer-every)
 
     @property
