@@ -14,7 +14,8 @@ and returns a `Predictor`. `result.to_dict()` gives the same objects the JSON li
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import openvino as ov
@@ -125,16 +126,24 @@ class Predictor:
         self.family.timer.take()
         return result
 
-    def stream(self, source: str, **options) -> Iterator[tuple[np.ndarray, Result]]:
+    def stream(self, source: str | os.PathLike | Sequence[str | os.PathLike], **options) -> Iterator[tuple]:
         """(image, result) for every frame of `source` (any -i: file, folder, camera, URL), in order, through
         the same pipeline as the command line: a capture thread and asynchronous requests. `options` override
-        the predictor's (e.g. max_frames=100, infer_every=2)."""
-        opts = self.opts.replace(input=str(source), **options)
+        the predictor's (e.g. max_frames=100, infer_every=2).
+
+        A list of sources runs them as streams of one pipeline (each read on its own thread, the models
+        shared, tracking and every family's state per stream): (stream, image, result) for every frame,
+        `stream` the source's index in the list, each stream's frames in their order. A stream that fails
+        does not stop the others; the DemoError naming it comes when they have ended."""
+        several = not isinstance(source, str | os.PathLike)
+        inputs = tuple(map(str, source)) if several else (str(source),)
+        opts = self.opts.replace(input=inputs, **options)
         unknown = sorted(set(options) - {o.name for o in self.family_class.options()})
         if unknown:
             raise DemoError(f"unknown option(s) {', '.join(unknown)}", "see ovdemo.load's options")
         for decoded in Pipeline(self.family_class.create(opts), opts):
-            yield decoded.frame.image, decoded.result
+            frame = decoded.frame
+            yield (frame.stream, frame.image, decoded.result) if several else (frame.image, decoded.result)
 
     def annotate(self, image: np.ndarray, result: Result) -> np.ndarray:
         """A copy of `image` with `result` drawn as the command line draws it."""

@@ -22,6 +22,7 @@ STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp
 DEFAULT_FPS = 30.0
 STREAM_TIMEOUT_S = 5.0  # opening a camera or stream, and waiting for one of its frames
 RESYNC_GRABS = 30  # frames a damaged file may skip looking for the next one that decodes
+FILE_BUFFER, LIVE_BUFFER = 8, 2  # frames a reader holds: a file reads ahead, a live source keeps the newest
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Frame:
     timestamp: float  # seconds since the start of the source
     captured: float  # time.perf_counter() when the frame was read
     decode_ms: float
+    stream: int = 0  # which input (-i given several times: their order on the command line)
 
 
 @dataclass(frozen=True)
@@ -350,9 +352,11 @@ class FrameReader:
     """
 
     def __init__(self, source: Source, wakeup: threading.Condition, loop: bool = False,
-                 limit: int | None = None, capacity: int | None = None, reconnect_attempts: int = 5):
+                 limit: int | None = None, capacity: int | None = None, reconnect_attempts: int = 5,
+                 stream: int = 0):
         self.source, self.wakeup, self.loop, self.limit = source, wakeup, loop, limit
-        self.capacity = capacity or (2 if source.live else 8)
+        self.stream = stream  # stamped on every frame it reads
+        self.capacity = capacity or (LIVE_BUFFER if source.live else FILE_BUFFER)
         self.reconnect_attempts = reconnect_attempts
         self.buffer: deque[Frame] = deque()
         self.dropped = 0
@@ -361,7 +365,7 @@ class FrameReader:
         self.damage: InputDamage | None = None  # the first pass of a file input that came up short
         self.error: DemoError | None = None
         self._stop = False
-        self._thread = threading.Thread(target=self._run, name="ovdemo-capture", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"ovdemo-capture-{stream}", daemon=True)
 
     def start(self) -> None:
         self._start_time = time.perf_counter()
@@ -399,7 +403,7 @@ class FrameReader:
                         continue
                     break
                 stamp = (t1 - self._start_time) if self.source.live else index / self.source.fps
-                frame = Frame(index, image, stamp, t1, (t1 - t0) * 1000.0)
+                frame = Frame(index, image, stamp, t1, (t1 - t0) * 1000.0, self.stream)
                 index += 1
                 with self.wakeup:
                     if self.source.live:

@@ -23,13 +23,20 @@ pipeline's. Hooks run in this order, each once unless said otherwise:
                             state such as an action smoothed over each person's frames (default: as is)
   draw(image, result, style)                 per frame shown or written
   finish()                  on every exit path
+
+One family instance serves every input of a run (-i given several times): its models, stages and any
+gallery are shared, and frames of the streams come to its hooks interleaved (each stream's in its order,
+`frame.stream` saying whose). Whatever a family keeps from one frame to the next (a window of frames, a
+smoother per track id, predictions waiting for their frame) belongs to one stream: it lives in a
+`PerStream`, looked up by the frame (`self.windows[frame]`), never in a plain attribute. Frame indices
+and track ids count per stream, so they key nothing across streams.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 import numpy as np
 import openvino as ov
@@ -44,6 +51,31 @@ from .options import PIPELINE, Opt, Options, model_opt
 from .results import Result
 from .specs import ModelSpec, load_labels
 from .stages import FrameStage, ObjectStage
+
+T = TypeVar("T")
+
+
+class PerStream(Generic[T]):
+    """What a family keeps between frames, one for each input stream: `make()` builds a stream's state on its
+    first frame; `per_stream[frame]` is the state of that frame's stream. The one way a family holds temporal
+    state (see the module's docstring)."""
+
+    def __init__(self, make: Callable[[], T]):
+        self._make = make
+        self._states: dict[int, T] = {}
+
+    def __getitem__(self, frame: Frame) -> T:
+        state = self._states.get(frame.stream)
+        if state is None:
+            state = self._states[frame.stream] = self._make()
+        return state
+
+    def __setitem__(self, frame: Frame, state: T) -> None:
+        self._states[frame.stream] = state
+
+    def streams(self) -> list[int]:
+        """The streams that have state so far."""
+        return sorted(self._states)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 from rich.console import Console
@@ -106,6 +107,7 @@ class Metrics:
         self.started: float | None = None
         self.finished: float | None = None
         self.notes: list[str] = []  # the run's own totals (line and zone counts), shown with the summary
+        self.streams: list[StreamFigures] = []  # one row per input, set when the run ends
         self._recent = deque(maxlen=RECENT)  # completion times for the live FPS
         self.recent_timings: deque[tuple[dict[str, float], float]] = deque(maxlen=RECENT)  # for live views
 
@@ -161,6 +163,7 @@ class Metrics:
             "device": self.device,
             "interrupted": self.interrupted,
             **({"notes": self.notes} if self.notes else {}),
+            **({"streams": [row.summary() for row in self.streams]} if self.streams else {}),
         }
 
     def print_summary(self, console: Console) -> None:
@@ -187,3 +190,46 @@ class Metrics:
             name, _, value = note.partition(": ")
             table.add_row(name, value)
         console.print(table)
+        if len(self.streams) > 1:
+            console.print(streams_table(self.streams, s))
+
+
+@dataclass
+class StreamFigures:
+    """One input's row of the summary: its own frames, throughput and latency, and how it ended."""
+
+    index: int
+    source: str
+    metrics: Metrics
+    dropped: int
+    damage: object | None  # capture.InputDamage
+    failure: str | None  # why it ended early (it did not open, or its reader failed)
+
+    def summary(self) -> dict:
+        m, lat, damage = self.metrics, self.metrics.latency, self.damage
+        return {
+            "stream": self.index, "source": self.source, "frames": m.frames, "fps": round(m.fps, 2),
+            "latency_ms": {"mean": round(lat.mean, 2), "p50": round(lat.percentile(50), 2),
+                           "p95": round(lat.percentile(95), 2)},
+            "dropped": self.dropped, "input_complete": damage is None,
+            **({"input_damage": {"frames_read": damage.read, "frames_expected": damage.expected,
+                                 "first_bad_frame": damage.first_bad, "what": damage.what}} if damage else {}),
+            "failed": self.failure,
+        }
+
+
+def streams_table(rows: list[StreamFigures], total: dict) -> Table:
+    """Several streams: a row each, then the total."""
+    table = Table(title="per stream (latency in ms)", title_justify="left")
+    for name, justify in (("stream", "right"), ("source", "left"), ("frames", "right"), ("FPS", "right"),
+                          ("p50", "right"), ("p95", "right"), ("dropped", "right"), ("ended", "left")):
+        table.add_column(name, justify=justify, overflow="fold")
+    for row in rows:
+        s = row.summary()
+        ended = "failed" if s["failed"] else "incomplete" if not s["input_complete"] else "ok"
+        table.add_row(str(s["stream"]), s["source"], str(s["frames"]), f"{s['fps']:.1f}",
+                      f"{s['latency_ms']['p50']:.0f}", f"{s['latency_ms']['p95']:.0f}", str(s["dropped"]), ended)
+    lat = total["latency_ms"]
+    table.add_row("all", "", str(total["frames"]), f"{total['fps']:.1f}", f"{lat['p50']:.0f}", f"{lat['p95']:.0f}",
+                  str(total["dropped"]), "", style="bold")
+    return table

@@ -7,6 +7,7 @@ below keep one spelling and one meaning everywhere. Old spellings stay as hidden
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -102,7 +103,9 @@ class Options:
                             f"known: {', '.join(sorted(table))}")
         values = {name: (() if o.multiple and o.default is None else o.default) for name, o in table.items()}
         for name, value in given.items():
-            values[name] = tuple(value) if table[name].multiple and not isinstance(value, tuple) else value
+            if table[name].multiple and not isinstance(value, tuple):  # one value (a path is one) or a list
+                value = (value,) if isinstance(value, str | os.PathLike) else tuple(value)
+            values[name] = value
             _check_range(table[name], values[name])
         return cls(values)
 
@@ -172,14 +175,16 @@ def model_opt(name: str, flag: str, default: str | None, help: str, aliases: tup
 
 # -- the shared vocabulary
 
-INPUT = Opt("input", ("-i", "--input"), metavar="SOURCE", required=True,
+INPUT = Opt("input", ("-i", "--input"), metavar="SOURCE", required=True, multiple=True,
             help="Camera (cam0, 0, /dev/video0), video file, image, folder, glob ('frames/*.jpg'), "
-                 "image sequence (img_%04d.png) or URL (rtsp://, http://, rtmp://).")
+                 "image sequence (img_%04d.png) or URL (rtsp://, http://, rtmp://). Repeat it for several streams "
+                 "in one run: files written per stream need {stream} in their names (out_{stream}.mp4).")
 
 PIPELINE: tuple[Opt, ...] = (
     INPUT,
     Opt("loop", ("--loop",), "Replay file inputs from the start when they end.", default=False, is_flag=True),
-    Opt("max_frames", ("--max-frames",), "Stop after N frames.", type=click.IntRange(1, MAX_FRAMES), metavar="N"),
+    Opt("max_frames", ("--max-frames",), "Stop after N frames (of each input).", type=click.IntRange(1, MAX_FRAMES),
+        metavar="N"),
     Opt("infer_every", ("--infer-every",), "Run the main model on every Nth frame; frames between carry the last "
         "results over (with --track, the tracker's predictions).", default=1, type=click.IntRange(1, 1000),
         metavar="N", show_default=True),

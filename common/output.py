@@ -21,6 +21,7 @@ import numpy as np
 from .capture import InputSpec
 from .errors import DemoError
 from .safefile import OutputFile, cause, claim, real, same_file, write_whole
+from .streams import check_stream_names, stream_path
 from .video import FORMATS, EncoderThread, letterbox, open_encoder
 
 IMAGE_PATTERN = re.compile(r"%0?\d*d")
@@ -75,16 +76,20 @@ def _option_files(opts, skip: set[str]) -> list[Path]:
     return found
 
 
-def check_outputs(opts, source: InputSpec) -> dict[str, Path]:
-    """The run's output paths by option, refused when one of them is an input or another output."""
-    outputs = {name: Path(opts.get(name)).expanduser() for name in OUTPUT_OPTIONS
-               if opts.get(name) and opts.get(name) != STDOUT}
+def check_outputs(opts, sources: list[InputSpec]) -> list[tuple[str, Path]]:
+    """The run's output paths with their options (a name with {stream}: one path per stream), refused when one
+    of them is an input or another output, or holds several streams where it can hold one."""
+    check_stream_names(opts, len(sources))
+    outputs = [(name, Path(path).expanduser()) for name in OUTPUT_OPTIONS
+               if opts.get(name) and opts.get(name) != STDOUT
+               for path in dict.fromkeys(stream_path(opts.get(name), i) for i in range(len(sources)))]
     on_stdout = [OUTPUT_OPTIONS[n][0] + " -" for n in ("json", "metrics_json") if opts.get(n) == STDOUT]
     on_stdout += ["-r"] if opts.get("raw") else []
     if len(on_stdout) > 1:
         raise DemoError(f"{' and '.join(on_stdout)} would both write to standard output", "keep one of them")
-    inputs = [*source.files, *_option_files(opts, set(OUTPUT_OPTIONS) | {"input"})]
-    names = list(outputs.items())
+    read = [file for source in sources for file in source.files]
+    inputs = [*read, *_option_files(opts, set(OUTPUT_OPTIONS) | {"input"})]
+    names = outputs
     for i, (name, path) in enumerate(names):
         flag = OUTPUT_OPTIONS[name][0]
         for other, other_path in names[:i]:
@@ -95,29 +100,30 @@ def check_outputs(opts, source: InputSpec) -> dict[str, Path]:
         for item in inputs:
             if same_file(path, item) or (pattern and real(item.parent) == real(path.parent)
                                          and pattern.fullmatch(item.name)):
-                what = "the input" if item in source.files else "a file the run reads"
+                what = "the input" if item in read else "a file the run reads"
                 raise DemoError(f"{flag} '{path}' is {what} ('{item}')",
                                 "writing it would destroy it: choose another file name")
-    if "output" in outputs and output_kind(str(outputs["output"])) == "image":
-        single = source.kind == "images" and len(source.files) == 1 and not opts.get("loop")
-        if not single:
-            raise DemoError(f"--output '{outputs['output']}' is one image, and the input gives many frames",
-                            "use an image pattern such as out_%04d.png, or a video extension such as .mp4")
+    for path, source in zip([path for name, path in outputs if name == "output"], sources, strict=False):
+        if output_kind(str(path)) == "image":
+            single = source.kind == "images" and len(source.files) == 1 and not opts.get("loop")
+            if not single:
+                raise DemoError(f"--output '{path}' is one image, and the input gives many frames",
+                                "use an image pattern such as out_%04d.png, or a video extension such as .mp4")
     return outputs
 
 
 class RunOutputs:
     """Every output file of one run, claimed (checked and locked) before set-up and released at its end."""
 
-    def __init__(self, opts, source: InputSpec, warn):
-        self.paths = check_outputs(opts, source)
+    def __init__(self, opts, sources: list[InputSpec], warn):
+        self.paths = check_outputs(opts, sources)
         self.warn = warn
         self.claimed: list[OutputFile] = []
 
     @contextlib.contextmanager
     def claimed_for_run(self) -> Iterator[RunOutputs]:
         try:
-            for name, path in self.paths.items():
+            for name, path in self.paths:
                 target, leftovers = claim(path, OUTPUT_OPTIONS[name][1])
                 self.claimed.append(target)
                 for left in leftovers:

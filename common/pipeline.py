@@ -21,7 +21,7 @@ import openvino as ov
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
 
 from .attributes import AttributeModel
-from .capture import Frame, FrameReader, InputSpec, open_source, resolve_input
+from .capture import Frame, InputSpec
 from .console import console, warn
 from .draw import Style, draw_status, status_rect
 from .errors import DemoError
@@ -36,7 +36,7 @@ from .inference import (
     first_error_line,
 )
 from .interrupt import DEFER, FRAMES, RAISE, STOP, StopRequest
-from .metrics import Metrics
+from .metrics import Metrics, StreamFigures
 from .models import resolve_from_options
 from .options import Options
 from .output import JsonLines, RunOutputs, VideoOutput, write_json_file
@@ -44,8 +44,18 @@ from .records import frame_record, raw_lines
 from .results import Result
 from .serve import LiveView, live_numbers
 from .stages import FrameJobs
+from .streams import (
+    Readers,
+    Stream,
+    common_frame_size,
+    failures_error,
+    open_streams,
+    per_stream,
+    resolve_inputs,
+    stream_path,
+)
 from .tracking import Tracking
-from .window import Window
+from .window import Mosaic, Window
 
 EXIT_INTERRUPTED = 130
 STALL_CHECK_S = 2.0  # no request finished for this long: check whether one failed silently
@@ -125,40 +135,66 @@ class InFlight:
 
 
 class Pipeline:
-    """Source -> async requests -> results in order. Iterate it; it cleans up when iteration ends."""
+    """Sources -> async requests -> results in order. Iterate it; it cleans up when iteration ends.
+
+    With several inputs (streams) every stream is read on its own thread and their frames share the main
+    model's requests and every stage's: one sequence in, each stream's frames out in its own order."""
 
     def __init__(self, family: Family, opts: Options, stop: StopRequest | None = None,
-                 source: InputSpec | None = None):
+                 sources: list[InputSpec] | None = None):
         self.family, self.opts = family, opts
         self.stop = stop  # None: nothing asks this pipeline to stop (the Python API)
-        self.input = source  # -i as resolved before set-up (None: resolved here)
+        self.inputs = sources  # -i as resolved before set-up (None: resolved here)
         self.metrics = Metrics()
-        self.tracking: Tracking | None = None
+        self.streams: list[Stream] = []
 
     # -- set-up: everything that can fail on bad input fails here, before any output file exists
     def setup(self) -> None:
         check_device(self.opts.device)
-        self.source = open_source(self.input or self.opts.input, offline=self.opts.offline)
-        self.frame_size = self.source.frame_size
+        offline = bool(self.opts.get("offline"))
+        self.streams = open_streams(self.inputs or resolve_inputs(self.opts.input, offline), offline)
+        opened = [s.source for s in self.streams if s.source is not None]
+        self.source = opened[0]  # the first stream that opened: the frame rate a family's set-up reads
+        # streams of one frame size share a model compiled for it; of several sizes, one model for any size
+        # (resizing inside OpenVINO either way)
+        self.frame_size = common_frame_size(self.streams)
         self.compiled, self.hint = prepare_family(self.family, self.opts, self.frame_size, self.source.fps,
-                                                  self.source.live)
+                                                  any(src.live for src in opened))
         self.metrics.device = execution_devices(self.compiled)
         if self.opts.get("track"):
-            self.tracking = Tracking(self.opts, self.source.fps, self.family.tracker_reid_threshold)
+            for stream in self.streams:
+                if stream.source is not None:
+                    mot = self.opts.get("mot")
+                    stream.tracking = Tracking(self.opts.replace(mot=mot and stream_path(mot, stream.index)),
+                                               stream.source.fps, self.family.tracker_reid_threshold)
+
+    @property
+    def several(self) -> bool:
+        return len(self.streams) > 1
 
     def header(self) -> str:
-        src, size = self.source, self.frame_size
-        shape = f"{size[0]}x{size[1]}" if size else "various sizes"
         note = self.family.model.fallback
-        return (f"[bold]{self.family.name}[/]: {self.family.model.describe()} on {self.metrics.device} "
-                f"({self.hint}, {self.queue.size} requests) | {src.name} {shape} @ {src.fps:g} FPS"
-                + (f"\nnote: {note}" if note else ""))  # what the user asked for is not there: said, not alarmed
+        head = (f"[bold]{self.family.name}[/]: {self.family.model.describe()} on {self.metrics.device} "
+                f"({self.hint}, {self.queue.size} requests)")
+        if not self.several:
+            head += f" | {self._describe(self.source)}"
+        else:
+            shape = "one size" if self.frame_size else "various sizes: one model for any size"
+            head += f" | {len(self.streams)} streams ({shape})"
+            for stream in self.streams:
+                what = self._describe(stream.source) if stream.source else f"{stream.name}: {stream.error}"
+                head += f"\n  stream {stream.index}: {what}"
+        return head + (f"\nnote: {note}" if note else "")  # what the user asked for is not there: said, not alarmed
+
+    def _describe(self, src) -> str:
+        size = src.frame_size
+        shape = f"{size[0]}x{size[1]}" if size else "various sizes"
+        return f"{src.name} {shape} @ {src.fps:g} FPS"
 
     def start(self) -> None:
         self.wakeup = threading.Condition()
-        self.reader = FrameReader(self.source, self.wakeup, loop=self.opts.loop, limit=self.opts.max_frames)
+        self.reader = Readers(self.streams, self.wakeup, loop=self.opts.loop, limit=self.opts.max_frames)
         self.queue = InferQueue(self.compiled, self.opts.nireq, self.wakeup)
-        self._last: Result | None = None  # the latest result of a frame the main model saw
         self._stage_event = False  # a second-stage request finished since the loop last looked
         for stage in self.family.stages:
             stage.stage.listeners.append(self._notify)
@@ -172,8 +208,8 @@ class Pipeline:
             yield from self._loop()
         finally:
             self.shutdown()
-        if self.reader.error is not None:
-            raise self.reader.error
+        if any(s.failure is not None for s in self.streams):
+            raise failures_error(self.streams)
 
     def _skip_kind(self, index: int) -> str | None:
         if not self.family.needs_inference(index):
@@ -210,10 +246,10 @@ class Pipeline:
                         action = "poll"
                     elif next_emit < next_decode and frames[next_emit].jobs.done:
                         action = "emit"
-                    elif queue.can_submit() and next_submit - next_emit < window and reader.buffer:
+                    elif queue.can_submit() and next_submit - next_emit < window and reader.buffered:
                         action = "submit"
                         frame = reader.take()
-                    elif reader.finished and not reader.buffer and next_submit == next_emit:
+                    elif reader.finished and not reader.buffered and next_submit == next_emit:
                         return
                     elif queue.stalled(STALL_CHECK_S) or self._stage_stalled(frames, next_emit, next_decode):
                         action = "stalled"
@@ -264,12 +300,13 @@ class Pipeline:
             outputs = None
         state.image = None  # the request is done with it
         t0 = time.perf_counter()
+        stream = self.streams[frame.stream]
         if skip == EVERY_SKIP:
-            last = self._last if self._last is not None else Result()  # (a Result without objects is falsy)
+            last = stream.last if stream.last is not None else Result()  # (a Result without objects is falsy)
             # with a tracker the objects come from its predictions; otherwise the last ones stand, and so does
             # a clip's action, but its window was classified on an earlier frame
             clip = None if last.classification is None else replace(last.classification, predicted=False)
-            result = replace(last, objects=last.objects[[]] if self.tracking else last.objects, inferred=False,
+            result = replace(last, objects=last.objects[[]] if stream.tracking else last.objects, inferred=False,
                              classification=clip, events=[])
             state.jobs = FrameJobs([], result, frame)
         else:
@@ -277,7 +314,7 @@ class Pipeline:
             if outputs is None:
                 result.inferred = False
             else:
-                self._last = result
+                stream.last = result
             state.jobs = FrameJobs(self.family.stages, result, frame)
         state.timings["postprocess"] = (time.perf_counter() - t0) * 1000.0
         state.timings.update(self.family.timer.take())
@@ -288,9 +325,10 @@ class Pipeline:
         t0 = time.perf_counter()
         jobs.complete()
         result = self.family.complete(jobs.result, frame)
-        if self.tracking is not None:
+        tracking = self.streams[frame.stream].tracking
+        if tracking is not None:
             with self.family.timer("tracker"):
-                result.objects, result.events, result.counts = self.tracking.update(
+                result.objects, result.events, result.counts = tracking.update(
                     result.objects, frame.index, frame.timestamp, inferred=state.skip is None)
             result = self.family.after_tracking(result, frame)
         timings = {"decode": frame.decode_ms, "preprocess": state.prep_ms, "infer": 0.0, **state.timings,
@@ -326,17 +364,26 @@ class Pipeline:
         try:
             self.family.finish()
         finally:
-            if self.tracking is not None:
-                self.tracking.close()
             self.metrics.dropped = self.reader.dropped
-            self.metrics.input_damage = self.reader.damage
-            if self.tracking is not None and self.tracking.counter:
-                self.metrics.notes = self.tracking.counter.totals_text()
+            for stream in self.streams:
+                self._sum_up(stream)
 
-    def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
+    def _sum_up(self, stream: Stream) -> None:
+        """A stream's tracker closed (its MOT file finished), its damage and counts into the metrics."""
+        damage, tracking = stream.damage, stream.tracking
+        if damage is not None and self.metrics.input_damage is None:
+            self.metrics.input_damage = damage
+        if tracking is not None:
+            tracking.close()
+            if tracking.counter:
+                prefix = f"stream {stream.index} " if self.several else ""
+                self.metrics.notes += [prefix + note for note in tracking.counter.totals_text()]
+
+    def draw(self, image: np.ndarray, result: Result, style: Style, stream: int = 0) -> None:
         """The family's drawing, with tracking's zones, lines and trails around it."""
-        if self.tracking is not None:
-            self.tracking.draw_regions(image, style)
+        tracking = self.streams[stream].tracking if self.streams else None
+        if tracking is not None:
+            tracking.draw_regions(image, style)
             Tracking.draw_trails(image, result.objects, style)
         self.family.draw(image, result, style)
 
@@ -348,28 +395,32 @@ def shown_style(opts: Options) -> Style:
 
 
 class Runner:
-    """The command line's consumer of a pipeline: draws, writes, shows, prints, and sums up."""
+    """The command line's consumer of a pipeline: draws, writes, shows, prints, and sums up. With several
+    streams: a file per stream where the name has {stream}, a mosaic in the window, a summary row per stream."""
 
-    def __init__(self, family: Family, opts: Options, source: InputSpec | None = None):
+    def __init__(self, family: Family, opts: Options, sources: list[InputSpec] | None = None):
         self.opts = opts
         self.stop = STOP
-        self.pipeline = Pipeline(family, opts, self.stop, source)
+        self.sources = sources or resolve_inputs(opts.input, offline=bool(opts.get("offline")))
+        self.pipeline = Pipeline(family, opts, self.stop, self.sources)
         self.metrics = self.pipeline.metrics
+        self.stream_metrics = [Metrics() for _ in self.sources]
         self.show = not opts.no_show and display_available()
         self.window = Window(f"ovdemo {family.name}")
-        self.video: VideoOutput | None = None
-        self.jsonl: JsonLines | None = None
+        self.mosaic = Mosaic([s.name for s in self.sources]) if len(self.sources) > 1 else None
+        self.videos: list[VideoOutput | None] = []
+        self.jsons: list[JsonLines | None] = []
         self.live: LiveView | None = None  # --serve
         self._shown = shown_style(opts)
-        self._style_for: tuple[int, int] | None = None
+        self._styles: dict[tuple[int, int], Style] = {}
 
     def run(self) -> int:
         """Set up, emit every frame, finish the outputs. Ctrl+C or SIGTERM during set-up ends the run at once
         (nothing is written yet); during the frames it stops the loop between two frames, and every output is
         finished and moved into place as on any other ending."""
-        opts = self.opts
-        self.video = VideoOutput(opts.output, 30.0, warn=warn) if opts.output else None
-        self.jsonl = JsonLines(opts.json) if opts.json else None
+        opts, count = self.opts, len(self.sources)
+        self.videos = per_stream(opts.output, count, lambda path: VideoOutput(path, 30.0, warn=warn))
+        self.jsons = per_stream(opts.json, count, JsonLines)
         self.live = LiveView(opts.serve) if opts.get("serve") else None
         pipeline = self.pipeline
         frames = iter(pipeline)
@@ -378,8 +429,11 @@ class Runner:
             try:
                 with self.stop.phase_of(RAISE):
                     first = next(frames, None)  # set-up runs here: errors surface before anything is written
-                if self.video:
-                    self.video.fps = pipeline.source.fps
+                for stream in pipeline.streams:
+                    if stream.source is not None and self.videos[stream.index] is not None:
+                        self.videos[stream.index].fps = stream.source.fps
+                for metrics in self.stream_metrics:
+                    metrics.started = self.metrics.started
                 console.print(pipeline.header())
                 if self.live:
                     console.print(f"serving the annotated stream and live metrics on {self.live.url}")
@@ -413,40 +467,45 @@ class Runner:
     def _emit(self, item: Decoded, progress) -> bool:
         """Draw, write and show one frame. Returns True when the user asked to quit."""
         opts, frame, result = self.opts, item.frame, item.result
+        stream = self.pipeline.streams[frame.stream]
+        video, jsonl = self.videos[stream.index], self.jsons[stream.index]
         t1 = time.perf_counter()
         image = frame.image
-        if self.video or self.show or self.live:
+        if video or self.show or self.live:
             style = self.style(image).for_image(image)  # a fresh caption layout for this frame
             # a still image has no frame rate to show: the readout is for video
-            still = self.pipeline.source.total == 1 and not self.pipeline.source.live and not self.opts.loop
-            status = [] if still else [f"FPS {self.metrics.live_fps():.1f}",
+            source = stream.source
+            still = source.total == 1 and not source.live and not self.opts.loop
+            status = [] if still else [f"FPS {self.stream_metrics[stream.index].live_fps():.1f}",  # its own
                                        f"latency {(t1 - frame.captured) * 1000.0:.0f} ms"]
             corner = status_rect(status, style, (image.shape[1], image.shape[0]), result.objects.xyxy)
             if status:
                 style.layout.reserve(corner)  # captions keep clear of the readout
-            self.pipeline.draw(image, result, style)
+            self.pipeline.draw(image, result, style, stream.index)
             if status:
                 draw_status(image, status, style, corner)
+        shown = self.mosaic.put(stream.index, image) if self.mosaic and (self.show or self.live) else image
         t2 = time.perf_counter()
         # the family's steps timed while drawing (e.g. segment's mask blend) belong to this frame
         timings = {**item.timings, "render": (t2 - t1) * 1000.0, **self.pipeline.family.timer.take()}
-        if self.video:
-            self.video.write(image)
-        quit_requested = self._show(image) if self.show else False
+        if video:
+            video.write(image)
+        quit_requested = self._show(shown) if self.show else False
         t3 = time.perf_counter()
         timings["write"] = (t3 - t2) * 1000.0
         latency_ms = (t3 - frame.captured) * 1000.0
-        if self.jsonl or opts.raw:
+        if jsonl or opts.raw:
             size = (frame.image.shape[1], frame.image.shape[0])
-            record = frame_record(frame.index, frame.timestamp, self.pipeline.source.name, size, result,
-                                  {**timings, "latency": latency_ms})
-            if self.jsonl:
-                self.jsonl.write(record)
+            record = frame_record(frame.index, frame.timestamp, stream.name, size, result,
+                                  {**timings, "latency": latency_ms}, stream=stream.index)
+            if jsonl:
+                jsonl.write(record)
             if opts.raw:
-                print("\n".join(raw_lines(record)), flush=True)
+                print("\n".join(raw_lines(record, with_stream=self.pipeline.several)), flush=True)
         self.metrics.record(timings, latency_ms)
+        self.stream_metrics[stream.index].record(timings, latency_ms)
         if self.live:
-            self.live.publish(image, live_numbers(self.metrics, result, self.pipeline.source.name,
+            self.live.publish(shown, live_numbers(self.metrics, result, stream.name,
                                                   self.pipeline.family.model.name))
         if progress is not None:
             progress.update(self._progress_task, advance=1,
@@ -454,10 +513,11 @@ class Runner:
         return quit_requested
 
     def style(self, image: np.ndarray) -> Style:
-        if self._style_for != image.shape[:2]:
-            self._style_for = image.shape[:2]
-            self._style = Style.for_frame(image.shape[1], image.shape[0], self._shown)
-        return self._style
+        """The drawing style for frames of this size (streams of several sizes keep one each)."""
+        size = image.shape[:2]
+        if size not in self._styles:
+            self._styles[size] = Style.for_frame(image.shape[1], image.shape[0], self._shown)
+        return self._styles[size]
 
     def _show(self, image: np.ndarray) -> bool:
         try:
@@ -472,44 +532,47 @@ class Runner:
         if not console.is_terminal:
             yield None
             return
-        source = self.pipeline.source
+        sources = [s.source for s in self.pipeline.streams if s.source is not None]
         total = None
-        if not source.live and not self.opts.loop:
-            total = source.total
-            if self.opts.max_frames:
-                total = min(total, self.opts.max_frames) if total else None
+        if not any(src.live for src in sources) and not self.opts.loop and all(src.total for src in sources):
+            limit = self.opts.max_frames
+            total = sum(min(src.total, limit) if limit else src.total for src in sources)
         columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                    TextColumn("{task.completed} frames"), TextColumn("{task.fields[status]}")]
         if total:
             columns.append(TimeRemainingColumn())
+        name = sources[0].name if len(self.pipeline.streams) == 1 else f"{len(self.pipeline.streams)} streams"
         with Progress(*columns, console=console, transient=True) as progress:
-            self._progress_task = progress.add_task(source.name, total=total, status="")
+            self._progress_task = progress.add_task(name, total=total, status="")
             yield progress
 
     def _finish(self) -> list[DemoError]:
         """Finish every output (moved into place) and print the summary. Runs on every exit path after set-up
         began; returns what failed (each output is still tried, and the summary still printed)."""
         problems = []
-        for writer in (self.video, self.jsonl):
-            if writer is not None:
-                try:
-                    writer.close()
-                except DemoError as e:
-                    problems.append(e)
+        writers = [w for w in dict.fromkeys([*self.videos, *self.jsons]) if w is not None]  # shared ones once
+        for writer in writers:
+            try:
+                writer.close()
+            except DemoError as e:
+                problems.append(e)
         if self.live:
             self.live.close()
         if self.show:
             with suppress(cv2.error):
                 self.window.close()
-        source = getattr(self.pipeline, "source", None)
-        if source is None or not hasattr(self.pipeline, "queue"):
+        if not self.pipeline.streams or not hasattr(self.pipeline, "queue"):
             return problems  # set-up failed: nothing ran, nothing to sum up
-        if self.metrics.input_damage is not None:
-            warn(self.metrics.input_damage.text(source.name))
-        if self.video is not None and self.video.fitted:
-            self.metrics.fitted = self.video.fitted
-            warn(f"{self.video.fitted} frame(s) of another size were fitted into the video's "
-                 f"{self.video.size[0]}x{self.video.size[1]} (letterboxed)")
+        for stream in self.pipeline.streams:
+            if stream.damage is not None:
+                warn(stream.damage.text(stream.name))
+        videos = [v for v in dict.fromkeys(self.videos) if v is not None]
+        for video in videos:
+            if video.fitted:
+                self.metrics.fitted += video.fitted
+                warn(f"{video.fitted} frame(s) of another size were fitted into the video's "
+                     f"{video.size[0]}x{video.size[1]} (letterboxed)")
+        self.metrics.streams = [self._stream_row(stream) for stream in self.pipeline.streams]
         self.metrics.print_summary(console)
         if self.opts.metrics_json:
             try:
@@ -517,6 +580,11 @@ class Runner:
             except DemoError as e:
                 problems.append(e)
         return problems
+
+    def _stream_row(self, stream: Stream) -> StreamFigures:
+        return StreamFigures(stream.index, stream.name, self.stream_metrics[stream.index],
+                             stream.reader.dropped if stream.reader else 0, stream.damage,
+                             None if stream.failure is None else str(stream.failure))
 
 
 def _detach_stdout() -> None:
@@ -529,9 +597,9 @@ def run(family: Family | type[Family], opts: Options) -> int:
     """The command line's run: -i resolved and every output claimed (refused when it is an input or another
     output, locked against other runs) before the family is built from its class (models resolved, perhaps
     downloaded) and set up; the claims are released when the run ends, however it ends."""
-    source = resolve_input(opts.input, offline=bool(opts.get("offline")))
-    with RunOutputs(opts, source, warn).claimed_for_run():
+    sources = resolve_inputs(opts.input, offline=bool(opts.get("offline")))
+    with RunOutputs(opts, sources, warn).claimed_for_run():
         if isinstance(family, type):
             family = family.create(opts)
             opts = family.opts
-        return Runner(family, opts, source).run()
+        return Runner(family, opts, sources).run()

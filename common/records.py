@@ -140,10 +140,11 @@ def result_fields(result: Result) -> dict:
 
 
 def frame_record(index: int, timestamp: float, source: str, size: tuple[int, int], result: Result,
-                 timings_ms: dict[str, float] | None = None) -> dict:
-    """One JSON line."""
-    record = {"schema": SCHEMA_VERSION, "frame": index, "timestamp": round(timestamp, 4), "source": source,
-              "image": {"width": size[0], "height": size[1]}, **result_fields(result)}
+                 timings_ms: dict[str, float] | None = None, stream: int = 0) -> dict:
+    """One JSON line. `stream` is the input's index (-i given several times; 0 with one input), `frame` and
+    `timestamp` count within that input."""
+    record = {"schema": SCHEMA_VERSION, "stream": stream, "frame": index, "timestamp": round(timestamp, 4),
+              "source": source, "image": {"width": size[0], "height": size[1]}, **result_fields(result)}
     if timings_ms is not None:
         record["timings_ms"] = {k: round(v, 3) for k, v in timings_ms.items()}
     return record
@@ -179,10 +180,12 @@ def _object_line(obj: dict) -> str:
     return " ".join(parts)
 
 
-def raw_lines(record: dict) -> list[str]:
-    """`--raw`: a header line, then one line per object and per frame-level result, all from the record."""
+def raw_lines(record: dict, with_stream: bool = False) -> list[str]:
+    """`--raw`: a header line (naming the stream when the run has several), then one line per object and per
+    frame-level result, all from the record."""
     objects = record["objects"]
-    lines = [f"frame {record['frame']}: {len(objects)} object{'' if len(objects) == 1 else 's'}"
+    lines = [("" if not with_stream else f"stream {record['stream']} ")
+             + f"frame {record['frame']}: {len(objects)} object{'' if len(objects) == 1 else 's'}"
              + ("" if record["inferred"] else " (carried over)")]
     lines += [f"  {_object_line(o)}" for o in objects]
     for share in record.get("class_shares", []):

@@ -1,12 +1,16 @@
-"""The live window: frames shown as they are written; `q`, Esc or the window's close button end the run."""
+"""The live window: frames shown as they are written (several streams: a mosaic of them); `q`, Esc or the window's
+close button end the run."""
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from .video import letterbox
 
 QUIT_KEYS = {ord("q"), ord("Q"), 27}  # 27: Esc
 FONT_SUFFIXES = {".ttf", ".otf", ".ttc", ".pfb"}
@@ -71,3 +75,39 @@ class Window:
             cv2.destroyWindow(self.title)
             cv2.waitKey(1)  # let the GUI loop take the window down
             self._opened = False
+
+
+MOSAIC_MAX = (1920, 1080)  # the mosaic fits a full-HD screen: tiles shrink, never grow
+MOSAIC_LABEL_SCALE = 0.5
+
+
+class Mosaic:
+    """Several streams in one picture: a grid of tiles (columns first, as square as it goes), each showing its
+    stream's latest frame letterboxed into it with a caption naming the stream at its bottom left. The tile size
+    comes from the first frame shown; a tile is redrawn only when its stream brings a frame."""
+
+    def __init__(self, names: list[str]):
+        self.names = names
+        self.columns = math.ceil(math.sqrt(len(names)))
+        self.rows = math.ceil(len(names) / self.columns)
+        self.canvas: np.ndarray | None = None
+        self.tile: tuple[int, int] = (0, 0)
+
+    def put(self, stream: int, image: np.ndarray) -> np.ndarray:
+        """The mosaic with `image` as the latest frame of `stream`."""
+        if self.canvas is None:
+            h, w = image.shape[:2]
+            scale = min(1.0, MOSAIC_MAX[0] / (self.columns * w), MOSAIC_MAX[1] / (self.rows * h))
+            self.tile = (max(2, int(w * scale)), max(2, int(h * scale)))
+            self.canvas = np.zeros((self.tile[1] * self.rows, self.tile[0] * self.columns, 3), np.uint8)
+        tw, th = self.tile
+        x, y = (stream % self.columns) * tw, (stream // self.columns) * th
+        tile = self.canvas[y:y + th, x:x + tw]
+        tile[:] = letterbox(image, self.tile)
+        caption = f"{stream}: {self.names[stream]}"
+        (cw, ch), base = cv2.getTextSize(caption, cv2.FONT_HERSHEY_SIMPLEX, MOSAIC_LABEL_SCALE, 1)
+        top = th - ch - base - 6  # bottom left: the frame's own readout is top left
+        cv2.rectangle(tile, (0, top), (min(cw + 6, tw - 1), th - 1), (0, 0, 0), cv2.FILLED)
+        cv2.putText(tile, caption, (3, top + ch + 3), cv2.FONT_HERSHEY_SIMPLEX, MOSAIC_LABEL_SCALE, (255, 255, 255),
+                    1, cv2.LINE_AA)
+        return self.canvas

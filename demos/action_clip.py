@@ -15,6 +15,8 @@ Softmax, top-k and smoothing are `ClipClassifier`'s; each frame's result is a `C
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import cv2
 import numpy as np
 import openvino as ov
@@ -23,7 +25,7 @@ import openvino.opset13 as ops
 from ovdemo.common.capture import Frame
 from ovdemo.common.draw import Style, color_for, draw_label, draw_score_bar
 from ovdemo.common.errors import DemoError
-from ovdemo.common.family import RunContext
+from ovdemo.common.family import PerStream, RunContext
 from ovdemo.common.inference import ModelOutputs, describe_ports, input_layout, model_input_size
 from ovdemo.common.models import ResolvedModel
 from ovdemo.common.results import Result
@@ -70,6 +72,15 @@ def clip_layout(shape: list[int], declared: str | None) -> str:
                     "expected [1, 3, T, H, W] or [1, T, H, W, 3]")
 
 
+@dataclass
+class ClipStream:
+    """One stream's window of frames, and the windows and predictions waiting for their frames."""
+
+    clips: ClipClassifier
+    due: dict[int, np.ndarray] = field(default_factory=dict)  # frame -> its window, for the stage to classify
+    scores: dict[int, np.ndarray] = field(default_factory=dict)  # frame -> its window's class scores
+
+
 class WindowActions(ActionMode):
     """Modes encoder-decoder and mean: the main model embeds (or classifies) each frame's centre crop, and a
     window of its outputs makes one prediction (the decoder's, or their mean over `window` frames)."""
@@ -87,11 +98,11 @@ class WindowActions(ActionMode):
             self.stages = [FrameStage("decoder", self.stage, self._decoder_inputs, self._scored)]
 
     def _decoder_inputs(self, result: Result, frame: Frame) -> dict | None:
-        window = self._due.pop(frame.index, None)
+        window = self.streams[frame].due.pop(frame.index, None)
         return None if window is None else {self.decoder_input: window[np.newaxis].astype(np.float32)}
 
     def _scored(self, result: Result, frame: Frame, outputs: ModelOutputs) -> None:
-        self._scores[frame.index] = only_output(outputs)
+        self.streams[frame].scores[frame.index] = only_output(outputs)
 
     def _check_decoder(self, model: ov.Model) -> None:
         rank = model.input(0).get_partial_shape().rank if len(model.inputs) == 1 else None
@@ -121,10 +132,9 @@ class WindowActions(ActionMode):
         if names and len(names) != self.num_classes:
             raise DemoError(f"{len(names)} labels for {self.num_classes} classes",
                             "pass --labels with one name per class of this model")
-        self.clips = ClipClassifier(names or tuple(f"#{i}" for i in range(self.num_classes)), self.window_size,
-                                    self.stride, self.k, self.smooth)
-        self._due: dict[int, np.ndarray] = {}  # frame -> its window, for the stage to classify
-        self._scores: dict[int, np.ndarray] = {}  # frame -> its window's class scores
+        names = names or tuple(f"#{i}" for i in range(self.num_classes))
+        self.streams = PerStream(lambda: ClipStream(ClipClassifier(names, self.window_size, self.stride, self.k,
+                                                                   self.smooth)))
 
     def _spec_labels(self) -> tuple[str, ...] | None:
         for resolved in (self.decoder, self.model):
@@ -145,17 +155,19 @@ class WindowActions(ActionMode):
 
     def window_due(self, frame: Frame, vector: np.ndarray) -> None:
         """Add a frame's vector; a window due goes to the stage, or (mode mean) is averaged at once."""
-        window = self.clips.push(frame.index, vector)
+        state = self.streams[frame]
+        window = state.clips.push(frame.index, vector)
         if window is None:
             return
         if self.stages:
-            self._due[frame.index] = window
+            state.due[frame.index] = window
         else:
-            self._scores[frame.index] = window.mean(axis=0)
+            state.scores[frame.index] = window.mean(axis=0)
 
     def complete(self, result: Result, frame: Frame) -> Result:
         """In frame order, with its window's scores when one was classified: what the frame shows."""
-        result.classification = self.clips.classification(frame.index, self._scores.pop(frame.index, None))
+        state = self.streams[frame]
+        result.classification = state.clips.classification(frame.index, state.scores.pop(frame.index, None))
         return result
 
     def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
@@ -244,7 +256,7 @@ class ClipActions(WindowActions):
 
     def _clip_inputs(self, result: Result, frame: Frame) -> dict | None:
         """The window due on this frame: (T, 3, H, W) prepared frames, oldest first, in the clip's layout."""
-        window = self._due.pop(frame.index, None)
+        window = self.streams[frame].due.pop(frame.index, None)
         if window is None:
             return None
         clip = window.transpose(1, 0, 2, 3) if self.layout == "NCTHW" else window.transpose(0, 2, 3, 1)

@@ -12,7 +12,7 @@ import openvino as ov
 
 from ovdemo.common.capture import Frame
 from ovdemo.common.draw import Style, draw_objects, draw_score_bar, object_color
-from ovdemo.common.family import DecoderSetup, choose_decoder
+from ovdemo.common.family import DecoderSetup, PerStream, choose_decoder
 from ovdemo.common.inference import ModelOutputs, input_layout, model_input_size
 from ovdemo.common.models import ResolvedModel
 from ovdemo.common.results import Detections, Result
@@ -31,7 +31,7 @@ class PersonActions(ActionMode):
                  action_threshold: float | None = None, smooth: int = 1):
         self.model, self.names, self.threshold, self.smooth = model, names, threshold, smooth
         self.action_threshold = action_threshold
-        self.smoothers: dict[int, LabelSmoother] = {}  # track id -> its action's smoother
+        self.smoothers: PerStream[dict[int, LabelSmoother]] = PerStream(dict)  # track id -> its action's smoother
 
     def prepare(self, model: ov.Model) -> None:
         spec = self.model.spec
@@ -59,9 +59,10 @@ class PersonActions(ActionMode):
             return result
         states = people.data["track_state"]
         attributes = list(people.data["attributes"])
+        smoothers = self.smoothers[frame]
         for i, track_id in enumerate(people.tracker_id.tolist()):
             action = attributes[i]["action"]
-            smoother = self.smoothers.setdefault(track_id, LabelSmoother(self.smooth))
+            smoother = smoothers.setdefault(track_id, LabelSmoother(self.smooth))
             if result.inferred and states[i] != "predicted":
                 smoother.update(action["label_id"])
             label = smoother.label
@@ -70,7 +71,7 @@ class PersonActions(ActionMode):
                 attributes[i] = {**attributes[i], "action": {**action, "label": name, "label_id": label,
                                                              "confidence": action["scores"][name]}}
         alive = set(people.tracker_id.tolist())
-        self.smoothers = {k: v for k, v in self.smoothers.items() if k in alive}
+        self.smoothers[frame] = {k: v for k, v in smoothers.items() if k in alive}
         return replace(result, objects=people.with_data(attributes=attributes))
 
     def draw(self, image: np.ndarray, result: Result, style: Style) -> None:

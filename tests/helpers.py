@@ -29,10 +29,11 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text().splitlines()]
 
 
-def read_video(path: Path) -> list[np.ndarray]:
+def read_video(path: Path, limit: int | None = None) -> list[np.ndarray]:
+    """Every frame of a video (the first `limit` of them)."""
     cap = cv2.VideoCapture(str(path))
     frames = []
-    while True:
+    while limit is None or len(frames) < limit:
         ok, frame = cap.read()
         if not ok:
             break

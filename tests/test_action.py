@@ -111,12 +111,14 @@ def test_per_person_smoothing_needs_track(models_dir, videos_dir):
 def test_smoothing_keeps_each_tracks_action_until_k_predictions_agree():
     """--smooth 2 per track id: a label shows once two fresh predictions of that track agree; predicted rows
     (the detector missed the person) show the track's label without counting."""
+    from ovdemo.common.capture import Frame
     from ovdemo.common.results import Detections, Result
     from ovdemo.demos.action_detector import action_attributes
     from ovdemo.demos.action_people import PersonActions
 
     names = ("sitting", "standing", "raising hand")
     mode = PersonActions(None, names, 0.3, smooth=2)
+    frame = Frame(0, np.zeros((100, 100, 3), np.uint8), 0.0, 0.0, 0.0)
     # per frame: (track id, state, raw action) rows; track 7 goes 0 0 1 (missed: 1) 0 1 1 2, track 9 2 2 0 2
     # (until track 9 ends)
     frames = [[(7, "tentative", 0), (9, "tentative", 2)], [(7, "tentative", 0), (9, "tentative", 2)],
@@ -130,7 +132,7 @@ def test_smoothing_keeps_each_tracks_action_until_k_predictions_agree():
         people = Detections(np.tile([10, 10, 50, 90], (len(rows), 1)), np.ones(len(rows)), np.zeros(len(rows)),
                             [r[0] for r in rows], data={"track_state": [r[1] for r in rows],
                                                         "attributes": action_attributes(probs, raw, names)})
-        out = mode.after_tracking(Result(people), None).objects
+        out = mode.after_tracking(Result(people), frame).objects
         for track_id, attributes in zip(out.tracker_id, out.data["attributes"], strict=True):
             action = attributes["action"]
             assert action["label"] == names[action["label_id"]]
@@ -138,7 +140,7 @@ def test_smoothing_keeps_each_tracks_action_until_k_predictions_agree():
             (shown_7 if track_id == 7 else shown_9).append(action["label_id"])
     assert shown_7 == [0, 0, 0, 0, 0, 0, 1, 1]
     assert shown_9 == [2, 2, 2, 2]
-    assert set(mode.smoothers) == {7}  # an ended track's smoother goes with it
+    assert set(mode.smoothers[frame]) == {7}  # an ended track's smoother goes with it
 
 
 def test_labels_are_drawn_on_the_video(classroom, videos_dir):
