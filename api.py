@@ -42,7 +42,7 @@ def family_of(model: str, options: dict) -> type[Family]:
     resolved = resolve_from_options(model, probe)
     if resolved.spec.family in FAMILIES:
         return FAMILIES[resolved.spec.family]
-    graph = read_model(resolved.path)
+    graph = read_model(resolved.source)
     for family in FAMILIES.values():
         if family.accepts(graph, resolved.spec):
             return family

@@ -106,6 +106,7 @@ class Metrics:
         self.started: float | None = None
         self.finished: float | None = None
         self.notes: list[str] = []  # the run's own totals (line and zone counts), shown with the summary
+        self.remote: list[dict] = []  # per model on a server: requests, round trip, server and network ms
         self._recent = deque(maxlen=RECENT)  # completion times for the live FPS
         self.recent_timings: deque[tuple[dict[str, float], float]] = deque(maxlen=RECENT)  # for live views
 
@@ -161,6 +162,7 @@ class Metrics:
             "device": self.device,
             "interrupted": self.interrupted,
             **({"notes": self.notes} if self.notes else {}),
+            **({"remote": self.remote} if self.remote else {}),
         }
 
     def print_summary(self, console: Console) -> None:
@@ -183,6 +185,13 @@ class Metrics:
             table.add_row("input incomplete", f"{d['frames_read']} of {d['frames_expected']} frames, first bad at "
                           f"{d['first_bad_frame']}")
         table.add_row("device", s["device"])
+        for row in self.remote:
+            table.add_row(f"{row['model']}", f"{row['requests']} requests")
+            if row["round_trip_ms"] is not None:
+                table.add_row("  round trip", f"{row['round_trip_ms']:.2f} ms")
+            if row["server_ms"] is not None:
+                table.add_row("  on the server / network and client", f"{row['server_ms']:.2f} / "
+                              f"{row['network_ms']:.2f} ms")
         for note in self.notes:
             name, _, value = note.partition(": ")
             table.add_row(name, value)

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from .errors import DemoError
+from .remote_ref import DEFAULT_REMOTE_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -203,6 +204,9 @@ PIPELINE: tuple[Opt, ...] = (
     Opt("infer_precision", ("--infer-precision",), "Inference precision hint; auto: the device's choice (bf16 on "
         "CPUs that have it). f32 gives the same numbers on every CPU.", default="auto",
         type=click.Choice(["auto", "f32", "bf16", "f16"]), show_default=True),
+    Opt("remote_timeout", ("--remote-timeout",), "Seconds a model server (-m grpc://..., -m http://...) may "
+        "take to answer one request.", default=DEFAULT_REMOTE_TIMEOUT, type=click.FloatRange(0.1, 3600),
+        metavar="S", show_default=True),
     Opt("output", ("-o", "--output"), "Write the annotated video (.mp4, .avi, .mkv, .webm) or images "
         "(out_%04d.jpg).", metavar="FILE"),
     Opt("json", ("--json",), "Write one JSON object per frame (JSON lines; schema in the README).", metavar="FILE"),

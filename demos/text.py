@@ -131,7 +131,7 @@ class TextFamily(Family):
             # another family's box detector fits the boxes decoder: its people would be "read" as words
             raise DemoError(f"{resolved.name} is a {spec.family} model, not a text detector",
                             f"run it with `ovdemo {spec.family}`, or pass --arch to read its boxes as words")
-        model = read_model(resolved.path)
+        model = read_model(resolved.source)
         decoder = choose_decoder(DECODERS, model, resolved.spec, opts.get("arch"), cls.name)
         ref = opts.get("recognizer_model")
         if decoder is SpottingDecoder:
