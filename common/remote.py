@@ -79,6 +79,8 @@ def error_kind(error: BaseException) -> str:
 def short(error: BaseException) -> str:
     """The gist of a client error: tritonclient wraps gRPC's status and message in brackets and long texts."""
     text = first_error_line(error) if str(error) else type(error).__name__
+    if "connection refused" in text.lower():  # gRPC says it in three layers of words
+        return "connection refused"
     text = re.sub(r"^\[StatusCode\.\w+\]\s*", "", text)
     return text[:200]
 
@@ -196,10 +198,10 @@ def describe(ref: RemoteModelRef) -> RemoteModel:
     """The model's inputs, outputs and batch size from the server (one line naming the server if it fails)."""
     client = Client(ref)
     try:
+        meta, config = client.metadata(), client.config()  # an unknown model fails here, by name
         if not client.ready():
             raise DemoError(f"the model server at {ref.address} has model '{ref.model}' but it is not ready",
                             "wait until it has loaded, or check the server's log")
-        meta, config = client.metadata(), client.config()
     except DemoError:
         raise
     except Exception as e:
