@@ -358,6 +358,18 @@ def server_timings(compiled: list) -> list[dict]:
     return [c.timings() for c in compiled if c is not None and not isinstance(c, ov.CompiledModel)]
 
 
+def one_request(compiled: ov.CompiledModel | RemoteCompiled):
+    """A blocking `infer(inputs) -> ModelOutputs` of a compiled model, for one caller (the Python API's images)."""
+    if not isinstance(compiled, ov.CompiledModel):
+        return compiled.infer
+    request, ports = compiled.create_infer_request(), ModelOutputs.ports(compiled)
+
+    def infer(inputs) -> ModelOutputs:
+        request.infer(inputs)
+        return ModelOutputs.of(request, ports)
+    return infer
+
+
 def request_pool(compiled: ov.CompiledModel | RemoteCompiled, size: int, on_done):
     """Requests of a compiled model: OpenVINO's, or a server's (same contract)."""
     if isinstance(compiled, ov.CompiledModel):

@@ -298,6 +298,14 @@ class ServerTimes:
             self.round_trip_ms += ms
 
 
+@dataclass
+class LocalRequests:
+    """One thread's infer requests of the local parts: the preprocessing, and the ops after the server (if any)."""
+
+    pre: ov.InferRequest
+    post: ov.InferRequest | None
+
+
 class RemoteCompiled:
     """A stand-in model cut at its seams: `pre` (the preprocessing, from the model's inputs to the server's),
     `post` (ops after the server's outputs; None when there are none), and the server in between. Stands where
@@ -338,6 +346,43 @@ class RemoteCompiled:
 
     def where(self) -> str:
         return self.ref.url
+
+    def local_requests(self) -> LocalRequests:
+        return LocalRequests(self.pre.create_infer_request(),
+                             self.post.create_infer_request() if self.post is not None else None)
+
+    def infer(self, inputs: dict, requests: LocalRequests | None = None) -> ModelOutputs:
+        """One request, start to end, blocking: preprocessing here, the server's part, the ops after it here.
+        `requests` are the calling thread's own local requests (default: this model's, for one caller)."""
+        if requests is None:
+            requests = self._own = getattr(self, "_own", None) or self.local_requests()
+        requests.pre.infer(inputs)
+        sent = {name: np.ascontiguousarray(requests.pre.get_output_tensor(i).data)
+                for i, name in enumerate(self.server_inputs)}
+        t0 = time.perf_counter()
+        answer = self._send(sent)
+        self.times.add((time.perf_counter() - t0) * 1000.0)
+        if requests.post is None:
+            return ModelOutputs([(self.names[name], answer[name]) for name in self.server_outputs])
+        requests.post.infer({name: answer[name] for name in self.server_outputs})
+        return ModelOutputs.of(requests.post, ModelOutputs.ports(self.post))
+
+    def _send(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """One round trip, tried again while the server does not take it (restarting, a dropped connection)."""
+        pause = RETRY_PAUSE_S
+        for attempt in range(1, RETRIES + 1):
+            try:
+                return self.client.infer(inputs, self.server_outputs)
+            except Exception as e:
+                if error_kind(e) != "unreachable" or attempt == RETRIES:
+                    problem = server_error(self.ref, e)
+                    if error_kind(e) == "unreachable" and attempt > 1:
+                        problem = DemoError(f"the model server at {self.ref.address} stopped answering "
+                                            f"({short(e)}; {attempt} tries)", problem.hint)
+                    raise problem from None
+                time.sleep(pause)
+                pause *= 2
+        raise AssertionError("unreachable")
 
     def pool(self, size: int, on_done) -> RemotePool:
         return RemotePool(self, size, on_done)
@@ -395,17 +440,15 @@ class RemotePool:
         self._threads.submit(self._run, inputs, userdata, now)
         return True
 
-    def _requests(self):
-        if not hasattr(self._local, "pre"):
-            c = self.compiled
-            self._local.pre = c.pre.create_infer_request()
-            self._local.post = c.post.create_infer_request() if c.post is not None else None
-        return self._local.pre, self._local.post
+    def _requests(self) -> LocalRequests:
+        if not hasattr(self._local, "requests"):
+            self._local.requests = self.compiled.local_requests()
+        return self._local.requests
 
     def _run(self, inputs: dict, userdata, started: float) -> None:
         outputs, error = None, None
         try:
-            outputs = self._infer(inputs)
+            outputs = self.compiled.infer(inputs, self._requests())
         except BaseException as e:  # never let an error vanish in a worker thread: it goes to on_done
             error = e
         with self._lock:
@@ -413,38 +456,6 @@ class RemotePool:
             self.last_event = time.perf_counter()
             self._idle.notify_all()
         self._on_done(userdata, outputs, (self.last_event - started) * 1000.0, error)
-
-    def _infer(self, inputs: dict) -> ModelOutputs:
-        c = self.compiled
-        pre, post = self._requests()
-        pre.infer(inputs)
-        sent = {name: np.ascontiguousarray(pre.get_output_tensor(i).data)
-                for i, name in enumerate(c.server_inputs)}
-        t0 = time.perf_counter()
-        answer = self._send(sent)
-        c.times.add((time.perf_counter() - t0) * 1000.0)
-        if post is None:
-            return ModelOutputs([(c.names[name], answer[name]) for name in c.server_outputs])
-        post.infer({name: answer[name] for name in c.server_outputs})
-        return ModelOutputs.of(post, ModelOutputs.ports(c.post))
-
-    def _send(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """One request, tried again while the server does not take it (restarting, a dropped connection)."""
-        c = self.compiled
-        pause = RETRY_PAUSE_S
-        for attempt in range(1, RETRIES + 1):
-            try:
-                return c.client.infer(inputs, c.server_outputs)
-            except Exception as e:
-                if error_kind(e) != "unreachable" or attempt == RETRIES:
-                    problem = server_error(c.ref, e)
-                    if error_kind(e) == "unreachable" and attempt > 1:
-                        problem = DemoError(f"the model server at {c.ref.address} stopped answering "
-                                            f"({short(e)}; {attempt} tries)", problem.hint)
-                    raise problem from None
-                time.sleep(pause)
-                pause *= 2
-        raise AssertionError("unreachable")
 
     def stalled(self, seconds: float) -> bool:
         return bool(self._busy) and time.perf_counter() - self.last_event > seconds

@@ -69,7 +69,7 @@ def same_detections(remote: list[dict], local: list[dict]) -> None:
             assert a["confidence"] == pytest.approx(b["confidence"], abs=2e-3)
 
 
-@pytest.mark.parametrize("protocol", ["grpc", "http"])
+@pytest.mark.parametrize("protocol", ["grpc", pytest.param("http", marks=pytest.mark.slow)])
 def test_a_remote_detector_finds_what_the_local_one_finds(protocol, server, models_dir, video, local_detections,
                                                           tmp_path):
     out, metrics = tmp_path / "remote.jsonl", tmp_path / "metrics.json"
@@ -114,6 +114,24 @@ def test_a_face_pipeline_with_a_remote_detector_and_a_remote_batched_stage(serve
     rows = {row["model"]: row for row in summary["remote"]}
     frames_with_faces = sum(1 for r in remote if r["objects"])
     assert rows[server.grpc(AGE_GENDER)]["requests"] == frames_with_faces  # a frame's faces go as one batch
+
+
+def test_the_python_api_takes_a_model_url(server, models_dir, video, local_detections, monkeypatch):
+    """ovdemo.load(URL): one image at a time (a blocking request) gives the local model's detections."""
+    import cv2
+
+    import ovdemo
+
+    monkeypatch.setenv("OVDEMO_MODELS_DIR", str(models_dir))
+    capture = cv2.VideoCapture(str(video))
+    images = [capture.read()[1] for _ in range(FRAMES)]
+    capture.release()
+    predictor = ovdemo.load(server.http(DETECTOR), infer_precision="f32")
+    for index in (23, 29):  # frames with a person
+        result = predictor(images[index])
+        want = local_detections[index]["objects"]
+        assert len(result.objects) == len(want) >= 1
+        assert result.objects.xyxy.tolist()[0] == pytest.approx(want[0]["bbox"], abs=0.2)
 
 
 def expect_error(models_dir, video, *args, started: bool = False) -> str:
