@@ -348,9 +348,9 @@ class RequestPool:
 
 def server_batch(model: ov.Model) -> int:
     """The largest batch a server model's stand-in takes in one request (1: the server does not batch)."""
-    from .remote import max_batch
+    from .remote import batch_limit
 
-    return max(max_batch(model), 1)
+    return batch_limit(model)
 
 
 def server_timings(compiled: list) -> list[dict]:

@@ -32,6 +32,7 @@ from .remote_ref import RemoteModelRef
 RT_INFO_KEY = REMOTE_RT_INFO  # the stand-in model's rt_info: the model's URL
 INPUT_SEAM = "ovdemo.remote.input:"  # friendly name of the node consuming a server input, + the input's name
 OUTPUT_SEAM = "ovdemo.remote.output:"  # friendly name of the node standing for a server output, + its name
+UNBOUNDED_BATCH = 1 << 16  # a server model whose batch dimension is open (the stage's own limit applies)
 DEFAULT_REQUESTS = 4  # requests in flight when --nireq is 0: enough to hide a loopback or LAN round trip
 RETRIES = 3  # tries of a request the server did not take (connection refused or reset), then the run fails
 RETRY_PAUSE_S = 0.5  # doubled after each try: 0.5 + 1 s between three tries
@@ -63,8 +64,8 @@ def server_error(ref: RemoteModelRef, error: BaseException) -> DemoError:
 
 def error_kind(error: BaseException) -> str:
     """unreachable, timeout, unknown (model) or refused, from what gRPC, HTTP or the socket said."""
-    text = f"{getattr(error, 'status', lambda: '')() if callable(getattr(error, 'status', None)) else ''} {error}"
-    text = text.lower()
+    status = error.status() if callable(getattr(error, "status", None)) else ""  # tritonclient's: gRPC's code
+    text = f"{status} {error}".lower()
     if isinstance(error, TimeoutError) or "deadline" in text or "timed out" in text or "timeout" in text:
         return "timeout"
     if isinstance(error, ConnectionError | OSError) and not isinstance(error, TimeoutError) or any(
@@ -188,6 +189,14 @@ class RemoteModel:
     outputs: tuple[TensorInfo, ...]
     max_batch: int  # > 0: the server batches, and the first dimension of every tensor is the batch
 
+    @property
+    def batch_limit(self) -> int:
+        """The most items one request may carry: the server's max_batch_size; without one, any number when every
+        input's first dimension is open (KServe's -1), else 1."""
+        if self.max_batch > 0:
+            return self.max_batch
+        return UNBOUNDED_BATCH if all(t.shape and t.shape[0] == -1 for t in self.inputs) else 1
+
 
 def tensors(entries: list[dict]) -> tuple[TensorInfo, ...]:
     return tuple(TensorInfo(e["name"], e["datatype"], tuple(int(d) for d in e["shape"])) for e in entries)
@@ -198,7 +207,8 @@ def describe(ref: RemoteModelRef) -> RemoteModel:
     """The model's inputs, outputs and batch size from the server (one line naming the server if it fails)."""
     client = Client(ref)
     try:
-        meta, config = client.metadata(), client.config()  # an unknown model fails here, by name
+        meta = client.metadata()  # an unknown model fails here, by name
+        config = server_config(client)
         if not client.ready():
             raise DemoError(f"the model server at {ref.address} has model '{ref.model}' but it is not ready",
                             "wait until it has loaded, or check the server's log")
@@ -218,6 +228,17 @@ def describe(ref: RemoteModelRef) -> RemoteModel:
         raise DemoError(f"the model server at {ref.address} describes {ref.model} without inputs or outputs",
                         "check the model's configuration on the server")
     return model
+
+
+def server_config(client: Client) -> dict:
+    """The model's configuration, {} from a server that has no configuration call (OpenVINO Model Server's KServe
+    API implements metadata, readiness and inference only: its metadata shapes carry the batch dimension)."""
+    try:
+        return client.config()
+    except Exception as e:
+        if error_kind(e) in ("unreachable", "timeout"):
+            raise
+        return {}
 
 
 def stand_in(remote: RemoteModel) -> ov.Model:
@@ -275,8 +296,8 @@ def remote_url(model: ov.Model) -> str | None:
     return model.get_rt_info(RT_INFO_KEY).astype(str) if model.has_rt_info(RT_INFO_KEY) else None
 
 
-def max_batch(model: ov.Model) -> int:
-    return _MODELS[remote_url(model)].max_batch
+def batch_limit(model: ov.Model) -> int:
+    return _MODELS[remote_url(model)].batch_limit
 
 
 # -- compiling: the local parts on the CPU, the server's part as requests

@@ -5,9 +5,10 @@ Runs in its own virtual environment (pytriton pins numpy<2; see tests/test_remot
 
     python remote_server.py --grpc-port P --http-port Q MODEL_JSON...
 
-Each MODEL_JSON is {"name": served name, "xml": IR path, "version": 1, "max_batch": 0, "sleep": 0}: max_batch > 0
-serves the model with Triton batching (the IR reshaped to a dynamic batch), 0 with its own full shapes, as OpenVINO
-Model Server does by default; sleep (seconds) makes every request that slow (for client timeouts).
+Each MODEL_JSON is {"name": served name, "xml": IR path, "version": 1, "max_batch": 0, "sleep": 0, "instances": 1}:
+max_batch > 0 serves the model with Triton batching (the IR reshaped to a dynamic batch), 0 with its own full
+shapes, as OpenVINO Model Server does by default; sleep (seconds) makes every request that slow (for client
+timeouts); instances > 1 runs that many requests at once (the bench's server).
 """
 
 from __future__ import annotations
@@ -32,26 +33,32 @@ def serve_model(triton: Triton, core: ov.Core, entry: dict) -> None:
     batching = entry.get("max_batch", 0) > 0
     if batching:
         model.reshape({p: ov.PartialShape([-1, *list(p.get_partial_shape())[1:]]) for p in model.inputs})
-    # f32 on the server as in the tests' local runs (--infer-precision f32), so both give the same numbers
-    compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"})
-    request = compiled.create_infer_request()
+    instances = int(entry.get("instances", 1))
+    # f32 on the server as in the tests' local runs (--infer-precision f32), so both give the same numbers; one
+    # instance runs a request on every core, several share the cores as OpenVINO's streams do
+    hint = "LATENCY" if instances == 1 else "THROUGHPUT"
+    compiled = core.compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": hint})
     inputs = [(p.get_any_name(), p.get_element_type().to_dtype()) for p in compiled.inputs]
     outputs = [(p.get_any_name(), p) for p in compiled.outputs]
     sleep = float(entry.get("sleep", 0))
 
-    def infer(requests):  # pytriton hands over a list of requests, each {input name: array}
-        answers = []
-        for req in requests:
-            if sleep:
-                time.sleep(sleep)
-            result = request.infer({name: np.asarray(req[name], dtype) for name, dtype in inputs})
-            answers.append({name: np.asarray(result[port]) for name, port in outputs})
-        return answers
+    def instance():
+        request = compiled.create_infer_request()
+
+        def infer(requests):  # pytriton hands over a list of requests, each {input name: array}
+            answers = []
+            for req in requests:
+                if sleep:
+                    time.sleep(sleep)
+                result = request.infer({name: np.asarray(req[name], dtype) for name, dtype in inputs})
+                answers.append({name: np.asarray(result[port]) for name, port in outputs})
+            return answers
+        return infer
 
     triton.bind(
         model_name=entry["name"],
         model_version=entry.get("version", 1),
-        infer_func=infer,
+        infer_func=[instance() for _ in range(instances)],
         inputs=[Tensor(name=p.get_any_name(), dtype=p.get_element_type().to_dtype(), shape=dims(p, batching))
                 for p in model.inputs],
         outputs=[Tensor(name=p.get_any_name(), dtype=np.float32, shape=dims(p, batching)) for p in model.outputs],
