@@ -77,13 +77,20 @@ def error_kind(error: BaseException) -> str:
     return "refused"
 
 
+TRACEBACK_LINE = re.compile(r"\s|File |At:|Traceback|\^+$|Exception from|Check '|.*\.py\(\d+\): ")
+
+
 def short(error: BaseException) -> str:
-    """The gist of a client error: tritonclient wraps gRPC's status and message in brackets and long texts."""
-    text = first_error_line(error) if str(error) else type(error).__name__
+    """The gist of a client error. tritonclient puts gRPC's status in brackets before the server's message, and a
+    server whose Python model failed sends its whole traceback: the last line that is not part of one is kept."""
+    text = str(error)
+    if not text.strip():
+        return type(error).__name__
     if "connection refused" in text.lower():  # gRPC says it in three layers of words
         return "connection refused"
-    text = re.sub(r"^\[StatusCode\.\w+\]\s*", "", text)
-    return text[:200]
+    lines = [ln.rstrip() for ln in text.splitlines() if ln.strip() and not TRACEBACK_LINE.match(ln)]
+    line = lines[-1] if lines else first_error_line(error)
+    return re.sub(r"^\[StatusCode\.\w+\]\s*", "", line).rstrip(".")[:200]
 
 
 class Client:

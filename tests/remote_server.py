@@ -8,7 +8,8 @@ Runs in its own virtual environment (pytriton pins numpy<2; see tests/test_remot
 Each MODEL_JSON is {"name": served name, "xml": IR path, "version": 1, "max_batch": 0, "sleep": 0, "instances": 1}:
 max_batch > 0 serves the model with Triton batching (the IR reshaped to a dynamic batch), 0 with its own full
 shapes, as OpenVINO Model Server does by default; sleep (seconds) makes every request that slow (for client
-timeouts); instances > 1 runs that many requests at once (the bench's server).
+timeouts); instances > 1 runs that many requests at once (the bench's server); declare ({input: shape}) states
+other input shapes than the model takes (a server that describes its model wrongly, for the shape-error test).
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def serve_model(triton: Triton, core: ov.Core, entry: dict) -> None:
         model_name=entry["name"],
         model_version=entry.get("version", 1),
         infer_func=[instance() for _ in range(instances)],
-        inputs=[Tensor(name=p.get_any_name(), dtype=p.get_element_type().to_dtype(), shape=dims(p, batching))
+        inputs=[Tensor(name=p.get_any_name(), dtype=p.get_element_type().to_dtype(),
+                       shape=tuple(entry.get("declare", {}).get(p.get_any_name(), dims(p, batching))))
                 for p in model.inputs],
         outputs=[Tensor(name=p.get_any_name(), dtype=np.float32, shape=dims(p, batching)) for p in model.outputs],
         config=ModelConfig(batching=batching, max_batch_size=entry.get("max_batch", 0) or 1),

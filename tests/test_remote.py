@@ -18,6 +18,7 @@ from helpers import one_line_error, read_jsonl, run_ovdemo, shared_env
 from model_server import ModelServer, Unavailable, free_port, model_entry
 
 from ovdemo.common.errors import DemoError
+from ovdemo.common.remote import RemoteModel, TensorInfo
 from ovdemo.common.remote_ref import RemoteModelRef, parse_ref
 
 DETECTOR = "person-detection-0202"
@@ -25,6 +26,7 @@ FACES = "face-detection-retail-0004"
 AGE_GENDER = "age-gender-recognition-retail-0013"
 SLOW = "slow-person-detector"  # person-detection-0202 behind a callable that sleeps SLOW_S per request
 SLOW_S = 3.0
+WRONG = "misdescribed-detector"  # person-detection-0202 (512x512 only) described as taking any height and width
 FRAMES = 30  # people-detection.264: the first person walks in at frame 23
 
 
@@ -39,7 +41,8 @@ def start_server(models: list[dict], log) -> ModelServer:
 def server(models_dir, tmp_path_factory):
     served = [model_entry(models_dir, DETECTOR), model_entry(models_dir, FACES),
               model_entry(models_dir, AGE_GENDER, "FP16-INT8", max_batch=8),
-              model_entry(models_dir, DETECTOR, served=SLOW, sleep=SLOW_S)]
+              model_entry(models_dir, DETECTOR, served=SLOW, sleep=SLOW_S),
+              model_entry(models_dir, DETECTOR, served=WRONG, declare={"image": [1, 3, -1, -1]})]
     server = start_server(served, tmp_path_factory.mktemp("server") / "server.log")
     yield server
     server.stop()
@@ -170,6 +173,14 @@ def test_a_model_whose_outputs_do_not_fit_the_family(server, models_dir, video):
     assert "the model has prob [?,2,1,1]; age_conv3 [?,1,1,1]" in line  # what the server said it gives
 
 
+def test_a_request_of_a_shape_the_server_refuses(server, models_dir, video):
+    """The server says any frame size will do, then refuses the 768x432 frames: its reason, in one line."""
+    line = expect_error(models_dir, video, "-m", server.grpc(WRONG), started=True)
+    assert line == (f"error: inference failed: the model server at 127.0.0.1:{server.grpc_port} refused {WRONG}: "
+                    "The input tensor size is not equal to the model input type: got [1,3,432,768] expecting "
+                    "[1,3,512,512]: check the server's log")
+
+
 def test_a_slow_server_times_out(server, models_dir, video):
     started = time.monotonic()
     line = expect_error(models_dir, video, "-m", server.grpc(SLOW), "--remote-timeout", "1", started=True)
@@ -223,6 +234,16 @@ def _lines(folder) -> int:
 def test_model_urls(url, want):
     assert parse_ref(url) == want
     assert parse_ref(want.url) == want  # the URL a run's header shows reads back as the same model
+
+
+def test_how_many_items_a_request_may_carry():
+    """A server's max_batch_size; without one (OpenVINO Model Server has no configuration call), any number when
+    the batch dimension is open, else one."""
+    ref = parse_ref("grpc://h:1/m")
+    out = (TensorInfo("y", "FP32", (-1, 2)),)
+    assert RemoteModel(ref, (TensorInfo("x", "FP32", (-1, 3, 8, 8)),), out, 8).batch_limit == 8
+    assert RemoteModel(ref, (TensorInfo("x", "FP32", (-1, 3, 8, 8)),), out, 0).batch_limit > 32
+    assert RemoteModel(ref, (TensorInfo("x", "FP32", (1, 3, 8, 8)),), out, 0).batch_limit == 1
 
 
 @pytest.mark.parametrize("url", ["grpc://server/resnet", "http://server:8000/resnet", "grpc://server:9000/",
