@@ -165,9 +165,10 @@ def set_verbose(ctx, param, value):
 
 
 def model_opt(name: str, flag: str, default: str | None, help: str, aliases: tuple[Alias, ...] = ()) -> Opt:
-    """A model flag: an Open Model Zoo name or a path (`-m` for the main model, `--<role>-model` for others)."""
+    """A model flag: an Open Model Zoo name, a path, or a model server's URL (`-m` for the main model,
+    `--<role>-model` for others)."""
     flags = ("-m", "--model") if name == "model" else (flag,)
-    return Opt(name, flags, help, default=default, metavar="NAME|PATH", show_default=default is not None,
+    return Opt(name, flags, help, default=default, metavar="NAME|PATH|URL", show_default=default is not None,
                aliases=aliases)
 
 
@@ -272,7 +273,7 @@ TRACKING: tuple[Opt, ...] = (
 CLASSIFY = Opt("classify", ("--classify",), "Run a per-object attribute model on every object it applies to "
                "(repeatable), e.g. vehicle-attributes-recognition-barrier-0039 (colour, type) on vehicles, "
                "person-attributes-recognition-crossroad-0230 on people, license-plate-recognition-barrier-0001 on "
-               "plates; its answers join each object's attributes.", multiple=True, metavar="NAME|PATH")
+               "plates; its answers join each object's attributes.", multiple=True, metavar="NAME|PATH|URL")
 
 
 def reid_model_opt(default: str | None, help: str, aliases: tuple[Alias, ...] = ()) -> Opt:

@@ -63,7 +63,8 @@ def serve_model(triton: Triton, core: ov.Core, entry: dict) -> None:
         inputs=[Tensor(name=p.get_any_name(), dtype=p.get_element_type().to_dtype(),
                        shape=tuple(entry.get("declare", {}).get(p.get_any_name(), dims(p, batching))))
                 for p in model.inputs],
-        outputs=[Tensor(name=p.get_any_name(), dtype=np.float32, shape=dims(p, batching)) for p in model.outputs],
+        outputs=[Tensor(name=p.get_any_name(), dtype=p.get_element_type().to_dtype(), shape=dims(p, batching))
+                 for p in model.outputs],
         config=ModelConfig(batching=batching, max_batch_size=entry.get("max_batch", 0) or 1),
         strict=False,
     )
