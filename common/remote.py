@@ -37,11 +37,11 @@ DEFAULT_REQUESTS = 4  # requests in flight when --nireq is 0: enough to hide a l
 RETRIES = 3  # tries of a request the server did not take (connection refused or reset), then the run fails
 RETRY_PAUSE_S = 0.5  # doubled after each try: 0.5 + 1 s between three tries
 
-DATATYPES = {"FP32": ov.Type.f32, "FP16": ov.Type.f16, "FP64": ov.Type.f64, "BF16": ov.Type.bf16,
+DATATYPES = {"FP32": ov.Type.f32, "FP16": ov.Type.f16, "FP64": ov.Type.f64,  # (BF16: numpy has no such type)
              "UINT8": ov.Type.u8, "INT8": ov.Type.i8, "UINT16": ov.Type.u16, "INT16": ov.Type.i16,
              "UINT32": ov.Type.u32, "INT32": ov.Type.i32, "UINT64": ov.Type.u64, "INT64": ov.Type.i64,
              "BOOL": ov.Type.boolean}
-DTYPES = {kserve: ov_type.to_dtype() for kserve, ov_type in DATATYPES.items() if kserve != "BF16"}
+DTYPES = {kserve: ov_type.to_dtype() for kserve, ov_type in DATATYPES.items()}
 
 
 # -- talking to the server: one line naming the server for every way it can fail
@@ -273,7 +273,7 @@ def stand_in(remote: RemoteModel) -> ov.Model:
     open_dim = _dim(ops.shape_of(ops.non_zero(ops.reshape(seed, ops.constant(np.array([1], np.int64)), False))), 1)
     results = []
     for info in remote.outputs:
-        dims = [batch if d < 0 and i == 0 and remote.max_batch > 0 else open_dim if d < 0
+        dims = [batch if d < 0 and i == 0 and remote.batch_limit > 1 else open_dim if d < 0
                 else ops.constant(np.array([d], np.int64)) for i, d in enumerate(info.shape)]
         target = ops.concat(dims, 0) if dims else ops.constant(np.array([], np.int64))
         node = ops.broadcast(ops.convert(seed, DATATYPES[info.datatype]), target)

@@ -181,10 +181,12 @@ def test_a_request_of_a_shape_the_server_refuses(server, models_dir, video):
                     "[1,3,512,512]: check the server's log")
 
 
-def test_a_slow_server_times_out(server, models_dir, video):
+@pytest.mark.parametrize("protocol", ["grpc", pytest.param("http", marks=pytest.mark.slow)])
+def test_a_slow_server_times_out(protocol, server, models_dir, video):
     started = time.monotonic()
-    line = expect_error(models_dir, video, "-m", server.grpc(SLOW), "--remote-timeout", "1", started=True)
-    assert f"the model server at 127.0.0.1:{server.grpc_port} did not answer {SLOW} within 1 s" in line
+    url, port = (server.grpc(SLOW), server.grpc_port) if protocol == "grpc" else (server.http(SLOW), server.http_port)
+    line = expect_error(models_dir, video, "-m", url, "--remote-timeout", "1", started=True)
+    assert f"the model server at 127.0.0.1:{port} did not answer {SLOW} within 1 s" in line
     assert "--remote-timeout" in line
     assert time.monotonic() - started < 60
 
