@@ -186,7 +186,7 @@ class Metrics:
                           f"{d['first_bad_frame']}")
         table.add_row("device", s["device"])
         for row in self.remote:
-            table.add_row(f"{row['model']}", f"{row['requests']} requests")
+            table.add_row(f"{row['name']} on the server", f"{row['requests']} requests")  # (its URL: the header's)
             if row["round_trip_ms"] is not None:
                 table.add_row("  round trip", f"{row['round_trip_ms']:.2f} ms")
             if row["server_ms"] is not None:

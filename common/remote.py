@@ -12,10 +12,10 @@ module only when a model URL is used: `ovdemo --help` does not pay for it.
 
 from __future__ import annotations
 
+import queue
 import re
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import cache
@@ -33,6 +33,8 @@ RT_INFO_KEY = REMOTE_RT_INFO  # the stand-in model's rt_info: the model's URL
 INPUT_SEAM = "ovdemo.remote.input:"  # friendly name of the node consuming a server input, + the input's name
 OUTPUT_SEAM = "ovdemo.remote.output:"  # friendly name of the node standing for a server output, + its name
 UNBOUNDED_BATCH = 1 << 16  # a server model whose batch dimension is open (the stage's own limit applies)
+IDLE_S = 30.0  # a request thread without work for this long ends
+WAIT_ALL_S = 3.0  # at the end of a run, how long requests still in flight are waited for
 DEFAULT_REQUESTS = 4  # requests in flight when --nireq is 0: enough to hide a loopback or LAN round trip
 RETRIES = 3  # tries of a request the server did not take (connection refused or reset), then the run fails
 RETRY_PAUSE_S = 0.5  # doubled after each try: 0.5 + 1 s between three tries
@@ -419,7 +421,7 @@ class RemoteCompiled:
         """The summary's row for this model: requests, mean round trip, the server's mean time per request (queue
         and compute, from its statistics over this run) and so the network's and the client library's share."""
         times = self.times
-        row = {"model": self.ref.url, "requests": times.requests,
+        row = {"model": self.ref.url, "name": self.ref.model, "requests": times.requests,
                "round_trip_ms": round(times.round_trip_ms / times.requests, 2) if times.requests else None,
                "server_ms": None, "network_ms": None}
         after = self.client.statistics()
@@ -440,9 +442,10 @@ def _stat(stats: dict, key: str, field_name: str) -> int:
 class RemotePool:
     """The server's counterpart of `inference.RequestPool`, with its contract: `start` never blocks and says
     False when `size` requests are in flight; each request ends in `on_done(userdata, outputs, infer_ms, error)`
-    (preprocessing, the round trip with its retries, and the local ops after the server, on one of `size`
+    (preprocessing, the round trip with its retries, and the local ops after the server, on one of up to `size`
     threads: a blocking call per thread serves gRPC and gevent-based HTTP alike). Every request calls back, a
-    failed one with its error, so no failure is silent."""
+    failed one with its error, so no failure is silent. The threads are daemons (a hung server never holds up the
+    process's exit) started as requests need them, and end after IDLE_S without work."""
 
     def __init__(self, compiled: RemoteCompiled, size: int, on_done):
         self.compiled = compiled
@@ -450,9 +453,10 @@ class RemotePool:
         self._on_done = on_done
         self._lock = threading.Lock()
         self._busy = 0
+        self._workers = 0  # threads alive; never fewer than the requests in flight
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._idle = threading.Condition(self._lock)
         self._local = threading.local()  # each thread's own local infer requests
-        self._threads = ThreadPoolExecutor(self.size, thread_name_prefix="ovdemo-remote")
         self.last_event = time.perf_counter()
 
     @property
@@ -465,8 +469,24 @@ class RemotePool:
                 return False
             self._busy += 1
             self.last_event = now = time.perf_counter()
-        self._threads.submit(self._run, inputs, userdata, now)
+            spawn = self._workers < self._busy
+            self._workers += spawn
+            self._jobs.put((inputs, userdata, now))  # under the lock: a thread about to end sees it
+        if spawn:
+            threading.Thread(target=self._work, name="ovdemo-remote", daemon=True).start()
         return True
+
+    def _work(self) -> None:
+        while True:
+            try:
+                job = self._jobs.get(timeout=IDLE_S)
+            except queue.Empty:
+                with self._lock:
+                    if self._jobs.empty():
+                        self._workers -= 1
+                        return
+                continue
+            self._run(*job)
 
     def _requests(self) -> LocalRequests:
         if not hasattr(self._local, "requests"):
@@ -493,8 +513,9 @@ class RemotePool:
         return None
 
     def wait_all(self) -> None:
-        """Wait for the requests in flight; each ends within its timeout and retries."""
-        bound = time.perf_counter() + RETRIES * (self.compiled.timeout + RETRY_PAUSE_S * 4) + 1.0
+        """Give the requests in flight a moment to end (their answers are not needed: the run is ending); a request
+        still waiting on a server after that is left to its daemon thread and its timeout."""
+        bound = time.perf_counter() + WAIT_ALL_S
         with self._lock:
             while self._busy and time.perf_counter() < bound:
                 self._idle.wait(0.1)
