@@ -18,13 +18,12 @@ import os
 from collections.abc import Iterator, Sequence
 
 import numpy as np
-import openvino as ov
 
 from ovdemo.common.capture import Frame
 from ovdemo.common.draw import Style
 from ovdemo.common.errors import DemoError
 from ovdemo.common.family import Family
-from ovdemo.common.inference import ModelOutputs, read_model
+from ovdemo.common.inference import one_request, read_model
 from ovdemo.common.models import resolve_from_options
 from ovdemo.common.options import Options
 from ovdemo.common.pipeline import Pipeline, prepare_family, shown_style
@@ -43,7 +42,7 @@ def family_of(model: str, options: dict) -> type[Family]:
     resolved = resolve_from_options(model, probe)
     if resolved.spec.family in FAMILIES:
         return FAMILIES[resolved.spec.family]
-    graph = read_model(resolved.path)
+    graph = read_model(resolved.source)
     for family in FAMILIES.values():
         if family.accepts(graph, resolved.spec):
             return family
@@ -79,7 +78,7 @@ class Predictor:
         self.family_class, self.opts = family, opts
         self.family = family.create(opts)  # resolves and checks the models now: errors surface at load()
         self._size: tuple[int, int] | None = None
-        self._request: ov.InferRequest | None = None
+        self._infer = None  # infer(inputs) -> ModelOutputs, once compiled for a frame size
         self._frames = itertools.count()
 
     @property
@@ -93,8 +92,7 @@ class Predictor:
             self.family.finish()
             self.family = self.family_class.create(self.opts)
         compiled, _ = prepare_family(self.family, self.opts, size, DEFAULT_FPS, live=False)
-        self._request = compiled.create_infer_request()
-        self._ports = ModelOutputs.ports(compiled)
+        self._infer = one_request(compiled)
         self._tracking = Tracking(self.opts, DEFAULT_FPS, self.family.tracker_reid_threshold) \
             if self.opts.get("track") else None
         self._size = size
@@ -111,8 +109,7 @@ class Predictor:
         frame = Frame(index, image, index / DEFAULT_FPS, 0.0, 0.0)
         outputs = None
         if self.family.needs_inference(index):
-            self._request.infer({0: np.ascontiguousarray(image)[np.newaxis]})
-            outputs = ModelOutputs.of(self._request, self._ports)
+            outputs = self._infer({0: np.ascontiguousarray(image)[np.newaxis]})
         result = self.family.postprocess(outputs, frame)
         result.inferred = outputs is not None
         jobs = FrameJobs(self.family.stages, result, frame)  # the second stages, as the pipeline runs them

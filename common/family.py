@@ -207,7 +207,7 @@ class Family:
     def read_model(self) -> ov.Model:
         """The main model, read once (a fresh copy each time `prepare` may reshape it is not needed)."""
         if self._ov_model is None:
-            self._ov_model = read_model(self.model.path)
+            self._ov_model = read_model(self.model.source)
         return self._ov_model
 
     def labels(self, spec: ModelSpec | None = None) -> tuple[str, ...] | None:

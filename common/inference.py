@@ -8,6 +8,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import openvino as ov
@@ -20,7 +21,12 @@ from .errors import DemoError
 from .letterbox import LETTERBOX, pad_to_aspect
 from .specs import ModelSpec
 
+if TYPE_CHECKING:
+    from .remote import RemoteCompiled
+    from .remote_ref import RemoteModelRef
+
 VIRTUAL_DEVICES = ("AUTO", "HETERO", "MULTI", "BATCH")
+REMOTE_RT_INFO = "ovdemo_remote"  # rt_info of a server model's stand-in (remote.py): its URL
 PRECISION_TYPES = {"f32": ov.Type.f32, "bf16": ov.Type.bf16, "f16": ov.Type.f16}
 
 
@@ -61,7 +67,12 @@ def check_device(device: str) -> None:
                             f"available devices: {', '.join(available)} (or AUTO)")
 
 
-def read_model(path: Path) -> ov.Model:
+def read_model(path: Path | RemoteModelRef) -> ov.Model:
+    """A model file, or the stand-in of a model on a server (`remote.py`)."""
+    if not isinstance(path, Path):
+        from .remote import read_remote  # tritonclient loads only when a model URL is used
+
+        return read_remote(path)
     try:
         return core().read_model(str(path))
     except Exception as e:
@@ -147,7 +158,13 @@ def add_preprocessing(model: ov.Model, spec: ModelSpec | None, index: int, layou
     return ppp.build()
 
 
-def compile_model(model: ov.Model, config: InferenceConfig) -> ov.CompiledModel:
+def compile_model(model: ov.Model, config: InferenceConfig) -> ov.CompiledModel | RemoteCompiled:
+    """The model compiled for the configured device; a server model's stand-in compiles to its local parts
+    around the server's (the device settings do not reach a server)."""
+    if model.has_rt_info(REMOTE_RT_INFO):
+        from .remote import RemoteCompiled
+
+        return RemoteCompiled(model)
     check_device(config.device)
     device_props: dict = {}
     if config.nstreams:
@@ -176,7 +193,9 @@ def compile_model(model: ov.Model, config: InferenceConfig) -> ov.CompiledModel:
         raise DemoError(f"cannot compile the model for {config.device}", first_error_line(e)) from None
 
 
-def execution_devices(compiled: ov.CompiledModel) -> str:
+def execution_devices(compiled: ov.CompiledModel | RemoteCompiled) -> str:
+    if not isinstance(compiled, ov.CompiledModel):
+        return compiled.where()
     try:
         return ",".join(compiled.get_property(props.execution_devices))
     except Exception:
@@ -327,12 +346,43 @@ class RequestPool:
                 request.wait()
 
 
+def server_batch(model: ov.Model) -> int:
+    """The largest batch a server model's stand-in takes in one request (1: the server does not batch)."""
+    from .remote import batch_limit
+
+    return batch_limit(model)
+
+
+def server_timings(compiled: list) -> list[dict]:
+    """The summary's rows for the server models among these compiled models: round trip against server time."""
+    return [c.timings() for c in compiled if c is not None and not isinstance(c, ov.CompiledModel)]
+
+
+def one_request(compiled: ov.CompiledModel | RemoteCompiled):
+    """A blocking `infer(inputs) -> ModelOutputs` of a compiled model, for one caller (the Python API's images)."""
+    if not isinstance(compiled, ov.CompiledModel):
+        return compiled.infer
+    request, ports = compiled.create_infer_request(), ModelOutputs.ports(compiled)
+
+    def infer(inputs) -> ModelOutputs:
+        request.infer(inputs)
+        return ModelOutputs.of(request, ports)
+    return infer
+
+
+def request_pool(compiled: ov.CompiledModel | RemoteCompiled, size: int, on_done):
+    """Requests of a compiled model: OpenVINO's, or a server's (same contract)."""
+    if isinstance(compiled, ov.CompiledModel):
+        return RequestPool(compiled, size, on_done)
+    return compiled.pool(size, on_done)
+
+
 class InferQueue:
     """The main model's requests, with each result kept under the sequence number it was submitted with so
     the pipeline can hand results on in input order. Completion wakes `wakeup`."""
 
-    def __init__(self, compiled: ov.CompiledModel, nireq: int, wakeup: threading.Condition):
-        self._pool = RequestPool(compiled, nireq, self._on_done)
+    def __init__(self, compiled: ov.CompiledModel | RemoteCompiled, nireq: int, wakeup: threading.Condition):
+        self._pool = request_pool(compiled, nireq, self._on_done)
         self.size = self._pool.size
         self._wakeup = wakeup
         self._done: dict[int, tuple[ModelOutputs, float]] = {}

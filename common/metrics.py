@@ -108,6 +108,7 @@ class Metrics:
         self.finished: float | None = None
         self.notes: list[str] = []  # the run's own totals (line and zone counts), shown with the summary
         self.streams: list[StreamFigures] = []  # one row per input, set when the run ends
+        self.remote: list[dict] = []  # per model on a server: requests, round trip, server and network ms
         self._recent = deque(maxlen=RECENT)  # completion times for the live FPS
         self.recent_timings: deque[tuple[dict[str, float], float]] = deque(maxlen=RECENT)  # for live views
 
@@ -164,6 +165,7 @@ class Metrics:
             "interrupted": self.interrupted,
             **({"notes": self.notes} if self.notes else {}),
             **({"streams": [row.summary() for row in self.streams]} if self.streams else {}),
+            **({"remote": self.remote} if self.remote else {}),
         }
 
     def print_summary(self, console: Console) -> None:
@@ -186,6 +188,13 @@ class Metrics:
             table.add_row("input incomplete", f"{d['frames_read']} of {d['frames_expected']} frames, first bad at "
                           f"{d['first_bad_frame']}")
         table.add_row("device", s["device"])
+        for row in self.remote:
+            table.add_row(f"{row['name']} on the server", f"{row['requests']} requests")  # (its URL: the header's)
+            if row["round_trip_ms"] is not None:
+                table.add_row("  round trip", f"{row['round_trip_ms']:.2f} ms")
+            if row["server_ms"] is not None:
+                table.add_row("  on the server / network and client", f"{row['server_ms']:.2f} / "
+                              f"{row['network_ms']:.2f} ms")
         for note in self.notes:
             name, _, value = note.partition(": ")
             table.add_row(name, value)

@@ -12,6 +12,7 @@ from .catalog import FALLBACK_PRECISIONS, cached_or_download, choose_precision
 from .catalog import models as catalog_models
 from .convert import converted_spec, ensure_converted
 from .errors import DemoError
+from .remote_ref import DEFAULT_REMOTE_TIMEOUT, RemoteModelRef, is_remote, parse_ref
 from .specs import ModelSpec, find_spec, spec_for_path
 
 MODEL_SUFFIXES = (".xml", ".onnx", ".pb", ".tflite", ".pdmodel")
@@ -22,23 +23,33 @@ PRECISION_FOLDER = re.compile(r"(FP|INT)\d+(-INT\d+)?")  # FP16, FP16-INT8, FP32
 
 @dataclass(frozen=True)
 class ResolvedModel:
-    path: Path
-    name: str  # Open Model Zoo name when known, else the file stem
+    path: Path | None  # None for a model on a server
+    name: str  # Open Model Zoo name when known, else the file stem (a server's model: its name there)
     spec: ModelSpec = None  # the model's spec; a blank one (family None) for models ovdemo does not know
     asked: str | None = None  # the precision asked for, when the model was looked up by name
+    remote: RemoteModelRef | None = None  # a model on a KServe v2 server (-m grpc://..., -m http://...)
 
     def __post_init__(self):
         if self.spec is None:
             object.__setattr__(self, "spec", ModelSpec(name=self.name))
 
     @property
+    def source(self) -> Path | RemoteModelRef:
+        """What `inference.read_model` reads: the file, or the server's model."""
+        return self.remote or self.path
+
+    @property
     def precision(self) -> str | None:
         """The precision folder the file sits in (omz_downloader's layout), None for a file outside one."""
+        if self.path is None:
+            return None
         folder = self.path.parent.name.upper()
         return folder if PRECISION_FOLDER.fullmatch(folder) else None
 
     def describe(self) -> str:
         """`name (file, precision)`: what a run's header says it runs."""
+        if self.remote is not None:
+            return f"{self.name} ({self.remote.url})"
         return f"{self.name} ({', '.join(p for p in (self.path.name, self.precision) if p)})"
 
     @property
@@ -112,13 +123,18 @@ def spec_of(name: str, path: Path, spec: ModelSpec | None = None) -> ModelSpec |
 
 
 def resolve_from_options(ref: str, opts) -> ResolvedModel:
-    """`-m` as the shared options ask: models folder, precision, offline."""
-    return resolve_model(ref, models_dir_from_env(opts.models_dir), opts.precision, offline=opts.offline)
+    """`-m` as the shared options ask: models folder, precision, offline, the model server's timeout."""
+    return resolve_model(ref, models_dir_from_env(opts.models_dir), opts.precision, offline=opts.offline,
+                         remote_timeout=opts.get("remote_timeout") or DEFAULT_REMOTE_TIMEOUT)
 
 
 def resolve_model(ref: str, models_dir: Path | None = None, precision: str = "FP16",
-                  offline: bool = False) -> ResolvedModel:
-    """A path is used as given; a name is looked up in the models folder, then the cache, then downloaded."""
+                  offline: bool = False, remote_timeout: float = DEFAULT_REMOTE_TIMEOUT) -> ResolvedModel:
+    """A URL names a model on a server (its spec found by the model's name there); a path is used as given;
+    a name is looked up in the models folder, then the cache, then downloaded."""
+    if is_remote(ref):
+        remote = parse_ref(ref, remote_timeout)
+        return ResolvedModel(None, remote.model, find_spec(remote.model), remote=remote)
     path = Path(ref).expanduser()
     if path.is_file() or looks_like_path(ref):
         if not path.is_file():

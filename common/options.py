@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from .errors import DemoError
+from .remote_ref import DEFAULT_REMOTE_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -167,9 +168,10 @@ def set_verbose(ctx, param, value):
 
 
 def model_opt(name: str, flag: str, default: str | None, help: str, aliases: tuple[Alias, ...] = ()) -> Opt:
-    """A model flag: an Open Model Zoo name or a path (`-m` for the main model, `--<role>-model` for others)."""
+    """A model flag: an Open Model Zoo name, a path, or a model server's URL (`-m` for the main model,
+    `--<role>-model` for others)."""
     flags = ("-m", "--model") if name == "model" else (flag,)
-    return Opt(name, flags, help, default=default, metavar="NAME|PATH", show_default=default is not None,
+    return Opt(name, flags, help, default=default, metavar="NAME|PATH|URL", show_default=default is not None,
                aliases=aliases)
 
 
@@ -208,6 +210,9 @@ PIPELINE: tuple[Opt, ...] = (
     Opt("infer_precision", ("--infer-precision",), "Inference precision hint; auto: the device's choice (bf16 on "
         "CPUs that have it). f32 gives the same numbers on every CPU.", default="auto",
         type=click.Choice(["auto", "f32", "bf16", "f16"]), show_default=True),
+    Opt("remote_timeout", ("--remote-timeout",), "Seconds a model server (-m grpc://..., -m http://...) may "
+        "take to answer one request.", default=DEFAULT_REMOTE_TIMEOUT, type=click.FloatRange(0.1, 3600),
+        metavar="S", show_default=True),
     Opt("output", ("-o", "--output"), "Write the annotated video (.mp4, .avi, .mkv, .webm) or images "
         "(out_%04d.jpg).", metavar="FILE"),
     Opt("json", ("--json",), "Write one JSON object per frame (JSON lines; schema in the README).", metavar="FILE"),
@@ -273,7 +278,7 @@ TRACKING: tuple[Opt, ...] = (
 CLASSIFY = Opt("classify", ("--classify",), "Run a per-object attribute model on every object it applies to "
                "(repeatable), e.g. vehicle-attributes-recognition-barrier-0039 (colour, type) on vehicles, "
                "person-attributes-recognition-crossroad-0230 on people, license-plate-recognition-barrier-0001 on "
-               "plates; its answers join each object's attributes.", multiple=True, metavar="NAME|PATH")
+               "plates; its answers join each object's attributes.", multiple=True, metavar="NAME|PATH|URL")
 
 
 def reid_model_opt(default: str | None, help: str, aliases: tuple[Alias, ...] = ()) -> Opt:

@@ -34,6 +34,7 @@ from .inference import (
     embed_preprocessing,
     execution_devices,
     first_error_line,
+    server_timings,
 )
 from .interrupt import DEFER, FRAMES, RAISE, STOP, StopRequest
 from .metrics import Metrics, StreamFigures
@@ -361,6 +362,9 @@ class Pipeline:
             self.reader.stop()
         with suppress(Exception):
             self.queue.wait_all()
+        with suppress(Exception):  # the server models' network and server times, for the summary
+            self.metrics.remote = server_timings([getattr(self, "compiled", None),
+                                                  *(s.stage.compiled for s in self.family.stages)])
         try:
             self.family.finish()
         finally:

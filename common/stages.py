@@ -26,12 +26,13 @@ from .errors import DemoError
 from .inference import (
     InferenceConfig,
     ModelOutputs,
-    RequestPool,
     add_preprocessing,
     compile_model,
     first_error_line,
     input_layout,
     read_model,
+    request_pool,
+    server_batch,
 )
 from .models import ResolvedModel
 from .results import Detections, Result
@@ -117,12 +118,14 @@ class Stage:
         self.image = image
         # a model its family already read (e.g. to tell what kind it is) is not read again; a copy of it is
         # shaped here, so the family's stays as it was
-        base = ov_model.clone() if ov_model is not None else read_model(model.path)
+        base = ov_model.clone() if ov_model is not None else read_model(model.source)
         if check is not None:
             check(base)  # the family's output check: raises DemoError naming what it expected
         if reshape:
             base.reshape({k: ov.PartialShape(v) for k, v in reshape.items()})
         ov_model = base.clone()  # `base` stays as it is: the reference a dynamic batch is checked against
+        if model.remote is not None:  # a server batches as its configuration says, never more
+            max_batch = min(max_batch, server_batch(ov_model))
         dynamic = max_batch > 1 and self._make_batch_dynamic(ov_model)
         if not dynamic:  # one item per request: no dynamic batch, and no probe inference of a big model
             self._fix_batch(ov_model)
@@ -132,7 +135,7 @@ class Stage:
                 raise DemoError(f"{model.name} takes images of any size",
                                 "this stage needs a model with a fixed input height and width")
         self.compiled = compile_model(ov_model, config)
-        if dynamic:
+        if dynamic and model.remote is None:  # (a server's batch is its own: nothing local to check)
             static = base
             self._fix_batch(static)
             if image:
@@ -143,7 +146,7 @@ class Stage:
                 # above 1): the unchanged model it is, one request per item
                 self.compiled, dynamic = static_compiled, False
         self.max_batch = max_batch if dynamic else 1
-        self._pool = RequestPool(self.compiled, nireq, self._on_done)
+        self._pool = request_pool(self.compiled, nireq, self._on_done)
         self._waiting: deque[tuple[dict, Pending, int]] = deque()  # parts no request was free for yet
         self._waiting_lock = threading.Lock()
         self.listeners: list[Callable[[], None]] = []  # told when a part finishes (the pipeline's wakeup)

@@ -70,7 +70,7 @@ def choose_mode(main: ResolvedModel, opts) -> tuple[str, ov.Model | None]:
     """The mode the spec declares, else the flags' (--decoder-model, --seq), else what the model is: a clip
     model by its rank-5 input, a person/action detector by its outputs. Also the model, when it was read."""
     declared = main.spec.params.get("mode")
-    model = None if declared in MODES else read_model(main.path)
+    model = None if declared in MODES else read_model(main.source)
     if declared == "clip" or model is not None and reads_clips(model):
         return "clip", model  # before --decoder-model and --seq, which create then refuses for it
     if opts.get("decoder_model"):

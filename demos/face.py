@@ -189,7 +189,7 @@ class FaceFamily(Family):
         if threshold is not None and not 0 <= threshold <= 2:
             raise DemoError(f"--reid-threshold {threshold} is out of range", "a cosine distance: 0 to 2")
         detector = resolve_from_options(opts.model, opts)
-        graph = read_model(detector.path)
+        graph = read_model(detector.source)
         own_landmarks = choose_decoder(DECODERS, graph, detector.spec, opts.get("arch"), cls.name).gives_landmarks
         enabled = [*(["landmarks"] if opts.get("landmarks_model") or not own_landmarks else []),
                    *(kind for kind in SWITCHED if opts.get(_option(kind)))]

@@ -81,7 +81,7 @@ def with_original_normalisation(resolved: ResolvedModel) -> ResolvedModel:
     """Open Model Zoo's converted IRs take BGR 0..255 with normalisation built in; the same model exported to
     ONNX from its source framework does not: use the spec's `original_*` colour order, mean and scale then."""
     spec = resolved.spec
-    if resolved.path.suffix.lower() != ".onnx" or "original_mean" not in spec.params:
+    if resolved.path is None or resolved.path.suffix.lower() != ".onnx" or "original_mean" not in spec.params:
         return resolved
     original = dataclasses.replace(spec, color=spec.params.get("original_color", spec.color),
                                    mean=tuple(spec.params["original_mean"]),
@@ -183,7 +183,7 @@ class PoseFamily(Family):
     def create(cls, opts) -> PoseFamily:
         """The pose model's kind decides the mode and the flags that apply: both checked before any output."""
         resolved = with_original_normalisation(resolve_from_options(opts.model, opts))
-        ov_model = read_model(resolved.path)
+        ov_model = read_model(resolved.source)
         spec = resolved.spec
         decoder_cls = choose_decoder(DECODERS, ov_model, spec, opts.get("arch"), cls.name)
         if decoder_cls is TopDownDecoder:

@@ -58,10 +58,11 @@ def spotting_heads(detector: ResolvedModel, stages: tuple[str, ...], opts) -> tu
     base = name[: -len("-detector")] if name.endswith("-detector") else name
     stage_names = stages[1:] if len(stages) == 3 else (f"{base}-recognizer-encoder", f"{base}-recognizer-decoder")
     heads = []
+    path = detector.path  # None for a detector on a model server: its heads are found by name
     for stage in stage_names:
-        path = detector.path
-        for candidate in (path.parent.parent.parent / stage / path.parent.name / f"{stage}.xml",
-                          path.with_name(f"{stage}.xml")):
+        candidates = () if path is None else (path.parent.parent.parent / stage / path.parent.name / f"{stage}.xml",
+                                              path.with_name(f"{stage}.xml"))
+        for candidate in candidates:
             if candidate.is_file():
                 heads.append(ResolvedModel(candidate, stage, find_spec(stage)))
                 break
@@ -73,6 +74,8 @@ def spotting_heads(detector: ResolvedModel, stages: tuple[str, ...], opts) -> tu
 def paddle_sibling(detector: ResolvedModel) -> str | None:
     """PaddleOCR ships det and rec side by side: the _rec file beside a _det file."""
     path = detector.path
+    if path is None:  # a detector on a model server has no folder
+        return None
     sibling = path.with_name(path.name.replace("_det", "_rec"))
     return str(sibling) if sibling != path and sibling.is_file() else None
 
@@ -131,7 +134,7 @@ class TextFamily(Family):
             # another family's box detector fits the boxes decoder: its people would be "read" as words
             raise DemoError(f"{resolved.name} is a {spec.family} model, not a text detector",
                             f"run it with `ovdemo {spec.family}`, or pass --arch to read its boxes as words")
-        model = read_model(resolved.path)
+        model = read_model(resolved.source)
         decoder = choose_decoder(DECODERS, model, resolved.spec, opts.get("arch"), cls.name)
         ref = opts.get("recognizer_model")
         if decoder is SpottingDecoder:

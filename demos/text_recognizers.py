@@ -371,7 +371,7 @@ def default_alphabet(resolved: ResolvedModel) -> list[str]:
     if "alphabet" in params:
         return list(params["alphabet"])
     if "alphabet_file" in params:
-        for folder in (resolved.path.parent, *resolved.path.parents):
+        for folder in () if resolved.path is None else (resolved.path.parent, *resolved.path.parents):
             candidate = folder / params["alphabet_file"]
             if candidate.is_file():
                 return read_alphabet(candidate)
