@@ -54,8 +54,13 @@ class LabelLayout:
         nearest that covers least of the captions placed so far, then of the obstacles, wins; a caption
         strays farther only when every near place would cover another caption."""
         x = int(min(max(x, 0), max(self.width - w, 0)))
-        wanted = y - h
+        wanted = int(y - h)
         span = max(self.height - h, 0)
+        if 0 <= wanted <= span:  # the anchor's own place, when it is clear, is the best: no search (most frames)
+            rect = (x, wanted, x + w, wanted + h)
+            if not _shared_area(rect, self.taken) and not _shared_area(rect, [o for o in self.obstacles if o != own]):
+                self.taken.append(rect)
+                return x, wanted
         rows = np.arange(-(span // (h + 1) + 2), span // (h + 1) + 3)
         tops = np.unique(np.clip(wanted + rows * (h + 1) + (rows > 0), 0, span))  # row 1: just below the anchor
         rects = np.stack([np.full(len(tops), x), tops, np.full(len(tops), x + w), tops + h], axis=1)
@@ -70,6 +75,12 @@ class LabelLayout:
         rect = tuple(int(v) for v in rects[best])
         self.taken.append(rect)
         return rect[0], rect[1]
+
+
+def _shared_area(rect: Rect, others: list[Rect]) -> int:
+    """The area `rect` shares with `others` (plain Python: a few rectangles cost less than numpy's calls)."""
+    x1, y1, x2, y2 = rect
+    return sum(max(0, min(x2, o[2]) - max(x1, o[0])) * max(0, min(y2, o[3]) - max(y1, o[1])) for o in others)
 
 
 @dataclass(frozen=True)

@@ -201,7 +201,8 @@ PIPELINE: tuple[Opt, ...] = (
         default="CPU", show_default=True),
     Opt("hint", ("--hint",), "Performance hint; auto: latency for cameras and streams, throughput for files.",
         default="auto", type=click.Choice(["auto", "throughput", "latency", "none"]), show_default=True),
-    Opt("nireq", ("--nireq",), "Infer requests in flight; 0 asks the device for its optimal number.", default=0,
+    Opt("nireq", ("--nireq",), "Infer requests in flight; 0: the device's optimal number (twice it under the "
+        "throughput hint, one queued behind each running request).", default=0,
         type=click.IntRange(0, MAX_REQUESTS), show_default=True),
     Opt("nstreams", ("--nstreams",), f"Device streams, 1 to {MAX_REQUESTS} (default: from the hint).",
         callback=_streams, metavar="N|AUTO"),

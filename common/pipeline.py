@@ -238,7 +238,7 @@ class Pipeline:
                 while action is None:
                     if self.stop is not None and self.stop.requested:
                         raise Interrupted()
-                    if queue.error is not None:
+                    if queue.error is not None and next_emit >= queue.failed_seq:  # the frames before it are out
                         raise DemoError("inference failed", first_error_line(queue.error)) from queue.error
                     if next_decode < next_submit and (frames[next_decode].skip or queue.ready(next_decode)):
                         action = "decode"

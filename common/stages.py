@@ -79,7 +79,7 @@ class Pending:
             with self._done:
                 if not self._left or self._done.wait(STALL_CHECK_S) and not self._left:
                     break
-            # OpenVINO skips the callback of a failed request: waiting on the stage's requests finds its error
+            # a pool that cannot report a failed request itself may find its error now
             error = self._stage.surface_failure()
             if error is not None:
                 self._error = self._error or error

@@ -35,7 +35,10 @@ FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_p
 CLUSTERED = {"cluster_time_limit": "1000", "flush_packets": "1"}
 # no B-frames: without an edit list (a fragmented file has none) their reordering delay makes browsers report
 # one frame more than the file holds, and they would hold frames back from a file cut short by a kill
-X264 = {"preset": "veryfast", "crf": "23", "bf": "0"}
+# ultrafast: the encoder shares the cores with inference, so its CPU time is taken from the model. On
+# people-detection.264 (768x432): veryfast 9.0 ms of CPU a frame, ultrafast 4.4 ms, at about the same picture
+# (PSNR 39.8 against 39.6 dB at crf 23) in files 2.5 times larger (0.65 Mbit/s).
+X264 = {"preset": "ultrafast", "crf": "23", "bf": "0"}
 FORMATS = {
     ".mp4": Format("mp4", "libx264", "H.264", FRAGMENTED, X264, ("avc1", "mp4v")),
     ".m4v": Format("mp4", "libx264", "H.264", FRAGMENTED, X264, ("avc1", "mp4v")),
