@@ -199,7 +199,9 @@ class Stage:
         shape = port.get_partial_shape()
         h, w = (shape[2], shape[3]) if layout == "NCHW" else (shape[1], shape[2])
         size = (w.get_length(), h.get_length()) if h.is_static and w.is_static else None
-        tensor_shape = [-1, size[1], size[0], 3] if size else [-1, -1, -1, 3]
+        # a side the model fixes stays fixed in the tensor (a recognizer of height 48 and any width takes crops of
+        # height 48): the batch check's probe, and any caller, then give it what the graph can take
+        tensor_shape = [-1, h.get_length() if h.is_static else -1, w.get_length() if w.is_static else -1, 3]
         add_preprocessing(model, spec, index, layout, tensor_shape)  # crops come cut at the model's size
         return StageInput(port.get_any_name(), size)
 
@@ -260,6 +262,7 @@ class Stage:
 
 
 BATCH_CHECK_RTOL = 0.02  # of the largest output value: far below what a wrong kernel gives, above rounding
+BATCH_CHECK_VERSION = 2  # part of a kept verdict's key: a changed probe checks every model again
 
 
 def _probe(compiled: ov.CompiledModel, batch: int) -> dict:
@@ -286,7 +289,8 @@ def batch_agrees(path: Path, dynamic: ov.CompiledModel, static: ov.CompiledModel
     gave landmarks-regression-retail-0009 other points at batch 1); some fail above batch 1. The verdict is
     kept per model file and OpenVINO version, so only a model's first run pays for the probe."""
     stat = Path(path).stat()
-    key = f"{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{ov.__version__}|{sorted((reshape or {}).items())}"
+    key = (f"{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{ov.__version__}|"
+           f"{sorted((reshape or {}).items())}|check {BATCH_CHECK_VERSION}")
     store = _verdicts_file()
     with suppress(OSError, ValueError):
         verdicts = json.loads(store.read_text(encoding="utf-8"))

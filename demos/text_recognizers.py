@@ -221,21 +221,28 @@ class CtcRecognizer(Recognizer):
         return out
 
     def batches(self, image: np.ndarray, words: Detections, indices: np.ndarray) -> list[tuple[np.ndarray, dict]]:
-        """The words' crops grouped into batches of at most `self.batch`: dynamic-width models get similar
-        widths together, each batch padded on the right to its widest crop."""
+        """The words' crops grouped into batches of at most `self.batch` (see `grouped`)."""
         groups = self.grouped(self.crops(image, words.data["quad"][indices]))
         return [(indices[np.asarray(group)], batch) for group, batch in groups]
 
     def grouped(self, crops: list[np.ndarray]) -> list[tuple[list[int], np.ndarray]]:
-        order = list(range(len(crops)))
-        if self.size is None:
-            order.sort(key=lambda i: crops[i].shape[1])
-        groups = [order[i:i + self.batch] for i in range(0, len(order), self.batch)]
+        """Fixed-size models: batches in order. Dynamic-width models: one batch per width, in steps of 32 (every
+        crop padded on the right to its width's step, as it would be alone): a batch padded to its widest crop
+        reads differently and, on a CPU, costs more than the crops one by one (PP-OCRv5's recognizer: 3.1 FPS
+        for 16 words a frame one by one, 2.0 padded to the widest)."""
+        def step(i: int) -> int:  # widths in steps of 32: fewer distinct shapes for the dynamic-shape kernels
+            return -(-crops[i].shape[1] // 32) * 32 if self.size is None else 0
+
+        order = sorted(range(len(crops)), key=step)
+        groups: list[list[int]] = []
+        for i in order:
+            if groups and len(groups[-1]) < self.batch and step(groups[-1][0]) == step(i):
+                groups[-1].append(i)
+            else:
+                groups.append([i])
         out = []
         for group in groups:
-            width = max(crops[i].shape[1] for i in group)
-            if self.size is None:  # widths in steps of 32: fewer distinct shapes for the dynamic-shape kernels
-                width = -(-width // 32) * 32
+            width = step(group[0]) or max(crops[i].shape[1] for i in group)
             batch = np.full((len(group), crops[group[0]].shape[0], width, 3), PAD_VALUE, np.uint8)
             for slot, i in enumerate(group):
                 batch[slot, :, :crops[i].shape[1]] = crops[i]

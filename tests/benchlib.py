@@ -34,8 +34,13 @@ def videos_dir() -> Path:
 
 
 def model_xml(name: str, precision: str = "FP16", root: Path | None = None) -> Path:
-    """Where an Open Model Zoo model lives in a models folder (the shared one unless `root` is given)."""
-    return (root or models_dir()) / name / precision / f"{name}.xml"
+    """Where an Open Model Zoo model lives in a models folder (the shared one unless `root` is given): the precision
+    asked for, else the first of the others there (as `ovdemo` falls back), else the path asked for."""
+    folder = (root or models_dir()) / name
+    for prec in dict.fromkeys([precision, "FP16", "FP16-INT8", "FP32"]):
+        if (folder / prec / f"{name}.xml").is_file():
+            return folder / prec / f"{name}.xml"
+    return folder / precision / f"{name}.xml"
 
 
 def require_files(*paths: Path) -> None:
