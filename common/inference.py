@@ -311,7 +311,6 @@ class RequestPool:
         self._busy: set[int] = set()
         self._started: deque[tuple[int, float, object]] = deque()  # (request, start time, userdata), oldest first
         self._waiter: threading.Thread | None = None
-        self.last_event = time.perf_counter()  # last start or completion, to notice a stall
 
     def _wait_in_order(self) -> None:
         while True:
@@ -332,8 +331,7 @@ class RequestPool:
                 self._started.popleft()
                 self._busy.discard(index)
                 self._idle.append(index)
-                self.last_event = time.perf_counter()
-            self._on_done(user, outputs, (self.last_event - started) * 1000.0, error)
+            self._on_done(user, outputs, (time.perf_counter() - started) * 1000.0, error)
 
     @property
     def busy(self) -> int:
@@ -345,7 +343,7 @@ class RequestPool:
                 return False
             index = self._idle.pop()
             self._busy.add(index)
-            self.last_event = now = time.perf_counter()
+        now = time.perf_counter()
         try:
             self._requests[index].start_async(inputs)
         except BaseException:
@@ -360,13 +358,6 @@ class RequestPool:
                 self._waiter.start()
             self._lock.notify()
         return True
-
-    def stalled(self, seconds: float) -> bool:
-        return bool(self._busy) and time.perf_counter() - self.last_event > seconds
-
-    def surface_failure(self) -> BaseException | None:
-        """Nothing to find: a failed request hands its error to `on_done` (kept for the pools' common contract)."""
-        return None
 
     def wait_all(self) -> None:
         for request in self._requests:
@@ -434,7 +425,7 @@ class InferQueue:
         with self._wakeup:
             if outputs is not None:
                 self._done[seq] = (outputs, infer_ms)
-            elif self.error is None:
+            elif self.error is None or seq < self.failed_seq:  # the earliest failed frame: those before go out
                 self.error, self.failed_seq = error, seq
             self.in_flight -= 1
             self._wakeup.notify_all()
@@ -444,23 +435,6 @@ class InferQueue:
 
     def pop(self, seq: int) -> tuple[ModelOutputs, float]:
         return self._done.pop(seq)
-
-    def stalled(self, seconds: float) -> bool:
-        return self._pool.stalled(seconds)
-
-    @property
-    def last_event(self) -> float:
-        return self._pool.last_event
-
-    @last_event.setter
-    def last_event(self, value: float) -> None:
-        self._pool.last_event = value
-
-    def surface_failure(self) -> None:
-        """The error of a request that failed without saying so, if its pool can find one."""
-        error = self._pool.surface_failure()
-        if error is not None:
-            self.error = error
 
     def wait_all(self) -> None:
         self._pool.wait_all()

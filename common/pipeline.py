@@ -59,7 +59,6 @@ from .tracking import Tracking
 from .window import Mosaic, Window
 
 EXIT_INTERRUPTED = 130
-STALL_CHECK_S = 2.0  # no request finished for this long: check whether one failed silently
 
 
 class Interrupted(Exception):
@@ -252,8 +251,6 @@ class Pipeline:
                         frame = reader.take()
                     elif reader.finished and not reader.buffered and next_submit == next_emit:
                         return
-                    elif queue.stalled(STALL_CHECK_S) or self._stage_stalled(frames, next_emit, next_decode):
-                        action = "stalled"
                     else:
                         wakeup.wait(0.1)
                 self.metrics.dropped = reader.dropped
@@ -267,11 +264,9 @@ class Pipeline:
             elif action == "poll":
                 for seq in range(next_emit, next_decode):
                     frames[seq].jobs.poll()
-            elif action == "emit":
+            else:  # emit
                 yield self._emit(frames.pop(next_emit))
                 next_emit += 1
-            else:
-                self._surface_stalled(frames, next_emit, next_decode)
 
     def _submit(self, seq: int, frame: Frame, skip: str | None) -> InFlight:
         t0 = time.perf_counter()
@@ -336,20 +331,6 @@ class Pipeline:
                    **jobs.timings, **self.family.timer.take()}
         timings["postprocess"] += (time.perf_counter() - t0) * 1000.0  # both halves: decoding and completing
         return Decoded(frame, result, timings)
-
-    def _stage_stalled(self, frames: dict[int, InFlight], first: int, end: int) -> bool:
-        return any(stage.stalled(STALL_CHECK_S) for seq in range(first, end) for stage in frames[seq].jobs.stages())
-
-    def _surface_stalled(self, frames: dict[int, InFlight], first: int, end: int) -> None:
-        """A request that failed never calls back: find its error (waiting without holding `wakeup`)."""
-        self.queue.surface_failure()  # sets queue.error if a main request failed
-        self.queue.last_event = time.perf_counter()
-        for seq in range(first, end):
-            for stage in frames[seq].jobs.stages():
-                error = stage.surface_failure()
-                if error is not None:
-                    raise DemoError("second-stage inference failed", first_error_line(error)) from error
-        self._stage_event = True  # every stage that had not failed has finished: look again
 
     def _notify(self) -> None:
         with self.wakeup:

@@ -314,7 +314,6 @@ class RemotePool:
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._idle = threading.Condition(self._lock)
         self._local = threading.local()  # each thread's own local infer requests
-        self.last_event = time.perf_counter()
 
     @property
     def busy(self) -> int:
@@ -325,7 +324,7 @@ class RemotePool:
             if self._busy >= self.size:
                 return False
             self._busy += 1
-            self.last_event = now = time.perf_counter()
+            now = time.perf_counter()
             spawn = self._workers < self._busy
             self._workers += spawn
             self._jobs.put((inputs, userdata, now))  # under the lock: a thread about to end sees it
@@ -358,16 +357,8 @@ class RemotePool:
             error = e
         with self._lock:
             self._busy -= 1
-            self.last_event = time.perf_counter()
             self._idle.notify_all()
-        self._on_done(userdata, outputs, (self.last_event - started) * 1000.0, error)
-
-    def stalled(self, seconds: float) -> bool:
-        return bool(self._busy) and time.perf_counter() - self.last_event > seconds
-
-    def surface_failure(self) -> BaseException | None:
-        """Nothing to find: a failed request calls back with its error (kept for RequestPool's contract)."""
-        return None
+        self._on_done(userdata, outputs, (time.perf_counter() - started) * 1000.0, error)
 
     def wait_all(self) -> None:
         """Give the requests in flight a moment to end (their answers are not needed: the run is ending); a request

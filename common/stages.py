@@ -37,8 +37,6 @@ from .inference import (
 from .models import ResolvedModel
 from .results import Detections, Result
 
-STALL_CHECK_S = 2.0  # a batch unfinished for this long: check whether a request failed silently
-
 
 @dataclass(frozen=True)
 class StageInput:
@@ -51,8 +49,7 @@ class StageInput:
 class Pending:
     """The outputs of one submitted batch, once every request that carries part of it has finished."""
 
-    def __init__(self, stage: Stage, parts: int):
-        self._stage = stage
+    def __init__(self, parts: int):
         self._parts: list[ModelOutputs | None] = [None] * parts
         self._left = parts
         self._error: BaseException | None = None
@@ -75,15 +72,8 @@ class Pending:
 
     def wait(self) -> ModelOutputs:
         """Block until the whole batch is done; outputs are concatenated along the batch axis."""
-        while True:
-            with self._done:
-                if not self._left or self._done.wait(STALL_CHECK_S) and not self._left:
-                    break
-            # a pool that cannot report a failed request itself may find its error now
-            error = self._stage.surface_failure()
-            if error is not None:
-                self._error = self._error or error
-                break
+        with self._done:
+            self._done.wait_for(lambda: not self._left)  # every request calls back, a failed one with its error
         return self.outputs()
 
     def outputs(self) -> ModelOutputs:
@@ -218,7 +208,7 @@ class Stage:
         if n == 0:
             raise ValueError("empty batch")
         starts = list(range(0, n, self.max_batch))
-        pending = Pending(self, len(starts))
+        pending = Pending(len(starts))
         with self._waiting_lock:
             for part, start in enumerate(starts):
                 chunk = {k: np.ascontiguousarray(v[start:start + self.max_batch]) for k, v in inputs.items()}
@@ -250,12 +240,6 @@ class Stage:
     @property
     def busy(self) -> bool:
         return bool(self._waiting) or self._pool.busy > 0
-
-    def stalled(self, seconds: float) -> bool:
-        return self._pool.stalled(seconds)
-
-    def surface_failure(self) -> BaseException | None:
-        return self._pool.surface_failure()
 
     def wait_all(self) -> None:
         self._pool.wait_all()
@@ -460,9 +444,6 @@ class FrameJobs:
     @property
     def done(self) -> bool:
         return not self._jobs
-
-    def stages(self) -> list[Stage]:
-        return [stage.stage for stage, _, _ in self._jobs]
 
     def poll(self) -> bool:
         """Apply the finished jobs and start the stages that waited on them. True when nothing is left."""
