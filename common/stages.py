@@ -414,6 +414,9 @@ class FrameJobs:
         self._frame_outputs: list[tuple[FrameStage, ModelOutputs]] = []
         self._left: dict[str, int] = {}  # jobs of each object stage still to answer
         self.timings: dict[str, float] = {}
+        # a failed request's error, raised when the frame is completed: polling runs ahead over later frames,
+        # and the frames before a failed one must still go out whole
+        self.error: DemoError | None = None
         for stage in stages:
             if isinstance(stage, ObjectStage) and stage.defaults is not None:
                 stage.defaults(result.objects)
@@ -453,7 +456,11 @@ class FrameJobs:
                 return not self._jobs
             self._jobs = [job for job in self._jobs if not job[1].done]
             for stage, pending, indices in finished:
-                outputs = pending.outputs()  # raises the error of a failed request
+                try:
+                    outputs = pending.outputs()  # raises the error of a failed request
+                except DemoError as error:
+                    self.error, self._jobs = error, []  # the rest of this frame's jobs are abandoned
+                    return True
                 self.timings[stage.name] = self.timings.get(stage.name, 0.0) + pending.infer_ms
                 if isinstance(stage, FrameStage):
                     self._frame_outputs.append((stage, outputs))
@@ -468,9 +475,13 @@ class FrameJobs:
         while not self.poll():
             for _, pending, _ in list(self._jobs):
                 pending.wait()
+        if self.error is not None:
+            raise self.error
 
     def complete(self) -> None:
         """Apply the frame stages' outputs, in the order the family declared them (call in frame order)."""
+        if self.error is not None:
+            raise self.error
         for stage, outputs in self._frame_outputs:
             stage.apply(self.result, self.frame, outputs)
         self._frame_outputs = []
