@@ -54,20 +54,24 @@ class Pending:
         self._left = parts
         self._error: BaseException | None = None
         self._done = threading.Condition()
-        self.started = time.perf_counter()
-        self.infer_ms = 0.0
+        self.submitted = time.perf_counter()
+        self.infer_ms = 0.0  # the parts' requests, start to finish (the machine time this batch took)
+        self.wait_ms = 0.0  # the parts' waits for a free request (a backlogged stage shows here, not above)
 
     @property
     def done(self) -> bool:
         return self._left == 0
 
-    def _finish(self, index: int, outputs: ModelOutputs | None, error: BaseException | None) -> None:
+    def _started(self) -> None:
+        self.wait_ms += (time.perf_counter() - self.submitted) * 1000.0
+
+    def _finish(self, index: int, outputs: ModelOutputs | None, infer_ms: float, error: BaseException | None) -> None:
         with self._done:
             self._parts[index] = outputs
             self._error = self._error or error
+            self.infer_ms += infer_ms
             self._left -= 1
             if self._left == 0:
-                self.infer_ms = (time.perf_counter() - self.started) * 1000.0
                 self._done.notify_all()
 
     def wait(self) -> ModelOutputs:
@@ -225,6 +229,7 @@ class Stage:
                 chunk, pending, part = self._waiting[0]
                 if not self._pool.start(chunk, (pending, part)):
                     return
+                pending._started()  # (under the lock: the request's answer is applied only after this)
                 self._waiting.popleft()
 
     def __call__(self, batch: np.ndarray | Mapping[str, np.ndarray]) -> ModelOutputs:
@@ -232,7 +237,7 @@ class Stage:
 
     def _on_done(self, userdata, outputs: ModelOutputs | None, infer_ms: float, error) -> None:
         pending, part = userdata
-        pending._finish(part, outputs, error)
+        pending._finish(part, outputs, infer_ms, error)
         self._pump()  # the request just freed takes the next waiting part
         for listener in self.listeners:
             listener()
@@ -462,6 +467,8 @@ class FrameJobs:
                     self.error, self._jobs = error, []  # the rest of this frame's jobs are abandoned
                     return True
                 self.timings[stage.name] = self.timings.get(stage.name, 0.0) + pending.infer_ms
+                wait = f"{stage.name} wait"
+                self.timings[wait] = self.timings.get(wait, 0.0) + pending.wait_ms
                 if isinstance(stage, FrameStage):
                     self._frame_outputs.append((stage, outputs))
                     continue

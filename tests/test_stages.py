@@ -166,12 +166,12 @@ class LevelStage(Family):
 
     name = "test"
 
-    def __init__(self, model, opts, stage_model, any_size=False):
+    def __init__(self, model, opts, stage_model, any_size=False, stage_requests=0):
         super().__init__(model, opts)
-        self.stage_model, self.any_size = stage_model, any_size
+        self.stage_model, self.any_size, self.stage_requests = stage_model, any_size, stage_requests
 
     def start(self, ctx):
-        stage = Stage(self.stage_model, ctx.config, any_size=self.any_size)
+        stage = Stage(self.stage_model, ctx.config, any_size=self.any_size, nireq=self.stage_requests)
         whole = None if not self.any_size else (lambda image, objects, idx: image[np.newaxis])
         self.stages = [ObjectStage("level", stage, apply=self.apply, batch=whole)]
 
@@ -203,6 +203,28 @@ def test_every_frame_carries_its_own_stage_answers_in_order_with_stages_in_fligh
     for k, main_level, stage_level in seen:
         assert main_level == pytest.approx(6 * k, abs=0.6)  # the main model's answer for frame k ...
         assert stage_level == pytest.approx(6 * k, abs=1e-3)  # ... and the stage's, both on frame k
+
+
+def test_a_stage_time_is_its_requests_and_the_wait_for_a_free_request_is_shown_apart(tmp_path):
+    probe = brightness_probe(tmp_path / "probe.xml")
+    level = batch_sensitive(tmp_path / "level.xml")  # one request per crop
+    for k in range(30):
+        cv2.imwrite(str(tmp_path / f"f_{k:02d}.png"), np.full((32, 48, 3), 6 * k, np.uint8))
+    opts = Options.build(LevelStage.options(), {"input": str(tmp_path / "f_%02d.png"), "no_show": True, "nireq": 4,
+                                                "metrics_json": str(tmp_path / "m.json")})
+    # one stage request: its requests run one after another, so their times add up to less than the run's
+    family = LevelStage(ResolvedModel(probe, "probe", None), opts, ResolvedModel(level, "level", None),
+                        stage_requests=1)
+    started = time.perf_counter()
+    frames = list(Pipeline(family, opts))
+    wall_ms = (time.perf_counter() - started) * 1000.0
+    assert [d.frame.index for d in frames] == list(range(30))
+    assert all({"level", "level wait"} <= set(d.timings) for d in frames)
+    assert 0 < sum(d.timings["level"] for d in frames) < wall_ms
+    assert all(d.timings["level wait"] >= 0 for d in frames)
+    assert run(LevelStage(ResolvedModel(probe, "probe", None), opts, ResolvedModel(level, "level", None)), opts) == 0
+    summary = json.loads((tmp_path / "m.json").read_text())
+    assert {"level", "level wait"} <= set(summary["stages_ms"])
 
 
 def test_a_failing_stage_request_ends_the_run_in_one_line_never_a_hang(tmp_path):
