@@ -91,7 +91,7 @@ class Predictor:
         if self._size is not None:
             self.family.finish()
             self.family = self.family_class.create(self.opts)
-        compiled, _ = prepare_family(self.family, self.opts, size, DEFAULT_FPS, live=False)
+        compiled, _ = prepare_family(self.family, self.opts, size, (DEFAULT_FPS,), live=False)
         self._infer = one_request(compiled)
         self._tracking = Tracking(self.opts, DEFAULT_FPS, self.family.tracker_reid_threshold) \
             if self.opts.get("track") else None
@@ -108,7 +108,7 @@ class Predictor:
         index = next(self._frames)
         frame = Frame(index, image, index / DEFAULT_FPS, 0.0, 0.0)
         outputs = None
-        if self.family.needs_inference(index):
+        if self.family.needs_inference(frame):
             outputs = self._infer({0: np.ascontiguousarray(image)[np.newaxis]})
         result = self.family.postprocess(outputs, frame)
         result.inferred = outputs is not None

@@ -11,7 +11,7 @@ pipeline's. Hooks run in this order, each once unless said otherwise:
   load_model()              the main ov.Model (default: the one `create` read)
   prepare(model)            bind the decoder (raises DemoError naming what was expected), reshape if needed
   input_crop(frame_size)    the part of the frame the main model sees (default: all of it)
-  needs_inference(index)    per frame: False lets the frame skip the main model (default: True)
+  needs_inference(frame)    per frame: False lets the frame skip the main model (default: True)
   postprocess(outputs, frame) -> Result      per frame, in order; outputs is None when the family's own
                             needs_inference skipped the frame (frames --infer-every skips never come here:
                             the pipeline carries the last results over, or the tracker predicts)
@@ -85,7 +85,7 @@ class RunContext:
 
     config: InferenceConfig  # device, hint and cache for second-stage models
     frame_size: tuple[int, int] | None  # (w, h) when every frame has it
-    fps: float
+    fps: tuple[float, ...]  # each input's frame rate, in the order of -i (a stream that did not open: the first's)
     live: bool
     opts: Options
 
@@ -237,7 +237,7 @@ class Family:
         """The region (x1, y1, x2, y2) of a (w, h) frame the main model sees; None: the whole frame."""
         return None
 
-    def needs_inference(self, index: int) -> bool:
+    def needs_inference(self, frame: Frame) -> bool:
         return True
 
     def postprocess(self, outputs: ModelOutputs | None, frame: Frame) -> Result:

@@ -71,8 +71,8 @@ def display_available() -> bool:
     return True
 
 
-def prepare_family(family: Family, opts: Options, frame_size: tuple[int, int] | None, fps: float, live: bool
-                   ) -> tuple[ov.CompiledModel, str]:
+def prepare_family(family: Family, opts: Options, frame_size: tuple[int, int] | None, fps: tuple[float, ...],
+                   live: bool) -> tuple[ov.CompiledModel, str]:
     """Run a family's set-up hooks and compile its main model for frames of `frame_size` (None: any size).
     Returns the compiled model and the performance hint used."""
     hint = opts.hint
@@ -154,11 +154,12 @@ class Pipeline:
         offline = bool(self.opts.get("offline"))
         self.streams = open_streams(self.inputs or resolve_inputs(self.opts.input, offline), offline)
         opened = [s.source for s in self.streams if s.source is not None]
-        self.source = opened[0]  # the first stream that opened: the frame rate a family's set-up reads
+        self.source = opened[0]  # the first stream that opened
+        fps = tuple((s.source or self.source).fps for s in self.streams)
         # streams of one frame size share a model compiled for it; of several sizes, one model for any size
         # (resizing inside OpenVINO either way)
         self.frame_size = common_frame_size(self.streams)
-        self.compiled, self.hint = prepare_family(self.family, self.opts, self.frame_size, self.source.fps,
+        self.compiled, self.hint = prepare_family(self.family, self.opts, self.frame_size, fps,
                                                   any(src.live for src in opened))
         self.metrics.device = execution_devices(self.compiled)
         if self.opts.get("track"):
@@ -211,10 +212,10 @@ class Pipeline:
         if any(s.failure is not None for s in self.streams):
             raise failures_error(self.streams)
 
-    def _skip_kind(self, index: int) -> str | None:
-        if not self.family.needs_inference(index):
+    def _skip_kind(self, frame: Frame) -> str | None:
+        if not self.family.needs_inference(frame):
             return FAMILY_SKIP
-        if index % self.opts.infer_every:
+        if frame.index % self.opts.infer_every:
             return EVERY_SKIP
         return None
 
@@ -255,7 +256,7 @@ class Pipeline:
                         wakeup.wait(0.1)
                 self.metrics.dropped = reader.dropped
             if action == "submit":
-                skip = self._skip_kind(frame.index)
+                skip = self._skip_kind(frame)
                 frames[next_submit] = self._submit(next_submit, frame, skip)
                 next_submit += 1
             elif action == "decode":

@@ -190,8 +190,8 @@ class ActionFamily(Family):
     def input_crop(self, frame_size: tuple[int, int]) -> tuple[int, int, int, int] | None:
         return self.mode.input_crop(frame_size)
 
-    def needs_inference(self, index: int) -> bool:
-        return self.mode.needs_inference(index)
+    def needs_inference(self, frame: Frame) -> bool:
+        return self.mode.needs_inference(frame)
 
     def postprocess(self, outputs: ModelOutputs | None, frame: Frame) -> Result:
         return self.mode.postprocess(outputs, frame)

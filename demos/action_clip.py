@@ -146,7 +146,7 @@ class WindowActions(ActionMode):
         """The pipeline shows the main model only the frame's centre crop."""
         return centre_crop(frame_size, self.input_size) if self.input_size else None
 
-    def needs_inference(self, index: int) -> bool:
+    def needs_inference(self, frame: Frame) -> bool:
         return True  # every frame's vector joins the window
 
     def postprocess(self, outputs: ModelOutputs | None, frame: Frame) -> Result:
@@ -215,7 +215,7 @@ class ClipActions(WindowActions):
         self.clip_model = ov_model
         params = model.spec.params
         self.crop_fraction = float(params.get("crop", 1.0))
-        self.sample_every = 1
+        self.sample_every = [1]  # per stream
 
     def start(self, ctx: RunContext) -> None:
         self.stage = Stage(self.model, ctx.config, image=False, check=self._check_clip, max_batch=1,
@@ -223,8 +223,8 @@ class ClipActions(WindowActions):
         self.stages = [FrameStage("clip", self.stage, self._clip_inputs, self._scored)]
         self.clip_model = None  # compiled: the graph is not needed any more
         fps = self.model.spec.params.get("fps")
-        # clips trained at a fixed frame rate (15 FPS) see every n-th frame of a faster source
-        self.sample_every = max(1, round(ctx.fps / float(fps))) if fps else 1
+        # clips trained at a fixed frame rate (15 FPS) see every n-th frame of a faster source (each stream's own)
+        self.sample_every = [max(1, round(rate / float(fps))) if fps else 1 for rate in ctx.fps]
 
     def _check_clip(self, model: ov.Model) -> None:
         shape = model.input(0).get_partial_shape() if len(model.inputs) == 1 else None
@@ -251,8 +251,8 @@ class ClipActions(WindowActions):
     def input_crop(self, frame_size: tuple[int, int]) -> tuple[int, int, int, int]:
         return centre_crop(frame_size, self.input_size, self.crop_fraction)
 
-    def needs_inference(self, index: int) -> bool:
-        return index % self.sample_every == 0
+    def needs_inference(self, frame: Frame) -> bool:
+        return frame.index % self.sample_every[frame.stream] == 0
 
     def _clip_inputs(self, result: Result, frame: Frame) -> dict | None:
         """The window due on this frame: (T, 3, H, W) prepared frames, oldest first, in the clip's layout."""

@@ -43,7 +43,7 @@ class PersonActions(ActionMode):
     def input_crop(self, frame_size: tuple[int, int]) -> None:
         return None  # the detector sees the whole frame
 
-    def needs_inference(self, index: int) -> bool:
+    def needs_inference(self, frame: Frame) -> bool:
         return True
 
     def postprocess(self, outputs: ModelOutputs | None, frame: Frame) -> Result:

@@ -247,3 +247,28 @@ def test_i3d_layout_every_frame_and_probabilities_kept(i3d, tmp_path):
     assert [r["action"]["label_id"] if r["action"] else None for r in records][77:80] == [None, 60, 60]
     drawn = read_video(tmp_path / "i3d.mp4")
     assert len(drawn) == 120
+
+
+def test_each_stream_is_sampled_at_its_own_frame_rate(asl):
+    """Two inputs at once: the 30 FPS frame sequence (every 2nd frame reaches the 15 FPS clip) and the same frames
+    in a 15 FPS video (every frame does): each stream's windows are its own."""
+    root, red = asl
+    video = root / "fifteen.avi"  # FFV1: lossless, so the levels the model reads are the drawn ones
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"FFV1"), 15, (FRAME_W, FRAME_H))
+    for r in red:
+        writer.write(make_frame(r))
+    writer.release()
+    out = root / "streams.jsonl"
+    result = run_ovdemo("action", "-m", "asl-recognition-0004", "--models-dir", root / "models", "--offline",
+                        "-i", root / "frames" / "f_%04d.png", "-i", video, "--no-show", "--json", out,
+                        "--stride", "3")
+    assert result.returncode == 0, result.stderr
+    records = valid_records(out)
+    for stream, every in ((0, 2), (1, 1)):
+        mine = [r for r in records if r["stream"] == stream]
+        assert [r["frame"] for r in mine] == list(range(120))
+        ran = {r["frame"]: r["window"]["frames"] for r in mine if r["window"] is not None}
+        windows = expected_windows(red, 16, every, 3)
+        assert ran == {last: [first, last] for last, (first, _) in windows.items()}, stream
+        for last, (_, level) in windows.items():
+            assert mine[last]["window"]["top_k"][0]["label_id"] == int(round(level)), (stream, last)

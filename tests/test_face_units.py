@@ -90,7 +90,7 @@ def test_faces_are_aligned_on_their_landmarks_before_the_embedding(models_dir, i
                                      "offline": True, "reid_model": str(thumbnail_reid(tmp_path / "reid.xml")),
                                      "gallery": tmp_path / "gallery", "enroll": True})
     family = FaceFamily.create(opts)
-    family.start(RunContext(InferenceConfig(hint="latency"), None, 30.0, False, family.opts))
+    family.start(RunContext(InferenceConfig(hint="latency"), None, (30.0,), False, family.opts))
     image = cv2.imread(str(images_dir / "astronaut.png"))
     rotated = cv2.warpAffine(image, cv2.getRotationMatrix2D((225, 117), 30, 1.0), (512, 512))
     box = np.array([[170, 60, 280, 180]], np.float32)  # the face, by looking (it turned about its centre)

@@ -158,7 +158,7 @@ def test_openpose_network_follows_the_frame(models_dir, frame_size, input_size, 
     opts = PoseFamily.build_options({"model": str(xml), "input": "x", "input_size": input_size})
     family = PoseFamily.create(opts)
     assert family.model.name == "human-pose-estimation-0001" and not family.top_down
-    family.start(RunContext(InferenceConfig(), frame_size, 25.0, False, opts))
+    family.start(RunContext(InferenceConfig(), frame_size, (25.0,), False, opts))
     model = family.load_model()
     family.prepare(model)
     assert list(model.input(0).get_shape()) == [1, 3, *expected]

@@ -124,8 +124,8 @@ class EveryThird(Family):
     def prepare(self, model):
         pass
 
-    def needs_inference(self, index):
-        return index % 3 == 0
+    def needs_inference(self, frame):
+        return frame.index % 3 == 0
 
     def postprocess(self, outputs, frame):
         self.seen.append((frame.index, outputs is not None))
