@@ -20,11 +20,18 @@ def main() -> None:
     benchlib.require_files(detector, attributes, video)
     print(f"{DETECTOR} FP16 + {ATTRIBUTES} FP16-INT8 on {benchlib.DEVICE}, throughput hint, {video.name} "
           "(377 frames, 768x432)")
-    raw = benchlib.raw_throughput(detector, seconds=15.0)
-    run = benchlib.run_end_to_end("detect", "-m", DETECTOR, "--classify", ATTRIBUTES, "-i", str(video),
-                                  "--models-dir", str(benchlib.models_dir()), json_records=True)
-    vehicles = benchlib.items_per_frame(run, lambda r: sum(o["label"] == "vehicle" for o in r["objects"]))
-    per_vehicle = benchlib.raw_item_ms(attributes, batch=max(1, round(vehicles)))
+    seen = {}
+
+    def end_to_end() -> benchlib.EndToEnd:
+        run = benchlib.run_end_to_end("detect", "-m", DETECTOR, "--classify", ATTRIBUTES, "-i", str(video),
+                                      "--models-dir", str(benchlib.models_dir()), json_records=True)
+        seen["vehicles"] = benchlib.items_per_frame(run, lambda r: sum(o["label"] == "vehicle" for o in r["objects"]))
+        return run
+
+    raw, run, per_vehicle = benchlib.side_by_side(
+        lambda: benchlib.raw_throughput(detector, seconds=10.0), end_to_end,
+        lambda: benchlib.raw_item_ms(attributes, batch=max(1, round(seen["vehicles"]))))
+    vehicles = seen["vehicles"]
     ceiling = benchlib.ceiling_fps(raw, [(per_vehicle, vehicles)])
     benchlib.print_ceiling_table("raw OpenVINO async, detector", raw, ceiling,
                                  [f"vehicle attributes: {per_vehicle:.2f} ms per vehicle x {vehicles:.2f} per frame"],

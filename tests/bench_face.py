@@ -11,6 +11,7 @@ Not a test: it prints numbers. Same device and hint for every measurement:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import benchlib
@@ -27,22 +28,30 @@ def main() -> None:
     benchlib.require_files(xml, video, group)
     print(f"{DETECTOR} FP16 on {benchlib.DEVICE}, throughput hint; {video.name} (595 frames, 1920x1080, one face) and "
           f"{group.name} looped to 400 frames (480x270, three faces)")
-    raw = benchlib.raw_throughput(xml, seconds=15.0)
     with_attributes = ("--age-gender", "--head-pose")
 
     def face(clip: Path, *args: str, json: bool = False) -> benchlib.EndToEnd:
         return benchlib.run_end_to_end("face", "-i", str(clip), "--models-dir", str(benchlib.models_dir()), *args,
                                        json_records=json)
 
-    runs = [
-        ("ovdemo face (landmarks), pointer-demo", face(video)),
-        ("+ age-gender + head pose, pointer-demo", face(video, *with_attributes)),
-    ]
+    seen = {}
+
+    def three_faces() -> benchlib.EndToEnd:
+        run = face(group, *with_attributes, "--loop", "--max-frames", "400", json=True)
+        seen["faces"] = benchlib.items_per_frame(run)
+        return run
+
+    def per_face_ms(name: str) -> Callable[[], float]:
+        return lambda: benchlib.raw_item_ms(benchlib.model_xml(name), batch=max(1, round(seen["faces"])))
+
+    raw, landmarks, attributes, group_run, *per_face_ms_list = benchlib.side_by_side(
+        lambda: benchlib.raw_throughput(xml, seconds=10.0), lambda: face(video),
+        lambda: face(video, *with_attributes), three_faces, *(per_face_ms(name) for name in PER_FACE.values()))
+    runs = [("ovdemo face (landmarks), pointer-demo", landmarks),
+            ("+ age-gender + head pose, pointer-demo", attributes)]
     benchlib.print_ratio_table("raw OpenVINO async, detector only", raw, runs)
-    group_run = face(group, *with_attributes, "--loop", "--max-frames", "400", json=True)
-    faces = benchlib.items_per_frame(group_run)
-    batch = max(1, round(faces))
-    per_face = {label: benchlib.raw_item_ms(benchlib.model_xml(name), batch=batch) for label, name in PER_FACE.items()}
+    faces = seen["faces"]
+    per_face = dict(zip(PER_FACE, per_face_ms_list, strict=True))
     ceiling = benchlib.ceiling_fps(raw, [(ms, faces) for ms in per_face.values()])
     benchlib.print_ceiling_table("raw OpenVINO async, detector", raw, ceiling,
                                  [f"{label}: {ms:.2f} ms per face x {faces:.2f} faces per frame"

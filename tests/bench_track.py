@@ -16,6 +16,7 @@ from pathlib import Path
 
 from benchlib import (
     DEVICE,
+    EndToEnd,
     ceiling_fps,
     items_per_frame,
     model_xml,
@@ -27,6 +28,7 @@ from benchlib import (
     raw_throughput,
     require_files,
     run_end_to_end,
+    side_by_side,
     videos_dir,
 )
 from test_track_scenes import SCENES, VIDEO, read_mot, render, score
@@ -45,11 +47,18 @@ def main() -> None:
     video = videos_dir() / VIDEO
     require_files(model_xml(DETECTOR), model_xml(REID), video)
     print(f"{DETECTOR} + {REID} FP16 on {DEVICE}, throughput hint, {VIDEO} (first {FRAMES} frames, 768x432)")
-    raw_det = raw_throughput(model_xml(DETECTOR), seconds=15.0)
-    every = run_end_to_end("track", *track_args(video, "--max-frames", str(FRAMES)), json_records=True)
-    third = run_end_to_end("track", *track_args(video, "--max-frames", str(FRAMES), "--infer-every", "3"))
-    people = items_per_frame(every)
-    per_person = raw_item_ms(model_xml(REID), batch=max(1, round(people)))
+    seen = {}
+
+    def every_frame() -> EndToEnd:
+        run = run_end_to_end("track", *track_args(video, "--max-frames", str(FRAMES)), json_records=True)
+        seen["people"] = items_per_frame(run)
+        return run
+
+    raw_det, every, third, per_person = side_by_side(
+        lambda: raw_throughput(model_xml(DETECTOR), seconds=10.0), every_frame,
+        lambda: run_end_to_end("track", *track_args(video, "--max-frames", str(FRAMES), "--infer-every", "3")),
+        lambda: raw_item_ms(model_xml(REID), batch=max(1, round(seen["people"]))))
+    people = seen["people"]
     print_ceiling_table("raw OpenVINO async, detector", raw_det, ceiling_fps(raw_det, [(per_person, people)]),
                         [f"re-id: {per_person:.2f} ms per person x {people:.2f} people per frame"],
                         [("ovdemo track, every frame", every)])

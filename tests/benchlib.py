@@ -2,7 +2,8 @@
 async throughput of a model, run `ovdemo <family>` end to end and read its --metrics-json, print the ratio table.
 
 Environment: OVDEMO_MODELS_DIR, OVDEMO_SAMPLES_DIR (the shared models and videos), BENCH_DEVICE (default CPU),
-BENCH_SECONDS (when set, how long every raw-throughput measurement runs instead of the bench's own default).
+BENCH_SECONDS (when set, how long every raw-throughput measurement runs instead of the bench's own default),
+BENCH_ROUNDS (how many times the measurements of a table are taken in turn; default 3, the median is shown).
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 import openvino as ov
 import openvino.properties.hint as hints
 
 DEVICE = os.environ.get("BENCH_DEVICE", "CPU")
+T = TypeVar("T")
 
 
 def models_dir() -> Path:
@@ -63,6 +65,34 @@ def measure_seconds(default: float) -> float:
     if seconds <= 0:
         sys.exit(f"BENCH_SECONDS={text!r} is not a positive number of seconds")
     return seconds
+
+
+def rounds() -> int:
+    text = os.environ.get("BENCH_ROUNDS", "3")
+    if not text.isdigit() or int(text) < 1:
+        sys.exit(f"BENCH_ROUNDS={text!r} is not a positive whole number")
+    return int(text)
+
+
+def side_by_side(*measures: Callable[[], T]) -> list[T]:
+    """Every measurement of a table taken in turn, BENCH_ROUNDS times over (a shared machine speeds up and slows
+    down by 10 % and more within a minute: taken in turn, the measurements see the same machine), and for each
+    the round with its median figure (`fps`, or the value itself). Prints each one's spread."""
+    taken: list[list[T]] = [[] for _ in measures]
+    for _ in range(rounds()):
+        for results, measure in zip(taken, measures, strict=True):
+            results.append(measure())
+
+    def figure(result) -> float:
+        return float(getattr(result, "fps", result))
+
+    medians = []
+    for results in taken:
+        results.sort(key=figure)
+        medians.append(results[len(results) // 2])
+    spreads = ", ".join(f"{figure(r[0]):.1f}-{figure(r[-1]):.1f}" for r in taken)
+    print(f"(median of {len(taken[0])} rounds taken in turn; ranges {spreads})")
+    return medians
 
 
 class Throughput(NamedTuple):
@@ -137,6 +167,31 @@ def raw_item_ms(model: Path, batch: int = 1, seconds: float = 5.0, fold=None,
     return (time.perf_counter() - start) * 1000.0 / (count * batch)
 
 
+def raw_mix_ms(model: Path, shapes: Sequence[Sequence[int]], seconds: float = 8.0) -> float:
+    """Milliseconds of machine time per item of a model with dynamic dimensions, unchanged, fed requests of
+    `shapes` in turn (the shapes the pipeline really sent, batch first): throughput hint, optimal requests."""
+    core = ov.Core()
+    compiled = core.compile_model(str(model), DEVICE, {hints.performance_mode: hints.PerformanceMode.THROUGHPUT})
+    queue = ov.AsyncInferQueue(compiled, 0)
+    rng = np.random.default_rng(0)
+    dtype = compiled.input(0).get_element_type().to_dtype()
+    inputs = {shape: rng.uniform(0, 255, shape).astype(dtype) for shape in {tuple(s) for s in shapes}}
+    order = [tuple(s) for s in shapes]
+    for shape in inputs:  # warm-up: every shape once
+        queue.start_async({0: inputs[shape]})
+    queue.wait_all()
+    count = items = 0
+    duration = measure_seconds(seconds)
+    start = time.perf_counter()
+    while time.perf_counter() - start < duration:
+        shape = order[count % len(order)]
+        queue.start_async({0: inputs[shape]})
+        count += 1
+        items += shape[0]
+    queue.wait_all()
+    return (time.perf_counter() - start) * 1000.0 / items
+
+
 def ceiling_fps(main: Throughput, stages: Sequence[tuple[float, float]]) -> float:
     """The honest ceiling of a multi-model pipeline on this machine: per frame, the main model's raw time plus, for
     each stage, its raw time per item times the mean number of items per frame (stages: (ms per item, items))."""
@@ -207,17 +262,18 @@ def print_ratio_table(raw_label: str, raw: Throughput, runs: Sequence[tuple[str,
 
 def bench_one_model(family: str, model: str, video_name: str, video_note: str,
                     precision: str = "FP16") -> tuple[EndToEnd, EndToEnd]:
-    """The bench of a family run by one shared model on one shared video: raw throughput of the model for 15 s, then
-    `ovdemo <family>` headless with no output and recording --output out.mp4. Prints a header (`video_note`
-    describes the video) and the ratio table; returns the (headless, recording) runs for the family's own lines."""
+    """The bench of a family run by one shared model on one shared video: raw throughput of the model for 10 s,
+    `ovdemo <family>` headless with no output and recording --output out.mp4, taken in turn (`side_by_side`).
+    Prints a header (`video_note` describes the video) and the ratio table; returns the (headless, recording)
+    runs for the family's own lines."""
     xml = model_xml(model, precision)
     video = videos_dir() / video_name
     require_files(xml, video)
     print(f"{model} {precision} on {DEVICE}, throughput hint, input {video.name} ({video_note})")
-    raw = raw_throughput(xml, seconds=15.0)
     args = ("-m", model, "--precision", precision, "-i", str(video), "--models-dir", str(models_dir()))
-    headless = run_end_to_end(family, *args)
-    recording = run_end_to_end(family, *args, record_video=True)
+    raw, headless, recording = side_by_side(lambda: raw_throughput(xml, seconds=10.0),
+                                            lambda: run_end_to_end(family, *args),
+                                            lambda: run_end_to_end(family, *args, record_video=True))
     print_ratio_table("raw OpenVINO async", raw, [(f"ovdemo {family}, no output", headless),
                                                   (f"ovdemo {family} --output out.mp4", recording)])
     return headless, recording
