@@ -311,7 +311,9 @@ class RequestPool:
         self._requests = [compiled.create_infer_request() for _ in range(self.size)]
         self._idle = list(range(self.size))
         self._busy: set[int] = set()
-        self._started: deque[tuple[int, float, object]] = deque()  # (request, start time, userdata), oldest first
+        # (request, start time, userdata, inputs), oldest first: the inputs are the request's own memory (shared,
+        # not copied) until it has finished
+        self._started: deque[tuple[int, float, object, dict]] = deque()
         self._waiter: threading.Thread | None = None
 
     def _wait_in_order(self) -> None:
@@ -322,7 +324,7 @@ class RequestPool:
                 if not self._started:
                     self._waiter = None  # under the lock: the next start sees it gone and starts another
                     return
-                index, started, user = self._started[0]
+                index, started, user, _ = self._started[0]
             request = self._requests[index]
             try:
                 request.wait()
@@ -347,14 +349,14 @@ class RequestPool:
             self._busy.add(index)
         now = time.perf_counter()
         try:
-            self._requests[index].start_async(inputs)
+            self._requests[index].start_async(inputs, share_inputs=True)
         except BaseException:
             with self._lock:
                 self._busy.discard(index)
                 self._idle.append(index)
             raise
         with self._lock:
-            self._started.append((index, now, userdata))
+            self._started.append((index, now, userdata, inputs))
             if self._waiter is None:
                 self._waiter = threading.Thread(target=self._wait_in_order, name="ovdemo-requests", daemon=True)
                 self._waiter.start()

@@ -324,7 +324,7 @@ def crop(image: np.ndarray, box, size: tuple[int, int] | None = None) -> np.ndar
     """The part of `image` under `box` (x1, y1, x2, y2 in pixels; may reach past the frame, which is
     padded with black), resized to `size` (w, h) when given."""
     h, w = image.shape[:2]
-    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    x1, y1, x2, y2 = np.rint(np.asarray(box, np.float64)).astype(np.int64).tolist()  # (halves to even, as round)
     x2, y2 = max(x2, x1 + 1), max(y2, y1 + 1)
     inner = image[max(y1, 0):min(y2, h), max(x1, 0):min(x2, w)]
     if (x1, y1, x2, y2) != (max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)) or inner.size == 0:
@@ -339,9 +339,10 @@ def crop(image: np.ndarray, box, size: tuple[int, int] | None = None) -> np.ndar
 
 def crops(image: np.ndarray, boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Every box of `boxes` (N, 4) cut from `image` and resized to `size` (w, h): a (N, h, w, 3) batch."""
-    if len(boxes) == 0:
-        return np.zeros((0, size[1], size[0], 3), image.dtype)
-    return np.stack([crop(image, b, size) for b in boxes])
+    batch = np.empty((len(boxes), size[1], size[0], 3), image.dtype)
+    for i, box in enumerate(boxes):
+        batch[i] = crop(image, box, size)
+    return batch
 
 
 def expand_boxes(boxes: np.ndarray, scale: float = 1.0, square: bool = False,
