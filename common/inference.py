@@ -274,7 +274,7 @@ def optimal_requests(compiled: ov.CompiledModel) -> int:
 
 
 def queued_requests(compiled: ov.CompiledModel) -> int:
-    """A model's requests when not given (--nireq for the main model; second stages always). Under the
+    """A pool's requests when not given (--nireq for the main model; second stages always). Under the
     throughput hint, twice the device's optimal number: one request running on each stream and one queued
     behind it, so a stream starts its next frame the moment it finishes one, instead of idling until the
     pipeline's thread (competing for the same cores) has taken the answer and submitted again. Measured on
@@ -304,7 +304,7 @@ class RequestPool:
     IDLE_EXIT_S = 2.0  # the waiting thread ends after this long without requests (a new start brings it back)
 
     def __init__(self, compiled: ov.CompiledModel, size: int, on_done):
-        self.size = size or optimal_requests(compiled)
+        self.size = size or queued_requests(compiled)
         self._ports = ModelOutputs.ports(compiled)
         self._on_done = on_done
         self._lock = threading.Condition()
@@ -405,8 +405,6 @@ class InferQueue:
     the pipeline can hand results on in input order. Completion wakes `wakeup`."""
 
     def __init__(self, compiled: ov.CompiledModel | RemoteCompiled, nireq: int, wakeup: threading.Condition):
-        if not nireq and isinstance(compiled, ov.CompiledModel):
-            nireq = queued_requests(compiled)
         self._pool = request_pool(compiled, nireq, self._on_done)
         self.size = self._pool.size
         self._wakeup = wakeup

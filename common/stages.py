@@ -30,7 +30,6 @@ from .inference import (
     compile_model,
     first_error_line,
     input_layout,
-    queued_requests,
     read_model,
     request_pool,
     server_batch,
@@ -141,8 +140,6 @@ class Stage:
                 # above 1): the unchanged model it is, one request per item
                 self.compiled, dynamic = static_compiled, False
         self.max_batch = max_batch if dynamic else 1
-        if not nireq and isinstance(self.compiled, ov.CompiledModel):
-            nireq = queued_requests(self.compiled)  # (as the main model's: one queued behind each running)
         self._pool = request_pool(self.compiled, nireq, self._on_done)
         self._waiting: deque[tuple[dict, Pending, int]] = deque()  # parts no request was free for yet
         self._waiting_lock = threading.Lock()
