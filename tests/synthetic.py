@@ -59,6 +59,19 @@ def fixed_size_only(path: Path, size=(64, 64)) -> Path:
     return path
 
 
+def wrong_from_batch(path: Path, first_wrong: int, size=(16, 16)) -> Path:
+    """Like `batch_sensitive`, but right at every batch below `first_wrong` and 50 off from there on: a graph
+    whose batched kernels break only on larger batches."""
+    data = ops.parameter([1, 3, size[1], size[0]], ov.Type.f32, name="data")
+    mean = ops.reduce_mean(data, ops.constant(np.array([1, 2, 3], np.int64)), keep_dims=True)  # [N,1,1,1]
+    batch = ops.gather(ops.shape_of(data), ops.constant(np.int64(0)), ops.constant(np.int64(0)))
+    wrong = ops.convert(ops.greater_equal(batch, ops.constant(np.int64(first_wrong))), ov.Type.f32)
+    out = ops.reshape(ops.add(mean, ops.multiply(wrong, ops.constant(np.float32(50)))),
+                      ops.constant(np.array([-1, 1], np.int64)), False)
+    ov.save_model(ov.Model([ops.result(_named(out, "mean"))], [data], "wrong-from-batch"), str(path))
+    return path
+
+
 def batch_sensitive(path: Path, size=(16, 16)) -> Path:
     """A per-item model (input `data` [1,3,H,W], output `mean` [1,1]: each item's mean brightness) whose graph
     also adds (batch size - 1) * 50 to every answer: right at its own batch of 1, wrong once its batch is made
