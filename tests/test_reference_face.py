@@ -2,8 +2,8 @@
 Model Zoo's demos cut it (landmarks: the box grown by 1.15 about its centre, face_recognition_demo's
 -exp_r_fd; age/gender, emotions, head pose: a square of the box's longer side grown by 1.2,
 interactive_face_detection_demo's -bb_enlarge_coef), resized by OpenCV, given to the unchanged model at batch
-1 in f32, and read as the model documents say. The face boxes are ovdemo's (its detectors have their own
-reference test); what is checked is everything after them."""
+1 (in f32, and at the CPU's default precision: see reference.py), and read as the model documents say. The face
+boxes are ovdemo's (its detectors have their own reference test); what is checked is everything after them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,18 @@ import cv2
 import numpy as np
 import pytest
 from conftest import model_path
-from reference import cosine, cut, infer, input_size, nchw, plain_model, video_frames
+from reference import (
+    PRECISIONS,
+    cosine,
+    cut,
+    infer,
+    input_size,
+    nchw,
+    noise,
+    ovdemo_precision,
+    plain_model,
+    video_frames,
+)
 
 import ovdemo
 
@@ -35,6 +46,8 @@ REID_POINTS = np.array([(30.2946, 51.6963), (65.5318, 51.5014), (48.0252, 71.736
 LANDMARK_PX = 1.0  # the issue's bar: a dot off by more than a pixel is a wrong answer
 # the same f32 model on the same pixels: only the order of float sums differs
 AGE_YEARS, PROBABILITY, DEGREES, MIN_COSINE = 0.05, 0.002, 0.05, 0.9999
+# at the default precision, whatever the reference's own noise: bf16 CPUs once put these 16-70 px off
+LANDMARK_PX_DEFAULT = 4.0
 
 
 def region(box, scale: float, square: bool = False) -> np.ndarray:
@@ -80,37 +93,48 @@ def reference_face(models: dict, frame: np.ndarray, box) -> dict | None:
             "embedding": infer(models["reid"], nchw(aligned))["658"].ravel()}
 
 
-@pytest.fixture(scope="module")
-def models(models_dir) -> dict:
-    return {kind: plain_model(model_path(models_dir, name, precision)) for kind, (name, precision) in STAGES.items()}
+def models(models_dir, precision: str) -> dict:
+    return {kind: plain_model(model_path(models_dir, name, file_precision), precision)
+            for kind, (name, file_precision) in STAGES.items()}
 
 
-def test_every_face_stage_equals_the_plain_model(models, models_dir, videos_dir, tmp_path, monkeypatch):
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_every_face_stage_equals_the_plain_model(precision, models_dir, videos_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("OVDEMO_MODELS_DIR", str(models_dir))
-    predictor = ovdemo.load("face-detection-retail-0004", family="face", offline=True, infer_precision="f32",
+    predictor = ovdemo.load("face-detection-retail-0004", family="face", offline=True,
+                            infer_precision=ovdemo_precision(precision),
                             age_gender=True, emotions=True, head_pose=True, gallery=str(tmp_path), enroll=True)
+    reference, exact = models(models_dir, precision), models(models_dir, "f32")
     compared, worst = 0, 0.0
     for video, indices in FRAMES:
         for index, frame in video_frames(videos_dir / video, indices).items():
             faces = predictor(frame).objects
             for i in range(len(faces)):
-                want = reference_face(models, frame, faces.xyxy[i])
+                want = reference_face(reference, frame, faces.xyxy[i])
                 if want is None:
                     continue
+                # the reference's own distance from f32 on this face (0 in the f32 run)
+                f32 = want if precision == "f32" else reference_face(exact, frame, faces.xyxy[i])
+                slack = {k: 2 * noise(want[k], f32[k]) for k in ("landmarks", "age", "male", "emotions", "head_pose")}
                 where = (video, index, np.round(faces.xyxy[i]).tolist())
                 off = np.abs(faces.data["landmarks"][i] - want["landmarks"]).max()
                 worst = max(worst, off)
-                assert off <= LANDMARK_PX, (where, faces.data["landmarks"][i].round(1), want["landmarks"].round(1))
+                assert off <= min(LANDMARK_PX + slack["landmarks"].max(), LANDMARK_PX_DEFAULT), \
+                    (where, faces.data["landmarks"][i].round(1), want["landmarks"].round(1))
                 attributes = faces.data["attributes"][i]
-                assert attributes["age"]["value"] == pytest.approx(want["age"], abs=AGE_YEARS), where
+                assert attributes["age"]["value"] == pytest.approx(want["age"], abs=AGE_YEARS + slack["age"]), where
                 male = attributes["gender"]["confidence"] if attributes["gender"]["label"] == "male" \
                     else 1 - attributes["gender"]["confidence"]
-                assert male == pytest.approx(want["male"], abs=PROBABILITY), where
+                assert male == pytest.approx(want["male"], abs=PROBABILITY + slack["male"]), where
                 scores = np.array(list(attributes["emotion"]["scores"].values()))
-                assert scores == pytest.approx(want["emotions"], abs=PROBABILITY), where
-                assert attributes["emotion"]["label_id"] == int(want["emotions"].argmax()), where
-                assert faces.data["head_pose"][i] == pytest.approx(want["head_pose"], abs=DEGREES), where
-                assert cosine(faces.data["face_embedding"][i], want["embedding"]) >= MIN_COSINE, where
+                assert np.all(np.abs(scores - want["emotions"]) <= PROBABILITY + slack["emotions"]), where
+                if precision == "f32" or np.ptp(np.sort(want["emotions"])[-2:]) > 2 * slack["emotions"].max():
+                    assert attributes["emotion"]["label_id"] == int(want["emotions"].argmax()), where
+                assert np.all(np.abs(np.asarray(faces.data["head_pose"][i]) - want["head_pose"])
+                              <= DEGREES + slack["head_pose"]), where
+                # the embedding of a face aligned on landmarks that moved by the noise above
+                min_cosine = MIN_COSINE - 2 * (1 - cosine(want["embedding"], f32["embedding"]))
+                assert cosine(faces.data["face_embedding"][i], want["embedding"]) >= min_cosine, where
                 compared += 1
     predictor.close()
     assert compared >= 12, compared  # every frame's faces but those whose region leaves the frame
