@@ -8,7 +8,9 @@ The model is INT8: inputs a hundredth of a level apart (OpenCV's resize against 
 model) move its heatmaps by up to 0.03, and so do the CPU's kernels for throughput streams against one
 latency stream. The reference gives it the frame resized by OpenVINO's own resize and ovdemo runs it on one
 latency stream, as the plain model runs: scores are then equal, and positions differ by how each finds a
-peak between cells (ovdemo fits a Gaussian); weak, flat peaks are given half a cell."""
+peak between cells (ovdemo fits a Gaussian); weak, flat peaks are given half a cell. At the CPU's default
+precision (reference.py) the reference is the plain model at that precision, and scores and positions may move
+by twice the reference's own distance from its f32 self in addition."""
 
 from __future__ import annotations
 
@@ -16,7 +18,16 @@ import cv2
 import numpy as np
 import pytest
 from conftest import model_path
-from reference import infer, input_size, openvino_resized, plain_model, video_frames
+from reference import (
+    PRECISIONS,
+    infer,
+    input_size,
+    noise,
+    openvino_resized,
+    ovdemo_precision,
+    plain_model,
+    video_frames,
+)
 
 import ovdemo
 
@@ -52,10 +63,13 @@ def reference_keypoints(compiled, frame: np.ndarray) -> np.ndarray:
     return np.array(found)
 
 
-def test_one_person_keypoints_are_the_heatmap_peaks(models_dir, videos_dir, monkeypatch):
-    compiled = plain_model(model_path(models_dir, "human-pose-estimation-0001", "FP16-INT8"))
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_one_person_keypoints_are_the_heatmap_peaks(precision, models_dir, videos_dir, monkeypatch):
+    path = model_path(models_dir, "human-pose-estimation-0001", "FP16-INT8")
+    compiled, exact = plain_model(path, precision), plain_model(path)
     monkeypatch.setenv("OVDEMO_MODELS_DIR", str(models_dir))
-    predictor = ovdemo.load("human-pose-estimation-0001", offline=True, infer_precision="f32", hint="latency")
+    predictor = ovdemo.load("human-pose-estimation-0001", offline=True, infer_precision=ovdemo_precision(precision),
+                            hint="latency")
     clear = 0
     for video, indices in FRAMES:
         for index, frame in video_frames(videos_dir / video, indices).items():
@@ -63,17 +77,22 @@ def test_one_person_keypoints_are_the_heatmap_peaks(models_dir, videos_dir, monk
             assert len(people) == 1, (video, index, len(people))
             got, want = people.data["keypoints"][0], reference_keypoints(compiled, frame)
             cell = frame.shape[1] / (input_size(compiled)[0] / 8)
-            for name, (x, y, score), (rx, ry, peak) in zip(COCO, got, want, strict=True):
+            f32 = want if precision == "f32" else reference_keypoints(exact, frame)
+            moved = 2 * noise(want, f32)  # 0 in the f32 run
+            moved_cells = np.hypot(moved[:, 0], moved[:, 1]) / cell
+            for name, (x, y, score), (rx, ry, peak), slack, slack_cells in zip(COCO, got, want, moved[:, 2],
+                                                                               moved_cells, strict=True):
                 where = (video, index, name, round(float(peak), 3))
-                if peak >= CLEAR:
+                if peak >= CLEAR + slack:
                     clear += 1
                     assert score > 0, where  # grouped into the one person, not left out
-                if peak < ABSENT:
+                if peak < ABSENT - slack:
                     assert score == 0, where
                 if score == 0:
                     continue
-                assert abs(score - peak) <= SCORE, (where, score)
+                assert abs(score - peak) <= SCORE + slack, (where, score)
                 off = np.hypot(x - rx, y - ry) / cell
-                assert off <= (CLEAR_CELLS if peak >= CLEAR else WEAK_CELLS), (where, round(float(off), 2))
+                within = (CLEAR_CELLS if peak >= CLEAR else WEAK_CELLS) + slack_cells
+                assert off <= within, (where, round(float(off), 2))
     predictor.close()
     assert clear >= 40, clear  # most of each body is clearly seen

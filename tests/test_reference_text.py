@@ -1,6 +1,7 @@
 """`ovdemo text`'s words on real images against the plain models.
 
-PP-OCRv5: the det model at batch 1 in f32 on the frame scaled as PaddleOCR scales it (sides multiples of 32,
+PP-OCRv5: the det model at batch 1 in f32 (every shape static: `StaticAt`) on the frame scaled as PaddleOCR
+scales it (sides multiples of 32,
 at most 960; in float, as OpenVINO resizes it inside ovdemo), normalised with ImageNet's mean and deviation in
 OpenCV's channel order, then DB post-processing: binarise at 0.3, each region's minimum-area rectangle, kept
 when the mean probability inside the region reaches 0.6, grown on every side by area x 1.5 / perimeter. Each
@@ -12,6 +13,11 @@ with its input's last bits: frames resized by OpenCV and by OpenVINO (0.004 leve
 the page at IoU 0.87 and scores across the threshold, and the CPU's INT8 kernels for throughput streams round
 differently from one latency stream's (a word box of a video frame moves 3.6 px). So the reference feeds it
 the frame resized by OpenVINO's own resize, and ovdemo runs it on one latency stream, as the plain model runs.
+
+Both run in f32 and at the CPU's default precision (reference.py). At the default the reference is the plain
+models at that precision; a word whose reference reading or box changes between f32 and the default (the
+reference's own precision noise) may differ from ovdemo's too, and so may the count of words by the number of
+such words.
 """
 
 from __future__ import annotations
@@ -23,8 +29,8 @@ import numpy as np
 import pytest
 from conftest import model_path
 from helpers import iou
-from reference import infer, input_size, openvino_resized, plain_model
-from test_reference_detect import matches
+from reference import PRECISIONS, StaticAt, infer, input_size, openvino_resized, ovdemo_precision, plain_model
+from test_reference_detect import matches, slack
 from test_text_scenes import SCENES, make_frames
 
 import ovdemo
@@ -44,13 +50,22 @@ def images(images_dir, videos_dir, tmp_path_factory) -> list[np.ndarray]:
     return [cv2.imread(str(images_dir / "page.png"))] + [cv2.imread(str(p)) for p in sorted(folder.glob("*.png"))]
 
 
-def db_words(det, frame: np.ndarray) -> list[np.ndarray]:
-    """PaddleOCR's DB detection, as quads (4, 2) in frame pixels."""
+def db_map(det, frame: np.ndarray, same_pixels: bool = False) -> np.ndarray:
+    """PaddleOCR's DB probability map of the frame. `same_pixels`: the frame resized by OpenVINO (at bf16 the
+    model turns inputs a hundredth of a level apart into visibly different maps, as INT8 models do)."""
     fh, fw = frame.shape[:2]
     ratio = min(1.0, 960 / max(fw, fh))
     w, h = (max(32, int(round(side * ratio / 32)) * 32) for side in (fw, fh))
-    x = (cv2.resize(frame.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) - MEAN) / STD
-    prob = infer(det, np.ascontiguousarray(x.transpose(2, 0, 1)[np.newaxis]))["fetch_name_0"][0, 0]
+    resized = openvino_resized(frame, (w, h))[0].transpose(1, 2, 0) if same_pixels else \
+        cv2.resize(frame.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    x = (resized - MEAN) / STD
+    return infer(det, np.ascontiguousarray(x.transpose(2, 0, 1)[np.newaxis]))["fetch_name_0"][0, 0]
+
+
+def db_words(det, frame: np.ndarray, same_pixels: bool = False) -> list[np.ndarray]:
+    """PaddleOCR's DB detection, as quads (4, 2) in frame pixels."""
+    prob = db_map(det, frame, same_pixels)
+    (fh, fw), (h, w) = frame.shape[:2], prob.shape
     contours, _ = cv2.findContours((prob > 0.3).astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     quads = []
     for contour in contours:
@@ -81,25 +96,49 @@ def ctc_read(rec, keys: list[str], frame: np.ndarray, quad: np.ndarray) -> str:
     return "".join(keys[i] for i in best[kept])
 
 
-def test_ppocr_words_equal_the_plain_models(ppocr, images, models_dir, monkeypatch):
-    det, rec = plain_model(ppocr / "ppocrv5_det.onnx"), plain_model(ppocr / "ppocrv5_rec.onnx")
+def disagreements(want: list[np.ndarray], got_boxes, got_texts: list[str], read) -> list[tuple]:
+    """The reference words (quads) with no word in `got` at IoU >= MIN_IOU reading the same."""
+    missing = []
+    for quad in want:
+        overlaps = [iou([*quad.min(axis=0), *quad.max(axis=0)], box) for box in got_boxes]
+        best = int(np.argmax(overlaps)) if overlaps else -1
+        text = read(quad)
+        if best < 0 or overlaps[best] < MIN_IOU or got_texts[best] != text:
+            missing.append((quad.round().tolist(), text, got_texts[best] if best >= 0 else None))
+    return missing
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_ppocr_words_equal_the_plain_models(precision, ppocr, images, models_dir, monkeypatch):
+    """In f32 every word is the reference's. At the default precision this DB model's map moves so much with the
+    precision (0.5% of the page's pixels cross the binarisation between bf16 and f32) that words merge or
+    split either way: there ovdemo may miss no more of the reference's words than twice as many as the reference
+    misses of its own f32 self's (and at least one)."""
+    det, rec = StaticAt(ppocr / "ppocrv5_det.onnx", precision), StaticAt(ppocr / "ppocrv5_rec.onnx", precision)
+    det32, rec32 = StaticAt(ppocr / "ppocrv5_det.onnx"), StaticAt(ppocr / "ppocrv5_rec.onnx")
     keys = (ppocr / "ppocr_keys_v5.txt").read_text(encoding="utf-8").split("\n")[:-1]
     monkeypatch.setenv("OVDEMO_MODELS_DIR", str(models_dir))
-    predictor = ovdemo.load(str(ppocr / "ppocrv5_det.onnx"), family="text", infer_precision="f32")
+    predictor = ovdemo.load(str(ppocr / "ppocrv5_det.onnx"), family="text", infer_precision=ovdemo_precision(precision))
     read = 0
     for image in images:
         words = predictor(image).objects
-        want = db_words(det, image)
-        assert len(words) == len(want)
-        for quad in want:
-            overlaps = [iou([*quad.min(axis=0), *quad.max(axis=0)], box) for box in words.xyxy]
-            best = int(np.argmax(overlaps))
-            assert overlaps[best] >= MIN_IOU, (quad.round().tolist(), words.xyxy.round().tolist())
-            text = ctc_read(rec, keys, image, quad)
-            assert words.data["text"][best] == text
-            read += len(text) > 0
+        same_pixels = precision != "f32"
+        want = db_words(det, image, same_pixels)
+        missing = disagreements(want, words.xyxy, list(words.data["text"]),
+                                lambda q: ctc_read(rec, keys, image, q))  # noqa: B023
+        allowed = 0
+        if precision != "f32":
+            exact = db_words(det32, image, same_pixels)
+            own = disagreements(want, [[*q.min(axis=0), *q.max(axis=0)] for q in exact],
+                                [ctc_read(rec32, keys, image, q) for q in exact],
+                                lambda q: ctc_read(rec, keys, image, q))  # noqa: B023
+            allowed = max(2 * len(own), 1)
+            print(f"{len(want)} words: ovdemo misses {len(missing)}, the f32 reference {len(own)}")
+        assert len(missing) <= allowed, missing
+        assert abs(len(words) - len(want)) <= allowed, (len(words), len(want))
+        read += sum(len(ctc_read(rec, keys, image, q)) > 0 for q in want)
     predictor.close()
-    assert read >= 15, read
+    assert read >= 15, read  # the images show words to compare on
 
 
 def word_boxes(compiled, frame: np.ndarray, threshold: float):
@@ -112,17 +151,19 @@ def word_boxes(compiled, frame: np.ndarray, threshold: float):
     return boxes[:, :4] * [fw / w, fh / h, fw / w, fh / h], boxes[:, 4], np.zeros(len(boxes), int)
 
 
-def test_horizontal_text_boxes_equal_the_plain_model(ppocr, images, models_dir, monkeypatch):
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_horizontal_text_boxes_equal_the_plain_model(precision, ppocr, images, models_dir, monkeypatch):
     xml = model_path(models_dir, "horizontal-text-detection-0001", "FP16-INT8")
-    compiled = plain_model(xml)
+    compiled, exact = plain_model(xml, precision), plain_model(xml)
     monkeypatch.setenv("OVDEMO_MODELS_DIR", str(models_dir))
     predictor = ovdemo.load(str(xml), family="text", recognizer_model=str(ppocr / "ppocrv5_rec.onnx"),
-                            threshold=0.5, infer_precision="f32", hint="latency")
+                            threshold=0.5, infer_precision=ovdemo_precision(precision), hint="latency")
     found = 0
     for image in images[:2]:  # the page's faint words and a frame's clear ones
         words = predictor(image).objects
         want = word_boxes(compiled, image, 0.5)
-        assert not matches(words.xyxy, words.confidence, words.class_id, *want, 0.5)
+        moved = (0.0, 0.0) if precision == "f32" else slack(want, word_boxes(exact, image, 0.4))
+        assert not matches(words.xyxy, words.confidence, words.class_id, *want, 0.5, moved)
         found += len(want[0])
     predictor.close()
     assert found >= 20, found  # 20 on the page at this threshold
