@@ -33,7 +33,7 @@ from ovdemo.common.specs import ModelSpec
 from ovdemo.common.stages import FrameJobs, ObjectStage, crop, expand_boxes
 
 from .detector import DECODERS, Detector
-from .face_gallery import REFERENCE_POINTS, UNKNOWN, Gallery, gallery_photos
+from .face_gallery import REFERENCE_POINTS, UNKNOWN, Gallery, face_note, five_points, gallery_photos
 from .face_stages import EMBEDDING, FaceStage, HeadPoseStage, LandmarksStage, ReidStage
 
 DEFAULT_STAGE_MODELS = {
@@ -298,8 +298,10 @@ class FaceFamily(Family):
                 whole = x1 > 0 and y1 > 0 and x2 < w - 1 and y2 < h - 1  # a face cut by the frame edge is not enrolled
                 if name != UNKNOWN or not whole or min(x2 - x1, y2 - y1) < ENROLL_MIN_SIZE:
                     continue
-                margin = clip_boxes(expand_boxes(faces.xyxy[i], ENROLL_CROP, square=True), w, h)[0]
-                identities[i] = self.gallery.enroll(crop(image, margin), faces.data[EMBEDDING][i])
+                margin = np.rint(clip_boxes(expand_boxes(faces.xyxy[i], ENROLL_CROP, square=True), w, h)[0])
+                points = five_points(faces.data["landmarks"][i:i + 1])[0] - margin[:2]
+                identities[i] = self.gallery.enroll(crop(image, margin), faces.data[EMBEDDING][i],
+                                                    faces.xyxy[i] - np.tile(margin[:2], 2), points)
                 distances[i] = 0.0
                 enrolled[i] = True
         return faces.with_data(identity=identities, identity_distance=distances, enrolled=enrolled)
@@ -321,9 +323,16 @@ class FaceFamily(Family):
         ports = [(frozenset(o.get_names()), o) for o in detector.outputs]
         request = detector.create_infer_request()
         for name, path in gallery_photos(folder):
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            data = path.read_bytes() if path.is_file() else b""
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
             if image is None:
                 warn(f"cannot read gallery photo {path}: skipped")
+                continue
+            note = face_note(data)
+            if note is not None:  # a photo ovdemo enrolled: its face where it was seen, aligned on the same points
+                found = Detections(note[0][None], np.ones(1, np.float32), np.zeros(1, np.int32),
+                                   data={"landmarks": note[1][None]})
+                gallery.add(name, self.analyse(image, found, ("reid",)).data[EMBEDDING][0])
                 continue
             request.infer({0: image[np.newaxis]})
             outputs = ModelOutputs([(names, request.get_tensor(port).data.copy()) for names, port in ports])

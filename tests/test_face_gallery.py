@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 from conftest import model_path
-from helpers import read_jsonl, read_video, run_ovdemo
+from helpers import iou, read_jsonl, read_video, run_ovdemo
 
-from ovdemo.demos.face_gallery import Gallery
+from ovdemo.demos.face_gallery import Gallery, face_note
 
 # preview-face-demographics-walking-and-pause.gif (480x270, 41 frames): a woman, a man and a woman walk up and
 # stop. The man's face is about x 199..256, y 66..140 from frame 1 on; it is hidden on frames 11-19.
@@ -66,3 +66,45 @@ def test_a_face_hidden_for_a_moment_keeps_its_enrolled_identity(models_dir, vide
     assert all(names == [enrolled] for names in before + after), seen
     # one photo per person: nobody was enrolled twice
     assert len(list(gallery.glob("unknown-*.jpg"))) == 3, sorted(p.name for p in gallery.iterdir())
+
+
+@pytest.mark.slow  # real video end to end: `make quick` leaves it out
+def test_enrol_rename_and_run_again_recognises_the_renamed_person(models_dir, videos_dir, tmp_path):
+    """The gallery's own workflow: enrol the unknown faces, give one a name by renaming its photo, run again
+    (without --enroll: nothing is learned in memory) and that person is recognised by the new name."""
+    gif = videos_dir / "preview-face-demographics-walking-and-pause.gif"
+    env, gallery = {"OVDEMO_MODELS_DIR": str(models_dir)}, tmp_path / "faces"
+    first = run_ovdemo("face", "-i", gif, "--gallery", gallery, "--enroll", "--json", tmp_path / "1.jsonl",
+                       "--no-show", env=env)
+    assert first.returncode == 0, first.stderr
+    enrolled_as = {r["frame"]: r["objects"] for r in read_jsonl(tmp_path / "1.jsonl")}
+    assert sorted(p.name for p in gallery.iterdir()) == ["unknown-1.jpg", "unknown-2.jpg", "unknown-3.jpg"]
+    (gallery / "unknown-1.jpg").rename(gallery / "alice-1.jpg")
+    second = run_ovdemo("face", "-i", gif, "--gallery", gallery, "--json", tmp_path / "2.jsonl", "--no-show", env=env)
+    assert second.returncode == 0, second.stderr
+    records = read_jsonl(tmp_path / "2.jsonl")
+    named = [f["identity"]["name"] for r in records for f in r["objects"]]
+    assert named.count("alice") >= 10, named
+    assert "unknown-1" not in named
+    # alice is the face that was unknown-1 (or not yet enrolled) in the first run: the same face on each frame
+    for record in records:
+        for face in record["objects"]:
+            if face["identity"]["name"] == "alice":
+                before = max(enrolled_as[record["frame"]], key=lambda f: iou(f["bbox"], face["bbox"]))  # noqa: B023
+                assert before["identity"]["name"] in ("unknown-1", "Unknown"), (record["frame"], before)
+
+
+def test_an_enrolled_photo_carries_its_face_through_a_rename(tmp_path):
+    gallery = Gallery(tmp_path)
+    box, points = np.array([10, 12, 40, 50], np.float32), np.arange(10, dtype=np.float32).reshape(5, 2) + 15
+    name = gallery.enroll(np.full((64, 64, 3), 120, np.uint8), np.ones(4), box, points)
+    photo = tmp_path / f"{name}.jpg"
+    renamed = photo.rename(tmp_path / "bob-1.jpg")
+    data = renamed.read_bytes()
+    assert cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR).shape == (64, 64, 3)  # still a JPEG
+    note = face_note(data)
+    assert note is not None
+    np.testing.assert_allclose(note[0], box)
+    np.testing.assert_allclose(note[1], points)
+    ok, plain = cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))
+    assert face_note(plain.tobytes()) is None  # anyone else's photo: the detector finds its face

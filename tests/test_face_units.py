@@ -227,8 +227,9 @@ def test_enrol_writes_the_next_unknown_whole(tmp_path):
     (tmp_path / "unknown-2.jpg").write_bytes(b"x")
     gallery = Gallery(tmp_path)
     face = np.full((40, 30, 3), 128, np.uint8)
-    assert gallery.enroll(face, unit([0])[0]) == "unknown-3"
-    assert gallery.enroll(face, unit([90])[0]) == "unknown-4"
+    box, points = np.array([2, 2, 28, 38], np.float32), np.full((5, 2), 15, np.float32)
+    assert gallery.enroll(face, unit([0])[0], box, points) == "unknown-3"
+    assert gallery.enroll(face, unit([90])[0], box, points) == "unknown-4"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["unknown-2.jpg", "unknown-3.jpg", "unknown-4.jpg"]
     assert cv2.imread(str(tmp_path / "unknown-4.jpg")).shape == (40, 30, 3)
     assert gallery.match(unit([88]), 0.2).identities == ["unknown-4"]
