@@ -19,7 +19,7 @@ from ovdemo.demos import FAMILIES
 
 EXAMPLES = (
     "ovdemo detect -i one-by-one-person-detection.mp4 --output out.mp4 --json out.jsonl --no-show",
-    "ovdemo track -i one-by-one-person-detection.mp4 --line 0,300,768,300 --serve 8080",
+    "ovdemo track -i one-by-one-person-detection.mp4 --line 560,432,560,0 --serve 8080",
     "ovdemo face -i preview-face-demographics-walking.gif --age-gender --emotions",
     "ovdemo samples list",
     "ovdemo detect --help",

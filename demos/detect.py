@@ -68,7 +68,7 @@ class DetectFamily(Family):
         "ovdemo detect -m vehicle-detection-adas-0002 -i car-detection.mp4 --output out.mp4 --no-show",
         "ovdemo detect -m person-vehicle-bike-detection-2004 -i preview-person-bicycle-car-detection.gif -t 0.4 "
         "--classes person,vehicle",
-        "ovdemo detect -i one-by-one-person-detection.mp4 --track --line 0,300,768,300 --json out.jsonl",
+        "ovdemo detect -i one-by-one-person-detection.mp4 --track --line 560,432,560,0 --json out.jsonl",
     )
     default_reid: str | None = None
     own_options = (
@@ -133,8 +133,8 @@ class TrackFamily(DetectFamily):
     summary = "Track people (or any detected objects) with re-identification; count lines and zones."
     model_help = "Person (or any object) detector: an Open Model Zoo name or a model path."
     examples = (
-        "ovdemo track -i one-by-one-person-detection.mp4 --line 0,300,768,300 --json out.jsonl",
-        "ovdemo track -i preview-store-aisle-detection.gif --zone 100,60,380,60,380,260,100,260 --mot tracks.txt",
+        "ovdemo track -i one-by-one-person-detection.mp4 --line 560,432,560,0 --json out.jsonl",
+        "ovdemo track -i preview-store-aisle-detection.gif --zone 240,0,480,0,480,270,240,270 --mot tracks.txt",
         "ovdemo track -i one-by-one-person-detection.mp4 --reid-model none --infer-every 3",
     )
     fixed = {"track": True}

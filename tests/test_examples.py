@@ -5,6 +5,7 @@ and the skip says which."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -177,3 +178,41 @@ def test_exit_codes_are_documented():
     for code, meaning in (("0", "done"), ("1", "an unexpected failure"), ("2", "bad input"), ("130", "interrupted")):
         assert re.search(rf"\b{code}\b[^.;]*{meaning}", " ".join(page.split())), (code, page)
         assert re.search(rf"`{code}` {meaning}", readme), code
+
+
+COUNTING = sorted({e for e in EXAMPLES + PARSED_ONLY if "--line" in e or "--zone" in e})
+COUNT_FRAMES = "250"  # one-by-one-person-detection.mp4's first walker leaves at about frame 190
+
+
+@pytest.mark.parametrize("example", COUNTING)
+def test_counting_example_counts(example, tmp_path):
+    """Every counting line and zone of an example counts someone on its sample (in at least one of its streams):
+    a first counting run that says `in 0, out 0` looks broken. `--serve` is left out (it changes nothing that is
+    counted) and the first frames are enough."""
+    if MODELS_DIR is None or VIDEOS_DIR is None:
+        pytest.skip("the shared models and videos are not available")
+    args = shlex.split(example)[1:]
+    if "--serve" in args:
+        at = args.index("--serve")
+        del args[at:at + 2]
+    for flag in ("--json", "--mot", "-o", "--output"):  # the run's files go to the test's folder
+        if flag in args:
+            at = args.index(flag)
+            del args[at:at + 2]
+    jsonl = tmp_path / "counts.jsonl"
+    env = {**os.environ, "OVDEMO_MODELS_DIR": str(MODELS_DIR), "OVDEMO_SAMPLES_DIR": str(VIDEOS_DIR),
+           "OVDEMO_OFFLINE": "1", "OVDEMO_HOME": str(tmp_path / "home")}
+    result = subprocess.run([sys.executable, "-m", "ovdemo", *args, "--no-show", "--max-frames", COUNT_FRAMES,
+                             "--json", str(jsonl)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    last = {}
+    for line in jsonl.read_text().splitlines():
+        record = json.loads(line)
+        last[record.get("stream", 0)] = record["counts"]
+    lines, zones = args.count("--line"), args.count("--zone")
+    for k in range(lines):
+        crossed = [sum(counts["lines"][k][d].get(label, 0) for d in ("in", "out") for label in counts["lines"][k][d])
+                   for counts in last.values()]
+        assert max(crossed) > 0, (example, "line", k, last)
+    for k in range(zones):
+        assert max(counts["zones"][k]["entries"] for counts in last.values()) > 0, (example, "zone", k, last)
