@@ -113,6 +113,7 @@ class Parent:
         self.errors: list[tuple[Share, DemoError]] = []
         self.jsonl: JsonLines | None = None
         self.raw = bool(opts.raw)
+        self.reader_left = False  # the reader of -r's lines closed the pipe: the end of the run, not an interruption
         self._passed_on = 0  # signals passed on to the workers so far
 
     def run(self, jsonl: JsonLines | None) -> int:
@@ -136,7 +137,8 @@ class Parent:
             raise combined(self.errors)
         if problems:
             raise problems[0]
-        return EXIT_INTERRUPTED if STOP.requested or self.metrics.interrupted else 0
+        interrupted = STOP.requested or (self.metrics.interrupted and not self.reader_left)
+        return EXIT_INTERRUPTED if interrupted else 0
 
     def _listen(self) -> None:
         """What the workers send, until each has closed its channel."""
@@ -167,7 +169,7 @@ class Parent:
                 print("\n".join(raw_lines(record, with_stream=True)), flush=True)
             except BrokenPipeError:  # the reader of standard output left (`-r | head`): end quietly
                 _detach_stdout()
-                self.raw = False
+                self.raw, self.reader_left = False, True
                 self._stop_all()
 
     def _close_json(self) -> list[DemoError]:
