@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from ovdemo.common.capture import Frame
+from ovdemo.common.cpus import restrict
 from ovdemo.common.draw import Style
 from ovdemo.common.errors import DemoError
 from ovdemo.common.family import Family
@@ -67,6 +68,10 @@ def load(model: str | None = None, family: str | None = None, **options) -> Pred
         given["model"] = model
     opts = cls.build_options(given)
     Tracking.check_options(opts)
+    if opts.workers > 1:
+        raise DemoError("workers= runs a command's streams in several processes, from the command line",
+                        "drop workers= (or run `ovdemo <family> ... --workers N`)")
+    restrict(opts.cpus)  # the whole process, before any model compiles
     return Predictor(cls, opts)
 
 

@@ -18,6 +18,7 @@ import openvino.properties.hint as hints
 import openvino.properties.streams as streams
 from openvino.preprocess import ColorFormat, PrePostProcessor, ResizeAlgorithm
 
+from .cpus import pinning
 from .errors import DemoError
 from .letterbox import LETTERBOX, pad_to_aspect
 from .specs import ModelSpec
@@ -182,12 +183,14 @@ def compile_model(model: ov.Model, config: InferenceConfig) -> ov.CompiledModel 
         settings[props.cache_dir] = config.cache_dir
     if config.precision:
         settings[hints.inference_precision] = PRECISION_TYPES[config.precision]
-    if device_props:
-        targets = physical_devices(config.device)
+    cpu_props = pinning(config.nthreads)  # the CPU plugin's own
+    if device_props or cpu_props:
+        per_device = {name: {**device_props, **(cpu_props if name.upper() == "CPU" else {})}
+                      for name in (t.split(".")[0] for t in physical_devices(config.device))}
         if config.device.split(":")[0].upper() in VIRTUAL_DEVICES:
-            settings[props.device.properties] = {t.split(".")[0]: device_props for t in targets}
+            settings[props.device.properties] = {name: p for name, p in per_device.items() if p}
         else:
-            settings.update(device_props)
+            settings.update(per_device[config.device.split(".")[0]])
     try:
         return core().compile_model(model, config.device, settings)
     except Exception as e:

@@ -79,6 +79,13 @@ class Histogram:
                                                                                           math.ceil(rank)))
         return lo + (rank - math.floor(rank)) * (hi - lo)
 
+    def absorb(self, other: Histogram) -> None:
+        """Another histogram's numbers added to these."""
+        self.counts += other.counts
+        self.count += other.count
+        self.total += other.total
+        self.low, self.high = min(self.low, other.low), max(self.high, other.high)
+
     def _value(self, k: int) -> float:
         """The geometric middle of bin k, within the values seen."""
         if k == 0:
@@ -126,6 +133,27 @@ class Metrics:
         now = time.perf_counter()
         self._recent.append(now)
         self.finished = now
+
+    def absorb(self, other: Metrics) -> None:
+        """Another process's figures of the same command (--workers) added to these: frames, stage times and
+        latencies summed, the wall time spanning both, stream rows in stream order."""
+        for stage, (total, n) in other.stage_ms.items():
+            sums = self.stage_ms.setdefault(stage, [0.0, 0])
+            sums[0] += total
+            sums[1] += n
+        self.latency.absorb(other.latency)
+        self.frames += other.frames
+        self.dropped += other.dropped
+        self.fitted += other.fitted
+        self.input_damage = self.input_damage or other.input_damage
+        self.device = other.device if self.device == "?" else self.device
+        self.interrupted = self.interrupted or other.interrupted
+        starts = [t for t in (self.started, other.started) if t is not None]  # (one clock for every process)
+        ends = [t for t in (self.finished, other.finished) if t is not None]
+        self.started, self.finished = min(starts, default=None), max(ends, default=None)
+        self.notes += other.notes
+        self.streams = sorted([*self.streams, *other.streams], key=lambda row: row.index)
+        self.remote += other.remote
 
     @property
     def wall_s(self) -> float:

@@ -150,6 +150,7 @@ def apply(command, opts: Iterable[Opt]):
 MAX_FRAMES = 10**9
 MAX_REQUESTS = 64  # --nireq, --nstreams: each request holds its own input and output tensors
 MAX_THREADS = 1024
+MAX_WORKERS = 256  # --workers: a process each, with its own models in memory
 MAX_INPUT_SIZE = 4096  # a network input of 4096x4096 takes about 1.5 GB for the largest detectors here
 
 
@@ -207,6 +208,12 @@ PIPELINE: tuple[Opt, ...] = (
     Opt("nstreams", ("--nstreams",), f"Device streams, 1 to {MAX_REQUESTS} (default: from the hint).",
         callback=_streams, metavar="N|AUTO"),
     Opt("nthreads", ("--nthreads",), "CPU inference threads.", type=click.IntRange(1, MAX_THREADS), metavar="N"),
+    Opt("cpus", ("--cpus",), "Run on these cores only, e.g. 0-7 or 0,2,4-6 [default: the cores the process was "
+        "started on (taskset, a container)]. A process that does not use the whole machine never pins its "
+        "threads to cores, so processes side by side each keep their own.", metavar="LIST"),
+    Opt("workers", ("--workers",), "Run the streams (-i given several times) in N processes, each on its share "
+        "of the cores, with the outputs one process writes.", default=1, type=click.IntRange(1, MAX_WORKERS),
+        metavar="N", show_default=True),
     Opt("cache_dir", ("--cache-dir",), "OpenVINO compiled-model cache folder.", type=click.Path(file_okay=False)),
     Opt("infer_precision", ("--infer-precision",), "Inference precision hint; auto: the device's choice (bf16 on "
         "CPUs that have it). f32 gives the same numbers on every CPU.", default="auto",

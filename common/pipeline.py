@@ -11,7 +11,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 
@@ -23,6 +23,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeRe
 from .attributes import AttributeModel
 from .capture import Frame, InputSpec
 from .console import console, warn
+from .cpus import restrict
 from .draw import Style, draw_status, status_rect
 from .errors import DemoError
 from .family import Family, RunContext
@@ -141,10 +142,11 @@ class Pipeline:
     model's requests and every stage's: one sequence in, each stream's frames out in its own order."""
 
     def __init__(self, family: Family, opts: Options, stop: StopRequest | None = None,
-                 sources: list[InputSpec] | None = None):
+                 sources: list[InputSpec] | None = None, mine: Collection[int] | None = None):
         self.family, self.opts = family, opts
         self.stop = stop  # None: nothing asks this pipeline to stop (the Python API)
         self.inputs = sources  # -i as resolved before set-up (None: resolved here)
+        self.mine = mine  # the streams this process runs, by number (None: all; --workers: its share)
         self.metrics = Metrics()
         self.streams: list[Stream] = []
 
@@ -152,7 +154,7 @@ class Pipeline:
     def setup(self) -> None:
         check_device(self.opts.device)
         offline = bool(self.opts.get("offline"))
-        self.streams = open_streams(self.inputs or resolve_inputs(self.opts.input, offline), offline)
+        self.streams = open_streams(self.inputs or resolve_inputs(self.opts.input, offline), offline, self.mine)
         opened = [s.source for s in self.streams if s.source is not None]
         self.source = opened[0]  # the first stream that opened
         fps = tuple((s.source or self.source).fps for s in self.streams)
@@ -182,7 +184,7 @@ class Pipeline:
         else:
             shape = "one size" if self.frame_size else "various sizes: one model for any size"
             head += f" | {len(self.streams)} streams ({shape})"
-            for stream in self.streams:
+            for stream in (s for s in self.streams if not s.elsewhere):
                 what = self._describe(stream.source) if stream.source else f"{stream.name}: {stream.error}"
                 head += f"\n  stream {stream.index}: {what}"
         return head + (f"\nnote: {note}" if note else "")  # what the user asked for is not there: said, not alarmed
@@ -384,11 +386,12 @@ class Runner:
     """The command line's consumer of a pipeline: draws, writes, shows, prints, and sums up. With several
     streams: a file per stream where the name has {stream}, a mosaic in the window, a summary row per stream."""
 
-    def __init__(self, family: Family, opts: Options, sources: list[InputSpec] | None = None):
+    def __init__(self, family: Family, opts: Options, sources: list[InputSpec] | None = None,
+                 mine: Collection[int] | None = None):
         self.opts = opts
         self.stop = STOP
         self.sources = sources or resolve_inputs(opts.input, offline=bool(opts.get("offline")))
-        self.pipeline = Pipeline(family, opts, self.stop, self.sources)
+        self.pipeline = Pipeline(family, opts, self.stop, self.sources, mine)
         self.metrics = self.pipeline.metrics
         self.stream_metrics = [Metrics() for _ in self.sources]
         self.show = not opts.no_show and display_available()
@@ -404,9 +407,8 @@ class Runner:
         """Set up, emit every frame, finish the outputs. Ctrl+C or SIGTERM during set-up ends the run at once
         (nothing is written yet); during the frames it stops the loop between two frames, and every output is
         finished and moved into place as on any other ending."""
-        opts, count = self.opts, len(self.sources)
-        self.videos = per_stream(opts.output, count, lambda path: VideoOutput(path, 30.0, warn=warn))
-        self.jsons = per_stream(opts.json, count, JsonLines)
+        opts = self.opts
+        self._open_writers()
         self.live = LiveView(opts.serve) if opts.get("serve") else None
         pipeline = self.pipeline
         frames = iter(pipeline)
@@ -449,6 +451,12 @@ class Runner:
         if error is not None or problems:
             raise error or problems[0]
         return EXIT_INTERRUPTED if self.stop.requested else exit_code
+
+    def _open_writers(self) -> None:
+        """The video and JSON lines writers of each stream this process runs."""
+        opts, count, mine = self.opts, len(self.sources), self.pipeline.mine
+        self.videos = per_stream(opts.output, count, lambda path: VideoOutput(path, 30.0, warn=warn), mine)
+        self.jsons = per_stream(opts.json, count, JsonLines, mine)
 
     def _emit(self, item: Decoded, progress) -> bool:
         """Draw, write and show one frame. Returns True when the user asked to quit."""
@@ -558,19 +566,27 @@ class Runner:
                 self.metrics.fitted += video.fitted
                 warn(f"{video.fitted} frame(s) of another size were fitted into the video's "
                      f"{video.size[0]}x{video.size[1]} (letterboxed)")
-        self.metrics.streams = [self._stream_row(stream) for stream in self.pipeline.streams]
-        self.metrics.print_summary(console)
-        if self.opts.metrics_json:
-            try:
-                write_json_file(self.opts.metrics_json, self.metrics.summary(), "metrics file")
-            except DemoError as e:
-                problems.append(e)
-        return problems
+        self.metrics.streams = [self._stream_row(s) for s in self.pipeline.streams if not s.elsewhere]
+        return problems + self._report()
+
+    def _report(self) -> list[DemoError]:
+        return report(self.metrics, self.opts)
 
     def _stream_row(self, stream: Stream) -> StreamFigures:
         return StreamFigures(stream.index, stream.name, self.stream_metrics[stream.index],
                              stream.reader.dropped if stream.reader else 0, stream.damage,
                              None if stream.failure is None else str(stream.failure))
+
+
+def report(metrics: Metrics, opts: Options) -> list[DemoError]:
+    """The summary printed, and written to --metrics-json; returns what could not be written."""
+    metrics.print_summary(console)
+    if opts.metrics_json:
+        try:
+            write_json_file(opts.metrics_json, metrics.summary(), "metrics file")
+        except DemoError as e:
+            return [e]
+    return []
 
 
 def _detach_stdout() -> None:
@@ -583,7 +599,12 @@ def run(family: Family | type[Family], opts: Options) -> int:
     """The command line's run: -i resolved and every output claimed (refused when it is an input or another
     output, locked against other runs) before the family is built from its class (models resolved, perhaps
     downloaded) and set up; the claims are released when the run ends, however it ends."""
+    restrict(opts.get("cpus"))  # before anything compiles: OpenVINO sizes its threads to these cores
     sources = resolve_inputs(opts.input, offline=bool(opts.get("offline")))
+    if opts.get("workers", 1) > 1:
+        from .workers import run_workers  # (built on the Runner below)
+
+        return run_workers(family, opts, sources)
     with RunOutputs(opts, sources, warn).claimed_for_run():
         if isinstance(family, type):
             family = family.create(opts)

@@ -12,7 +12,7 @@ Files a run writes per stream name it with `{stream}` (out_{stream}.mp4 -> out_0
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -79,6 +79,7 @@ class Stream:
     error: DemoError | None = None  # why it could not be opened
     tracking: Tracking | None = None  # --track: ids, lines, zones and MOT file of its own
     last: Result | None = None  # its latest result of a frame the main model saw (--infer-every)
+    elsewhere: bool = False  # run by another process of the command (--workers): not opened here
 
     @property
     def name(self) -> str:
@@ -96,18 +97,23 @@ class Stream:
         return self.reader.damage if self.reader is not None else None
 
 
-def open_streams(specs: Sequence[InputSpec], offline: bool = False) -> list[Stream]:
-    """Open every input. One input that cannot be opened is the run's error, as always; among several, it is
-    that stream's failure (reported at the end) unless none opens."""
+def open_streams(specs: Sequence[InputSpec], offline: bool = False,
+                 mine: Collection[int] | None = None) -> list[Stream]:
+    """Open every input (of those in `mine`, when this process runs only some of them: the others are kept,
+    unopened, under their numbers). One input that cannot be opened is the run's error, as always; among
+    several, it is that stream's failure (reported at the end) unless none opens."""
     streams = []
     for index, spec in enumerate(specs):
+        if mine is not None and index not in mine:
+            streams.append(Stream(index, spec, elsewhere=True))
+            continue
         try:
             streams.append(Stream(index, spec, open_source(spec, offline)))
         except DemoError as e:
             if len(specs) == 1:
                 raise
             streams.append(Stream(index, spec, error=e))
-    if all(s.source is None for s in streams):
+    if all(s.source is None for s in streams if not s.elsewhere):
         raise failures_error(streams, "none of them could be opened")
     return streams
 
@@ -174,12 +180,16 @@ class Readers:
         return None
 
 
-def per_stream(path: str | None, count: int, make) -> list:
+def per_stream(path: str | None, count: int, make, mine: Collection[int] | None = None) -> list:
     """The writers of one output option, by stream: one per stream when its name has {stream}, else one that
-    every stream writes to (JSON lines: each record names its stream); None for each without the option."""
-    if not path:
+    every stream writes to (JSON lines: each record names its stream); None for each without the option, and
+    for the streams another process runs (those not in `mine`)."""
+    ours = range(count) if mine is None else [index for index in range(count) if index in mine]
+    if not path or not ours:
         return [None] * count
     if STREAM_FIELD in path:
-        return [make(stream_path(path, index)) for index in range(count)]
-    shared = make(path)
-    return [shared] * count
+        writers = {index: make(stream_path(path, index)) for index in ours}
+    else:
+        shared = make(path)
+        writers = dict.fromkeys(ours, shared)
+    return [writers.get(index) for index in range(count)]

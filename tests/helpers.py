@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -17,6 +19,24 @@ def run_ovdemo(*args, env: dict | None = None, timeout: float = 300, cwd: Path |
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "ovdemo", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, env=full_env, cwd=cwd)
+
+
+def interrupt_when_ready(args, ready, env: dict | None = None, timeout: float = 120) -> tuple[int, str]:
+    """Start `python -m ovdemo ARGS`, send it SIGINT (Ctrl+C) once `ready()` says so (or after `timeout`
+    seconds); returns its exit code and standard error once it has ended."""
+    cmd = [sys.executable, "-m", "ovdemo", *map(str, args)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, stderr
 
 
 def shared_env(models_dir: Path, videos_dir: Path | None = None) -> dict[str, str]:

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from helpers import iou, one_line_error, read_jsonl, read_video, run_ovdemo, shared_env
+from helpers import interrupt_when_ready, iou, one_line_error, read_jsonl, read_video, run_ovdemo, shared_env
 from test_action_clip import build_clip_model, expected_windows, make_frame, red_levels
 
 N = 12  # frames read from each stream
@@ -236,28 +234,29 @@ def test_the_mosaic_puts_each_stream_in_its_tile(videos_dir):
     assert not canvas[th:, tw:].any()  # the fourth tile waits for a fourth stream
 
 
-def test_ctrl_c_ends_every_stream_with_its_video_playable(videos_dir, models_dir, tmp_path):
+@pytest.mark.parametrize("flags", [(), ("--workers", "2")], ids=["one process", "two workers"])
+def test_ctrl_c_ends_every_stream_with_its_video_playable(flags, videos_dir, models_dir, tmp_path):
+    if flags and len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("two workers need two cores")
     records = tmp_path / "all.jsonl"
-    cmd = [sys.executable, "-m", "ovdemo", "detect", "-m", DETECTOR, "--no-show", "--loop",
-           "-i", videos_dir / "preview-people-detection.gif", "-i", videos_dir / "preview-store-aisle-detection.gif",
-           "--output", tmp_path / "out_{stream}.mp4", "--json", records]
-    proc = subprocess.Popen(list(map(str, cmd)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **shared_env(models_dir, videos_dir)})
-    try:
-        deadline = time.monotonic() + 120
-        while written_lines(records) < 10 and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.2)
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, stderr
+    code, stderr = interrupt_when_ready(
+        ["detect", "-m", DETECTOR, "--no-show", "--loop", "-i", videos_dir / "preview-people-detection.gif",
+         "-i", videos_dir / "preview-store-aisle-detection.gif", "--output", tmp_path / "out_{stream}.mp4",
+         "--json", records, *flags], lambda: min(map(len, by_stream(records_so_far(records), 2))) >= 5,
+        shared_env(models_dir, videos_dir), timeout=180)
+    assert code == 130, stderr
     assert "Traceback" not in stderr
     streams = by_stream(read_jsonl(records), 2)
     for s, mine in enumerate(streams):
         assert mine and [r["frame"] for r in mine] == list(range(len(mine)))
         assert len(read_video(tmp_path / f"out_{s}.mp4")) == len(mine), s  # finished: every frame written plays
+    assert not list(tmp_path.glob("*partial*"))
+
+
+def records_so_far(path: Path) -> list[dict]:
+    """The whole lines written so far (in the file aside while the run goes on)."""
+    written = [p for p in (path, *path.parent.glob(f"{path.stem}.partial-*{path.suffix}")) if p.is_file()]
+    return [json.loads(ln) for p in written for ln in p.read_text().splitlines()[:-1]]  # (the last may be half)
 
 
 def written_lines(path: Path) -> int:
