@@ -13,6 +13,7 @@ from .catalog import FALLBACK_PRECISIONS, cached_or_download, choose_precision
 from .catalog import models as catalog_models
 from .convert import converted_spec, ensure_converted
 from .errors import DemoError
+from .inference import read_model
 from .remote_ref import DEFAULT_REMOTE_TIMEOUT, RemoteModelRef, is_remote, parse_ref
 from .specs import ModelSpec, find_spec, spec_for_path
 
@@ -123,11 +124,16 @@ def spec_of(name: str, path: Path, spec: ModelSpec | None = None) -> ModelSpec |
     return spec
 
 
-def resolve_main(opts, family: str) -> ResolvedModel:
-    """A family's main model (-m): a YOLO head named by --arch brings Ultralytics' preprocessing, and an
-    Ultralytics model of another task is refused naming the command that runs it."""
+def resolve_main(opts, family: str, decoders=None) -> ResolvedModel:
+    """A family's main model (-m): a YOLO head named by --arch, or found by its outputs among the family's
+    `decoders` in a file ovdemo knows nothing else of, brings Ultralytics' preprocessing; an Ultralytics model
+    of another task is refused naming the command that runs it."""
     resolved = resolve_from_options(opts.model, opts)
-    spec = ultralytics.with_arch(resolved.spec, opts.get("arch"), family)
+    arch = opts.get("arch")
+    if not arch and decoders and resolved.spec.family is None and resolved.path is not None:
+        graph = read_model(resolved.path)
+        arch = next((name for name, d in decoders.items() if d.fits(graph)), None)
+    spec = ultralytics.with_arch(resolved.spec, arch, family)
     ultralytics.family_check(spec, family, resolved.name)
     return replace(resolved, spec=spec)
 

@@ -101,7 +101,7 @@ class DetectFamily(Family):
         if reid_ref and not opts.get("track"):
             raise DemoError("--reid-model gives the tracker appearance", "add --track")
         reid = resolve_from_options(reid_ref, opts) if reid_ref else None
-        return cls(resolve_main(opts, cls.name), opts, reid)
+        return cls(resolve_main(opts, cls.name, DECODERS), opts, reid)
 
     def start(self, ctx: RunContext) -> None:
         if self.reid is not None:

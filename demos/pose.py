@@ -182,7 +182,7 @@ class PoseFamily(Family):
     @classmethod
     def create(cls, opts) -> PoseFamily:
         """The pose model's kind decides the mode and the flags that apply: both checked before any output."""
-        resolved = with_original_normalisation(resolve_main(opts, cls.name))
+        resolved = with_original_normalisation(resolve_main(opts, cls.name, DECODERS))
         ov_model = read_model(resolved.source)
         spec = resolved.spec
         decoder_cls = choose_decoder(DECODERS, ov_model, spec, opts.get("arch"), cls.name)

@@ -100,7 +100,7 @@ class SegmentFamily(Family):
 
     @classmethod
     def create(cls, opts) -> SegmentFamily:
-        resolved = resolve_main(opts, cls.name)
+        resolved = resolve_main(opts, cls.name, DECODERS)
         spec = resolved.spec
         if spec.family not in (None, cls.name) and not opts.get("arch"):
             # a detector's [1,1,N,7] output would otherwise pass for a tiny class map

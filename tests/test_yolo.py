@@ -23,6 +23,7 @@ from synthetic_yolo import (
     to_input,
 )
 
+import ovdemo
 from ovdemo.common.inference import InferenceConfig, compile_model, embed_preprocessing
 from ovdemo.common.ultralytics import parse_metadata, yolo_spec
 
@@ -97,6 +98,30 @@ def test_plain_file_needs_arch_and_labels(tmp_path, frame):
     objects = run_json("detect", export / "yolo11n.xml", frame, "--arch", "yolov8", "--labels", labels)["objects"]
     assert [o["label"] for o in objects] == ["bike"]
     assert objects[0]["bbox"] == pytest.approx([200, 100, 300, 350], abs=BOX_TOL)
+
+
+def test_plain_file_read_by_its_outputs(tmp_path, frame):
+    """No metadata and no --arch: the outputs say YOLOv8, and `models info` says what ovdemo took it for."""
+    export = detect_export(tmp_path, [([200, 100, 300, 350], 1, 0.8)], metadata=False)
+    objects = run_json("detect", export / "yolo11n.xml", frame)["objects"]
+    assert [o["label"] for o in objects] == ["#1"] and objects[0]["bbox"] == pytest.approx([200, 100, 300, 350],
+                                                                                           abs=BOX_TOL)
+    info = run_ovdemo("models", "info", export / "yolo11n.xml")
+    assert info.returncode == 0, info.stderr
+    assert "runs in:    ovdemo detect" in info.stdout and "decoder:    yolov8" in info.stdout
+    assert "letterboxed, centred on grey 114" in info.stdout and "RGB, 0-1" in info.stdout
+
+
+def test_load_finds_the_family_from_the_task(tmp_path):
+    """`ovdemo.load(FOLDER)`: metadata.yaml's task picks the family; keypoints come back from Python too."""
+    points = np.array([[300 + 5 * j, 80 + 15 * j] for j in range(17)], np.float64)
+    kp = np.concatenate([to_input(points), np.full((17, 1), 0.9)], axis=1)
+    out = anchor_rows(56, {5000: box_row([280, 60, 400, 350]) + [0.8] + kp.ravel().tolist()})
+    export = save_export(tmp_path, "yolo11n-pose", "pose", {"output0": out}, names={0: "person"})
+    predictor = ovdemo.load(str(export))
+    assert predictor.name == "pose"
+    result = predictor(np.zeros((FRAME[1], FRAME[0], 3), np.uint8))
+    assert result.objects.data["keypoints"][0, 0, :2] == pytest.approx([300, 80], abs=1)
 
 
 def test_end_to_end_head(tmp_path, frame):

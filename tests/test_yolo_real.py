@@ -26,8 +26,8 @@ MEMBER = "fall_detection/models/best_fp16.onnx"
 VIDEO = "one-by-one-person-detection.mp4"
 UPRIGHT = (100, 125, 150, 175, 250, 275)  # frames where the walker walks upright through the room
 THRESHOLD, IOU, SIZE = 0.25, 0.7, 640  # Ultralytics' predict defaults, the model's input
-# OpenVINO's bilinear resize (inside ovdemo's model) and OpenCV's round apart: boxes move by under a pixel (0.4 measured), scores
-# by under a hundredth; a wrong colour order, scale, or a letterbox off-centre moves them far more
+# OpenVINO's bilinear resize (inside ovdemo's model) and OpenCV's round apart: boxes move by under a pixel (0.4
+# measured), scores by under a hundredth; a wrong colour order, scale, or a letterbox off-centre moves them far more
 F32_TOLERANCE, SCORE_TOLERANCE = 1.0, 0.01
 
 
