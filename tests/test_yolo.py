@@ -5,11 +5,20 @@ Ultralytics' own (OpenCV resize, grey 114 border); and the metadata.yaml reader.
 
 from __future__ import annotations
 
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
 import cv2
 import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
 import pytest
+from conftest import model_path
 from helpers import one_line_error, read_jsonl, run_ovdemo
 from synthetic_yolo import (
     FRAME,
@@ -237,3 +246,46 @@ def test_track_and_count_a_yolo_folder(tmp_path):
     assert len(ids) == 1 and [e["type"] for e in events] == ["line_cross"], (ids, events)
     line = records[-1]["counts"]["lines"][0]
     assert sum(line["in"].values()) + sum(line["out"].values()) == 1, line
+
+
+def test_classify_option_on_yolo_cars(tmp_path, frame, models_dir):
+    """`--classify`: a vehicle-attribute model runs on a YOLO detector's "car" (a COCO name from metadata.yaml)."""
+    model_path(models_dir, "vehicle-attributes-recognition-barrier-0039")
+    export = detect_export(tmp_path, [([400, 150, 600, 350], 2, 0.9), ([100, 100, 200, 380], 0, 0.8)])
+    objects = run_json("detect", export, frame, "--classify", "vehicle-attributes-recognition-barrier-0039",
+                       "--models-dir", models_dir, "--offline")["objects"]
+    by_label = {o["label"]: o for o in objects}
+    assert {"color", "type"} <= set(by_label["car"]["attributes"]), by_label
+    assert "attributes" not in by_label["person"]  # the model applies to vehicles only
+
+
+def test_serve_shows_yolo_detections(tmp_path, frame):
+    """`--serve` on a YOLO folder: the page's numbers count its objects, and the served frame has its box drawn."""
+    export = detect_export(tmp_path, [([200, 100, 300, 350], 3, 0.9)])
+    proc = subprocess.Popen([sys.executable, "-m", "ovdemo", "detect", "-m", str(export), "-i", str(frame), "--loop",
+                             "--serve", "127.0.0.1:0", "--no-show"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        url = None
+        for line in proc.stderr:
+            match = re.search(r"on (http://\S+/)", line)
+            if match:
+                url = match[1]
+                break
+        assert url, "no URL printed"
+        deadline = time.monotonic() + 60
+        while True:
+            with urllib.request.urlopen(url + "metrics.json", timeout=10) as answer:
+                metrics = json.load(answer)
+            if metrics.get("frames", 0) >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        with urllib.request.urlopen(url + "frame.jpg", timeout=10) as answer:
+            shown = cv2.imdecode(np.frombuffer(answer.read(), np.uint8), cv2.IMREAD_COLOR)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    assert metrics["frames"] >= 2 and metrics["model"] == "yolo11n", metrics
+    plain = cv2.imread(str(frame))
+    changed = np.abs(shown.astype(int) - plain.astype(int)).max(axis=2) > 60
+    assert changed[100:350, 198:203].mean() > 0.5  # the box's left edge is drawn where the box is
