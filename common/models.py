@@ -156,6 +156,7 @@ def resolve_model(ref: str, models_dir: Path | None = None, precision: str = "FP
         path = ultralytics.export_folder_model(path)
     if path.is_file() or looks_like_path(ref):
         if not path.is_file():
+            ultralytics.missing_export(path)
             raise DemoError(f"model file not found: {ref}", "check the path, or pass an Open Model Zoo name")
         if path.suffix.lower() not in MODEL_SUFFIXES:
             raise DemoError(

@@ -31,6 +31,7 @@ TASK_FAMILY = {"detect": "detect", "obb": "detect", "segment": "segment", "pose"
 TASK_DECODER = {"detect": "yolov8", "obb": "yolov8-obb", "segment": "yolov8", "pose": "yolov8"}
 YOLO_ARCHS = ("yolov8", "yolov8-obb", "yolov10", "yolov5")  # --arch values that mean a YOLO with its preprocessing
 THRESHOLD, IOU = 0.25, 0.7  # Ultralytics' predict defaults (conf, iou)
+EXPORT_SUFFIX = "_openvino_model"  # the folder `yolo export format=openvino` writes for NAME.pt: NAME_openvino_model
 EXPORT_HINT = ("export it with Ultralytics (`yolo export model={name}.pt format=openvino`) and pass the folder it "
                "writes: -m {name}_openvino_model/")
 YOLO_NAME = re.compile(r"yolo(v?\d+|11|12|26)[a-z]?(-(seg|pose|obb|cls))?", re.IGNORECASE)
@@ -194,6 +195,13 @@ def family_check(spec: ModelSpec, family: str, name: str) -> None:
     if spec.params.get("ultralytics") and spec.family not in runs_it:
         raise DemoError(f"{name} is an Ultralytics {spec.params['task']} model",
                             f"run it with `ovdemo {spec.family}`")
+
+
+def missing_export(path: Path) -> None:
+    """A `..._openvino_model` folder that is not there: how to make it."""
+    if path.name.endswith(EXPORT_SUFFIX):
+        stem = path.name.removesuffix(EXPORT_SUFFIX)
+        raise DemoError(f"Ultralytics export '{path}' not found", EXPORT_HINT.format(name=stem))
 
 
 def name_hint(name: str) -> str | None:

@@ -289,3 +289,9 @@ def test_serve_shows_yolo_detections(tmp_path, frame):
     plain = cv2.imread(str(frame))
     changed = np.abs(shown.astype(int) - plain.astype(int)).max(axis=2) > 60
     assert changed[100:350, 198:203].mean() > 0.5  # the box's left edge is drawn where the box is
+
+
+def test_missing_export_folder_says_how_to_make_it(frame):
+    result = run_ovdemo("detect", "-m", "yolo11n_openvino_model/", "-i", frame, "--no-show")
+    line = one_line_error(result)
+    assert "Ultralytics export" in line and "yolo export model=yolo11n.pt format=openvino" in line
