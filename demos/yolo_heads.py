@@ -106,12 +106,11 @@ def anchor_free(output: np.ndarray, classes: int, threshold: float, iou: float, 
                 rotated: bool = False) -> Found:
     """Rows [1, 4+classes+extra, anchors] to the detections above `threshold`, overlaps removed (per class, or
     across classes when `agnostic`): Ultralytics' non_max_suppression with its defaults."""
-    rows = output.reshape(output.shape[-2], output.shape[-1]).T  # (anchors, C): a view
-    scores = rows[:, 4:4 + classes]
-    best = scores.argmax(axis=1)
-    confidence = scores[np.arange(len(rows)), best]
-    keep = np.flatnonzero(confidence >= threshold)
-    rows, best, confidence = rows[keep], best[keep].astype(np.int32), confidence[keep].astype(np.float32)
+    columns = output.reshape(output.shape[-2], output.shape[-1])  # (C, anchors), as the model wrote it
+    keep = np.flatnonzero(columns[4:4 + classes].max(axis=0) >= threshold)  # along rows: memory order, fast
+    rows = columns[:, keep].T  # (kept, C): only the candidates are gathered
+    best = rows[:, 4:4 + classes].argmax(axis=1).astype(np.int32)
+    confidence = rows[np.arange(len(rows)), 4 + best].astype(np.float32)
     boxes = xywh_to_xyxy(rows[:, :4]).astype(np.float32)
     labels = np.zeros_like(best) if agnostic else best
     order = rotated_nms(rows[:, :4], rows[:, -1], confidence, labels, threshold, iou) if rotated else \
