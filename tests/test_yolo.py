@@ -66,18 +66,19 @@ def test_metadata_as_ultralytics_writes_it():
     assert spec.family == "pose" and spec.labels == ("person", "bicycle", "car", "yes") and spec.color == "RGB"
 
 
-def test_letterbox_is_ultralytics(tmp_path):
+@pytest.mark.parametrize("size, fixed", [(FRAME, True), ((300, 500), False), ((SIZE, SIZE), False)])
+def test_letterbox_is_ultralytics(size, fixed):
     """The model sees exactly what Ultralytics' LetterBox gives it: RGB, 0-1, resized to fit with OpenCV's
-    INTER_LINEAR, centred on grey 114."""
+    INTER_LINEAR (down or up), centred on grey 114; with the frame size fixed in the model or left dynamic."""
     images = ops.parameter([1, 3, SIZE, SIZE], np.float32, name="images")
     model = ov.Model([ops.result(ops.multiply(images, np.float32(1)))], [images], "echo")
-    rng = np.random.default_rng(1)
-    frame = cv2.GaussianBlur(rng.integers(0, 256, (FRAME[1], FRAME[0], 3), np.uint8), (5, 5), 0)
+    frame = cv2.GaussianBlur(np.random.default_rng(1).integers(0, 256, (size[1], size[0], 3), np.uint8), (5, 5), 0)
     spec = yolo_spec("echo", {"task": "detect"})
-    compiled = compile_model(embed_preprocessing(model, spec, FRAME), InferenceConfig(precision="f32"))
+    compiled = compile_model(embed_preprocessing(model, spec, size if fixed else None),
+                             InferenceConfig(precision="f32"))
     seen = compiled(frame[None])[0][0].transpose(1, 2, 0)
-    scale = min(SIZE / FRAME[0], SIZE / FRAME[1])
-    w, h = round(FRAME[0] * scale), round(FRAME[1] * scale)
+    scale = min(SIZE / size[0], SIZE / size[1])
+    w, h = round(size[0] * scale), round(size[1] * scale)
     top, left = round((SIZE - h) / 2 - 0.1), round((SIZE - w) / 2 - 0.1)
     resized = cv2.resize(frame, (w, h), interpolation=cv2.INTER_LINEAR)
     expected = cv2.copyMakeBorder(resized, top, SIZE - h - top, left, SIZE - w - left, cv2.BORDER_CONSTANT,
