@@ -34,7 +34,7 @@ THRESHOLD, IOU = 0.25, 0.7  # Ultralytics' predict defaults (conf, iou)
 EXPORT_SUFFIX = "_openvino_model"  # the folder `yolo export format=openvino` writes for NAME.pt: NAME_openvino_model
 EXPORT_HINT = ("export it with Ultralytics (`yolo export model={name}.pt format=openvino`) and pass the folder it "
                "writes: -m {name}_openvino_model/")
-YOLO_NAME = re.compile(r"yolo(v?\d+|11|12|26)[a-z]?(-(seg|pose|obb|cls))?", re.IGNORECASE)
+YOLO_NAME = re.compile(r"yolo(v?\d+)[a-z]?(-(seg|pose|obb|cls))?", re.IGNORECASE)  # yolov8n, yolo11s-seg, ...
 
 
 # --- metadata.yaml: the block-style subset PyYAML's safe_dump writes
