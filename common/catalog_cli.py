@@ -122,7 +122,14 @@ def list_models(task, demo, downloaded, names_only, models_dir):
 @click.argument("name")
 @_MODELS_DIR
 def info(name, models_dir):
-    """Task, framework and what running it takes, inputs, files and sizes, license, demos and local copies."""
+    """Task, framework and what running it takes, inputs, files and sizes, license, demos and local copies; for a
+    model file or an export folder, what ovdemo takes it for."""
+    if Path(name).expanduser().exists():
+        from ovdemo.demos.model_info import describe  # late: the families import this module's package
+
+        for key, value in describe(name):
+            _line(key, value)
+        return
     model = catalog.get_model(name)
     public = "an Open Model Zoo public model (its authors' original, which ovdemo converts to IR)"
     click.echo(f"{model.name}: {model.description or public}")

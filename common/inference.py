@@ -20,7 +20,7 @@ from openvino.preprocess import ColorFormat, PrePostProcessor, ResizeAlgorithm
 
 from .cpus import pinning
 from .errors import DemoError
-from .letterbox import LETTERBOX, pad_to_aspect
+from .letterbox import CENTRED, LETTERBOX, letterbox_centred, pad_to_aspect
 from .specs import ModelSpec
 
 if TYPE_CHECKING:
@@ -149,9 +149,11 @@ def add_preprocessing(model: ov.Model, spec: ModelSpec | None, index: int, layou
     elif spec and spec.color.upper() == "RGB":
         steps.convert_color(ColorFormat.RGB)
     if resize:
+        h, w = (shape[2], shape[3]) if layout == "NCHW" else (shape[1], shape[2])
         if spec and spec.resize == LETTERBOX:
-            h, w = (shape[2], shape[3]) if layout == "NCHW" else (shape[1], shape[2])
             steps.custom(pad_to_aspect((w.get_length(), h.get_length())))
+        elif spec and spec.resize == CENTRED:
+            steps.custom(letterbox_centred((w.get_length(), h.get_length())))
         steps.resize(ResizeAlgorithm.RESIZE_LINEAR)
     if spec and spec.mean:
         steps.mean(list(spec.mean))

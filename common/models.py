@@ -8,10 +8,12 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from . import ultralytics
 from .catalog import FALLBACK_PRECISIONS, cached_or_download, choose_precision
 from .catalog import models as catalog_models
 from .convert import converted_spec, ensure_converted
 from .errors import DemoError
+from .inference import read_model
 from .remote_ref import DEFAULT_REMOTE_TIMEOUT, RemoteModelRef, is_remote, parse_ref
 from .specs import ModelSpec, find_spec, spec_for_path
 
@@ -122,6 +124,20 @@ def spec_of(name: str, path: Path, spec: ModelSpec | None = None) -> ModelSpec |
     return spec
 
 
+def resolve_main(opts, family: str, decoders=None) -> ResolvedModel:
+    """A family's main model (-m): a YOLO head named by --arch, or found by its outputs among the family's
+    `decoders` in a file ovdemo knows nothing else of, brings Ultralytics' preprocessing; an Ultralytics model
+    of another task is refused naming the command that runs it."""
+    resolved = resolve_from_options(opts.model, opts)
+    arch = opts.get("arch")
+    if not arch and decoders and resolved.spec.family is None and resolved.path is not None:
+        graph = read_model(resolved.path)
+        arch = next((name for name, d in decoders.items() if d.fits(graph)), None)
+    spec = ultralytics.with_arch(resolved.spec, arch, family)
+    ultralytics.family_check(spec, family, resolved.name)
+    return replace(resolved, spec=spec)
+
+
 def resolve_from_options(ref: str, opts) -> ResolvedModel:
     """`-m` as the shared options ask: models folder, precision, offline, the model server's timeout."""
     return resolve_model(ref, models_dir_from_env(opts.models_dir), opts.precision, offline=opts.offline,
@@ -136,14 +152,17 @@ def resolve_model(ref: str, models_dir: Path | None = None, precision: str = "FP
         remote = parse_ref(ref, remote_timeout)
         return ResolvedModel(None, remote.model, find_spec(remote.model), remote=remote)
     path = Path(ref).expanduser()
+    if path.is_dir():  # a `yolo export format=openvino` folder
+        path = ultralytics.export_folder_model(path)
     if path.is_file() or looks_like_path(ref):
         if not path.is_file():
+            ultralytics.missing_export(path)
             raise DemoError(f"model file not found: {ref}", "check the path, or pass an Open Model Zoo name")
         if path.suffix.lower() not in MODEL_SUFFIXES:
             raise DemoError(
                 f"'{ref}' is not a model file", f"expected one of {', '.join(MODEL_SUFFIXES)}"
             )
-        spec = spec_for_path(path)
+        spec = spec_for_path(path) or ultralytics.spec_for_file(path)
         name = spec.name if spec else path.stem
         return ResolvedModel(path, name, spec_of(name, path, spec))
 
@@ -158,6 +177,9 @@ def resolve_model(ref: str, models_dir: Path | None = None, precision: str = "FP
     if resolved is None and entry is not None and entry.public and not entry.stages:
         xml = ensure_converted(entry, choose_precision(entry, precision), offline, searched)
         resolved = ResolvedModel(xml, ref, spec_of(ref, xml))
+    hint = ultralytics.name_hint(ref)
+    if resolved is None and hint and entry is None:  # Ultralytics' models are not Open Model Zoo's
+        raise DemoError(f"'{ref}' is an Ultralytics model, not one of Open Model Zoo's", hint)
     if resolved is None:  # then the download cache, then a download
         resolved = ResolvedModel(cached_or_download(ref, precision, offline, searched), ref, find_spec(ref))
     return replace(resolved, asked=precision)

@@ -3,14 +3,18 @@ with the one tracker (`--track`, appearance from `--reid-model`), counting lines
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import cv2
 import numpy as np
 import openvino as ov
 
 from ovdemo.common.capture import Frame
+from ovdemo.common.draw import Style, draw_objects, object_color
 from ovdemo.common.errors import DemoError
 from ovdemo.common.family import Family, RunContext
 from ovdemo.common.inference import ModelOutputs, describe_ports
-from ovdemo.common.models import ResolvedModel, resolve_from_options
+from ovdemo.common.models import ResolvedModel, resolve_from_options, resolve_main
 from ovdemo.common.options import (
     CLASSES,
     CLASSIFY,
@@ -20,6 +24,7 @@ from ovdemo.common.options import (
     THRESHOLD,
     TRACKING,
     Alias,
+    Opt,
     arch_opt,
     parse_classes,
     reid_model_opt,
@@ -30,6 +35,8 @@ from ovdemo.common.stages import ObjectStage, Stage
 
 from .detector import DECODERS, Detector
 
+AGNOSTIC_NMS = Opt("agnostic_nms", ("--agnostic-nms",), "YOLO heads: remove overlapping boxes across classes, not "
+                   "only within each class.", default=False, is_flag=True)
 EMBEDDING_NAMES = ("reid_embedding", "descriptor")
 DEFAULT_REID_THRESHOLD = 0.25  # cosine distance; a re-id model's spec may say otherwise (`reid_threshold`)
 
@@ -72,7 +79,7 @@ class DetectFamily(Family):
     )
     default_reid: str | None = None
     own_options = (
-        THRESHOLD, LABELS, CLASSES, arch_opt(DECODERS), *DRAWING, CLASSIFY, *TRACKING,
+        THRESHOLD, LABELS, CLASSES, arch_opt(DECODERS), AGNOSTIC_NMS, *DRAWING, CLASSIFY, *TRACKING,
         reid_model_opt(None, "Re-identification model: appearance embeddings for --track (e.g. "
                              "person-reidentification-retail-0277)."),
         REID_THRESHOLD,
@@ -94,7 +101,7 @@ class DetectFamily(Family):
         if reid_ref and not opts.get("track"):
             raise DemoError("--reid-model gives the tracker appearance", "add --track")
         reid = resolve_from_options(reid_ref, opts) if reid_ref else None
-        return cls(resolve_from_options(opts.model, opts), opts, reid)
+        return cls(resolve_main(opts, cls.name, DECODERS), opts, reid)
 
     def start(self, ctx: RunContext) -> None:
         if self.reid is not None:
@@ -109,7 +116,7 @@ class DetectFamily(Family):
         self.detector = Detector(model, self.model, threshold=self.opts.get("threshold"),
                                  labels=load_labels(self.opts.labels) if self.opts.get("labels") else None,
                                  classes=parse_classes(self.opts.get("classes")), arch=self.opts.get("arch"),
-                                 family=self.name)
+                                 family=self.name, agnostic=bool(self.opts.get("agnostic_nms")))
 
     def object_names(self) -> tuple[str, ...] | None:
         return self.detector.names
@@ -120,6 +127,17 @@ class DetectFamily(Family):
         if self.reid_stage is not None:  # filled by the reid stage; a frame without people has no embedding
             objects.data["embedding"] = np.zeros((len(objects), 0), np.float32)
         return Result(objects)
+
+    def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
+        """Boxes, or an oriented detector's rotated boxes (data["quad"]) with the captions."""
+        objects = result.objects
+        if "quad" not in objects.data:
+            draw_objects(image, objects, style)
+            return
+        for i, quad in enumerate(objects.data["quad"]):
+            cv2.polylines(image, [np.round(quad).astype(np.int32)], True, object_color(objects, i), style.thickness,
+                          cv2.LINE_AA)
+        draw_objects(image, objects, replace(style, boxes=False))
 
     def finish(self) -> None:
         if self.reid_stage is not None:

@@ -8,7 +8,7 @@ has), then `decode` turns one request's outputs into `Detections` in frame pixel
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import numpy as np
@@ -22,18 +22,22 @@ from ovdemo.common.models import ResolvedModel
 from ovdemo.common.results import Detections, clip_boxes, nms
 from ovdemo.common.scores import sigmoid
 
+from . import yolo_heads
+
 
 def in_frame(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, frame_size: tuple[int, int],
              names: tuple[str, ...] | None, seen_size: tuple[int, int] | None = None,
-             landmarks: np.ndarray | None = None) -> Detections:
+             landmarks: np.ndarray | None = None, data: dict | None = None) -> Detections:
     """Boxes normalised to [0, 1] of what the model saw (the frame, or the frame letterboxed to `seen_size`) as
     Detections in frame pixels: clipped to the frame, and without the boxes that collapse to nothing there.
-    Normalised `landmarks` (N, K, 2) come along as data["landmarks"] in frame pixels."""
+    Normalised `landmarks` (N, K, 2) come along as data["landmarks"] in frame pixels; `data` (already in frame
+    pixels) as it is."""
     w, h = frame_size
     sw, sh = seen_size or frame_size
     pixels = clip_boxes(np.asarray(boxes, np.float32).reshape(-1, 4) * np.array([sw, sh, sw, sh], np.float32), w, h)
-    data = {} if landmarks is None else {"landmarks": np.asarray(landmarks, np.float32) * np.array([sw, sh],
-                                                                                                    np.float32)}
+    data = dict(data or {})
+    if landmarks is not None:
+        data["landmarks"] = np.asarray(landmarks, np.float32) * np.array([sw, sh], np.float32)
     found = Detections(pixels, scores, class_ids, data=data, names=names)
     sizes = found.xyxy[:, 2:] - found.xyxy[:, :2]
     return found[(sizes > 1).all(axis=1)] if len(found) else found
@@ -360,8 +364,114 @@ class RetinaFaceDecoder(DetectionDecoder):
                         self.seen_size(frame_size), landmarks[keep])
 
 
+class UltralyticsDecoder(DetectionDecoder):
+    """An Ultralytics YOLO detection head (yolo_heads.py); the input is the frame letterboxed, centred."""
+
+    def bind(self, model: ov.Model) -> None:
+        self.port = self.find(model)
+        if self.port is None:
+            raise self.mismatch(model.outputs)
+        self.key = port_key(self.port)
+        self.size = yolo_heads.input_size_of(model)
+        self.agnostic = bool(self.spec.params.get("agnostic_nms"))
+
+    @classmethod
+    def find(cls, model: ov.Model):
+        return yolo_heads.anchor_free_port(model)
+
+    def found(self, output: np.ndarray) -> yolo_heads.Found:
+        raise NotImplementedError
+
+    def extras(self, found: yolo_heads.Found, letterbox: yolo_heads.Letterbox) -> dict:
+        return {}
+
+    def decode(self, outputs: ModelOutputs, frame_size: tuple[int, int]) -> Detections:
+        found = self.found(outputs.get(self.key))
+        letterbox = yolo_heads.Letterbox.of(frame_size, self.size)
+        w, h = frame_size
+        return in_frame(letterbox.boxes(found.boxes) / np.array([w, h, w, h], np.float32), found.scores,
+                        found.class_ids, frame_size, self.setup.names, data=self.extras(found, letterbox))
+
+
+class YoloV8Decoder(UltralyticsDecoder):
+    """YOLOv8, v9, 11, 12: `output0` [1, 4+nc, anchors]."""
+
+    name = "yolov8"
+    expects = "YOLOv8/11 output0 [1,4+nc,anchors] (8400 anchors at 640x640)"
+
+    @classmethod
+    def fits(cls, model: ov.Model) -> bool:
+        return yolo_heads.fits_anchor_free(model)
+
+    def found(self, output):
+        return yolo_heads.anchor_free(output, output.shape[-2] - 4, self.setup.threshold, self.spec.iou,
+                                      self.agnostic)
+
+
+class YoloObbDecoder(UltralyticsDecoder):
+    """Oriented boxes (YOLOv8/11-obb): `output0` [1, 4+nc+1, anchors], the last row each box's angle; each
+    detection's corners are data["quad"], its box their extent."""
+
+    name = "yolov8-obb"
+    expects = "YOLOv8/11-obb output0 [1,4+nc+1,anchors] (the last row the angle in radians)"
+
+    @classmethod
+    def fits(cls, model: ov.Model) -> bool:  # as a detect head does: the spec's task tells them apart
+        return yolo_heads.fits_anchor_free(model, extra=1)
+
+    def found(self, output):
+        found = yolo_heads.anchor_free(output, output.shape[-2] - 5, self.setup.threshold, self.spec.iou,
+                                       self.agnostic, rotated=True)
+        found.quad = yolo_heads.rotated_corners(found.rows[:, :4], found.rows[:, -1])
+        found.boxes = np.concatenate([found.quad.min(axis=1), found.quad.max(axis=1)], axis=1)
+        return found
+
+    def extras(self, found, letterbox):
+        return {"quad": letterbox.points(found.quad)}
+
+
+class YoloEndToEndDecoder(UltralyticsDecoder):
+    """End-to-end heads without NMS (YOLOv10, YOLO26): [1, N, 6] rows x1, y1, x2, y2, score, class."""
+
+    name = "yolov10"
+    expects = "YOLOv10/YOLO26 end-to-end output0 [1,N,6] (x1, y1, x2, y2, score, class in input pixels)"
+
+    @classmethod
+    def find(cls, model: ov.Model):
+        counts = yolo_heads.anchor_counts(model)
+        return find_port(model.outputs, yolo_heads.ROWS, lambda s: len(s) == 3 and s[2] == 6 and s[1] not in counts)
+
+    @classmethod
+    def fits(cls, model: ov.Model) -> bool:
+        return len(model.outputs) == 1 and cls.find(model) is not None and bool(yolo_heads.anchor_counts(model))
+
+    def found(self, output):
+        return yolo_heads.end_to_end(output, self.setup.threshold)
+
+
+class YoloV5Decoder(UltralyticsDecoder):
+    """YOLOv5 (anchor-based): [1, 3*anchors, 5+nc] rows cx, cy, w, h, objectness, class scores."""
+
+    name = "yolov5"
+    expects = "YOLOv5 output0 [1,3*anchors,5+nc] (25200 rows at 640x640)"
+
+    @classmethod
+    def find(cls, model: ov.Model):
+        counts = {3 * n for n in yolo_heads.anchor_counts(model)}
+        return find_port(model.outputs, yolo_heads.ROWS, lambda s: len(s) == 3 and s[1] in counts)
+
+    @classmethod
+    def fits(cls, model: ov.Model) -> bool:
+        return len(model.outputs) == 1 and cls.find(model) is not None
+
+    def found(self, output):
+        return yolo_heads.anchor_based(output, self.setup.threshold, self.spec.iou, self.agnostic)
+
+
 DECODERS: dict[str, type[DetectionDecoder]] = {"ssd": SsdDecoder, "tf-od": TfOdDecoder, "yolo": YoloDecoder,
-                                               "retinaface": RetinaFaceDecoder}
+                                               "retinaface": RetinaFaceDecoder, "yolov8": YoloV8Decoder,
+                                               "yolov8-obb": YoloObbDecoder, "yolov10": YoloEndToEndDecoder,
+                                               "yolov5": YoloV5Decoder}
 
 
 class Detector:
@@ -370,8 +480,8 @@ class Detector:
 
     def __init__(self, model: ov.Model, resolved: ResolvedModel, *, threshold: float | None = None,
                  labels: tuple[str, ...] | None = None, classes: tuple[str, ...] = (), arch: str | None = None,
-                 family: str = "detect"):
-        spec = resolved.spec
+                 family: str = "detect", agnostic: bool = False):
+        spec = replace(resolved.spec, params=resolved.spec.params | {"agnostic_nms": agnostic})
         self.names = labels or spec.labels  # --labels, else the spec's
         self.single_class = bool(spec.params.get("single_class")) and not labels
         input_size = model_input_size(model, input_layout(model, spec)) if model.inputs else None

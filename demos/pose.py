@@ -22,7 +22,7 @@ from ovdemo.common.draw import Style, draw_objects
 from ovdemo.common.errors import DemoError
 from ovdemo.common.family import DecoderSetup, Family, RunContext, choose_decoder
 from ovdemo.common.inference import ModelOutputs, input_layout, read_model
-from ovdemo.common.models import ResolvedModel, resolve_from_options
+from ovdemo.common.models import ResolvedModel, resolve_from_options, resolve_main
 from ovdemo.common.options import CLASSIFY, DRAWING, INPUT_SIZE, THRESHOLD, TRACKING, Alias, Opt, arch_opt, model_opt
 from ovdemo.common.results import Detections, Result
 from ovdemo.common.stages import ObjectStage, Stage, crops
@@ -182,7 +182,7 @@ class PoseFamily(Family):
     @classmethod
     def create(cls, opts) -> PoseFamily:
         """The pose model's kind decides the mode and the flags that apply: both checked before any output."""
-        resolved = with_original_normalisation(resolve_from_options(opts.model, opts))
+        resolved = with_original_normalisation(resolve_main(opts, cls.name, DECODERS))
         ov_model = read_model(resolved.source)
         spec = resolved.spec
         decoder_cls = choose_decoder(DECODERS, ov_model, spec, opts.get("arch"), cls.name)
@@ -197,7 +197,8 @@ class PoseFamily(Family):
             raise DemoError("--detector-model is for top-down models",
                             f"{resolved.name} finds people by itself; e.g. -m single-human-pose-estimation-0001")
         threshold = opts.get("threshold")
-        setup = DecoderSetup(spec, DEFAULT_THRESHOLD if threshold is None else float(threshold), PERSON)
+        default = DEFAULT_THRESHOLD if issubclass(decoder_cls, BottomUpDecoder) else spec.threshold
+        setup = DecoderSetup(spec, default if threshold is None else float(threshold), PERSON)
         return cls(resolved, opts, ov_model, decoder=decoder_cls(ov_model, setup))
 
     def start(self, ctx: RunContext) -> None:
@@ -224,7 +225,7 @@ class PoseFamily(Family):
         if self.top_down:
             self.detector = Detector(model, self.model, threshold=self.opts.get("threshold"),
                                      classes=people_of(self.model.spec.labels), family=self.name)
-        else:
+        elif isinstance(self.decoder, BottomUpDecoder):  # a YOLO pose model runs at its own size, letterboxed
             self.fit_to_frames(model)
             self.decoder.augment(model)
 
@@ -250,7 +251,8 @@ class PoseFamily(Family):
     def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Result:
         h, w = frame.image.shape[:2]
         if not self.top_down:
-            return Result(shown(self.decoder.decode(outputs, (w, h)), self.kp_threshold, True))
+            return Result(shown(self.decoder.decode(outputs, (w, h)), self.kp_threshold,
+                                isinstance(self.decoder, BottomUpDecoder)))
         found = self.detector(outputs, (w, h))
         # the people, their keypoints to come from the pose stage (no keypoint shown until then)
         keypoints = np.zeros((len(found), NUM_KEYPOINTS, 3), np.float32)

@@ -22,6 +22,8 @@ from ovdemo.common.metrics import StageTimer
 from ovdemo.common.records import COCO_KEYPOINTS
 from ovdemo.common.results import Detections
 
+from . import yolo_heads
+
 NUM_KEYPOINTS = len(COCO_KEYPOINTS)
 PERSON = ("person",)  # the class of every pose result
 POOLED = "pooled_heatmaps"  # the max-pool output the bottom-up decoders add to their model for peak finding
@@ -458,5 +460,33 @@ class TopDownDecoder(Decoder):
         return np.concatenate([frame, np.maximum(scores, 0)[..., None]], axis=2).astype(np.float32)
 
 
+# --- Ultralytics YOLO pose: people boxed, their keypoints in the same row
+class YoloPoseDecoder(Decoder):
+    """YOLOv8/11-pose: `output0` [1, 4+1+17*3, anchors] (yolo_heads.py): a person's box and score, then each
+    keypoint's x, y (input pixels) and visibility. One pass at the model's own size, the frame letterboxed."""
+
+    name = "yolov8"
+    expects = f"YOLOv8/11-pose output0 [1,{5 + NUM_KEYPOINTS * 3},anchors]"
+
+    @classmethod
+    def fits(cls, model: ov.Model) -> bool:
+        port = yolo_heads.anchor_free_port(model)
+        return port is not None and len(model.outputs) == 1 and port_shape(port)[1] == 5 + NUM_KEYPOINTS * 3
+
+    def bind(self, model: ov.Model) -> None:
+        port = yolo_heads.anchor_free_port(model)
+        if port is None or port_shape(port)[1] != 5 + NUM_KEYPOINTS * 3:
+            raise self.mismatch(model.outputs)
+        self.key = port_key(port)
+        self.size = yolo_heads.input_size_of(model)
+
+    def decode(self, outputs: ModelOutputs, frame_size: tuple[int, int]) -> Detections:
+        found = yolo_heads.anchor_free(outputs.get(self.key), 1, self.setup.threshold, self.spec.iou)
+        letterbox = yolo_heads.Letterbox.of(frame_size, self.size)
+        keypoints = found.rows[:, 5:].reshape(-1, NUM_KEYPOINTS, 3)
+        return people(letterbox.points(keypoints[..., :2]), keypoints[..., 2], found.scores,
+                      letterbox.boxes(found.boxes))
+
+
 DECODERS: dict[str, type[Decoder]] = {
-    cls.name: cls for cls in (OpenPoseDecoder, AssociativeEmbeddingDecoder, TopDownDecoder)}
+    cls.name: cls for cls in (OpenPoseDecoder, AssociativeEmbeddingDecoder, TopDownDecoder, YoloPoseDecoder)}

@@ -19,7 +19,7 @@ from ovdemo.common.draw import Style, draw_objects
 from ovdemo.common.errors import DemoError
 from ovdemo.common.family import DecoderSetup, Family, choose_decoder
 from ovdemo.common.inference import ModelOutputs, input_layout, model_input_size
-from ovdemo.common.models import ResolvedModel, resolve_from_options
+from ovdemo.common.models import ResolvedModel, resolve_main
 from ovdemo.common.options import (
     CLASSES,
     CLASSIFY,
@@ -100,7 +100,7 @@ class SegmentFamily(Family):
 
     @classmethod
     def create(cls, opts) -> SegmentFamily:
-        resolved = resolve_from_options(opts.model, opts)
+        resolved = resolve_main(opts, cls.name, DECODERS)
         spec = resolved.spec
         if spec.family not in (None, cls.name) and not opts.get("arch"):
             # a detector's [1,1,N,7] output would otherwise pass for a tiny class map

@@ -26,6 +26,8 @@ from ovdemo.common.inference import ModelOutputs, find_port, port_key, port_shap
 from ovdemo.common.results import BoxMask, ClassMap, Detections, clip_boxes, nms
 from ovdemo.common.scores import sigmoid
 
+from . import yolo_heads
+
 MASK_THRESHOLD = 0.5
 MAX_INSTANCES = 100
 MIN_MAP_SIDE = 8  # a class map narrower than this is some other output (e.g. DetectionOutput [1,1,N,7])
@@ -240,5 +242,42 @@ class YolactDecoder(SegmentDecoder):
                          [(0.0, 0.0, float(w), float(h))] * len(anchor), frame_size, names)
 
 
+class YoloSegDecoder(SegmentDecoder):
+    """Ultralytics YOLOv8/11-seg: `output0` [1, 4+nc+32, anchors] (yolo_heads.py) and prototypes `output1`
+    [1, 32, H/4, W/4] spanning the letterboxed input: sigmoid(coefficients x prototypes), cropped to the box."""
+
+    name = "yolov8"
+    expects = "YOLOv8/11-seg output0 [1,4+nc+32,anchors] and output1 [1,32,H/4,W/4]"
+
+    @classmethod
+    def fits(cls, model: ov.Model) -> bool:
+        return yolo_heads.fits_anchor_free(model, yolo_heads.MASK_COEFFICIENTS, outputs=2) and \
+            cls.find_protos(model) is not None
+
+    @staticmethod
+    def find_protos(model: ov.Model):
+        k = yolo_heads.MASK_COEFFICIENTS
+        return find_port(model.outputs, yolo_heads.PROTOS, lambda s: len(s) == 4 and s[1] == k)
+
+    def bind(self, model: ov.Model) -> None:
+        rows, protos = yolo_heads.anchor_free_port(model), self.find_protos(model)
+        if rows is None or protos is None or port_shape(rows)[1] <= 4 + yolo_heads.MASK_COEFFICIENTS:
+            raise self.mismatch(model.outputs)
+        self.rows, self.protos = port_key(rows), port_key(protos)
+        self.size = yolo_heads.input_size_of(model)
+
+    def decode(self, outputs: ModelOutputs, frame_size: tuple[int, int]) -> Detections:
+        rows, protos = outputs.get(self.rows), outputs.get(self.protos)
+        k = yolo_heads.MASK_COEFFICIENTS
+        found = yolo_heads.anchor_free(rows, rows.shape[-2] - 4 - k, self.setup.threshold, self.spec.iou)
+        n = min(len(found.scores), MAX_INSTANCES)
+        mh, mw = protos.shape[-2:]
+        probs = sigmoid(found.rows[:n, -k:] @ protos.reshape(k, -1)).reshape(-1, mh, mw)
+        letterbox = yolo_heads.Letterbox.of(frame_size, self.size)
+        spans = [letterbox.spans(self.size)] * n  # every map spans the whole input
+        return instances(letterbox.boxes(found.boxes[:n]), found.scores[:n], found.class_ids[:n], probs, spans,
+                         frame_size, self.setup.names)
+
+
 DECODERS: dict[str, type[SegmentDecoder]] = {"semantic": SemanticDecoder, "maskrcnn": MaskRcnnDecoder,
-                                             "yolact": YolactDecoder}
+                                             "yolact": YolactDecoder, "yolov8": YoloSegDecoder}

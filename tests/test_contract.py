@@ -7,10 +7,13 @@ import json
 import re
 from pathlib import Path
 
+import cv2
 import jsonschema
+import numpy as np
 import pytest
 from conftest import REPO
 from helpers import read_jsonl, run_ovdemo
+from synthetic_yolo import FRAME, anchor_rows, box_row, save_export, to_input
 
 SCHEMA = json.loads((REPO / "assets" / "schema" / "frame.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
@@ -107,3 +110,32 @@ def test_family_specific_extras_use_the_shared_keys(models_dir, shared, tmp_path
                          and set(f["head_pose"]) == {"yaw", "pitch", "roll"} for f in faces)
     records, _ = run_family("detect-track", models_dir, shared, tmp_path)
     assert all("counts" in r and "events" in r for r in records)
+
+
+def test_yolo_heads_fit_the_schema(tmp_path):
+    """Ultralytics heads (tests/synthetic_yolo.py) write the shared keys: an oriented box's `quad` (tracked, so its
+    corners move with the track), masks' polygons, keypoints by COCO name, a classifier's frame-level action."""
+    image = tmp_path / "frame.png"
+    cv2.imwrite(str(image), np.zeros((FRAME[1], FRAME[0], 3), np.uint8))
+    obb = anchor_rows(4 + 1 + 1, {700: [*box_row([300, 150, 420, 230]), 0.9, 0.5]})
+    seg = anchor_rows(4 + 1 + 32, {900: [*box_row([200, 100, 400, 300]), 0.9, 5.0]})
+    kp = np.concatenate([to_input([[300 + 5 * j, 80 + 15 * j] for j in range(17)]), np.full((17, 1), 0.9)], 1)
+    pose = anchor_rows(56, {5000: [*box_row([280, 60, 400, 350]), 0.8, *kp.ravel()]})
+    runs = {
+        "detect": (save_export(tmp_path / "o", "obb", "obb", {"output0": obb}, {0: "ship"}), ["--track"], "quad"),
+        "segment": (save_export(tmp_path / "s", "seg", "segment", {"output0": seg, "output1": np.ones(
+            (1, 32, 160, 160), np.float32)}, {0: "car"}), [], "polygons"),
+        "pose": (save_export(tmp_path / "p", "pose", "pose", {"output0": pose}, {0: "person"}), [], "keypoints"),
+        "action": (save_export(tmp_path / "c", "cls", "classify", {"output0": np.array([[0.2, 0.8]], np.float32)},
+                               {0: "cat", 1: "dog"}, size=224), [], None),
+    }
+    for family, (export, extra, key) in runs.items():
+        out = tmp_path / f"{family}.jsonl"
+        result = run_ovdemo(family, "-m", export, "-i", image, "--json", out, "--no-show", *extra)
+        assert result.returncode == 0, result.stderr
+        for record in read_jsonl(out):
+            VALIDATOR.validate(record)
+            if key:
+                assert record["objects"] and all(key in o for o in record["objects"]), (family, record)
+            else:
+                assert record["action"]["label"] == "dog", record

@@ -104,6 +104,7 @@ MISSING_MODEL = (
     re.compile(r"cannot convert (\S+): its PyTorch export needs torch"),  # a public model, without the extra
     re.compile(r"model '([^']+)' not found in .* and not in the Open Model Zoo catalog"),  # a public model
     re.compile(r"cannot download \S+/([^/\s]+)/[^/\s]+/[^/\s]+ to .*(?:HTTP 404|the catalog expects)"),
+    re.compile(r"Ultralytics export '([^']+)' not found"),  # a model the reader exports with Ultralytics
 )
 
 
