@@ -203,11 +203,13 @@ class Pipeline:
     def __iter__(self) -> Iterator[Decoded]:
         self.setup()
         self.start()
+        cpu_start = time.thread_time()  # the frames' share of this thread: its consumer's work included
         try:
             self.metrics.start()
             self.reader.start()
             yield from self._loop()
         finally:
+            self.metrics.cpu["main"].add(time.thread_time() - cpu_start)
             self.shutdown()
         if any(s.failure is not None for s in self.streams):
             raise failures_error(self.streams)
@@ -351,6 +353,8 @@ class Pipeline:
             self.family.finish()
         finally:
             self.metrics.dropped = self.reader.dropped
+            self.metrics.cpu["capture"].add(sum(s.reader.cpu_s for s in self.reader.streams))
+            self.metrics.cpu["requests"].add(self.queue.cpu_s + sum(s.stage.cpu_s for s in self.family.stages))
             for stream in self.streams:
                 self._sum_up(stream)
 

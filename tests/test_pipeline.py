@@ -90,6 +90,9 @@ def test_output_video_has_every_frame_at_input_size(models_dir, videos_dir, tmp_
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["frames"] == expected and metrics["fps"] > 0 and metrics["device"] == "CPU"
     assert set(metrics["stages_ms"]) == {"decode", "preprocess", "infer", "postprocess", "render", "write"}
+    # the pipeline's own cost: every thread that runs Python for the frames spent some CPU on them
+    cpu = metrics["cpu_ms_per_frame"]
+    assert set(cpu) == {"main", "capture", "requests"} and all(ms > 0 for ms in cpu.values())
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
