@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
@@ -225,6 +225,7 @@ class EndToEnd:
     latency_p50_ms: float
     stages_ms: dict[str, float]
     records: list[dict]
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU per frame of the pipeline's threads
 
 
 def run_end_to_end(family: str, *args: str, record_video: bool = False, json_records: bool = False) -> EndToEnd:
@@ -243,7 +244,8 @@ def run_end_to_end(family: str, *args: str, record_video: bool = False, json_rec
             sys.exit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr.strip()}")
         figures = json.loads(metrics.read_text())
         records = [json.loads(line) for line in jsonl.read_text().splitlines()] if json_records else []
-    return EndToEnd(figures["fps"], figures["latency_ms"]["p50"], figures["stages_ms"], records)
+    return EndToEnd(figures["fps"], figures["latency_ms"]["p50"], figures["stages_ms"], records,
+                    figures.get("cpu_ms_per_frame", {}))
 
 
 def latency_note(run: EndToEnd) -> str:
