@@ -352,8 +352,14 @@ class RequestPool:
             index = self._idle.pop()
             self._busy.add(index)
         now = time.perf_counter()
+        request = self._requests[index]
         try:
-            self._requests[index].start_async(inputs, share_inputs=True)
+            if all(isinstance(value, ov.Tensor) for value in inputs.values()):  # the main model's frame
+                for key, tensor in inputs.items():  # (set directly: OpenVINO's input dispatch costs more)
+                    request.set_input_tensor(key, tensor) if isinstance(key, int) else request.set_tensor(key, tensor)
+                request.start_async()
+            else:
+                request.start_async(inputs, share_inputs=True)
         except BaseException:
             with self._lock:
                 self._busy.discard(index)

@@ -268,7 +268,6 @@ class Pipeline:
                         return
                     else:
                         wakeup.wait(0.1)
-                self.metrics.dropped = reader.dropped
             if action == "submit":
                 skip = self._skip_kind(frame)
                 frames[next_submit] = self._submit(next_submit, frame, skip)
@@ -280,6 +279,7 @@ class Pipeline:
                 for seq in range(next_emit, next_decode):
                     frames[seq].jobs.poll()
             else:  # emit
+                self.metrics.dropped = reader.dropped  # (as of the frame going out: the progress line shows it)
                 yield self._emit(frames.pop(next_emit))
                 next_emit += 1
 
