@@ -356,7 +356,10 @@ class RequestPool:
         try:
             if all(isinstance(value, ov.Tensor) for value in inputs.values()):  # the main model's frame
                 for key, tensor in inputs.items():  # (set directly: OpenVINO's input dispatch costs more)
-                    request.set_input_tensor(key, tensor) if isinstance(key, int) else request.set_tensor(key, tensor)
+                    if isinstance(key, int):
+                        request.set_input_tensor(key, tensor)
+                    else:
+                        request.set_tensor(key, tensor)
                 request.start_async()
             else:
                 request.start_async(inputs, share_inputs=True)
