@@ -278,7 +278,13 @@ def bench_one_model(family: str, model: str, video_name: str, video_note: str,
                                             lambda: run_end_to_end(family, *args, record_video=True))
     print_ratio_table("raw OpenVINO async", raw, [(f"ovdemo {family}, no output", headless),
                                                   (f"ovdemo {family} --output out.mp4", recording)])
+    print_thread_cpu("no-output run", headless)
     return headless, recording
+
+
+def print_thread_cpu(label: str, run: EndToEnd) -> None:
+    """The CPU per frame of the pipeline's own threads (--metrics-json's cpu_ms_per_frame)."""
+    print(f"CPU per frame (ms), {label}: " + ", ".join(f"{k} {v:.3f}" for k, v in run.cpu_ms.items()))
 
 
 def print_stage_means(label: str, run: EndToEnd) -> None:
