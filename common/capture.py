@@ -365,6 +365,7 @@ class FrameReader:
         self.damage: InputDamage | None = None  # the first pass of a file input that came up short
         self.error: DemoError | None = None
         self._stop = False
+        self.cpu_s = 0.0  # the reader thread's CPU time (decoding, converting, queueing), once it has ended
         self._thread = threading.Thread(target=self._run, name=f"ovdemo-capture-{stream}", daemon=True)
 
     def start(self) -> None:
@@ -387,7 +388,7 @@ class FrameReader:
         return frame
 
     def _run(self) -> None:
-        index = 0
+        index, cpu_start = 0, time.thread_time()
         try:
             while not self._stop and (self.limit is None or index < self.limit):
                 t0 = time.perf_counter()
@@ -420,6 +421,7 @@ class FrameReader:
         finally:
             with self.wakeup:
                 self.finished = True
+                self.cpu_s = time.thread_time() - cpu_start
                 self.wakeup.notify_all()
 
     def _reconnect(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -95,6 +96,21 @@ class Histogram:
         return min(max(self.LOW * math.exp((k - 0.5) / self._scale), self.low), self.high)
 
 
+class ThreadCpu:
+    """CPU time of the threads doing one kind of work (the pipeline's own thread, the capture threads, the request
+    waiters), each adding its own: Python reads only the calling thread's clock (`time.thread_time`). What these
+    threads spend per frame is the pipeline's own cost, the part a bigger machine does not shrink."""
+
+    def __init__(self):
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+
+    def add(self, seconds: float) -> None:
+        with self._lock:
+            self.seconds += seconds
+
+
+THREAD_ROLES = ("main", "capture", "requests")
 RECENT = 30  # frames the live figures (FPS, a browser view's stage times) are taken over
 
 
@@ -116,6 +132,7 @@ class Metrics:
         self.notes: list[str] = []  # the run's own totals (line and zone counts), shown with the summary
         self.streams: list[StreamFigures] = []  # one row per input, set when the run ends
         self.remote: list[dict] = []  # per model on a server: requests, round trip, server and network ms
+        self.cpu = {role: ThreadCpu() for role in THREAD_ROLES}
         self._recent = deque(maxlen=RECENT)  # completion times for the live FPS
         self.recent_timings: deque[tuple[dict[str, float], float]] = deque(maxlen=RECENT)  # for live views
 
@@ -184,6 +201,8 @@ class Metrics:
                 "p95": round(lat.percentile(95), 2),
             },
             "stages_ms": {s: round(total / n, 3) if n else None for s, (total, n) in self.stage_ms.items()},
+            "cpu_ms_per_frame": {role: round(cpu.seconds * 1000.0 / self.frames, 3) if self.frames else None
+                                 for role, cpu in self.cpu.items()},
             "dropped": self.dropped,
             "fitted": self.fitted,
             "input_complete": damage is None,

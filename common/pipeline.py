@@ -84,7 +84,7 @@ def prepare_family(family: Family, opts: Options, frame_size: tuple[int, int] | 
                              nstreams=opts.nstreams, nthreads=opts.nthreads, cache_dir=opts.cache_dir,
                              precision=precision)
     stage_config = InferenceConfig(device=opts.device, hint=config.hint, nthreads=opts.nthreads,
-                                   cache_dir=opts.cache_dir, precision=precision)
+                                   nstreams=stage_streams(config), cache_dir=opts.cache_dir, precision=precision)
     family.start(RunContext(stage_config, frame_size, fps, live, opts))
     model = family.load_model()
     family.prepare(model)
@@ -92,6 +92,18 @@ def prepare_family(family: Family, opts: Options, frame_size: tuple[int, int] | 
     family.stages = [*family.stages, *classifiers(family, opts, stage_config)]
     crop = family.input_crop(frame_size) if frame_size else None
     return compile_model(embed_preprocessing(model, family.model.spec, frame_size, crop), config), hint
+
+
+def stage_streams(config: InferenceConfig) -> str | None:
+    """Second stages on the CPU under the throughput hint get a stream on every core this process may use (and
+    so, RequestPool's default, two requests per core): a stage's models are small, its items come a few per
+    frame, and each request on one thread of its own finishes without waiting on the others' threads, while the
+    main model's streams share the same cores. With the hint's own choice, re-identification kept frames waiting
+    195 ms each on a 16-core machine (issue 22), at a tenth of its raw throughput. On 2 cores both choices are
+    the same (2 streams). --nstreams and --nthreads leave the hint's choice alone (None)."""
+    if config.hint != "throughput" or config.device.upper() != "CPU" or config.nstreams or config.nthreads:
+        return None
+    return str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 def classifiers(family: Family, opts: Options, config: InferenceConfig) -> list:
@@ -205,11 +217,13 @@ class Pipeline:
     def __iter__(self) -> Iterator[Decoded]:
         self.setup()
         self.start()
+        cpu_start = time.thread_time()  # the frames' share of this thread: its consumer's work included
         try:
             self.metrics.start()
             self.reader.start()
             yield from self._loop()
         finally:
+            self.metrics.cpu["main"].add(time.thread_time() - cpu_start)
             self.shutdown()
         if any(s.failure is not None for s in self.streams):
             raise failures_error(self.streams)
@@ -256,7 +270,6 @@ class Pipeline:
                         return
                     else:
                         wakeup.wait(0.1)
-                self.metrics.dropped = reader.dropped
             if action == "submit":
                 skip = self._skip_kind(frame)
                 frames[next_submit] = self._submit(next_submit, frame, skip)
@@ -268,6 +281,7 @@ class Pipeline:
                 for seq in range(next_emit, next_decode):
                     frames[seq].jobs.poll()
             else:  # emit
+                self.metrics.dropped = reader.dropped  # (as of the frame going out: the progress line shows it)
                 yield self._emit(frames.pop(next_emit))
                 next_emit += 1
 
@@ -353,6 +367,8 @@ class Pipeline:
             self.family.finish()
         finally:
             self.metrics.dropped = self.reader.dropped
+            self.metrics.cpu["capture"].add(sum(s.reader.cpu_s for s in self.reader.streams))
+            self.metrics.cpu["requests"].add(self.queue.cpu_s + sum(s.stage.cpu_s for s in self.family.stages))
             for stream in self.streams:
                 self._sum_up(stream)
 

@@ -203,10 +203,9 @@ class Result:
 
 
 def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
-    boxes = boxes.astype(np.float32, copy=True)
-    np.clip(boxes[:, 0::2], 0, width - 1, out=boxes[:, 0::2])
-    np.clip(boxes[:, 1::2], 0, height - 1, out=boxes[:, 1::2])
-    return boxes
+    """A float32 copy of x1y1x2y2 `boxes` inside a width x height frame (two ufuncs: np.clip costs several)."""
+    limits = np.array([width - 1, height - 1, width - 1, height - 1], np.float32)
+    return np.minimum(np.maximum(np.asarray(boxes, np.float32), np.float32(0)), limits)
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

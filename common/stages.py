@@ -275,6 +275,11 @@ class Stage:
     def busy(self) -> bool:
         return bool(self._waiting) or any(pool.busy > 0 for pool in self._pools.values())
 
+    @property
+    def cpu_s(self) -> float:
+        """Its request waiters' CPU time (metrics.ThreadCpu)."""
+        return sum(getattr(pool, "cpu_s", 0.0) for pool in dict.fromkeys(self._pools.values()))
+
     def wait_all(self) -> None:
         for pool in self._pools.values():
             pool.wait_all()

@@ -29,7 +29,7 @@ from enum import StrEnum
 import cv2
 import numpy as np
 
-from .assignment import linear_sum_assignment
+from .assignment import linear_sum_assignment, load_solver
 from .counting import Counter, parse_points
 from .draw import Style, color_for
 from .errors import DemoError
@@ -352,6 +352,7 @@ class Tracking:
         if reid_threshold is not None:
             config.max_reid = reid_threshold
         self.tracker = Tracker(config)
+        load_solver()
         self.counter = Counter([parse_points(v, "--line", 2, 2) for v in opts.line],
                                [parse_points(v, "--zone", 3) for v in opts.zone], opts.anchor)
         self.mot = MotWriter(opts.mot) if opts.mot else None

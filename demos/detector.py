@@ -38,9 +38,11 @@ def in_frame(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, frame
     data = dict(data or {})
     if landmarks is not None:
         data["landmarks"] = np.asarray(landmarks, np.float32) * np.array([sw, sh], np.float32)
-    found = Detections(pixels, scores, class_ids, data=data, names=names)
-    sizes = found.xyxy[:, 2:] - found.xyxy[:, :2]
-    return found[(sizes > 1).all(axis=1)] if len(found) else found
+    keep = ((pixels[:, 2:] - pixels[:, :2]) > 1).all(axis=1)
+    if not keep.all():  # (selected before the Detections is made: a frame's objects are built once)
+        pixels, scores, class_ids = pixels[keep], np.asarray(scores)[keep], np.asarray(class_ids)[keep]
+        data = {key: np.asarray(value)[keep] for key, value in data.items()}
+    return Detections(pixels, scores, class_ids, data=data, names=names)
 
 
 class DetectionDecoder(Decoder):
@@ -84,6 +86,7 @@ class SsdDecoder(DetectionDecoder):
         self.detection_out = find_port(ports, ("detection_out", "DetectionOutput"),
                                    lambda s: len(s) == 4 and s[-1] == 7)
         self.boxes = self.labels = None
+        self.detection_out_key = None if self.detection_out is None else port_key(self.detection_out)
         if self.detection_out is None:
             self.boxes = find_port(ports, ("boxes",), lambda s: len(s) in (2, 3) and s[-1] == 5)
             self.labels = find_port(ports, ("labels",), None)
@@ -95,11 +98,11 @@ class SsdDecoder(DetectionDecoder):
 
     def candidates(self, outputs, threshold):
         if self.detection_out is not None:
-            rows = outputs.get(port_key(self.detection_out)).reshape(-1, 7)
-            end = np.flatnonzero(rows[:, 0] < 0)
-            rows = rows[: end[0]] if len(end) else rows  # rows after the first image_id < 0 are padding
-            rows = rows[rows[:, 2] >= threshold]
-            return rows[:, 3:7].copy(), rows[:, 2].copy(), rows[:, 1].astype(np.int32)
+            rows = outputs.get(self.detection_out_key).reshape(-1, 7)
+            ends = rows[:, 0] < 0
+            rows = rows[: ends.argmax()] if ends.any() else rows  # rows after the first image_id < 0 are padding
+            rows = rows[rows[:, 2] >= threshold]  # (a copy: the boxes and scores below are its own)
+            return rows[:, 3:7], rows[:, 2], rows[:, 1].astype(np.int32)
         boxes = outputs.get(port_key(self.boxes)).reshape(-1, 5)
         if self.labels is not None:
             labels = outputs.get(port_key(self.labels)).reshape(-1).astype(np.int32)

@@ -70,9 +70,19 @@ def person_scores(scores: np.ndarray) -> np.ndarray:
 def refine_peaks(heatmap: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sub-pixel peak positions: a Gaussian (a parabola through the logarithms) fitted to each peak and its
     two neighbours, along x and along y. Exact for Gaussian blobs, which is what pose heatmaps are trained to."""
-    h, w = heatmap.shape
+    xs = np.asarray(xs, np.int64)
+    return refine_peaks_in(heatmap[np.newaxis], np.zeros(len(xs), np.int64), xs, ys)
+
+
+def refine_peaks_in(heatmaps: np.ndarray, channels: np.ndarray, xs: np.ndarray,
+                    ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`refine_peaks` of peaks in several channels of (C, H, W) heatmaps at once (peak k in channel
+    channels[k]): the logarithms taken only at the peaks and their neighbours, a handful of numpy calls a frame."""
+    _, h, w = heatmaps.shape
     xs, ys = np.asarray(xs, np.int64), np.asarray(ys, np.int64)
-    log = np.log(np.maximum(heatmap, 1e-10))
+
+    def log_at(y, x):
+        return np.log(np.maximum(heatmaps[channels, y, x], 1e-10))
 
     def offset(before, centre, after, inside):
         curvature = before - 2 * centre + after
@@ -80,9 +90,11 @@ def refine_peaks(heatmap: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[n
             shift = np.where(curvature < 0, 0.5 * (before - after) / curvature, 0.0)
         return np.where(inside, np.clip(shift, -0.5, 0.5), 0.0)
 
-    centre = log[ys, xs]
-    dx = offset(log[ys, np.maximum(xs - 1, 0)], centre, log[ys, np.minimum(xs + 1, w - 1)], (xs > 0) & (xs < w - 1))
-    dy = offset(log[np.maximum(ys - 1, 0), xs], centre, log[np.minimum(ys + 1, h - 1), xs], (ys > 0) & (ys < h - 1))
+    centre = log_at(ys, xs)
+    dx = offset(log_at(ys, np.maximum(xs - 1, 0)), centre, log_at(ys, np.minimum(xs + 1, w - 1)),
+                (xs > 0) & (xs < w - 1))
+    dy = offset(log_at(np.maximum(ys - 1, 0), xs), centre, log_at(np.minimum(ys + 1, h - 1), xs),
+                (ys > 0) & (ys < h - 1))
     return xs + dx, ys + dy
 
 
@@ -127,26 +139,38 @@ class BottomUpDecoder(Decoder):
         model.add_results([ops.result(pooled.output(0))])
 
 
-def _peaks(heatmaps: np.ndarray, pooled: np.ndarray | None, kernel: int, threshold: float):
-    """Per channel: the local maxima above `threshold` as (xs, ys) arrays."""
+def peak_cells(heatmaps: np.ndarray, pooled: np.ndarray | None, kernel: int,
+               threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The local maxima above `threshold` of every channel at once, as (channels, xs, ys): by channel, each
+    channel's strongest first. A flat top (quantised outputs: neighbouring maxima of one value) is one peak, its
+    first cell; only peaks that touch another are walked in Python."""
     if pooled is None:  # the model was not augmented (e.g. a decoder run on arrays): same maximum on the CPU
         element = np.ones((kernel, kernel), np.uint8)
         pooled = np.stack([cv2.dilate(np.ascontiguousarray(c), element) for c in heatmaps])
     found = (heatmaps >= pooled) & (heatmaps > threshold)
-    peaks = []
-    for heatmap, channel in zip(heatmaps, found, strict=True):
-        ys, xs = np.nonzero(channel)
-        if len(xs) > 1:  # a flat top (quantised outputs) is one peak: keep its first cell, strongest first
-            order = np.argsort(-heatmap[ys, xs], kind="stable")
-            xs, ys = xs[order], ys[order]
-            near = (np.abs(xs[:, None] - xs[None]) <= 1) & (np.abs(ys[:, None] - ys[None]) <= 1)
-            keep = np.ones(len(xs), bool)
-            for i in range(len(xs)):
-                if keep[i]:
-                    keep[i + 1:] &= ~near[i, i + 1:]
-            xs, ys = xs[keep], ys[keep]
-        peaks.append((xs, ys))
-    return peaks
+    h, w = found.shape[1:]
+    channels, cells = np.divmod(np.flatnonzero(found), h * w)  # (np.nonzero of 3 dimensions is 10x slower)
+    ys, xs = np.divmod(cells, w)
+    order = np.lexsort((-heatmaps[channels, ys, xs], channels))  # stable: equal values keep their cell order
+    channels, ys, xs = channels[order], ys[order], xs[order]
+    near = ((channels[:, None] == channels[None]) & (np.abs(xs[:, None] - xs[None]) <= 1)
+            & (np.abs(ys[:, None] - ys[None]) <= 1))  # peaks of one channel that touch (and each itself)
+    np.fill_diagonal(near, False)
+    crowded = np.flatnonzero(near.any(axis=1))
+    if len(crowded):
+        keep = np.ones(len(xs), bool)
+        for i in crowded:  # in order: by channel, strongest first
+            if keep[i]:
+                keep[i + 1:] &= ~near[i, i + 1:]
+        channels, ys, xs = channels[keep], ys[keep], xs[keep]
+    return channels, xs, ys
+
+
+def _peaks(heatmaps: np.ndarray, pooled: np.ndarray | None, kernel: int, threshold: float):
+    """Per channel: the local maxima above `threshold` as (xs, ys) arrays, strongest first."""
+    channels, xs, ys = peak_cells(heatmaps, pooled, kernel, threshold)
+    bounds = np.searchsorted(channels, np.arange(len(heatmaps) + 1))
+    return [(xs[a:b], ys[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 # --- OpenPose: 18 keypoints (COCO's 17 plus the neck), 19 limbs scored by part-affinity fields
@@ -187,53 +211,70 @@ class OpenPoseDecoder(BottomUpDecoder):
         pafs = outputs.get(self.pafs)[0]
         pooled = outputs.get(POOLED)
         with self.timer("peaks"):
-            candidates = []
-            for j, (xs, ys) in enumerate(_peaks(heatmaps[:18], None if pooled is None else pooled[0, :18],
-                                                self.pool_kernel, self.peak_threshold)):
-                rx, ry = refine_peaks(heatmaps[j], xs, ys)
-                candidates.append(np.stack([rx, ry, heatmaps[j, ys, xs]], axis=1).astype(np.float32))
+            keypoints = heatmaps[:18]
+            channels, xs, ys = peak_cells(keypoints, None if pooled is None else pooled[0, :18], self.pool_kernel,
+                                          self.peak_threshold)
+            rx, ry = refine_peaks_in(keypoints, channels, xs, ys)
+            found = np.stack([rx, ry, keypoints[channels, ys, xs]], axis=1).astype(np.float32)
+            candidates = np.split(found, np.searchsorted(channels, np.arange(1, len(keypoints))))
         with self.timer("grouping"):
             points, scores = self.group(candidates, pafs)
         coco = list(OPENPOSE_TO_COCO)
         found = people(to_frame(points[:, coco], heatmaps.shape[:0:-1], frame_size), scores[:, coco])
         return found[found.confidence >= self.setup.threshold]
 
-    def limb_scores(self, a: np.ndarray, b: np.ndarray, field_x: np.ndarray, field_y: np.ndarray) -> np.ndarray:
-        """(len(a), len(b)) scores of every candidate pair: the mean of the field along the segment, projected
-        on its direction, with a penalty for limbs longer than half the map; -inf where the pair is implausible."""
-        h, w = field_x.shape
-        vec = b[None, :, :2] - a[:, None, :2]
-        length = np.linalg.norm(vec, axis=2)
-        unit = vec / np.maximum(length, 1e-6)[..., None]
+    def limb_scores(self, candidates: list[np.ndarray], pafs: np.ndarray) -> list[np.ndarray | None]:
+        """Per limb, the (len(a), len(b)) scores of every pair of its two keypoints' candidates (None where either
+        has none): the mean of the limb's field along the segment, projected on its direction, with a penalty
+        for limbs longer than half the map; -inf where the pair is implausible. Every limb's pairs at once."""
+        h, w = pafs.shape[1:]
+        counts = np.array([len(c) for c in candidates])
+        found = np.concatenate(candidates)[:, :2]
+        first = np.concatenate([[0], np.cumsum(counts)])  # where each keypoint's candidates start in `found`
+        ja, jb = np.array(OPENPOSE_LIMBS).T
+        na, nb = counts[ja], counts[jb]
+        pairs = na * nb
+        # every pair of every limb in one array: limb, then a's candidate, then b's
+        limb = np.repeat(np.arange(len(OPENPOSE_LIMBS)), pairs)
+        k = np.arange(pairs.sum()) - np.repeat(np.cumsum(pairs) - pairs, pairs)
+        ia, ib = np.divmod(k, np.maximum(nb[limb], 1))
+        start, end = found[first[ja][limb] + ia], found[first[jb][limb] + ib]
+        field = np.array(OPENPOSE_PAF_X)[limb][:, None]
+        vec = end - start
+        length = np.linalg.norm(vec, axis=1)
+        unit = vec / np.maximum(length, 1e-6)[:, None]
         steps = np.linspace(0.0, 1.0, self.samples, dtype=np.float32)
-        points = a[:, None, None, :2] + steps[None, None, :, None] * vec[:, :, None, :]
+        points = start[:, None, :] + steps[None, :, None] * vec[:, None, :]
         xi = np.clip(np.rint(points[..., 0]).astype(np.int64), 0, w - 1)
         yi = np.clip(np.rint(points[..., 1]).astype(np.int64), 0, h - 1)
-        along = field_x[yi, xi] * unit[..., None, 0] + field_y[yi, xi] * unit[..., None, 1]
-        score = along.mean(axis=2) + np.minimum(0.5 * h / np.maximum(length, 1e-6) - 1.0, 0.0)
-        plausible = ((along > 0.05).mean(axis=2) >= self.min_aligned) & (score > 0)
-        return np.where(plausible, score, -np.inf)
+        along = pafs[field, yi, xi] * unit[:, 0, None] + pafs[field + 1, yi, xi] * unit[:, 1, None]
+        score = along.mean(axis=1) + np.minimum(0.5 * h / np.maximum(length, 1e-6) - 1.0, 0.0)
+        plausible = ((along > 0.05).mean(axis=1) >= self.min_aligned) & (score > 0)
+        every = np.where(plausible, score, -np.inf)
+        bounds = np.cumsum(pairs) - pairs
+        return [every[at:at + n].reshape(a, b) if n else None
+                for at, n, a, b in zip(bounds.tolist(), pairs.tolist(), na.tolist(), nb.tolist(), strict=True)]
 
     def group(self, candidates: list[np.ndarray], pafs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """People as (N, 18, 2) heatmap coordinates and (N, 18) scores (0 where missing)."""
         people: list[np.ndarray] = []  # per person: candidate index of each of the 18 keypoints, -1 if none
         totals: list[float] = []  # keypoint plus limb scores
-        for limb, ((ja, jb), px) in enumerate(zip(OPENPOSE_LIMBS, OPENPOSE_PAF_X, strict=True)):
-            a, b = candidates[ja], candidates[jb]
-            if not len(a) or not len(b):
+        for limb, ((ja, jb), scores) in enumerate(zip(OPENPOSE_LIMBS, self.limb_scores(candidates, pafs),
+                                                       strict=True)):
+            if scores is None:
                 continue
-            scores = self.limb_scores(a, b, pafs[px], pafs[px + 1])
+            a, b = candidates[ja], candidates[jb]
             used_a, used_b = set(), set()
             order = np.argsort(-scores, axis=None)
-            for ia, ib in zip(*np.unravel_index(order, scores.shape), strict=True):
-                score = scores[ia, ib]
-                if not np.isfinite(score):
-                    break
+            order = order[:np.count_nonzero(np.isfinite(scores))]  # the plausible pairs, best first
+            firsts, seconds = np.divmod(order, scores.shape[1])
+            # (plain Python numbers from here: the loop runs for every plausible pair)
+            for ia, ib, score in zip(firsts.tolist(), seconds.tolist(), scores.ravel()[order].tolist(), strict=True):
                 if ia in used_a or ib in used_b:
                     continue
                 used_a.add(ia)
                 used_b.add(ib)
-                self._connect(people, totals, limb, ja, jb, int(ia), int(ib), float(score), a, b)
+                self._connect(people, totals, limb, ja, jb, ia, ib, score, a, b)
         points = np.zeros((len(people), 18, 2), np.float32)
         scores = np.zeros((len(people), 18), np.float32)
         keep = []

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
@@ -225,6 +225,7 @@ class EndToEnd:
     latency_p50_ms: float
     stages_ms: dict[str, float]
     records: list[dict]
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU per frame of the pipeline's threads
 
 
 def run_end_to_end(family: str, *args: str, record_video: bool = False, json_records: bool = False) -> EndToEnd:
@@ -243,7 +244,8 @@ def run_end_to_end(family: str, *args: str, record_video: bool = False, json_rec
             sys.exit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr.strip()}")
         figures = json.loads(metrics.read_text())
         records = [json.loads(line) for line in jsonl.read_text().splitlines()] if json_records else []
-    return EndToEnd(figures["fps"], figures["latency_ms"]["p50"], figures["stages_ms"], records)
+    return EndToEnd(figures["fps"], figures["latency_ms"]["p50"], figures["stages_ms"], records,
+                    figures.get("cpu_ms_per_frame", {}))
 
 
 def latency_note(run: EndToEnd) -> str:
@@ -276,7 +278,13 @@ def bench_one_model(family: str, model: str, video_name: str, video_note: str,
                                             lambda: run_end_to_end(family, *args, record_video=True))
     print_ratio_table("raw OpenVINO async", raw, [(f"ovdemo {family}, no output", headless),
                                                   (f"ovdemo {family} --output out.mp4", recording)])
+    print_thread_cpu("no-output run", headless)
     return headless, recording
+
+
+def print_thread_cpu(label: str, run: EndToEnd) -> None:
+    """The CPU per frame of the pipeline's own threads (--metrics-json's cpu_ms_per_frame)."""
+    print(f"CPU per frame (ms), {label}: " + ", ".join(f"{k} {v:.3f}" for k, v in run.cpu_ms.items()))
 
 
 def print_stage_means(label: str, run: EndToEnd) -> None:

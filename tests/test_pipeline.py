@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -90,6 +91,9 @@ def test_output_video_has_every_frame_at_input_size(models_dir, videos_dir, tmp_
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["frames"] == expected and metrics["fps"] > 0 and metrics["device"] == "CPU"
     assert set(metrics["stages_ms"]) == {"decode", "preprocess", "infer", "postprocess", "render", "write"}
+    # the pipeline's own cost: every thread that runs Python for the frames spent some CPU on them
+    cpu = metrics["cpu_ms_per_frame"]
+    assert set(cpu) == {"main", "capture", "requests"} and all(ms > 0 for ms in cpu.values())
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -189,3 +193,16 @@ def test_a_message_of_many_lines_is_shown_on_one():
     assert one_line("Exception from src/core.cpp:1:\n\n  check failed\n[cpu] reshape: bad size") == \
         "Exception from src/core.cpp:1: | [cpu] reshape: bad size"
     assert one_line("cannot open x") == "cannot open x"
+
+
+def test_second_stages_get_a_stream_per_core_of_the_process_under_the_throughput_hint():
+    from ovdemo.common.inference import InferenceConfig
+    from ovdemo.common.pipeline import stage_streams
+
+    cores = len(os.sched_getaffinity(0))
+    assert stage_streams(InferenceConfig(device="CPU", hint="throughput")) == str(cores)
+    # what the user set, another hint or another device: the hint's own choice stands
+    assert stage_streams(InferenceConfig(device="CPU", hint="throughput", nthreads=1)) is None
+    assert stage_streams(InferenceConfig(device="CPU", hint="throughput", nstreams="1")) is None
+    assert stage_streams(InferenceConfig(device="CPU", hint="latency")) is None
+    assert stage_streams(InferenceConfig(device="GPU", hint="throughput")) is None

@@ -27,7 +27,9 @@ from ovdemo.demos.pose_decoders import (
     OPENPOSE_PAF_X,
     OPENPOSE_TO_COCO,
     OpenPoseDecoder,
+    peak_cells,
     refine_peaks,
+    refine_peaks_in,
 )
 
 JOINT_G = [15 * (j + 1) for j in range(17)]  # G + B = 255 for every joint colour: blends with black match none
@@ -102,6 +104,27 @@ def test_refine_peaks_recovers_a_gaussian_centre():
     heatmap = np.exp(-((xs - 12.3) ** 2 + (ys - 7.8) ** 2) / (2 * 1.5**2)).astype(np.float32)
     rx, ry = refine_peaks(heatmap, np.array([12]), np.array([8]))
     assert rx[0] == pytest.approx(12.3, abs=1e-3) and ry[0] == pytest.approx(7.8, abs=1e-3)
+
+
+def test_peaks_of_every_channel_at_once_strongest_first_a_flat_top_counted_once():
+    ys, xs = np.mgrid[0:20, 0:30]
+
+    def blob(x, y, height):
+        return height * np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * 1.5**2))
+
+    heatmaps = np.zeros((3, 20, 30), np.float32)
+    heatmaps[0] = blob(5, 5, 0.6) + blob(20, 12, 0.9)  # two peaks, the second stronger
+    heatmaps[1, 8, 10:12] = 0.7  # a flat top over two neighbouring cells (quantised outputs): one peak, its first
+    heatmaps[1, 15, 25] = 0.5
+    # channel 2: nothing above the threshold
+    channels, px, py = peak_cells(heatmaps, None, 3, 0.1)
+    assert channels.tolist() == [0, 0, 1, 1]
+    assert list(zip(px.tolist(), py.tolist(), strict=True)) == [(20, 12), (5, 5), (10, 8), (25, 15)]
+    # sub-pixel refinement of all of them at once is each channel's own
+    rx, ry = refine_peaks_in(heatmaps, channels, px, py)
+    for k, channel in enumerate(channels):
+        alone = refine_peaks(heatmaps[channel], px[k:k + 1], py[k:k + 1])
+        assert (rx[k], ry[k]) == (alone[0][0], alone[1][0])
 
 
 def test_associative_embedding_groups_interleaved_people_by_tag(tmp_path):
