@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import re
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ import numpy as np
 
 from .capture import InputSpec
 from .errors import DemoError
-from .safefile import OutputFile, cause, claim, real, same_file, write_whole
+from .safefile import OutputFile, cause, claim, real, same_file, write_all, write_whole, written_in_place
 from .streams import check_stream_names, stream_path
 from .video import FORMATS, EncoderThread, letterbox, open_encoder
 
@@ -29,6 +30,7 @@ STDOUT = "-"
 # option -> (flag, what the file is): every file a run writes
 OUTPUT_OPTIONS = {"output": ("--output", "video"), "json": ("--json", "JSON lines"),
                   "metrics_json": ("--metrics-json", "metrics file"), "mot": ("--mot", "MOT file")}
+STREAM_FORMAT = ".mkv"  # a video to a stream without an extension: Matroska, which needs no seeking back
 IMAGE_OUTPUTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 
@@ -51,6 +53,8 @@ def output_kind(path: str) -> str:
         return "video"
     if suffix in IMAGE_OUTPUTS:
         return "image"
+    if written_in_place(Path(path)):  # /dev/stdout, a FIFO, a device: a video in STREAM_FORMAT
+        return "video"
     raise DemoError(f"unknown output type '{suffix or path}'",
                     f"use a video extension ({', '.join(FORMATS)}), an image (.png, .jpg) for a single image in, "
                     "or an image pattern such as out_%04d.jpg")
@@ -76,6 +80,13 @@ def _option_files(opts, skip: set[str]) -> list[Path]:
     return found
 
 
+def _shared_sink(path: Path) -> bool:
+    """A character device several outputs may all be written to (/dev/null, a terminal)."""
+    with contextlib.suppress(OSError):
+        return written_in_place(path) and stat.S_ISCHR(os.stat(path).st_mode)
+    return False
+
+
 def check_outputs(opts, sources: list[InputSpec]) -> list[tuple[str, Path]]:
     """The run's output paths with their options (a name with {stream}: one path per stream), refused when one
     of them is an input or another output, or holds several streams where it can hold one."""
@@ -93,7 +104,7 @@ def check_outputs(opts, sources: list[InputSpec]) -> list[tuple[str, Path]]:
     for i, (name, path) in enumerate(names):
         flag = OUTPUT_OPTIONS[name][0]
         for other, other_path in names[:i]:
-            if same_file(path, other_path):
+            if same_file(path, other_path) and not _shared_sink(path):
                 raise DemoError(f"{flag} '{path}' is also {OUTPUT_OPTIONS[other][0]}",
                                 "give each output a file of its own")
         pattern = _pattern_regex(path) if name == "output" and output_kind(str(path)) == "images" else None
@@ -180,8 +191,8 @@ class VideoOutput:
         size = (image.shape[1], image.shape[0])
         if self._encoder is None:
             self.size = size
-            self._encoder = EncoderThread(open_encoder(self.file.temp_path(), self.path.suffix.lower(), self.fps, size,
-                                                       self.warn))
+            suffix = self.path.suffix.lower() if self.path.suffix.lower() in FORMATS else STREAM_FORMAT
+            self._encoder = EncoderThread(open_encoder(self.file.temp_path(), suffix, self.fps, size, self.warn))
             self.codec = self._encoder.codec
         elif size != self.size:
             image = letterbox(image, self.size)
@@ -235,12 +246,12 @@ class LineFile:
         data = text.encode("utf-8")
         try:
             if self._fd is None:
-                self._fd = os.open(self.file.temp_path(), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view):]
+                self._fd = self.file.open()
+            write_all(self._fd, data)
         except OSError as e:
-            if self._fd is not None:
+            if isinstance(e, BrokenPipeError) and self.file.in_place:
+                raise  # a pipe's reader left (`--json /dev/stdout | head`): the run ends quietly, as with `-`
+            if self._fd is not None and not self.file.in_place:  # (a stream in place is not ours to cut)
                 with contextlib.suppress(OSError):
                     os.ftruncate(self._fd, self._whole)
             self.failed = self.file.error(cause(e), "free some space or choose another place; the lines written "

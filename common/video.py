@@ -184,7 +184,8 @@ def open_encoder(path: Path, suffix: str, fps: float, size: tuple[int, int], war
         raise  # the file itself cannot be written: no other encoder will do better
     except Exception as e:  # an FFmpeg build without this encoder
         why = f"PyAV cannot encode {fmt.name} here ({e})"
-    path.unlink(missing_ok=True)
+    if path.is_file() and not path.is_symlink():  # PyAV's start of a file aside (never a device written in place)
+        path.unlink()
     encoder = OpenCvEncoder(path, fmt, fps, size)
     warn(f"{why}: writing {fmt.name if encoder.codec == fmt.name else encoder.codec} with OpenCV instead"
          + ("" if encoder.codec == fmt.name else ", which browsers may not play"))

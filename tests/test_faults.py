@@ -9,10 +9,12 @@ apply; the families other than detect are marked slow (`make quick` runs detect'
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -558,3 +560,88 @@ def test_a_cache_that_cannot_take_the_file_fails_at_once_and_keeps_no_partial_fi
     assert "network" not in line and "retrying" not in result.stderr
     assert requests <= 2  # the .xml and the .bin at most once each: a local failure is not retried
     assert not [p for p in after.rglob("*") if p.name.endswith(".part")]
+
+
+# -- outputs that are devices, pipes or links are written where they point, and stay what they were
+
+def _device(path: Path) -> Path:
+    """A character device with /dev/null's numbers, made in the test's folder (never the machine's /dev)."""
+    try:
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("mknod needs root (CAP_MKNOD)")
+    return path
+
+
+def _drain(path: Path) -> tuple[threading.Thread, bytearray]:
+    """A reader of a FIFO that keeps every byte it reads."""
+    data = bytearray()
+
+    def read():
+        with open(path, "rb") as fifo:
+            while chunk := fifo.read(65536):
+                data.extend(chunk)
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread, data
+
+
+OUTPUT_FLAGS = {"--json": "out.jsonl", "--metrics-json": "metrics.json", "--output": "out.mp4"}
+
+
+def test_outputs_that_are_devices_are_written_in_place_and_stay_devices(probe, flat, tmp_path):
+    nodes = {flag: _device(tmp_path / name) for flag, name in OUTPUT_FLAGS.items()}
+    result = run_ovdemo("detect", "-m", probe, "-i", flat, "--no-show", *(a for f, p in nodes.items() for a in (f, p)))
+    assert result.returncode == 0, result.stderr
+    for path in nodes.values():
+        assert stat.S_ISCHR(path.lstat().st_mode) and path.lstat().st_rdev == os.makedev(1, 3), path
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(OUTPUT_FLAGS.values()), "no lock, no file aside"
+
+
+def test_outputs_that_are_fifos_give_their_readers_everything(probe, flat, tmp_path):
+    readers = {}
+    for flag, name in OUTPUT_FLAGS.items():
+        os.mkfifo(tmp_path / name)
+        readers[flag] = _drain(tmp_path / name)
+    result = run_ovdemo("detect", "-m", probe, "-i", flat, "--no-show",
+                        *(a for f, n in OUTPUT_FLAGS.items() for a in (f, tmp_path / n)), timeout=120)
+    assert result.returncode == 0, result.stderr
+    for thread, _ in readers.values():
+        thread.join(timeout=10)
+    assert [json.loads(line)["frame"] for line in readers["--json"][1].decode().splitlines()] == list(range(8))
+    assert json.loads(readers["--metrics-json"][1])["frames"] == 8
+    with av.open(io.BytesIO(bytes(readers["--output"][1]))) as container:
+        assert len(list(container.decode(video=0))) == 8
+    assert all(stat.S_ISFIFO((tmp_path / n).lstat().st_mode) for n in OUTPUT_FLAGS.values())
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(OUTPUT_FLAGS.values())
+
+
+def test_outputs_through_symbolic_links_write_the_target_and_keep_the_link(probe, flat, tmp_path):
+    (tmp_path / "real").mkdir()
+    links = {}
+    for flag, name in OUTPUT_FLAGS.items():
+        links[flag] = tmp_path / f"latest-{name}"
+        links[flag].symlink_to(Path("real") / name)
+    result = run_ovdemo("detect", "-m", probe, "-i", flat, "--no-show", *(a for f, p in links.items() for a in (f, p)))
+    assert result.returncode == 0, result.stderr
+    for flag, link in links.items():
+        assert link.is_symlink() and os.readlink(link) == f"real/{OUTPUT_FLAGS[flag]}", flag
+    assert len(whole_lines(tmp_path / "real" / "out.jsonl")) == 8
+    assert json.loads((tmp_path / "real" / "metrics.json").read_text())["frames"] == 8
+    assert len(decoded(tmp_path / "real" / "out.mp4")[1]) == 8
+    assert leftovers(tmp_path) == [] and leftovers(tmp_path / "real") == []
+
+
+def test_json_to_a_standard_stream_by_name(probe, flat, tmp_path):
+    """/proc/self/fd/1 (like /dev/stdout, which the test leaves alone): the process's own standard output."""
+    result = run_ovdemo("detect", "-m", probe, "-i", flat, "--no-show", "--json", "/proc/self/fd/1",
+                        "--metrics-json", "/proc/self/fd/2")
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["frame"] for line in result.stdout.splitlines()] == list(range(8))
+    assert '"frames": 8' in result.stderr
+    piped = subprocess.run(f"{sys.executable} -m ovdemo detect -m {probe} -i {flat} --loop --max-frames 5000 "
+                           "--no-show --json /proc/self/fd/1 | head -1", shell=True, capture_output=True, text=True,
+                           timeout=120, executable="/bin/bash")
+    assert json.loads(piped.stdout)["frame"] == 0
+    assert "Traceback" not in piped.stderr and "error" not in piped.stderr
