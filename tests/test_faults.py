@@ -260,7 +260,7 @@ def test_frames_of_other_sizes_are_letterboxed_into_the_video(family, models_dir
 @pytest.mark.parametrize("family", each_family())
 def test_a_damaged_video_is_reported_with_frames_read_and_the_first_bad_one(family, models_dir, clips, tmp_path):
     for name, read, first_bad, what in (("truncated", 9, 9, "it ends before the frame count its header gives"),
-                                        ("corrupted", 16, 6, "some of its frames do not decode")):
+                                        ("corrupted", 16, 6, "skipped 1 frame that does not decode (position 6)")):
         metrics, log = tmp_path / f"{name}.json", tmp_path / f"{name}.jsonl"
         result = run_ovdemo(*family_args(family, models_dir), "-i", clips[name], "--metrics-json", metrics,
                             "--json", log)
@@ -272,6 +272,33 @@ def test_a_damaged_video_is_reported_with_frames_read_and_the_first_bad_one(fami
         assert summary["input_damage"] == {"frames_read": read, "frames_expected": 17, "first_bad_frame": first_bad,
                                            "what": what}
         assert len(read_jsonl(log)) == summary["frames"] == read
+
+
+@pytest.fixture(scope="module")
+def damaged_middle(videos_dir, tmp_path_factory) -> Path:
+    """car-detection.mp4 (377 frames) with 20,000 random bytes written over its middle."""
+    data = bytearray((videos_dir / "car-detection.mp4").read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 20_000] = np.random.default_rng(27).integers(0, 256, 20_000, np.uint8).tobytes()
+    path = tmp_path_factory.mktemp("damaged") / "car-damaged.mp4"
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("family", each_family("detect", "face"))
+def test_a_damaged_middle_is_skipped_and_reading_goes_on(family, models_dir, damaged_middle, tmp_path):
+    metrics, log = tmp_path / "m.json", tmp_path / "out.jsonl"
+    result = run_ovdemo(*family_args(family, models_dir), "-i", damaged_middle, "--metrics-json", metrics,
+                        "--json", log)
+    assert result.returncode == 0, result.stderr
+    damage = json.loads(metrics.read_text())["input_damage"]
+    assert damage["frames_read"] >= 370 and damage["frames_expected"] == 377
+    assert len(read_jsonl(log)) == damage["frames_read"]
+    skipped = damage["frames_expected"] - damage["frames_read"]
+    warning = next(ln for ln in result.stderr.splitlines() if "is damaged" in ln)
+    assert f"skipped {skipped} frame" in warning and f"position {damage['first_bad_frame']}" in warning
+    assert 150 < damage["first_bad_frame"] < 230  # in the middle, where the bytes were written
+    assert "ends before" not in warning
 
 
 # -- write failures: one line naming the file and the cause
