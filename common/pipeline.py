@@ -59,8 +59,6 @@ from .streams import (
 from .tracking import Tracking
 from .window import Mosaic, Window
 
-EXIT_INTERRUPTED = 130
-
 
 class Interrupted(Exception):
     pass
@@ -346,6 +344,9 @@ class Pipeline:
             self.reader.stop()
         with suppress(Exception):
             self.queue.wait_all()
+        for stage in self.family.stages:  # (an interrupted run may leave a backlog of a stage's work)
+            with suppress(Exception):
+                stage.stage.wait_all()
         with suppress(Exception):  # the server models' network and server times, for the summary
             self.metrics.remote = server_timings([getattr(self, "compiled", None),
                                                   *(s.stage.compiled for s in self.family.stages)])
@@ -434,7 +435,7 @@ class Runner:
                         item = next(frames, None)
             except (Interrupted, KeyboardInterrupt):
                 self.metrics.interrupted = True
-                exit_code = EXIT_INTERRUPTED
+                exit_code = self.stop.exit_code
                 with suppress(Exception):
                     frames.close()
             except BrokenPipeError:  # the reader of standard output left (`-r | head`): end quietly
@@ -450,7 +451,7 @@ class Runner:
                 problems = self._finish()
         if error is not None or problems:
             raise error or problems[0]
-        return EXIT_INTERRUPTED if self.stop.requested else exit_code
+        return self.stop.exit_code if self.stop.requested else exit_code
 
     def _open_writers(self) -> None:
         """The video and JSON lines writers of each stream this process runs."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -50,7 +51,10 @@ FORMATS = {
 }
 FOURCC_NAMES = {"avc1": "H.264", "mp4v": "MPEG-4 Part 2", "XVID": "MPEG-4 Part 2 (Xvid)", "MJPG": "Motion JPEG",
                 "VP90": "VP9", "VP80": "VP8"}
-KEYFRAME_SECONDS = 1.0  # a fragment per keyframe: what a killed run can lose at most, besides the encoder's queue
+# a fragment per keyframe: what a killed run can lose at most, besides the encoder's queue. A keyframe comes every
+# second of video, and every second of the run's own time as well: a slow run (text at 4 FPS on a 30 FPS source)
+# would otherwise wait 7 s for each fragment, and a kill would take every frame of it
+KEYFRAME_SECONDS = 1.0
 
 
 def letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -95,9 +99,16 @@ class PyAvEncoder:
             raise
         self.stream, self.frames = stream, 0
         self.codec = fmt.name
+        self._gop, self._last_key = stream.codec_context.gop_size, time.monotonic()
 
     def write(self, image: np.ndarray) -> None:
         frame = self.av.VideoFrame.from_ndarray(_even(image), format="bgr24")
+        now = time.monotonic()
+        if self.frames % self._gop == 0:
+            self._last_key = now
+        elif now - self._last_key >= KEYFRAME_SECONDS:  # (by the clock: the frame count has not come round)
+            frame.pict_type = self.av.video.frame.PictureType.I
+            self._last_key = now
         frame.pts = self.frames
         self.frames += 1
         self.container.mux(self.stream.encode(frame))

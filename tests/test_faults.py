@@ -672,3 +672,45 @@ def test_json_to_a_standard_stream_by_name(probe, flat, tmp_path):
                            timeout=120, executable="/bin/bash")
     assert json.loads(piped.stdout)["frame"] == 0
     assert "Traceback" not in piped.stderr and "error" not in piped.stderr
+
+
+# -- every signal finishes the outputs, and nothing aborts on the way out
+
+def _text_run(ppocr: Path, images_dir: Path, folder: Path) -> subprocess.Popen:
+    """PP-OCRv5 on a page of text, looped: the recognizer's stage falls behind the detector (a backlog of
+    words), the case where a thread inside OpenVINO outlived the interpreter."""
+    return subprocess.Popen([sys.executable, "-m", "ovdemo", "text", "-m", str(ppocr / "ppocrv5_det.onnx"), "-i",
+                             str(images_dir / "page.png"), "--loop", "--no-show", "-o", str(folder / "o.mp4"),
+                             "--json", str(folder / "o.jsonl")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def _partial_lines(folder: Path) -> int:
+    return sum(p.read_bytes().count(b"\n") for p in folder.glob("o.partial-*.jsonl"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 130), (signal.SIGHUP, 129)])
+def test_a_signal_mid_run_of_a_backlogged_stage_finishes_the_outputs(sig, code, ppocr, images_dir, tmp_path):
+    proc = _text_run(ppocr, images_dir, tmp_path)
+    _wait_for(lambda: _partial_lines(tmp_path) >= 6, proc, seconds=180)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == code, stderr[-2000:]  # not 134: SIGABRT, "terminate called without an active exception"
+    assert "terminate called" not in stderr and "Traceback" not in stderr
+    records = whole_lines(tmp_path / "o.jsonl")
+    assert len(records) >= 6 and len(decoded(tmp_path / "o.mp4")[1]) == len(records)
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_a_slow_run_killed_outright_keeps_its_video(ppocr, images_dir, tmp_path):
+    """Text at a few FPS on a 30 FPS source: a second of video is many seconds of the run, and fragments come by
+    the clock as well, so a SIGKILL loses a second of the run's frames, not every frame."""
+    proc = _text_run(ppocr, images_dir, tmp_path)
+    _wait_for(lambda: _partial_lines(tmp_path) >= 24, proc, seconds=240)
+    proc.kill()
+    proc.communicate()
+    lines = whole_lines(tmp_path / f"o.partial-{proc.pid}.jsonl")
+    frames = decoded(tmp_path / f"o.partial-{proc.pid}.mp4")[1]
+    assert len(lines) >= 24 and len(frames) >= len(lines) // 2, (len(frames), len(lines))
