@@ -394,6 +394,13 @@ def server_timings(compiled: list) -> list[dict]:
     return [c.timings() for c in compiled if c is not None and not isinstance(c, ov.CompiledModel)]
 
 
+def cancel_remote(compiled: list) -> None:
+    """An interrupted run's server calls cancelled: it ends within moments whatever --remote-timeout is."""
+    for c in compiled:
+        if c is not None and not isinstance(c, ov.CompiledModel):
+            c.cancel()
+
+
 def one_request(compiled: ov.CompiledModel | RemoteCompiled):
     """A blocking `infer(inputs) -> ModelOutputs` of a compiled model, for one caller (the Python API's images)."""
     if not isinstance(compiled, ov.CompiledModel):

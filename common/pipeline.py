@@ -30,6 +30,7 @@ from .family import Family, RunContext
 from .inference import (
     InferenceConfig,
     InferQueue,
+    cancel_remote,
     check_device,
     compile_model,
     embed_preprocessing,
@@ -339,7 +340,12 @@ class Pipeline:
             self.wakeup.notify_all()
 
     def shutdown(self) -> None:
-        """Stop reading, let requests in flight complete, let the family flush. Runs on every exit path."""
+        """Stop reading, let requests in flight complete (a server's are cancelled after a signal), let the family
+        flush. Runs on every exit path."""
+        compiled = [getattr(self, "compiled", None), *(s.stage.compiled for s in self.family.stages)]
+        if self.stop is not None and self.stop.requested:
+            with suppress(Exception):
+                cancel_remote(compiled)
         with suppress(Exception):
             self.reader.stop()
         with suppress(Exception):
@@ -348,8 +354,7 @@ class Pipeline:
             with suppress(Exception):
                 stage.stage.wait_all()
         with suppress(Exception):  # the server models' network and server times, for the summary
-            self.metrics.remote = server_timings([getattr(self, "compiled", None),
-                                                  *(s.stage.compiled for s in self.family.stages)])
+            self.metrics.remote = server_timings(compiled)
         try:
             self.family.finish()
         finally:
