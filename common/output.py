@@ -23,7 +23,7 @@ from .capture import InputSpec
 from .errors import DemoError
 from .safefile import OutputFile, cause, claim, real, same_file, write_all, write_whole, written_in_place
 from .streams import check_stream_names, stream_path
-from .video import FORMATS, EncoderThread, letterbox, open_encoder
+from .video import FORMATS, EncoderThread, letterbox, open_encoder, playable_frames, whole_fragments
 
 IMAGE_PATTERN = re.compile(r"%0?\d*d")
 STDOUT = "-"
@@ -177,8 +177,31 @@ class VideoOutput:
             else:
                 self._write_video(image)
         except OSError as e:
+            if self._encoder is not None:
+                raise self._salvaged(cause(e)) from None
             raise self.file.error(cause(e), "check free space and permissions") from None
         self.frames += 1
+
+    def _salvaged(self, reason: str) -> DemoError:
+        """A video whose writing failed (a full disk, `ulimit -f`): the encoder finished as far as it can, and
+        what was written moved into place if it plays (every fragment before the failure does); else the error
+        says where it is."""
+        encoder, self._encoder = self._encoder, None
+        with contextlib.suppress(Exception):
+            encoder.close()
+        kept = self.file.temp
+        if kept is None:  # written in place (a device, a pipe): nothing aside to keep
+            return self.file.error(reason, "check free space and permissions")
+        with contextlib.suppress(OSError):
+            whole_fragments(kept)
+        frames = playable_frames(kept)
+        if frames:
+            with contextlib.suppress(DemoError):
+                self.file.commit()
+                return self.file.error(f"{reason}; the {frames} frames written before it are in place (they play)",
+                                       "free some space, or choose another place, and run again for the rest")
+        self.file.temp = None  # (said here: the run's end need not say it again)
+        return self.file.error(f"{reason}; what was written is in '{kept}'", "check free space and permissions")
 
     def _encoded(self, image: np.ndarray) -> bytes:
         ok, data = cv2.imencode(self.path.suffix.lower(), image)
@@ -202,15 +225,15 @@ class VideoOutput:
     def close(self) -> None:
         """Finish the file and move it into place; on failure, say where the partial file is."""
         if self._encoder is not None:
-            encoder, self._encoder = self._encoder, None
             try:
-                encoder.close()
+                self._encoder.close()
+                self._encoder = None
             except Exception as e:
                 reason = cause(e) if isinstance(e, OSError) else str(e)
-                kept, self.file.temp = self.file.temp, None
-                self.file.release()
-                raise self.file.error(f"{reason}; the frames written so far are in '{kept}'",
-                                      "check free space and permissions") from None
+                try:
+                    raise self._salvaged(reason) from None
+                finally:
+                    self.file.release()
             try:
                 self.file.commit()
             finally:

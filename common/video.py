@@ -184,6 +184,44 @@ class EncoderThread:
                 raise self._error
 
 
+def whole_fragments(path: Path) -> None:
+    """An MP4 written in fragments and cut short (a full disk) ends in half a fragment, which players stumble
+    on: cut the file back to the end of its last whole one (its top-level boxes read as far as they are whole)."""
+    if path.suffix.lower() not in (".mp4", ".m4v", ".mov"):
+        return
+    size = path.stat().st_size
+    with open(path, "r+b") as f:
+        pos = end = before_moof = 0
+        last = b""
+        while pos + 8 <= size:
+            f.seek(pos)
+            header = f.read(16)
+            length, kind = int.from_bytes(header[:4], "big"), header[4:8]
+            if length == 1:
+                length = int.from_bytes(header[8:16], "big")
+            if length < 8 or pos + length > size:
+                break
+            if kind == b"moof":
+                before_moof = end
+            pos = end = pos + length
+            last = kind
+        f.truncate(before_moof if last == b"moof" else end)
+
+
+def playable_frames(path: Path) -> int:
+    """The frames FFmpeg decodes from a video file, up to the first that does not; 0 when it does not open."""
+    frames = 0
+    try:
+        import av
+
+        with av.open(str(path)) as container:
+            for packet in container.demux(video=0):
+                frames += len(packet.decode())
+    except Exception:
+        pass
+    return frames
+
+
 def open_encoder(path: Path, suffix: str, fps: float, size: tuple[int, int], warn) -> PyAvEncoder | OpenCvEncoder:
     """PyAV's encoder for `suffix`, else OpenCV's (with one warning saying what the file becomes)."""
     fmt = FORMATS[suffix]

@@ -714,3 +714,35 @@ def test_a_slow_run_killed_outright_keeps_its_video(ppocr, images_dir, tmp_path)
     lines = whole_lines(tmp_path / f"o.partial-{proc.pid}.jsonl")
     frames = decoded(tmp_path / f"o.partial-{proc.pid}.mp4")[1]
     assert len(lines) >= 24 and len(frames) >= len(lines) // 2, (len(frames), len(lines))
+
+
+# -- a video whose writing fails keeps what plays
+
+def _limited(size: int):
+    """For a child process: files may not grow past `size` bytes (`ulimit -f`), and a write past it fails with
+    EFBIG instead of killing the process (SIGXFSZ ignored)."""
+    def limit():
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+    return limit
+
+
+@pytest.mark.parametrize(("limit", "kept"), [(150_000, "in place"), (12_000, "aside")])
+def test_a_video_that_cannot_be_written_to_the_end_keeps_what_plays(limit, kept, probe, clips, tmp_path):
+    out, log = tmp_path / "out.mp4", tmp_path / "out.jsonl"
+    result = subprocess.run([sys.executable, "-m", "ovdemo", "detect", "-m", str(probe), "-i", str(clips["whole"]),
+                             "--loop", "--max-frames", "5000", "-o", str(out), "--json", str(log), "--no-show"],
+                            capture_output=True, text=True, timeout=300, preexec_fn=_limited(limit))
+    assert result.returncode == 2, result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in result.stderr and error.startswith(f"error: cannot write video '{out}': File too large")
+    records = whole_lines(log)
+    if kept == "in place":  # whole fragments, moved into place: every frame in it plays
+        frames = decoded(out)[1]
+        assert f"the {len(frames)} frames written before it are in place (they play)" in error
+        assert 10 <= len(frames) <= len(records) and leftovers(tmp_path) == []
+    else:  # not a frame that plays: the file stays aside, and the error says where
+        assert not out.exists() and leftovers(tmp_path) == [partial.name for partial in tmp_path.glob("out.partial-*")]
+        assert f"what was written is in '{next(tmp_path.glob('out.partial-*.mp4'))}'" in error
