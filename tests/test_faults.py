@@ -746,3 +746,46 @@ def test_a_video_that_cannot_be_written_to_the_end_keeps_what_plays(limit, kept,
     else:  # not a frame that plays: the file stays aside, and the error says where
         assert not out.exists() and leftovers(tmp_path) == [partial.name for partial in tmp_path.glob("out.partial-*")]
         assert f"what was written is in '{next(tmp_path.glob('out.partial-*.mp4'))}'" in error
+
+
+# -- numbers that are no numbers: NaN, infinities, values the code cannot use
+
+@pytest.mark.parametrize(("flags", "named"), [
+    (["detect", "-t", "nan"], "'-t' / '--threshold'"),
+    (["track", "--reid-threshold", "nan"], "'--reid-threshold'"),
+    (["detect", "--remote-timeout", "nan"], "'--remote-timeout'"),
+    (["detect", "--remote-timeout", "inf"], "'--remote-timeout'"),
+    (["segment", "--opacity", "nan"], "'--opacity'"),
+    (["action", "--action-threshold", "nan"], "'--action-threshold'"),
+    (["pose", "--kp-threshold", "-inf"], "'--kp-threshold'"),
+    (["track", "--reid-window", "nan"], "'--reid-window'"),
+    (["track", "--line", "nan,1,2,3"], "--line 'nan,1,2,3'"),
+    (["track", "--line", "1,1,inf,3"], "--line '1,1,inf,3'"),
+    (["track", "--line", "0,0,1e308,1e308"], "--line '0,0,1e308,1e308'"),
+    (["track", "--zone", "0,0,100,0,nan,50"], "--zone '0,0,100,0,nan,50'"),
+])
+def test_numbers_that_are_not_finite_are_refused_naming_the_option(flags, named, images_dir, capsys):
+    code, stderr = ovdemo_main(capsys, *flags, "-i", images_dir / "astronaut.png", "--no-show", "--offline")
+    assert code == 2 and "Traceback" not in stderr and "ValueError" not in stderr, stderr
+    assert named in stderr and ("not a finite number" in stderr or "is out of range" in stderr), stderr
+
+
+def test_a_nan_threshold_from_python_is_refused():
+    import ovdemo
+    from ovdemo.common.errors import DemoError
+
+    with pytest.raises(DemoError, match="threshold=nan is out of range"):
+        ovdemo.load("person-detection-0202", family="detect", threshold=float("nan"))
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("OVDEMO_FETCH_TIMEOUT", "-5"), ("OVDEMO_FETCH_TIMEOUT", "nan"), ("OVDEMO_FETCH_TIMEOUT", "0"),
+    ("OVDEMO_FETCH_RETRIES", "-1"), ("OVDEMO_FETCH_RETRIES", "1e12"), ("OVDEMO_FETCH_RETRIES", "1.5"),
+    ("OVDEMO_MODEL_BASE_URL", "not-a-url"),
+])
+def test_download_settings_that_cannot_work_are_one_line_naming_the_variable(name, value, monkeypatch, capsys):
+    monkeypatch.delenv("OVDEMO_MODELS_DIR", raising=False)
+    monkeypatch.setenv(name, value)
+    code, stderr = ovdemo_main(capsys, "models", "download", DOWNLOAD_MODEL)
+    assert code == 2, stderr
+    assert f"{name} '{value}'" in last_error(stderr) and "Traceback" not in stderr
