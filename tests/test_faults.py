@@ -393,6 +393,18 @@ def test_every_numeric_option_has_an_upper_bound():
     (["detect", "--nstreams", "1000"], "a number from 1 to 64, or AUTO"),
     (["track", "--line", "10,10,10,10"], "has zero length"),
     (["track", "--zone", "0,0,100,0,200,0"], "has no area"),
+    # NaN passes every comparison a range makes; infinities and 1e308 overflow OpenCV's integers
+    (["detect", "-t", "nan"], "'-t' / '--threshold': 'nan' is not a finite number"),
+    (["track", "--reid-threshold", "nan"], "'--reid-threshold': 'nan' is not a finite number"),
+    (["detect", "--remote-timeout", "inf"], "'--remote-timeout': 'inf' is not a finite number"),
+    (["segment", "--opacity", "nan"], "'--opacity': 'nan' is not a finite number"),
+    (["action", "--action-threshold", "nan"], "'--action-threshold': 'nan' is not a finite number"),
+    (["pose", "--kp-threshold", "-inf"], "'--kp-threshold': '-inf' is not a finite number"),
+    (["track", "--reid-window", "nan"], "'--reid-window': 'nan' is not a finite number"),
+    (["track", "--line", "nan,1,2,3"], "--line 'nan,1,2,3': a coordinate 'nan' is out of range"),
+    (["track", "--line", "1,1,inf,3"], "--line '1,1,inf,3': a coordinate 'inf' is out of range"),
+    (["track", "--line", "0,0,1e308,1e308"], "--line '0,0,1e308,1e308': a coordinate '1e+308' is out of range"),
+    (["track", "--zone", "0,0,100,0,nan,50"], "--zone '0,0,100,0,nan,50': a coordinate 'nan' is out of range"),
 ])
 def test_numbers_past_their_bounds_and_degenerate_shapes_are_refused(flags, message, images_dir, capsys):
     code, stderr = ovdemo_main(capsys, *flags, "-i", images_dir / "astronaut.png", "--no-show", "--offline")
@@ -749,26 +761,6 @@ def test_a_video_that_cannot_be_written_to_the_end_keeps_what_plays(limit, kept,
 
 
 # -- numbers that are no numbers: NaN, infinities, values the code cannot use
-
-@pytest.mark.parametrize(("flags", "named"), [
-    (["detect", "-t", "nan"], "'-t' / '--threshold'"),
-    (["track", "--reid-threshold", "nan"], "'--reid-threshold'"),
-    (["detect", "--remote-timeout", "nan"], "'--remote-timeout'"),
-    (["detect", "--remote-timeout", "inf"], "'--remote-timeout'"),
-    (["segment", "--opacity", "nan"], "'--opacity'"),
-    (["action", "--action-threshold", "nan"], "'--action-threshold'"),
-    (["pose", "--kp-threshold", "-inf"], "'--kp-threshold'"),
-    (["track", "--reid-window", "nan"], "'--reid-window'"),
-    (["track", "--line", "nan,1,2,3"], "--line 'nan,1,2,3'"),
-    (["track", "--line", "1,1,inf,3"], "--line '1,1,inf,3'"),
-    (["track", "--line", "0,0,1e308,1e308"], "--line '0,0,1e308,1e308'"),
-    (["track", "--zone", "0,0,100,0,nan,50"], "--zone '0,0,100,0,nan,50'"),
-])
-def test_numbers_that_are_not_finite_are_refused_naming_the_option(flags, named, images_dir, capsys):
-    code, stderr = ovdemo_main(capsys, *flags, "-i", images_dir / "astronaut.png", "--no-show", "--offline")
-    assert code == 2 and "Traceback" not in stderr and "ValueError" not in stderr, stderr
-    assert named in stderr and ("not a finite number" in stderr or "is out of range" in stderr), stderr
-
 
 def test_a_nan_threshold_from_python_is_refused():
     import ovdemo
