@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import glob
+import os
 import re
+import stat
 import threading
 import time
 from collections import deque
@@ -302,6 +305,28 @@ def resolve_input(spec: str, offline: bool = False) -> InputSpec:
     """Read `-i` (camera, video file, image, folder, glob, image sequence, URL, or a sample video by name:
     `sample:car-detection`, or `car-detection.mp4` where no such file exists, downloaded unless `offline`)
     without opening it: the files it names are known before set-up, so no output can be written over them."""
+    try:
+        return _resolve_input(spec, offline)
+    except OSError as e:  # a name too long, a folder that may not be listed...
+        raise DemoError(f"cannot read input '{spec}': {e.strerror or e}",
+                        "check the name and that you may read it") from None
+
+
+SPECIAL_FILES = {stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device", stat.S_IFIFO: "a named pipe",
+                 stat.S_IFSOCK: "a socket"}
+
+
+def _readable_file(path: Path, text: str) -> None:
+    """What is at `path` is a file ovdemo may read: not a device or pipe, not one it has no permission for."""
+    kind = SPECIAL_FILES.get(stat.S_IFMT(path.stat().st_mode))
+    if kind is not None:
+        raise DemoError(f"input '{text}' is {kind}, not a file",
+                        "give a video or image file; a camera is cam0 or /dev/videoN, a stream a URL")
+    if not os.access(path, os.R_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+
+def _resolve_input(spec: str, offline: bool) -> InputSpec:
     text = spec.strip()
     if text.startswith(SAMPLE_SCHEME) or not Path(text).expanduser().exists():
         sample = sample_for_input(text, offline)
@@ -325,6 +350,8 @@ def resolve_input(spec: str, offline: bool = False) -> InputSpec:
             suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
             raise DemoError(f"no images in folder '{text}'", f"expected files ending in {suffixes}")
         return InputSpec("images", text, text, tuple(files))
+    if path.exists() and not path.is_dir():
+        _readable_file(path, text)
     if path.is_file():
         if path.suffix.lower() in IMAGE_SUFFIXES:
             return InputSpec("images", text, text, (path,))

@@ -80,6 +80,35 @@ def _option_files(opts, skip: set[str]) -> list[Path]:
     return found
 
 
+def _stdout_open() -> bool:
+    try:
+        os.fstat(sys.stdout.fileno())
+    except (AttributeError, ValueError, OSError):  # (Python sets sys.stdout to None when fd 1 is closed)
+        return False
+    return True
+
+
+def write_stdout(text: str, what: str) -> None:
+    """`text` on standard output; a write that fails (a full disk behind `> file`) is a DemoError, and standard
+    output is pointed at /dev/null so that Python's flush at exit meets no failure either. A reader that left
+    (BrokenPipeError) is the caller's: that run ends quietly."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        detach_stdout()
+        raise DemoError(f"cannot write {what} to standard output: {cause(e)}",
+                        "free some space, or give a file name") from None
+
+
+def detach_stdout() -> None:
+    """Point standard output at /dev/null, so that Python's flush at exit meets no closed pipe either."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def _shared_sink(path: Path) -> bool:
     """A character device several outputs may all be written to (/dev/null, a terminal)."""
     with contextlib.suppress(OSError):
@@ -98,6 +127,9 @@ def check_outputs(opts, sources: list[InputSpec]) -> list[tuple[str, Path]]:
     on_stdout += ["-r"] if opts.get("raw") else []
     if len(on_stdout) > 1:
         raise DemoError(f"{' and '.join(on_stdout)} would both write to standard output", "keep one of them")
+    if on_stdout and not _stdout_open():
+        raise DemoError(f"{on_stdout[0]} writes to standard output, and it is closed",
+                        "leave standard output open (no >&-), or give a file name")
     read = [file for source in sources for file in source.files]
     inputs = [*read, *_option_files(opts, set(OUTPUT_OPTIONS) | {"input"})]
     names = outputs
@@ -248,7 +280,7 @@ class LineFile:
     whole line, so what is kept always parses."""
 
     def __init__(self, path: str, what: str):
-        self.stdout = path == STDOUT
+        self.stdout, self.what = path == STDOUT, what
         self.file = None if self.stdout else claim(path, what)[0]
         self.path = Path(path)
         self._fd: int | None = None
@@ -263,8 +295,7 @@ class LineFile:
         if self.failed is not None:
             raise self.failed
         if self.stdout:
-            sys.stdout.write(text)
-            sys.stdout.flush()
+            write_stdout(text, self.what)
             return
         data = text.encode("utf-8")
         try:
@@ -336,8 +367,7 @@ def write_json_file(path: str, data: dict, what: str) -> None:
     """A whole JSON document (`-`: standard output)."""
     text = json.dumps(data, indent=2) + "\n"
     if path == STDOUT:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        write_stdout(text, what)
         return
     target, _ = claim(path, what)
     try:

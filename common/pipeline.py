@@ -42,7 +42,7 @@ from .interrupt import DEFER, FRAMES, RAISE, STOP, StopRequest
 from .metrics import Metrics, StreamFigures
 from .models import resolve_from_options
 from .options import Options
-from .output import JsonLines, RunOutputs, VideoOutput, write_json_file
+from .output import JsonLines, RunOutputs, VideoOutput, detach_stdout, write_json_file
 from .records import frame_record, raw_lines
 from .results import Result
 from .serve import LiveView, live_numbers
@@ -415,7 +415,7 @@ class Runner:
         finished and moved into place as on any other ending."""
         opts = self.opts
         self._open_writers()
-        self.live = LiveView(opts.serve) if opts.get("serve") else None
+        self.live = LiveView(opts.serve) if opts.get("serve") is not None else None  # ("": refused, named)
         pipeline = self.pipeline
         frames = iter(pipeline)
         exit_code, error = 0, None
@@ -444,7 +444,7 @@ class Runner:
                 with suppress(Exception):
                     frames.close()
             except BrokenPipeError:  # the reader of standard output left (`-r | head`): end quietly
-                _detach_stdout()
+                detach_stdout()
                 with suppress(Exception):
                     frames.close()
             except DemoError as e:
@@ -593,12 +593,6 @@ def report(metrics: Metrics, opts: Options) -> list[DemoError]:
         except DemoError as e:
             return [e]
     return []
-
-
-def _detach_stdout() -> None:
-    """Point standard output at /dev/null, so that Python's flush at exit meets no closed pipe either."""
-    with suppress(OSError, ValueError):
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def run(family: Family | type[Family], opts: Options) -> int:

@@ -94,7 +94,9 @@ class OutputFile:
         given = Path(path).expanduser()
         self.in_place = written_in_place(given)
         # a link is followed: its target is what gets written (aside, then moved into place), the link stays
-        self.path = Path(real(given)) if given.is_symlink() and not self.in_place else given
+        with contextlib.suppress(OSError):  # (a name too long: check() says so)
+            given = Path(real(given)) if given.is_symlink() and not self.in_place else given
+        self.path = given
         self.what = what  # what the file is, in messages: "video", "JSON lines", "metrics file", ...
         self.temp: Path | None = None
         self._lock_fd: int | None = None
@@ -111,10 +113,15 @@ class OutputFile:
         """The folder exists and the name is not a folder (cheap: before any model is fetched)."""
         if self.in_place:
             return
-        with contextlib.suppress(OSError):
-            if stat.S_ISBLK(os.stat(self.path).st_mode):
-                raise self.error("it is a block device (a disk)", "give a file name")
-        if self.path.is_dir():
+        try:
+            mode = os.stat(self.path).st_mode
+        except (FileNotFoundError, NotADirectoryError):  # (a missing folder is said below)
+            mode = 0
+        except OSError as e:  # a name too long, a folder that may not be searched
+            raise self.error(cause(e)) from None
+        if stat.S_ISBLK(mode):
+            raise self.error("it is a block device (a disk)", "give a file name")
+        if stat.S_ISDIR(mode):
             raise self.error("it is a folder", "give a file name")
         if not self.folder.is_dir():
             raise self.error(f"folder '{self.folder}' does not exist", "create it first")

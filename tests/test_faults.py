@@ -8,6 +8,7 @@ apply; the families other than detect are marked slow (`make quick` runs detect'
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -781,3 +782,80 @@ def test_download_settings_that_cannot_work_are_one_line_naming_the_variable(nam
     code, stderr = ovdemo_main(capsys, "models", "download", DOWNLOAD_MODEL)
     assert code == 2, stderr
     assert f"{name} '{value}'" in last_error(stderr) and "Traceback" not in stderr
+
+
+# -- what goes wrong is said in one line, exit 2, naming the real cause
+
+def test_inputs_and_outputs_that_cannot_be_used_are_one_line_naming_the_cause(probe, flat, models_dir, tmp_path,
+                                                                              capsys):
+    image = flat / "f_0.png"
+    long_name = tmp_path / ("x" * 300 + ".jsonl")
+    fifo = tmp_path / "fifo.mp4"
+    os.mkfifo(fifo)
+    cases = [
+        (["-i", image, "--json", long_name], f"cannot write JSON lines '{long_name}': File name too long"),
+        (["-i", tmp_path / ("x" * 300 + ".mp4")], "File name too long"),
+        (["-i", fifo], f"input '{fifo}' is a named pipe, not a file"),
+        (["-i", image, "-m", "grpc://[::1/m"], "'grpc://[::1/m' is not a model URL (Invalid IPv6 URL)"),
+        (["-i", image, "--serve", ""], "--serve '' is not [HOST:]PORT"),
+    ]
+    with contextlib.suppress(PermissionError):
+        os.mknod(tmp_path / "null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        cases.append((["-i", tmp_path / "null"], f"input '{tmp_path / 'null'}' is a character device, not a file"))
+    for flags, message in cases:
+        code, stderr = ovdemo_main(capsys, "detect", "-m", probe, "--no-show", *flags)
+        assert code == 2 and message in one_line(stderr), (flags, stderr)
+    face = family_args("face", models_dir)
+    for flags, message in (
+            (["--age-gender", "--age-gender-model", "emotions-recognition-retail-0003"],
+             "--age-gender-model emotions-recognition-retail-0003 answers emotion, not age and gender"),
+            (["--emotions", "--emotions-model", "person-detection-0202"],
+             "--emotions-model person-detection-0202 answers no attribute ovdemo knows, not emotion")):
+        code, stderr = ovdemo_main(capsys, *face, "-i", image, *flags)
+        assert code == 2 and message in one_line(stderr), (flags, stderr)
+
+
+def test_standard_output_closed_or_full_is_one_line(probe, flat, tmp_path):
+    closed = subprocess.run(f"{sys.executable} -m ovdemo detect -m {probe} -i {flat} --no-show --json - >&-",
+                            shell=True, capture_output=True, text=True, timeout=120, executable="/bin/bash")
+    assert closed.returncode == 2
+    assert "--json - writes to standard output, and it is closed" in one_line_error(closed)
+    try:
+        os.mknod(tmp_path / "full", 0o666 | stat.S_IFCHR, os.makedev(1, 7))  # /dev/full's numbers
+    except PermissionError:
+        pytest.skip("mknod needs root (CAP_MKNOD)")
+    for flag, what in (("--json", "JSON lines"), ("--metrics-json", "metrics file")):
+        full = subprocess.run(f"{sys.executable} -m ovdemo detect -m {probe} -i {flat} --no-show {flag} - "
+                              f"> {tmp_path / 'full'}", shell=True, capture_output=True, text=True, timeout=120,
+                              executable="/bin/bash")
+        assert full.returncode == 2 and "Traceback" not in full.stderr, full.stderr
+        assert full.stderr.strip().splitlines()[-1] == (f"error: cannot write {what} to standard output: No space "
+                                                        "left on device: free some space, or give a file name")
+
+
+def _without_privileges(command: list) -> subprocess.CompletedProcess:
+    """`command` in a user namespace of its own with no mapping: the same user, without root's capabilities, so
+    file permissions hold for it (as for any user who is not root)."""
+    if subprocess.run(["unshare", "--user", "true"], capture_output=True).returncode != 0:
+        pytest.skip("no user namespaces here (unshare --user)")
+    return subprocess.run(["unshare", "--user", *map(str, command)], capture_output=True, text=True, timeout=120)
+
+
+def test_unreadable_inputs_and_dev_null_without_root(probe, flat, tmp_path):
+    locked_file, locked_folder = tmp_path / "a.png", tmp_path / "frames"
+    locked_file.write_bytes((flat / "f_0.png").read_bytes())
+    locked_folder.mkdir()
+    locked_file.chmod(0)
+    locked_folder.chmod(0)
+    try:
+        for source in (locked_file, locked_folder):
+            result = _without_privileges([sys.executable, "-m", "ovdemo", "detect", "-m", probe, "-i", source,
+                                          "--no-show"])
+            assert result.returncode == 2
+            assert f"cannot read input '{source}': Permission denied" in one_line_error(result)
+    finally:
+        locked_folder.chmod(0o755)
+    # the usual way to discard output, for a user who may not create files in /dev (nothing there is touched)
+    result = _without_privileges([sys.executable, "-m", "ovdemo", "detect", "-m", probe, "-i", flat, "--no-show",
+                                  "--json", "/dev/null", "--metrics-json", "/dev/null"])
+    assert result.returncode == 0, result.stderr
