@@ -639,6 +639,17 @@ def test_outputs_that_are_devices_are_written_in_place_and_stay_devices(probe, f
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(OUTPUT_FLAGS.values()), "no lock, no file aside"
 
 
+def test_an_output_that_is_a_block_device_is_refused(probe, flat, tmp_path, capsys):
+    disk = tmp_path / "disk.jsonl"
+    try:
+        os.mknod(disk, 0o600 | stat.S_IFBLK, os.makedev(7, 0))  # a loop device's numbers: never opened
+    except PermissionError:
+        pytest.skip("mknod needs root (CAP_MKNOD)")
+    code, stderr = ovdemo_main(capsys, "detect", "-m", probe, "-i", flat, "--no-show", "--json", disk)
+    assert code == 2 and f"cannot write JSON lines '{disk}': it is a block device (a disk)" in one_line(stderr)
+    assert stat.S_ISBLK(disk.lstat().st_mode) and [p.name for p in tmp_path.iterdir()] == ["disk.jsonl"]
+
+
 def test_outputs_that_are_fifos_give_their_readers_everything(probe, flat, tmp_path):
     readers = {}
     for flag, name in OUTPUT_FLAGS.items():
