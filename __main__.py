@@ -14,10 +14,10 @@ def main(argv: list[str] | None = None) -> None:
         from ovdemo.cli import main as cli_main  # OpenVINO, OpenCV, NumPy: seconds, with signals only noted
     except BaseException:
         if STOP.requested:
-            sys.exit(130)
+            sys.exit(STOP.exit_code)
         raise
     if STOP.requested:
-        sys.exit(130)
+        sys.exit(STOP.exit_code)
     STOP.phase = RAISE  # from here on a signal interrupts at once, until a run says otherwise
     cli_main(argv)
 

@@ -26,7 +26,7 @@ EXAMPLES = (
 )
 EXIT_CODES = """Exit codes: 0 done (also when q, Esc or the window's close button ends the run); 1 an unexpected
 failure (a bug: run with --verbose and report it); 2 bad input or a failure the message explains; 130 interrupted
-(Ctrl+C, SIGTERM)."""
+(Ctrl+C, SIGTERM); 129 hung up (SIGHUP: a closed terminal), outputs finished as for SIGTERM."""
 # click's own completion, switched on by the _OVDEMO_COMPLETE variable (the same lines are in the README)
 COMPLETION = (
     """eval "$(_OVDEMO_COMPLETE=bash_source ovdemo)"                   # bash: add to ~/.bashrc""",
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = cli.main(args=args, prog_name="ovdemo", standalone_mode=False)
     except click.exceptions.Abort:
-        code = 130
+        code = STOP.exit_code
     except click.ClickException as e:
         e.show()
         code = e.exit_code
@@ -92,13 +92,13 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"error: {errors.one_line(str(e))}", err=True)
         code = e.exit_code
     except KeyboardInterrupt:
-        code = 130
+        code = STOP.exit_code
     except Exception as e:  # a bug or an unexpected failure: still one line unless --verbose
         if STOP.requested:  # e.g. an import that a Ctrl+C cut short: the interruption is what happened
-            sys.exit(130)
+            sys.exit(STOP.exit_code)
         if errors.VERBOSE:
             traceback.print_exc()
         click.echo(f"error: {type(e).__name__}: {errors.one_line(str(e))} (run with --verbose for details)",
                    err=True)
         code = 1
-    sys.exit(130 if STOP.requested else code if isinstance(code, int) else 0)
+    sys.exit(STOP.exit_code if STOP.requested else code if isinstance(code, int) else 0)

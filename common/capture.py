@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import glob
+import os
 import re
+import stat
 import threading
 import time
 from collections import deque
@@ -21,7 +24,7 @@ RAW_STREAM_SUFFIXES = {".264", ".h264", ".265", ".h265", ".hevc"}  # frame count
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "srt")
 DEFAULT_FPS = 30.0
 STREAM_TIMEOUT_S = 5.0  # opening a camera or stream, and waiting for one of its frames
-RESYNC_GRABS = 30  # frames a damaged file may skip looking for the next one that decodes
+RESYNC_GRABS = 30  # failed reads past the frames the header still promises before a file is taken to end early
 FILE_BUFFER, LIVE_BUFFER = 8, 2  # frames a reader holds: a file reads ahead, a live source keeps the newest
 
 
@@ -42,11 +45,29 @@ class InputDamage:
     read: int
     expected: int
     first_bad: int  # the position (0-based frame) of the first frame that could not be read
-    what: str  # why, in words: "the file ends early", "undecodable frames", "unreadable images (e.g. x.png)"
+    what: str  # why, in words: "it ends before ...", "skipped 2 frames that do not decode (positions 170-171)"
 
     def text(self, name: str) -> str:
         return (f"input {name} is damaged: {self.what}; read {self.read} of {self.expected} frames, "
                 f"the first bad one at position {self.first_bad}")
+
+
+def _spans(positions: list[int], most: int = 4) -> str:
+    """[170, 171, 200] -> '170-171, 200' (the first `most` spans, then how many more)."""
+    spans: list[list[int]] = []
+    for p in positions:
+        if spans and p == spans[-1][1] + 1:
+            spans[-1][1] = p
+        else:
+            spans.append([p, p])
+    text = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in spans[:most])
+    return text + (f" and {len(spans) - most} more" if len(spans) > most else "")
+
+
+def skipped_text(positions: list[int]) -> str:
+    n = len(positions)
+    return (f"skipped {n} frame{'s' if n > 1 else ''} that do{'' if n > 1 else 'es'} not decode "
+            f"(position{'s' if n > 1 else ''} {_spans(positions)})")
 
 
 def _sane_fps(value: float) -> float:
@@ -112,8 +133,9 @@ class CaptureSource(Source):
         self.total = count if (not live and not is_raw and 0 < count < 10**8) else None
         self._size = (self._first.shape[1], self._first.shape[0])
         self._pass_read = self._pass_position = 0  # frames decoded / frames consumed (decoded or not) this pass
-        self._first_bad: int | None = None
-        self._resumed = False  # frames decoded again after a bad one
+        self._skipped: list[int] = []  # positions of the frames that did not decode, this pass
+        self._ended_early = False  # this pass ended on reads that failed up to the end
+        self._first_bad: int | None = None  # where they began
 
     def _open(self) -> cv2.VideoCapture | None:
         if isinstance(self.target, int):
@@ -164,30 +186,33 @@ class CaptureSource(Source):
 
     def _resync(self) -> np.ndarray | None:
         """A file whose header promises more frames than were read: skip undecodable data to the next frame
-        that decodes (a damaged middle), or give up (a file that ends early)."""
+        that decodes (a damaged middle: each failed read moves FFmpeg's demuxer on by a packet, so reading goes
+        on from the next keyframe), or give up (a file that ends early: reads fail for as many packets as the
+        header still promises, twice over for the audio between them, at some 30 us each)."""
         if self.total is None or self._pass_position >= self.total:
             return None
-        if self._first_bad is None:
-            self._first_bad = self._pass_position
-        for _ in range(RESYNC_GRABS):
-            self._pass_position += 1  # the frame that failed
-            if not self._cap.grab():
-                return None
-            ok, image = self._cap.retrieve()
-            if ok and image is not None and image.size:
-                self._resumed = True
+        start = self._pass_position
+        for failures in range(1, 2 * (self.total - start) + RESYNC_GRABS + 1):
+            image = self._read_checked()
+            if image is not None:
+                self._pass_position = min(start + failures, self.total - 1)
+                self._skipped += range(start, self._pass_position)
                 return image  # (read() counts it)
+        self._first_bad = start
+        self._ended_early = True
         return None
 
     def end_of_pass(self) -> InputDamage | None:
-        read, first_bad, resumed = self._pass_read, self._first_bad, self._resumed
+        read, skipped, ended_early, first_bad = self._pass_read, self._skipped, self._ended_early, self._first_bad
         self._pass_read = self._pass_position = 0
-        self._first_bad, self._resumed = None, False
-        if self.live or self.total is None or read >= self.total:
+        self._skipped, self._ended_early, self._first_bad = [], False, None
+        if self.live or self.total is None or (read >= self.total and not skipped):
             return None
-        if not resumed:
-            return InputDamage(read, self.total, read, "it ends before the frame count its header gives")
-        return InputDamage(read, self.total, first_bad, "some of its frames do not decode")
+        what = [skipped_text(skipped)] if skipped else []
+        if ended_early or not skipped:
+            what.append("it ends before the frame count its header gives")
+        first = skipped[0] if skipped else read if first_bad is None else first_bad
+        return InputDamage(read, self.total, first, "; ".join(what))
 
     def rewind(self) -> bool:
         return not self.live and self.reconnect()
@@ -280,6 +305,28 @@ def resolve_input(spec: str, offline: bool = False) -> InputSpec:
     """Read `-i` (camera, video file, image, folder, glob, image sequence, URL, or a sample video by name:
     `sample:car-detection`, or `car-detection.mp4` where no such file exists, downloaded unless `offline`)
     without opening it: the files it names are known before set-up, so no output can be written over them."""
+    try:
+        return _resolve_input(spec, offline)
+    except OSError as e:  # a name too long, a folder that may not be listed...
+        raise DemoError(f"cannot read input '{spec}': {e.strerror or e}",
+                        "check the name and that you may read it") from None
+
+
+SPECIAL_FILES = {stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device", stat.S_IFIFO: "a named pipe",
+                 stat.S_IFSOCK: "a socket"}
+
+
+def _readable_file(path: Path, text: str) -> None:
+    """What is at `path` is a file ovdemo may read: not a device or pipe, not one it has no permission for."""
+    kind = SPECIAL_FILES.get(stat.S_IFMT(path.stat().st_mode))
+    if kind is not None:
+        raise DemoError(f"input '{text}' is {kind}, not a file",
+                        "give a video or image file; a camera is cam0 or /dev/videoN, a stream a URL")
+    if not os.access(path, os.R_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+
+def _resolve_input(spec: str, offline: bool) -> InputSpec:
     text = spec.strip()
     if text.startswith(SAMPLE_SCHEME) or not Path(text).expanduser().exists():
         sample = sample_for_input(text, offline)
@@ -303,6 +350,8 @@ def resolve_input(spec: str, offline: bool = False) -> InputSpec:
             suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
             raise DemoError(f"no images in folder '{text}'", f"expected files ending in {suffixes}")
         return InputSpec("images", text, text, tuple(files))
+    if path.exists() and not path.is_dir():
+        _readable_file(path, text)
     if path.is_file():
         if path.suffix.lower() in IMAGE_SUFFIXES:
             return InputSpec("images", text, text, (path,))

@@ -25,10 +25,12 @@ import numpy as np
 
 from .draw import Style, draw_label
 from .errors import DemoError
+from .options import number
 from .results import Detections
 
 ANCHORS = ("bottom", "center")
 ZONE_GRACE_S = 2.0  # an unseen zone member leaves after this long
+MAX_COORDINATE = 100_000  # pixels: past any frame a camera or file gives
 
 
 def parse_points(text: str, option: str, min_points: int, max_points: int | None = None) -> np.ndarray:
@@ -45,6 +47,8 @@ def parse_points(text: str, option: str, min_points: int, max_points: int | None
     points = np.asarray(values, np.float64).reshape(-1, 2)
     if (points < 0).any():
         raise DemoError(f"{option} '{text}' has a negative coordinate", "points are pixels of the frame")
+    for value in values:  # NaN, infinities and 1e308 are no pixels (OpenCV's integers overflow on them)
+        number(str(value), f"{option} '{text}': a coordinate", 0, MAX_COORDINATE)
     if len(points) == 2 and np.allclose(points[0], points[1]):
         raise DemoError(f"{option} '{text}' has zero length", "give two different points")
     if len(points) >= 3 and abs(cv2.contourArea(points.astype(np.float32))) < 1.0:

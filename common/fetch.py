@@ -24,12 +24,14 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Column
 
 from .errors import DemoError
+from .options import env_number
 
 try:
     import fcntl
@@ -70,18 +72,15 @@ class _Local(Exception):
         super().__init__(f"cannot write {path}: {error.strerror or error}")
 
 
-def _env_number(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
-        raise DemoError(f"{name} must be a number", f"got '{os.environ[name]}'") from None
-
-
 def source_url(url: str) -> str:
     """The URL to fetch from: the published one, or the same relative path under a mirror."""
     for prefix, env in MIRROR_ENV.items():
         base = os.environ.get(env)
         if base and url.startswith(prefix):
+            parts = urlsplit(base)
+            if parts.scheme not in ("http", "https", "file") or not (parts.netloc or parts.path):
+                raise DemoError(f"{env} '{base}' is not a URL", "give the mirror's address: https://HOST/PATH, "
+                                "http://HOST:PORT/PATH or file:///FOLDER")
             return base.rstrip("/") + "/" + url[len(prefix):]
     return url
 
@@ -315,9 +314,9 @@ def _local_failure(part: Path, error: _Local) -> DemoError:
 
 
 def _fetch_one(rf: RemoteFile, bars: _Bars) -> None:
-    timeout = _env_number("OVDEMO_FETCH_TIMEOUT", 30.0)
-    retries = int(_env_number("OVDEMO_FETCH_RETRIES", 3))
-    backoff = _env_number("OVDEMO_FETCH_BACKOFF", 1.0)
+    timeout = env_number("OVDEMO_FETCH_TIMEOUT", 30.0, 0.1, 3600)
+    retries = int(env_number("OVDEMO_FETCH_RETRIES", 3, 0, 100, integer=True))
+    backoff = env_number("OVDEMO_FETCH_BACKOFF", 1.0, 0, 600)
     url = source_url(rf.url)
     part = rf.dest.with_name(rf.dest.name + ".part")
     with contextlib.ExitStack() as held:

@@ -294,6 +294,9 @@ def queued_requests(compiled: ov.CompiledModel) -> int:
     return 2 * optimal if throughput else optimal
 
 
+WAIT_ALL_S = 10.0  # at the end of a run, the bound on waiting for a request in flight (a CPU request takes ms)
+
+
 class RequestPool:
     """A fixed set of infer requests of one compiled model.
 
@@ -342,6 +345,7 @@ class RequestPool:
                 self._started.popleft()
                 self._busy.discard(index)
                 self._idle.append(index)
+                self._lock.notify_all()  # (wait_all waits for this thread to be out of OpenVINO's wait)
             self._on_done(user, outputs, (time.perf_counter() - started) * 1000.0, error)
             now = time.thread_time()
             self.cpu_s, mark = self.cpu_s + now - mark, now
@@ -381,10 +385,14 @@ class RequestPool:
             self._lock.notify()
         return True
 
-    def wait_all(self) -> None:
+    def wait_all(self, seconds: float = WAIT_ALL_S) -> None:
+        """Wait for the requests in flight and for the waiting thread to have taken their answers: a thread
+        still inside OpenVINO's `wait` when the interpreter finalises aborts the process (std::terminate)."""
         for request in self._requests:
             with suppress(Exception):
-                request.wait()
+                request.wait_for(int(seconds * 1000))
+        with self._lock:
+            self._lock.wait_for(lambda: not self._started, seconds)
 
 
 def server_batch(model: ov.Model) -> int:
@@ -397,6 +405,13 @@ def server_batch(model: ov.Model) -> int:
 def server_timings(compiled: list) -> list[dict]:
     """The summary's rows for the server models among these compiled models: round trip against server time."""
     return [c.timings() for c in compiled if c is not None and not isinstance(c, ov.CompiledModel)]
+
+
+def cancel_remote(compiled: list) -> None:
+    """An interrupted run's server calls cancelled: it ends within moments whatever --remote-timeout is."""
+    for c in compiled:
+        if c is not None and not isinstance(c, ov.CompiledModel):
+            c.cancel()
 
 
 def one_request(compiled: ov.CompiledModel | RemoteCompiled):

@@ -1,4 +1,5 @@
-"""Ctrl+C and SIGTERM, handled from the first line of the process to its last.
+"""Ctrl+C, SIGTERM and SIGHUP (a closed terminal, a dropped ssh session), handled from the first line of the
+process to its last.
 
 The handler is installed before the imports that take seconds (OpenVINO, OpenCV), so no signal ever meets
 Python's default handler: a KeyboardInterrupt raised inside an extension module's initialisation surfaces as
@@ -10,7 +11,8 @@ What a signal does depends on the phase of the run (`STOP.phase`):
             nothing has been written yet, so nothing needs finishing.
   FRAMES    (the frame loop): the first signal asks the loop to stop between frames, so every output is
             finalised; a second one interrupts at once.
-Whatever the phase, a signal once received is never forgotten: `requested` stays set.
+Whatever the phase, a signal once received is never forgotten: `requested` stays set. The exit code says which
+came first: 130 for Ctrl+C and SIGTERM (as always), 129 (128 + 1) for SIGHUP.
 
 This module imports nothing heavy: `ovdemo.__main__` imports it first.
 """
@@ -22,24 +24,32 @@ import threading
 from contextlib import contextmanager
 
 DEFER, RAISE, FRAMES = "defer", "raise", "frames"
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+SIGNALS = (signal.SIGINT, signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else []))
+INTERRUPTED = 130  # Ctrl+C's exit code, SIGTERM's too
 
 
 class StopRequest:
     def __init__(self):
         self.requested = False
+        self.signum: int | None = None  # the first signal
         self.count = 0
         self.phase = DEFER
         self.installed = False
 
+    @property
+    def exit_code(self) -> int:
+        hangup = getattr(signal, "SIGHUP", None)
+        return 128 + hangup if hangup is not None and self.signum == hangup else INTERRUPTED
+
     def _handle(self, signum, frame):
         self.requested = True
+        self.signum = self.signum or signum
         self.count += 1
         if self.phase == RAISE or (self.phase == FRAMES and self.count > 1):
             raise KeyboardInterrupt
 
     def install(self) -> None:
-        """Take over SIGINT and SIGTERM for the rest of the process (main thread only)."""
+        """Take over SIGINT, SIGTERM and SIGHUP for the rest of the process (main thread only)."""
         if threading.current_thread() is threading.main_thread():
             for sig in SIGNALS:
                 signal.signal(sig, self._handle)

@@ -7,6 +7,7 @@ below keep one spelling and one meaning everywhere. Old spellings stay as hidden
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -16,6 +17,40 @@ import click
 
 from .errors import DemoError
 from .remote_ref import DEFAULT_REMOTE_TIMEOUT
+
+
+class FiniteRange(click.FloatRange):
+    """A FloatRange that refuses NaN and the infinities: NaN passes every comparison a range makes (`-t nan`
+    once ran to the end finding nothing), and no option's code can use an infinity."""
+
+    @classmethod
+    def of(cls, other: click.FloatRange) -> FiniteRange:
+        return cls(other.min, other.max, other.min_open, other.max_open, other.clamp)
+
+    def convert(self, value, param, ctx):
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number (the range is {self._describe_range()})", param, ctx)
+        return super().convert(number, param, ctx)
+
+
+def number(text: str, what: str, low: float, high: float, integer: bool = False) -> float:
+    """A number given as text (an environment variable, a value in a list), checked like an option's:
+    finite, within [low, high], whole where `integer`; a DemoError naming `what` otherwise."""
+    kind = "a whole number" if integer else "a number"
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise DemoError(f"{what} '{text}' is not a number", f"give {kind} from {low:g} to {high:g}") from None
+    if not math.isfinite(value) or not low <= value <= high or (integer and not value.is_integer()):
+        raise DemoError(f"{what} '{text}' is out of range", f"give {kind} from {low:g} to {high:g}")
+    return value
+
+
+def env_number(name: str, default: float, low: float, high: float, integer: bool = False) -> float:
+    """An environment variable's number, `default` when it is unset or empty."""
+    text = os.environ.get(name, "").strip()
+    return default if not text else number(text, name, low, high, integer)
 
 
 @dataclass(frozen=True)
@@ -42,6 +77,10 @@ class Opt:
     callback: Callable | None = None
     is_eager: bool = False
     aliases: tuple[Alias, ...] = ()
+
+    def __post_init__(self):
+        if isinstance(self.type, click.FloatRange) and not isinstance(self.type, FiniteRange):
+            object.__setattr__(self, "type", FiniteRange.of(self.type))  # every number option refuses NaN and inf
 
     def with_default(self, default: Any, help: str | None = None) -> Opt:
         """The same option with a family's own default (and help text that says so)."""

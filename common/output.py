@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import re
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,15 +21,16 @@ import numpy as np
 
 from .capture import InputSpec
 from .errors import DemoError
-from .safefile import OutputFile, cause, claim, real, same_file, write_whole
+from .safefile import OutputFile, cause, claim, real, same_file, write_all, write_whole, written_in_place
 from .streams import check_stream_names, stream_path
-from .video import FORMATS, EncoderThread, letterbox, open_encoder
+from .video import FORMATS, EncoderThread, letterbox, open_encoder, playable_frames, whole_fragments
 
 IMAGE_PATTERN = re.compile(r"%0?\d*d")
 STDOUT = "-"
 # option -> (flag, what the file is): every file a run writes
 OUTPUT_OPTIONS = {"output": ("--output", "video"), "json": ("--json", "JSON lines"),
                   "metrics_json": ("--metrics-json", "metrics file"), "mot": ("--mot", "MOT file")}
+STREAM_FORMAT = ".mkv"  # a video to a stream without an extension: Matroska, which needs no seeking back
 IMAGE_OUTPUTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 
@@ -51,6 +53,8 @@ def output_kind(path: str) -> str:
         return "video"
     if suffix in IMAGE_OUTPUTS:
         return "image"
+    if written_in_place(Path(path)):  # /dev/stdout, a FIFO, a device: a video in STREAM_FORMAT
+        return "video"
     raise DemoError(f"unknown output type '{suffix or path}'",
                     f"use a video extension ({', '.join(FORMATS)}), an image (.png, .jpg) for a single image in, "
                     "or an image pattern such as out_%04d.jpg")
@@ -76,6 +80,42 @@ def _option_files(opts, skip: set[str]) -> list[Path]:
     return found
 
 
+def _stdout_open() -> bool:
+    try:
+        os.fstat(sys.stdout.fileno())
+    except (AttributeError, ValueError, OSError):  # (Python sets sys.stdout to None when fd 1 is closed)
+        return False
+    return True
+
+
+def write_stdout(text: str, what: str) -> None:
+    """`text` on standard output; a write that fails (a full disk behind `> file`) is a DemoError, and standard
+    output is pointed at /dev/null so that Python's flush at exit meets no failure either. A reader that left
+    (BrokenPipeError) is the caller's: that run ends quietly."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        detach_stdout()
+        raise DemoError(f"cannot write {what} to standard output: {cause(e)}",
+                        "free some space, or give a file name") from None
+
+
+def detach_stdout() -> None:
+    """Point standard output at /dev/null, so that Python's flush at exit meets no closed pipe either."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _shared_sink(path: Path) -> bool:
+    """A character device several outputs may all be written to (/dev/null, a terminal)."""
+    with contextlib.suppress(OSError):
+        return written_in_place(path) and stat.S_ISCHR(os.stat(path).st_mode)
+    return False
+
+
 def check_outputs(opts, sources: list[InputSpec]) -> list[tuple[str, Path]]:
     """The run's output paths with their options (a name with {stream}: one path per stream), refused when one
     of them is an input or another output, or holds several streams where it can hold one."""
@@ -87,13 +127,16 @@ def check_outputs(opts, sources: list[InputSpec]) -> list[tuple[str, Path]]:
     on_stdout += ["-r"] if opts.get("raw") else []
     if len(on_stdout) > 1:
         raise DemoError(f"{' and '.join(on_stdout)} would both write to standard output", "keep one of them")
+    if on_stdout and not _stdout_open():
+        raise DemoError(f"{on_stdout[0]} writes to standard output, and it is closed",
+                        "leave standard output open (no >&-), or give a file name")
     read = [file for source in sources for file in source.files]
     inputs = [*read, *_option_files(opts, set(OUTPUT_OPTIONS) | {"input"})]
     names = outputs
     for i, (name, path) in enumerate(names):
         flag = OUTPUT_OPTIONS[name][0]
         for other, other_path in names[:i]:
-            if same_file(path, other_path):
+            if same_file(path, other_path) and not _shared_sink(path):
                 raise DemoError(f"{flag} '{path}' is also {OUTPUT_OPTIONS[other][0]}",
                                 "give each output a file of its own")
         pattern = _pattern_regex(path) if name == "output" and output_kind(str(path)) == "images" else None
@@ -166,8 +209,31 @@ class VideoOutput:
             else:
                 self._write_video(image)
         except OSError as e:
+            if self._encoder is not None:
+                raise self._salvaged(cause(e)) from None
             raise self.file.error(cause(e), "check free space and permissions") from None
         self.frames += 1
+
+    def _salvaged(self, reason: str) -> DemoError:
+        """A video whose writing failed (a full disk, `ulimit -f`): the encoder finished as far as it can, and
+        what was written moved into place if it plays (every fragment before the failure does); else the error
+        says where it is."""
+        encoder, self._encoder = self._encoder, None
+        with contextlib.suppress(Exception):
+            encoder.close()
+        kept = self.file.temp
+        if kept is None:  # written in place (a device, a pipe): nothing aside to keep
+            return self.file.error(reason, "check free space and permissions")
+        with contextlib.suppress(OSError):
+            whole_fragments(kept)
+        frames = playable_frames(kept)
+        if frames:
+            with contextlib.suppress(DemoError):
+                self.file.commit()
+                return self.file.error(f"{reason}; the {frames} frames written before it are in place (they play)",
+                                       "free some space, or choose another place, and run again for the rest")
+        self.file.temp = None  # (said here: the run's end need not say it again)
+        return self.file.error(f"{reason}; what was written is in '{kept}'", "check free space and permissions")
 
     def _encoded(self, image: np.ndarray) -> bytes:
         ok, data = cv2.imencode(self.path.suffix.lower(), image)
@@ -180,8 +246,8 @@ class VideoOutput:
         size = (image.shape[1], image.shape[0])
         if self._encoder is None:
             self.size = size
-            self._encoder = EncoderThread(open_encoder(self.file.temp_path(), self.path.suffix.lower(), self.fps, size,
-                                                       self.warn))
+            suffix = self.path.suffix.lower() if self.path.suffix.lower() in FORMATS else STREAM_FORMAT
+            self._encoder = EncoderThread(open_encoder(self.file.temp_path(), suffix, self.fps, size, self.warn))
             self.codec = self._encoder.codec
         elif size != self.size:
             image = letterbox(image, self.size)
@@ -191,15 +257,15 @@ class VideoOutput:
     def close(self) -> None:
         """Finish the file and move it into place; on failure, say where the partial file is."""
         if self._encoder is not None:
-            encoder, self._encoder = self._encoder, None
             try:
-                encoder.close()
+                self._encoder.close()
+                self._encoder = None
             except Exception as e:
                 reason = cause(e) if isinstance(e, OSError) else str(e)
-                kept, self.file.temp = self.file.temp, None
-                self.file.release()
-                raise self.file.error(f"{reason}; the frames written so far are in '{kept}'",
-                                      "check free space and permissions") from None
+                try:
+                    raise self._salvaged(reason) from None
+                finally:
+                    self.file.release()
             try:
                 self.file.commit()
             finally:
@@ -214,7 +280,7 @@ class LineFile:
     whole line, so what is kept always parses."""
 
     def __init__(self, path: str, what: str):
-        self.stdout = path == STDOUT
+        self.stdout, self.what = path == STDOUT, what
         self.file = None if self.stdout else claim(path, what)[0]
         self.path = Path(path)
         self._fd: int | None = None
@@ -229,18 +295,17 @@ class LineFile:
         if self.failed is not None:
             raise self.failed
         if self.stdout:
-            sys.stdout.write(text)
-            sys.stdout.flush()
+            write_stdout(text, self.what)
             return
         data = text.encode("utf-8")
         try:
             if self._fd is None:
-                self._fd = os.open(self.file.temp_path(), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view):]
+                self._fd = self.file.open()
+            write_all(self._fd, data)
         except OSError as e:
-            if self._fd is not None:
+            if isinstance(e, BrokenPipeError) and self.file.in_place:
+                raise  # a pipe's reader left (`--json /dev/stdout | head`): the run ends quietly, as with `-`
+            if self._fd is not None and not self.file.in_place:  # (a stream in place is not ours to cut)
                 with contextlib.suppress(OSError):
                     os.ftruncate(self._fd, self._whole)
             self.failed = self.file.error(cause(e), "free some space or choose another place; the lines written "
@@ -302,8 +367,7 @@ def write_json_file(path: str, data: dict, what: str) -> None:
     """A whole JSON document (`-`: standard output)."""
     text = json.dumps(data, indent=2) + "\n"
     if path == STDOUT:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        write_stdout(text, what)
         return
     target, _ = claim(path, what)
     try:

@@ -30,6 +30,7 @@ from .family import Family, RunContext
 from .inference import (
     InferenceConfig,
     InferQueue,
+    cancel_remote,
     check_device,
     compile_model,
     embed_preprocessing,
@@ -41,7 +42,7 @@ from .interrupt import DEFER, FRAMES, RAISE, STOP, StopRequest
 from .metrics import Metrics, StreamFigures
 from .models import resolve_from_options
 from .options import Options
-from .output import JsonLines, RunOutputs, VideoOutput, write_json_file
+from .output import JsonLines, RunOutputs, VideoOutput, detach_stdout, write_json_file
 from .records import frame_record, raw_lines
 from .results import Result
 from .serve import LiveView, live_numbers
@@ -58,8 +59,6 @@ from .streams import (
 )
 from .tracking import Tracking
 from .window import Mosaic, Window
-
-EXIT_INTERRUPTED = 130
 
 
 class Interrupted(Exception):
@@ -355,14 +354,21 @@ class Pipeline:
             self.wakeup.notify_all()
 
     def shutdown(self) -> None:
-        """Stop reading, let requests in flight complete, let the family flush. Runs on every exit path."""
+        """Stop reading, let requests in flight complete (a server's are cancelled after a signal), let the family
+        flush. Runs on every exit path."""
+        compiled = [getattr(self, "compiled", None), *(s.stage.compiled for s in self.family.stages)]
+        if self.stop is not None and self.stop.requested:
+            with suppress(Exception):
+                cancel_remote(compiled)
         with suppress(Exception):
             self.reader.stop()
         with suppress(Exception):
             self.queue.wait_all()
+        for stage in self.family.stages:  # (an interrupted run may leave a backlog of a stage's work)
+            with suppress(Exception):
+                stage.stage.wait_all()
         with suppress(Exception):  # the server models' network and server times, for the summary
-            self.metrics.remote = server_timings([getattr(self, "compiled", None),
-                                                  *(s.stage.compiled for s in self.family.stages)])
+            self.metrics.remote = server_timings(compiled)
         try:
             self.family.finish()
         finally:
@@ -425,7 +431,7 @@ class Runner:
         finished and moved into place as on any other ending."""
         opts = self.opts
         self._open_writers()
-        self.live = LiveView(opts.serve) if opts.get("serve") else None
+        self.live = LiveView(opts.serve) if opts.get("serve") is not None else None  # ("": refused, named)
         pipeline = self.pipeline
         frames = iter(pipeline)
         exit_code, error = 0, None
@@ -450,11 +456,11 @@ class Runner:
                         item = next(frames, None)
             except (Interrupted, KeyboardInterrupt):
                 self.metrics.interrupted = True
-                exit_code = EXIT_INTERRUPTED
+                exit_code = self.stop.exit_code
                 with suppress(Exception):
                     frames.close()
             except BrokenPipeError:  # the reader of standard output left (`-r | head`): end quietly
-                _detach_stdout()
+                detach_stdout()
                 with suppress(Exception):
                     frames.close()
             except DemoError as e:
@@ -466,7 +472,7 @@ class Runner:
                 problems = self._finish()
         if error is not None or problems:
             raise error or problems[0]
-        return EXIT_INTERRUPTED if self.stop.requested else exit_code
+        return self.stop.exit_code if self.stop.requested else exit_code
 
     def _open_writers(self) -> None:
         """The video and JSON lines writers of each stream this process runs."""
@@ -603,12 +609,6 @@ def report(metrics: Metrics, opts: Options) -> list[DemoError]:
         except DemoError as e:
             return [e]
     return []
-
-
-def _detach_stdout() -> None:
-    """Point standard output at /dev/null, so that Python's flush at exit meets no closed pipe either."""
-    with suppress(OSError, ValueError):
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def run(family: Family | type[Family], opts: Options) -> int:

@@ -230,6 +230,13 @@ class RemoteCompiled:
         self.times = ServerTimes()
         self.client = Client(self.ref)
         self.stats_before = self.client.statistics()
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        """An interrupted run: gRPC's calls in flight end at once (their channel closes), and nothing more is
+        asked of the server (HTTP's calls, one gevent client per thread, are left to their daemon threads)."""
+        self.cancelled = True
+        self.client.close()
 
     def where(self) -> str:
         return self.ref.url
@@ -281,7 +288,7 @@ class RemoteCompiled:
         row = {"model": self.ref.url, "name": self.ref.model, "requests": times.requests,
                "round_trip_ms": round(times.round_trip_ms / times.requests, 2) if times.requests else None,
                "server_ms": None, "network_ms": None}
-        after = self.client.statistics()
+        after = None if self.cancelled else self.client.statistics()  # (a hung server would hold the run's end)
         if after is not None and self.stats_before is not None and times.requests:
             served = _stat(after, "success", "count") - _stat(self.stats_before, "success", "count")
             if served > 0:
@@ -363,6 +370,8 @@ class RemotePool:
     def wait_all(self) -> None:
         """Give the requests in flight a moment to end (their answers are not needed: the run is ending); a request
         still waiting on a server after that is left to its daemon thread and its timeout."""
+        if self.compiled.cancelled:
+            return
         bound = time.perf_counter() + WAIT_ALL_S
         with self._lock:
             while self._busy and time.perf_counter() < bound:

@@ -100,7 +100,17 @@ class Client:
     def _call(self, method: str, *args, **kwargs):
         if self._shared is not None:
             kwargs["client_timeout"] = self.timeout
-        return getattr(self.client, method)(*args, **kwargs)
+        if threading.current_thread() is not threading.main_thread():
+            return getattr(self.client, method)(*args, **kwargs)
+        return _off_main_thread(lambda: getattr(self.client, method)(*args, **kwargs), self._close_own)
+
+    def _close_own(self) -> None:
+        """Close the calling thread's own client (HTTP's)."""
+        client = getattr(self._local, "client", None)
+        if client is not None:
+            self._local.client = None
+            with suppress(Exception):
+                client.close()
 
     def ready(self) -> bool:
         return self._call("is_model_ready", self.ref.model, self.ref.version)
@@ -147,6 +157,28 @@ class Client:
             if client is not None:
                 with suppress(Exception):  # closing is best effort: the process may be ending
                     client.close()
+
+
+def _off_main_thread(work, finish):
+    """`work()` on a daemon thread that the main thread waits for: a signal interrupts that wait (Ctrl+C acts at
+    once, whatever the server does), never the client library's own loop (gevent prints a traceback for what
+    interrupts it). A call a signal abandons ends with its time-out, on its own thread."""
+    box: dict = {}
+
+    def run():
+        try:
+            box["value"] = work()
+        except BaseException as e:  # raised on the main thread
+            box["error"] = e
+        finally:
+            finish()
+
+    thread = threading.Thread(target=run, name="ovdemo-server-call", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def datatype_of(array: np.ndarray) -> str:

@@ -47,7 +47,10 @@ USAGE = "use grpc://HOST:PORT/MODEL[:VERSION] or http(s)://HOST:PORT/v2/models/M
 
 
 def parse_ref(ref: str, timeout: float = DEFAULT_REMOTE_TIMEOUT) -> RemoteModelRef:
-    parts = urlsplit(ref)
+    try:
+        parts = urlsplit(ref)
+    except ValueError as e:  # grpc://[::1/m: "Invalid IPv6 URL"
+        raise DemoError(f"'{ref}' is not a model URL ({e})", USAGE) from None
     scheme = parts.scheme.lower()
     match = (GRPC_PATH if scheme == "grpc" else HTTP_PATH).fullmatch(parts.path)
     try:

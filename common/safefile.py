@@ -6,6 +6,11 @@ the same folder (`<stem>.partial-<pid><suffix>`, so a recording keeps its extens
 place, atomically, when the run ends: a file already at that path is only ever replaced by a whole new one.
 A run killed outright (SIGKILL, power loss) leaves its partial file under the temporary name; the next run on
 the same path says where it is.
+
+What is at the path decides how it is written: a character device (/dev/null), a FIFO, a socket or a standard
+stream (/dev/stdout) is opened and written in place, with no lock, no file aside and no rename (renaming over
+it would replace it with a regular file); a symbolic link is followed, and its target written the safe way (the
+link stays a link); a block device is refused.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import socket
+import stat
 from pathlib import Path
 
 from .errors import DemoError
@@ -23,6 +30,38 @@ except ImportError:  # Windows: no advisory locks; outputs are still written asi
     fcntl = None
 
 PARTIAL = "partial"
+STANDARD_STREAM = re.compile(r"/dev/(stdout|stderr|fd/\d+)|/proc/self/fd/\d+")
+STANDARD_FDS = {"/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def written_in_place(path: Path) -> bool:
+    """A path to write as it is, never aside: a standard stream, a character device, a FIFO or a socket."""
+    if STANDARD_STREAM.fullmatch(str(path)):
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def open_in_place(path: Path) -> int:
+    """A file descriptor writing to what `path` is: the process's own stream for /dev/std*, a connection for a
+    socket, the device or FIFO opened as it is (a FIFO waits for its reader, as a shell's `>` does)."""
+    name = str(path)
+    if name in STANDARD_FDS or name.startswith(("/dev/fd/", "/proc/self/fd/")):
+        return os.dup(STANDARD_FDS.get(name) or int(name.rsplit("/", 1)[1]))
+    if stat.S_ISSOCK(os.stat(path).st_mode):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(name)
+            return sock.detach()
+    return os.open(path, os.O_WRONLY)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def cause(error: OSError) -> str:
@@ -52,7 +91,12 @@ class OutputFile:
     """One output path of a run: claimed (checked and locked), written aside, moved into place."""
 
     def __init__(self, path: str | Path, what: str):
-        self.path = Path(path).expanduser()
+        given = Path(path).expanduser()
+        self.in_place = written_in_place(given)
+        # a link is followed: its target is what gets written (aside, then moved into place), the link stays
+        with contextlib.suppress(OSError):  # (a name too long: check() says so)
+            given = Path(real(given)) if given.is_symlink() and not self.in_place else given
+        self.path = given
         self.what = what  # what the file is, in messages: "video", "JSON lines", "metrics file", ...
         self.temp: Path | None = None
         self._lock_fd: int | None = None
@@ -67,7 +111,17 @@ class OutputFile:
 
     def check(self) -> None:
         """The folder exists and the name is not a folder (cheap: before any model is fetched)."""
-        if self.path.is_dir():
+        if self.in_place:
+            return
+        try:
+            mode = os.stat(self.path).st_mode
+        except (FileNotFoundError, NotADirectoryError):  # (a missing folder is said below)
+            mode = 0
+        except OSError as e:  # a name too long, a folder that may not be searched
+            raise self.error(cause(e)) from None
+        if stat.S_ISBLK(mode):
+            raise self.error("it is a block device (a disk)", "give a file name")
+        if stat.S_ISDIR(mode):
             raise self.error("it is a folder", "give a file name")
         if not self.folder.is_dir():
             raise self.error(f"folder '{self.folder}' does not exist", "create it first")
@@ -82,7 +136,7 @@ class OutputFile:
         """Check and lock the path. Returns the partial files killed runs left for it."""
         self.check()
         self._users += 1
-        if self._users > 1:
+        if self._users > 1 or self.in_place:
             return []
         try:
             self._lock()
@@ -142,7 +196,10 @@ class OutputFile:
     # -- writing aside, then into place
 
     def temp_path(self) -> Path:
-        """Where to write: a new name beside the final one (never a killed run's partial file)."""
+        """Where to write: a new name beside the final one (never a killed run's partial file); the path
+        itself for what is written in place."""
+        if self.in_place:
+            return self.path
         if self.temp is None:
             tag, n = str(os.getpid()), 1
             while partial_name(self.path, tag).exists():
@@ -150,6 +207,12 @@ class OutputFile:
                 tag = f"{os.getpid()}-{n}"
             self.temp = partial_name(self.path, tag)
         return self.temp
+
+    def open(self) -> int:
+        """A file descriptor to write the output through: the file aside, or what is at the path in place."""
+        if self.in_place:
+            return open_in_place(self.path)
+        return os.open(self.temp_path(), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
 
     def commit(self) -> None:
         """Move the whole file into place (after making it durable: a crash after the rename finds it whole)."""
@@ -193,13 +256,17 @@ def claim(path: str | Path, what: str) -> tuple[OutputFile, list[Path]]:
 
 
 def write_whole(path: Path, data: bytes, what: str) -> None:
-    """A small file written aside and moved into place: never half a file at `path`."""
+    """A small file written aside and moved into place: never half a file at `path` (a device, FIFO or socket
+    is written in place)."""
     target = OutputFile(path, what)
-    temp = target.folder / f".{path.name}.{PARTIAL}-{os.getpid()}{path.suffix}"
-    target.temp = temp
+    if not target.in_place:
+        target.temp = target.folder / f".{target.path.name}.{PARTIAL}-{os.getpid()}{target.path.suffix}"
     try:
-        with open(temp, "wb") as f:
-            f.write(data)
+        fd = target.open()
+        try:
+            write_all(fd, data)
+        finally:
+            os.close(fd)
     except OSError as e:
         target.discard()
         raise target.error(cause(e), "check free space and permissions") from None

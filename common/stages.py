@@ -281,7 +281,11 @@ class Stage:
         return sum(getattr(pool, "cpu_s", 0.0) for pool in dict.fromkeys(self._pools.values()))
 
     def wait_all(self) -> None:
-        for pool in self._pools.values():
+        """The run is ending: parts not started yet are dropped (no frame waits for them any more), and the
+        requests in flight are waited for, so no thread is left inside OpenVINO when the process exits."""
+        with self._waiting_lock:
+            self._waiting.clear()
+        for pool in dict.fromkeys(self._pools.values()):
             pool.wait_all()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -50,7 +51,10 @@ FORMATS = {
 }
 FOURCC_NAMES = {"avc1": "H.264", "mp4v": "MPEG-4 Part 2", "XVID": "MPEG-4 Part 2 (Xvid)", "MJPG": "Motion JPEG",
                 "VP90": "VP9", "VP80": "VP8"}
-KEYFRAME_SECONDS = 1.0  # a fragment per keyframe: what a killed run can lose at most, besides the encoder's queue
+# a fragment per keyframe: what a killed run can lose at most, besides the encoder's queue. A keyframe comes every
+# second of video, and every second of the run's own time as well: a slow run (text at 4 FPS on a 30 FPS source)
+# would otherwise wait 7 s for each fragment, and a kill would take every frame of it
+KEYFRAME_SECONDS = 1.0
 
 
 def letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -95,9 +99,16 @@ class PyAvEncoder:
             raise
         self.stream, self.frames = stream, 0
         self.codec = fmt.name
+        self._gop, self._last_key = stream.codec_context.gop_size, time.monotonic()
 
     def write(self, image: np.ndarray) -> None:
         frame = self.av.VideoFrame.from_ndarray(_even(image), format="bgr24")
+        now = time.monotonic()
+        if self.frames % self._gop == 0:
+            self._last_key = now
+        elif now - self._last_key >= KEYFRAME_SECONDS:  # (by the clock: the frame count has not come round)
+            frame.pict_type = self.av.video.frame.PictureType.I
+            self._last_key = now
         frame.pts = self.frames
         self.frames += 1
         self.container.mux(self.stream.encode(frame))
@@ -173,6 +184,44 @@ class EncoderThread:
                 raise self._error
 
 
+def whole_fragments(path: Path) -> None:
+    """An MP4 written in fragments and cut short (a full disk) ends in half a fragment, which players stumble
+    on: cut the file back to the end of its last whole one (its top-level boxes read as far as they are whole)."""
+    if path.suffix.lower() not in (".mp4", ".m4v", ".mov"):
+        return
+    size = path.stat().st_size
+    with open(path, "r+b") as f:
+        pos = end = before_moof = 0
+        last = b""
+        while pos + 8 <= size:
+            f.seek(pos)
+            header = f.read(16)
+            length, kind = int.from_bytes(header[:4], "big"), header[4:8]
+            if length == 1:
+                length = int.from_bytes(header[8:16], "big")
+            if length < 8 or pos + length > size:
+                break
+            if kind == b"moof":
+                before_moof = end
+            pos = end = pos + length
+            last = kind
+        f.truncate(before_moof if last == b"moof" else end)
+
+
+def playable_frames(path: Path) -> int:
+    """The frames FFmpeg decodes from a video file, up to the first that does not; 0 when it does not open."""
+    frames = 0
+    try:
+        import av
+
+        with av.open(str(path)) as container:
+            for packet in container.demux(video=0):
+                frames += len(packet.decode())
+    except Exception:
+        pass
+    return frames
+
+
 def open_encoder(path: Path, suffix: str, fps: float, size: tuple[int, int], warn) -> PyAvEncoder | OpenCvEncoder:
     """PyAV's encoder for `suffix`, else OpenCV's (with one warning saying what the file becomes)."""
     fmt = FORMATS[suffix]
@@ -184,7 +233,8 @@ def open_encoder(path: Path, suffix: str, fps: float, size: tuple[int, int], war
         raise  # the file itself cannot be written: no other encoder will do better
     except Exception as e:  # an FFmpeg build without this encoder
         why = f"PyAV cannot encode {fmt.name} here ({e})"
-    path.unlink(missing_ok=True)
+    if path.is_file() and not path.is_symlink():  # PyAV's start of a file aside (never a device written in place)
+        path.unlink()
     encoder = OpenCvEncoder(path, fmt, fps, size)
     warn(f"{why}: writing {fmt.name if encoder.codec == fmt.name else encoder.codec} with OpenCV instead"
          + ("" if encoder.codec == fmt.name else ", which browsers may not play"))

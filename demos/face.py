@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import openvino as ov
 
-from ovdemo.common.attributes import AttributeModel
+from ovdemo.common.attributes import AttributeModel, attributes_of
 from ovdemo.common.capture import Frame
 from ovdemo.common.console import console, warn
 from ovdemo.common.draw import Style, color_for, draw_objects
@@ -46,6 +46,7 @@ DEFAULT_STAGE_MODELS = {
 STAGE_TYPES: dict[str, type[FaceStage]] = {"landmarks": LandmarksStage, "head-pose": HeadPoseStage,
                                             "reid": ReidStage}
 ATTRIBUTE_KINDS = ("age-gender", "emotions")  # attribute models, read as --classify reads any
+ATTRIBUTES_OF_KIND = {"age-gender": ("age", "gender"), "emotions": ("emotion",)}  # what each must answer
 SWITCHED = ("age-gender", "emotions", "head-pose")  # stages a flag turns on; landmarks always run
 DEFAULT_REID_THRESHOLD = 0.6  # cosine distance; the face re-id model's spec may say otherwise (`reid_threshold`)
 ENROLL_CROP = 1.6  # enrolled photos keep a margin around the face, so the detector finds it again on reload
@@ -58,6 +59,19 @@ LEARN_WITHIN, NEW_VIEW, MAX_VIEWS = 0.5, 0.1, 20
 
 def _option(kind: str) -> str:
     return kind.replace("-", "_")
+
+
+def check_attribute_model(kind: str, model: ResolvedModel) -> None:
+    """--age-gender-model and --emotions-model take a model that answers what they are named for."""
+    wanted = ATTRIBUTES_OF_KIND[kind]
+    try:
+        given = {a.name for a in attributes_of(model)}
+    except DemoError:
+        given = set()
+    if not set(wanted) <= given:
+        answers = f"answers {', '.join(sorted(given))}" if given else "answers no attribute ovdemo knows"
+        raise DemoError(f"--{kind}-model {model.name} {answers}, not {' and '.join(wanted)}",
+                        f"give a model that answers {' and '.join(wanted)}, e.g. {DEFAULT_STAGE_MODELS[kind]}")
 
 
 def _stage_options() -> tuple[Opt, ...]:
@@ -197,6 +211,8 @@ class FaceFamily(Family):
             enabled.append("reid")
         stage_models = {kind: resolve_from_options(opts.get(f"{_option(kind)}_model") or DEFAULT_STAGE_MODELS[kind],
                                                    opts) for kind in enabled}
+        for kind in set(ATTRIBUTE_KINDS) & set(stage_models):
+            check_attribute_model(kind, stage_models[kind])
         return cls(detector, opts, stage_models, graph)
 
     @classmethod

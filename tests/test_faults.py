@@ -8,11 +8,14 @@ apply; the families other than detect are marked slow (`make quick` runs detect'
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -258,7 +261,7 @@ def test_frames_of_other_sizes_are_letterboxed_into_the_video(family, models_dir
 @pytest.mark.parametrize("family", each_family())
 def test_a_damaged_video_is_reported_with_frames_read_and_the_first_bad_one(family, models_dir, clips, tmp_path):
     for name, read, first_bad, what in (("truncated", 9, 9, "it ends before the frame count its header gives"),
-                                        ("corrupted", 16, 6, "some of its frames do not decode")):
+                                        ("corrupted", 16, 6, "skipped 1 frame that does not decode (position 6)")):
         metrics, log = tmp_path / f"{name}.json", tmp_path / f"{name}.jsonl"
         result = run_ovdemo(*family_args(family, models_dir), "-i", clips[name], "--metrics-json", metrics,
                             "--json", log)
@@ -270,6 +273,33 @@ def test_a_damaged_video_is_reported_with_frames_read_and_the_first_bad_one(fami
         assert summary["input_damage"] == {"frames_read": read, "frames_expected": 17, "first_bad_frame": first_bad,
                                            "what": what}
         assert len(read_jsonl(log)) == summary["frames"] == read
+
+
+@pytest.fixture(scope="module")
+def damaged_middle(videos_dir, tmp_path_factory) -> Path:
+    """car-detection.mp4 (377 frames) with 20,000 random bytes written over its middle."""
+    data = bytearray((videos_dir / "car-detection.mp4").read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 20_000] = np.random.default_rng(27).integers(0, 256, 20_000, np.uint8).tobytes()
+    path = tmp_path_factory.mktemp("damaged") / "car-damaged.mp4"
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("family", each_family("detect", "face"))
+def test_a_damaged_middle_is_skipped_and_reading_goes_on(family, models_dir, damaged_middle, tmp_path):
+    metrics, log = tmp_path / "m.json", tmp_path / "out.jsonl"
+    result = run_ovdemo(*family_args(family, models_dir), "-i", damaged_middle, "--metrics-json", metrics,
+                        "--json", log)
+    assert result.returncode == 0, result.stderr
+    damage = json.loads(metrics.read_text())["input_damage"]
+    assert damage["frames_read"] >= 370 and damage["frames_expected"] == 377
+    assert len(read_jsonl(log)) == damage["frames_read"]
+    skipped = damage["frames_expected"] - damage["frames_read"]
+    warning = next(ln for ln in result.stderr.splitlines() if "is damaged" in ln)
+    assert f"skipped {skipped} frame" in warning and f"position {damage['first_bad_frame']}" in warning
+    assert 150 < damage["first_bad_frame"] < 230  # in the middle, where the bytes were written
+    assert "ends before" not in warning
 
 
 # -- write failures: one line naming the file and the cause
@@ -364,6 +394,18 @@ def test_every_numeric_option_has_an_upper_bound():
     (["detect", "--nstreams", "1000"], "a number from 1 to 64, or AUTO"),
     (["track", "--line", "10,10,10,10"], "has zero length"),
     (["track", "--zone", "0,0,100,0,200,0"], "has no area"),
+    # NaN passes every comparison a range makes; infinities and 1e308 overflow OpenCV's integers
+    (["detect", "-t", "nan"], "'-t' / '--threshold': 'nan' is not a finite number"),
+    (["track", "--reid-threshold", "nan"], "'--reid-threshold': 'nan' is not a finite number"),
+    (["detect", "--remote-timeout", "inf"], "'--remote-timeout': 'inf' is not a finite number"),
+    (["segment", "--opacity", "nan"], "'--opacity': 'nan' is not a finite number"),
+    (["action", "--action-threshold", "nan"], "'--action-threshold': 'nan' is not a finite number"),
+    (["pose", "--kp-threshold", "-inf"], "'--kp-threshold': '-inf' is not a finite number"),
+    (["track", "--reid-window", "nan"], "'--reid-window': 'nan' is not a finite number"),
+    (["track", "--line", "nan,1,2,3"], "--line 'nan,1,2,3': a coordinate 'nan' is out of range"),
+    (["track", "--line", "1,1,inf,3"], "--line '1,1,inf,3': a coordinate 'inf' is out of range"),
+    (["track", "--line", "0,0,1e308,1e308"], "--line '0,0,1e308,1e308': a coordinate '1e+308' is out of range"),
+    (["track", "--zone", "0,0,100,0,nan,50"], "--zone '0,0,100,0,nan,50': a coordinate 'nan' is out of range"),
 ])
 def test_numbers_past_their_bounds_and_degenerate_shapes_are_refused(flags, message, images_dir, capsys):
     code, stderr = ovdemo_main(capsys, *flags, "-i", images_dir / "astronaut.png", "--no-show", "--offline")
@@ -558,3 +600,273 @@ def test_a_cache_that_cannot_take_the_file_fails_at_once_and_keeps_no_partial_fi
     assert "network" not in line and "retrying" not in result.stderr
     assert requests <= 2  # the .xml and the .bin at most once each: a local failure is not retried
     assert not [p for p in after.rglob("*") if p.name.endswith(".part")]
+
+
+# -- outputs that are devices, pipes or links are written where they point, and stay what they were
+
+def _device(path: Path) -> Path:
+    """A character device with /dev/null's numbers, made in the test's folder (never the machine's /dev)."""
+    try:
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("mknod needs root (CAP_MKNOD)")
+    return path
+
+
+def _drain(path: Path) -> tuple[threading.Thread, bytearray]:
+    """A reader of a FIFO that keeps every byte it reads."""
+    data = bytearray()
+
+    def read():
+        with open(path, "rb") as fifo:
+            while chunk := fifo.read(65536):
+                data.extend(chunk)
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread, data
+
+
+OUTPUT_FLAGS = {"--json": "out.jsonl", "--metrics-json": "metrics.json", "--output": "out.mp4"}
+
+
+def test_outputs_that_are_devices_are_written_in_place_and_stay_devices(probe, flat, tmp_path):
+    nodes = {flag: _device(tmp_path / name) for flag, name in OUTPUT_FLAGS.items()}
+    result = run_ovdemo("detect", "-m", probe, "-i", flat, "--no-show", *(a for f, p in nodes.items() for a in (f, p)))
+    assert result.returncode == 0, result.stderr
+    for path in nodes.values():
+        assert stat.S_ISCHR(path.lstat().st_mode) and path.lstat().st_rdev == os.makedev(1, 3), path
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(OUTPUT_FLAGS.values()), "no lock, no file aside"
+
+
+def test_an_output_that_is_a_block_device_is_refused(probe, flat, tmp_path, capsys):
+    disk = tmp_path / "disk.jsonl"
+    try:
+        os.mknod(disk, 0o600 | stat.S_IFBLK, os.makedev(7, 0))  # a loop device's numbers: never opened
+    except PermissionError:
+        pytest.skip("mknod needs root (CAP_MKNOD)")
+    code, stderr = ovdemo_main(capsys, "detect", "-m", probe, "-i", flat, "--no-show", "--json", disk)
+    assert code == 2 and f"cannot write JSON lines '{disk}': it is a block device (a disk)" in one_line(stderr)
+    assert stat.S_ISBLK(disk.lstat().st_mode) and [p.name for p in tmp_path.iterdir()] == ["disk.jsonl"]
+
+
+def test_outputs_that_are_fifos_give_their_readers_everything(probe, flat, tmp_path):
+    readers = {}
+    for flag, name in OUTPUT_FLAGS.items():
+        os.mkfifo(tmp_path / name)
+        readers[flag] = _drain(tmp_path / name)
+    result = run_ovdemo("detect", "-m", probe, "-i", flat, "--no-show",
+                        *(a for f, n in OUTPUT_FLAGS.items() for a in (f, tmp_path / n)), timeout=120)
+    assert result.returncode == 0, result.stderr
+    for thread, _ in readers.values():
+        thread.join(timeout=10)
+    assert [json.loads(line)["frame"] for line in readers["--json"][1].decode().splitlines()] == list(range(8))
+    assert json.loads(readers["--metrics-json"][1])["frames"] == 8
+    with av.open(io.BytesIO(bytes(readers["--output"][1]))) as container:
+        assert len(list(container.decode(video=0))) == 8
+    assert all(stat.S_ISFIFO((tmp_path / n).lstat().st_mode) for n in OUTPUT_FLAGS.values())
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(OUTPUT_FLAGS.values())
+
+
+def test_outputs_through_symbolic_links_write_the_target_and_keep_the_link(probe, flat, tmp_path):
+    (tmp_path / "real").mkdir()
+    links = {}
+    for flag, name in OUTPUT_FLAGS.items():
+        links[flag] = tmp_path / f"latest-{name}"
+        links[flag].symlink_to(Path("real") / name)
+    result = run_ovdemo("detect", "-m", probe, "-i", flat, "--no-show", *(a for f, p in links.items() for a in (f, p)))
+    assert result.returncode == 0, result.stderr
+    for flag, link in links.items():
+        assert link.is_symlink() and os.readlink(link) == f"real/{OUTPUT_FLAGS[flag]}", flag
+    assert len(whole_lines(tmp_path / "real" / "out.jsonl")) == 8
+    assert json.loads((tmp_path / "real" / "metrics.json").read_text())["frames"] == 8
+    assert len(decoded(tmp_path / "real" / "out.mp4")[1]) == 8
+    assert leftovers(tmp_path) == [] and leftovers(tmp_path / "real") == []
+
+
+def test_json_to_a_standard_stream_by_name(probe, flat, tmp_path):
+    """/proc/self/fd/1 (like /dev/stdout, which the test leaves alone): the process's own standard output."""
+    result = run_ovdemo("detect", "-m", probe, "-i", flat, "--no-show", "--json", "/proc/self/fd/1",
+                        "--metrics-json", "/proc/self/fd/2")
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["frame"] for line in result.stdout.splitlines()] == list(range(8))
+    assert '"frames": 8' in result.stderr
+    piped = subprocess.run(f"{sys.executable} -m ovdemo detect -m {probe} -i {flat} --loop --max-frames 5000 "
+                           "--no-show --json /proc/self/fd/1 | head -1", shell=True, capture_output=True, text=True,
+                           timeout=120, executable="/bin/bash")
+    assert json.loads(piped.stdout)["frame"] == 0
+    assert "Traceback" not in piped.stderr and "error" not in piped.stderr
+
+
+# -- every signal finishes the outputs, and nothing aborts on the way out
+
+def _text_run(ppocr: Path, images_dir: Path, folder: Path) -> subprocess.Popen:
+    """PP-OCRv5 on a page of text, looped: the recognizer's stage falls behind the detector (a backlog of
+    words), the case where a thread inside OpenVINO outlived the interpreter."""
+    return subprocess.Popen([sys.executable, "-m", "ovdemo", "text", "-m", str(ppocr / "ppocrv5_det.onnx"), "-i",
+                             str(images_dir / "page.png"), "--loop", "--no-show", "-o", str(folder / "o.mp4"),
+                             "--json", str(folder / "o.jsonl")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def _partial_lines(folder: Path) -> int:
+    return sum(p.read_bytes().count(b"\n") for p in folder.glob("o.partial-*.jsonl"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 130), (signal.SIGHUP, 129)])
+def test_a_signal_mid_run_of_a_backlogged_stage_finishes_the_outputs(sig, code, ppocr, images_dir, tmp_path):
+    proc = _text_run(ppocr, images_dir, tmp_path)
+    _wait_for(lambda: _partial_lines(tmp_path) >= 6, proc, seconds=180)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == code, stderr[-2000:]  # not 134: SIGABRT, "terminate called without an active exception"
+    assert "terminate called" not in stderr and "Traceback" not in stderr
+    records = whole_lines(tmp_path / "o.jsonl")
+    assert len(records) >= 6 and len(decoded(tmp_path / "o.mp4")[1]) == len(records)
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_a_slow_run_killed_outright_keeps_its_video(ppocr, images_dir, tmp_path):
+    """Text at a few FPS on a 30 FPS source: a second of video is many seconds of the run, and fragments come by
+    the clock as well, so a SIGKILL loses a second of the run's frames, not every frame."""
+    proc = _text_run(ppocr, images_dir, tmp_path)
+    _wait_for(lambda: _partial_lines(tmp_path) >= 24, proc, seconds=240)
+    proc.kill()
+    proc.communicate()
+    lines = whole_lines(tmp_path / f"o.partial-{proc.pid}.jsonl")
+    frames = decoded(tmp_path / f"o.partial-{proc.pid}.mp4")[1]
+    assert len(lines) >= 24 and len(frames) >= len(lines) // 2, (len(frames), len(lines))
+
+
+# -- a video whose writing fails keeps what plays
+
+def _limited(size: int):
+    """For a child process: files may not grow past `size` bytes (`ulimit -f`), and a write past it fails with
+    EFBIG instead of killing the process (SIGXFSZ ignored)."""
+    def limit():
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+    return limit
+
+
+@pytest.mark.parametrize(("limit", "kept"), [(150_000, "in place"), (12_000, "aside")])
+def test_a_video_that_cannot_be_written_to_the_end_keeps_what_plays(limit, kept, probe, clips, tmp_path):
+    out, log = tmp_path / "out.mp4", tmp_path / "out.jsonl"
+    result = subprocess.run([sys.executable, "-m", "ovdemo", "detect", "-m", str(probe), "-i", str(clips["whole"]),
+                             "--loop", "--max-frames", "5000", "-o", str(out), "--json", str(log), "--no-show"],
+                            capture_output=True, text=True, timeout=300, preexec_fn=_limited(limit))
+    assert result.returncode == 2, result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in result.stderr and error.startswith(f"error: cannot write video '{out}': File too large")
+    records = whole_lines(log)
+    if kept == "in place":  # whole fragments, moved into place: every frame in it plays
+        frames = decoded(out)[1]
+        assert f"the {len(frames)} frames written before it are in place (they play)" in error
+        assert 10 <= len(frames) <= len(records) and leftovers(tmp_path) == []
+    else:  # not a frame that plays: the file stays aside, and the error says where
+        assert not out.exists() and leftovers(tmp_path) == [partial.name for partial in tmp_path.glob("out.partial-*")]
+        assert f"what was written is in '{next(tmp_path.glob('out.partial-*.mp4'))}'" in error
+
+
+# -- numbers that are no numbers: NaN, infinities, values the code cannot use
+
+def test_a_nan_threshold_from_python_is_refused():
+    import ovdemo
+    from ovdemo.common.errors import DemoError
+
+    with pytest.raises(DemoError, match="threshold=nan is out of range"):
+        ovdemo.load("person-detection-0202", family="detect", threshold=float("nan"))
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("OVDEMO_FETCH_TIMEOUT", "-5"), ("OVDEMO_FETCH_TIMEOUT", "nan"), ("OVDEMO_FETCH_TIMEOUT", "0"),
+    ("OVDEMO_FETCH_RETRIES", "-1"), ("OVDEMO_FETCH_RETRIES", "1e12"), ("OVDEMO_FETCH_RETRIES", "1.5"),
+    ("OVDEMO_MODEL_BASE_URL", "not-a-url"),
+])
+def test_download_settings_that_cannot_work_are_one_line_naming_the_variable(name, value, monkeypatch, capsys):
+    monkeypatch.delenv("OVDEMO_MODELS_DIR", raising=False)
+    monkeypatch.setenv(name, value)
+    code, stderr = ovdemo_main(capsys, "models", "download", DOWNLOAD_MODEL)
+    assert code == 2, stderr
+    assert f"{name} '{value}'" in last_error(stderr) and "Traceback" not in stderr
+
+
+# -- what goes wrong is said in one line, exit 2, naming the real cause
+
+def test_inputs_and_outputs_that_cannot_be_used_are_one_line_naming_the_cause(probe, flat, models_dir, tmp_path,
+                                                                              capsys):
+    image = flat / "f_0.png"
+    long_name = tmp_path / ("x" * 300 + ".jsonl")
+    fifo = tmp_path / "fifo.mp4"
+    os.mkfifo(fifo)
+    cases = [
+        (["-i", image, "--json", long_name], f"cannot write JSON lines '{long_name}': File name too long"),
+        (["-i", tmp_path / ("x" * 300 + ".mp4")], "File name too long"),
+        (["-i", fifo], f"input '{fifo}' is a named pipe, not a file"),
+        (["-i", image, "-m", "grpc://[::1/m"], "'grpc://[::1/m' is not a model URL (Invalid IPv6 URL)"),
+        (["-i", image, "--serve", ""], "--serve '' is not [HOST:]PORT"),
+    ]
+    with contextlib.suppress(PermissionError):
+        os.mknod(tmp_path / "null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        cases.append((["-i", tmp_path / "null"], f"input '{tmp_path / 'null'}' is a character device, not a file"))
+    for flags, message in cases:
+        code, stderr = ovdemo_main(capsys, "detect", "-m", probe, "--no-show", *flags)
+        assert code == 2 and message in one_line(stderr), (flags, stderr)
+    face = family_args("face", models_dir)
+    for flags, message in (
+            (["--age-gender", "--age-gender-model", "emotions-recognition-retail-0003"],
+             "--age-gender-model emotions-recognition-retail-0003 answers emotion, not age and gender"),
+            (["--emotions", "--emotions-model", "person-detection-0202"],
+             "--emotions-model person-detection-0202 answers no attribute ovdemo knows, not emotion")):
+        code, stderr = ovdemo_main(capsys, *face, "-i", image, *flags)
+        assert code == 2 and message in one_line(stderr), (flags, stderr)
+
+
+def test_standard_output_closed_or_full_is_one_line(probe, flat, tmp_path):
+    closed = subprocess.run(f"{sys.executable} -m ovdemo detect -m {probe} -i {flat} --no-show --json - >&-",
+                            shell=True, capture_output=True, text=True, timeout=120, executable="/bin/bash")
+    assert closed.returncode == 2
+    assert "--json - writes to standard output, and it is closed" in one_line_error(closed)
+    try:
+        os.mknod(tmp_path / "full", 0o666 | stat.S_IFCHR, os.makedev(1, 7))  # /dev/full's numbers
+    except PermissionError:
+        pytest.skip("mknod needs root (CAP_MKNOD)")
+    for flag, what in (("--json", "JSON lines"), ("--metrics-json", "metrics file")):
+        full = subprocess.run(f"{sys.executable} -m ovdemo detect -m {probe} -i {flat} --no-show {flag} - "
+                              f"> {tmp_path / 'full'}", shell=True, capture_output=True, text=True, timeout=120,
+                              executable="/bin/bash")
+        assert full.returncode == 2 and "Traceback" not in full.stderr, full.stderr
+        assert full.stderr.strip().splitlines()[-1] == (f"error: cannot write {what} to standard output: No space "
+                                                        "left on device: free some space, or give a file name")
+
+
+def _without_privileges(command: list) -> subprocess.CompletedProcess:
+    """`command` in a user namespace of its own with no mapping: the same user, without root's capabilities, so
+    file permissions hold for it (as for any user who is not root)."""
+    if subprocess.run(["unshare", "--user", "true"], capture_output=True).returncode != 0:
+        pytest.skip("no user namespaces here (unshare --user)")
+    return subprocess.run(["unshare", "--user", *map(str, command)], capture_output=True, text=True, timeout=120)
+
+
+def test_unreadable_inputs_and_dev_null_without_root(probe, flat, tmp_path):
+    locked_file, locked_folder = tmp_path / "a.png", tmp_path / "frames"
+    locked_file.write_bytes((flat / "f_0.png").read_bytes())
+    locked_folder.mkdir()
+    locked_file.chmod(0)
+    locked_folder.chmod(0)
+    try:
+        for source in (locked_file, locked_folder):
+            result = _without_privileges([sys.executable, "-m", "ovdemo", "detect", "-m", probe, "-i", source,
+                                          "--no-show"])
+            assert result.returncode == 2
+            assert f"cannot read input '{source}': Permission denied" in one_line_error(result)
+    finally:
+        locked_folder.chmod(0o755)
+    # the usual way to discard output, for a user who may not create files in /dev (nothing there is touched)
+    result = _without_privileges([sys.executable, "-m", "ovdemo", "detect", "-m", probe, "-i", flat, "--no-show",
+                                  "--json", "/dev/null", "--metrics-json", "/dev/null"])
+    assert result.returncode == 0, result.stderr

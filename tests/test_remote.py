@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 
 import av
 import pytest
+from _stalling_proxy import StallingProxy
 from helpers import one_line_error, read_jsonl, run_ovdemo, shared_env
 from model_server import ModelServer, Unavailable, free_port, model_entry
 
@@ -253,3 +255,60 @@ def test_how_many_items_a_request_may_carry():
 def test_malformed_model_urls(url):
     with pytest.raises(DemoError):
         parse_ref(url)
+
+
+@pytest.fixture
+def stalling(server):
+    proxies = []
+
+    def proxy(protocol: str) -> tuple[StallingProxy, str]:
+        made = StallingProxy(server.grpc_port if protocol == "grpc" else server.http_port)
+        proxies.append(made)
+        url = (f"grpc://127.0.0.1:{made.port}/{DETECTOR}" if protocol == "grpc"
+               else f"http://127.0.0.1:{made.port}/v2/models/{DETECTOR}")
+        return made, url
+
+    yield proxy
+    for made in proxies:
+        made.close()
+
+
+def _interrupted(proc: subprocess.Popen) -> tuple[float, str]:
+    """SIGINT, then how long the run took to end, and its stderr."""
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    return time.monotonic() - sent, stderr
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_ctrl_c_ends_a_run_on_a_hung_server_at_once(protocol, stalling, models_dir, video, tmp_path):
+    """The server stops answering mid-run (a proxy that stops relaying); --remote-timeout is 30 s: Ctrl+C ends the
+    run within 2 s, its outputs whole, exit 130, no client library's traceback. The same for a hang at start-up."""
+    proxy, url = stalling(protocol)
+    log = tmp_path / "out.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "ovdemo", "detect", "-m", url, "-i", video, "--loop", "--no-show",
+                             "--json", log, "--remote-timeout", "30"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, **shared_env(models_dir)})
+    deadline = time.monotonic() + 120
+    while sum(p.read_bytes().count(b"\n") for p in tmp_path.glob("out.partial-*.jsonl")) < 10:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
+    proxy.stall()
+    time.sleep(1.0)  # every request in flight now waits on the server
+    took, stderr = _interrupted(proc)
+    assert proc.returncode == 130 and took < 2.0, (took, stderr[-2000:])
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    records = read_jsonl(log)
+    assert len(records) >= 10 and [r["frame"] for r in records] == list(range(len(records)))
+
+    hung, url = stalling(protocol)
+    hung.stall()  # from the start: the model's description never comes
+    proc = subprocess.Popen([sys.executable, "-m", "ovdemo", "detect", "-m", url, "-i", video, "--no-show",
+                             "--remote-timeout", "30"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **shared_env(models_dir)})
+    assert hung.connected.wait(60), proc.communicate()
+    time.sleep(1.0)
+    took, stderr = _interrupted(proc)
+    assert proc.returncode == 130 and took < 2.0, (took, stderr[-2000:])
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
