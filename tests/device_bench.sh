@@ -35,3 +35,14 @@ ovd pose -i "$V/people-detection.264" --loop --max-frames 3000 --no-show --metri
 echo "pose: $(fps "$O/p.json")"; echo "raw $(raw "$PD")"
 # the pipeline's own ceiling: the same families on null models of their outputs, against decoding alone
 BENCH_FAMILIES=detect,track,pose BENCH_FRAMES=${BENCH_FRAMES:-6000} python3 tests/bench_pipeline.py
+# several processes on one machine (--cpus, --workers): sums of FPS against one process
+P=$(nproc); H=$((P/2)); Q=$((P/4)); N=${N:-3000}
+det() { python3 -m ovdemo detect -m person-detection-0202 --precision FP16 -i "$V/people-detection.264" --loop --max-frames $N --no-show "$@" >/dev/null 2>&1; }
+sum() { python3 -c "import json,sys; f=[json.load(open(a))['fps'] for a in sys.argv[1:]]; print(round(sum(f),1), f)" "$@"; }
+det --metrics-json $O/one.json; echo "1 process: $(sum $O/one.json)"
+det --cpus 0-$((H-1)) --metrics-json $O/h0.json & a=$!; det --cpus $H-$((P-1)) --metrics-json $O/h1.json & b=$!; wait $a $b; echo "2 x --cpus halves: $(sum $O/h0.json $O/h1.json)"
+ps=(); for q in 0 1 2 3; do det --cpus $((q*Q))-$((q*Q+Q-1)) --metrics-json $O/q$q.json & ps+=($!); done; wait "${ps[@]}"; echo "4 x --cpus quarters: $(sum $O/q?.json)"
+det --nthreads $H --metrics-json $O/n0.json & a=$!; det --nthreads $H --metrics-json $O/n1.json & b=$!; wait $a $b; echo "2 x --nthreads $H, no --cpus: $(sum $O/n0.json $O/n1.json)"
+s=(); for i in $(seq 7); do s+=(-i "$V/people-detection.264"); done
+det "${s[@]}" --max-frames $((N/4)) --metrics-json $O/s8.json; echo "8 streams, 1 process: $(sum $O/s8.json)"
+det "${s[@]}" --max-frames $((N/4)) --workers 4 --metrics-json $O/w4.json; echo "8 streams, --workers 4: $(sum $O/w4.json)"
