@@ -19,6 +19,7 @@ import numpy as np
 import openvino as ov
 import pytest
 from reference import CORE, DEFAULT_PRECISION
+from test_reference_detect import image_of
 
 import ovdemo
 from ovdemo.common.stages import ObjectStage, crops
@@ -83,20 +84,6 @@ NO_FAMILY = {"gaze-estimation-adas-0002"}  # in the shared folder, run by no fam
 def test_every_shared_model_has_a_sweep_case(models_dir):
     folders = {p.name for p in models_dir.iterdir() if p.is_dir()}
     assert not folders - set(CASES) - NO_FAMILY, "add a sweep case for these models"
-
-
-def frame_of(shared: Path, folder: str, name: str, index: int | None) -> np.ndarray:
-    path = shared / folder / name
-    if not path.exists():
-        pytest.skip(f"{path} is not there")
-    if index is None:
-        return cv2.imread(str(path))
-    cap = cv2.VideoCapture(str(path))
-    for _ in range(index + 1):
-        ok, frame = cap.read()
-        assert ok, f"{name} has no frame {index}"
-    cap.release()
-    return frame
 
 
 def image_port(model: ov.Model) -> ov.Output:
@@ -221,7 +208,7 @@ def test_ovdemo_answers_as_the_static_model_at_the_default_precision(folder, mod
     monkeypatch.setenv("OVDEMO_MODELS_DIR", str(models_dir))
     main_path = main_model(models_dir, main or folder)
     predictor = ovdemo.load(str(main_path), family=family, offline=True, **options)
-    frame = frame_of(models_dir.parent, where, name, index)
+    frame = image_of(models_dir.parent, where, name, index)
     model = CORE.read_model(str(main_path))
     port = image_port(model)
     shape = port.get_partial_shape()
