@@ -109,6 +109,12 @@ class ThreadCpu:
         with self._lock:
             self.seconds += seconds
 
+    def __getstate__(self) -> dict:  # a --workers worker sends its figures to the command's process
+        return {"seconds": self.seconds}
+
+    def __setstate__(self, state: dict) -> None:
+        self.seconds, self._lock = state["seconds"], threading.Lock()
+
 
 THREAD_ROLES = ("main", "capture", "requests")
 RECENT = 30  # frames the live figures (FPS, a browser view's stage times) are taken over
@@ -171,6 +177,8 @@ class Metrics:
         self.notes += other.notes
         self.streams = sorted([*self.streams, *other.streams], key=lambda row: row.index)
         self.remote += other.remote
+        for role, cpu in other.cpu.items():
+            self.cpu[role].add(cpu.seconds)
 
     @property
     def wall_s(self) -> float:

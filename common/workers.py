@@ -30,8 +30,8 @@ from .family import Family
 from .interrupt import DEFER, STOP
 from .metrics import Metrics
 from .options import Options
-from .output import JsonLines, RunOutputs, check_outputs
-from .pipeline import EXIT_INTERRUPTED, Runner, _detach_stdout, report, run
+from .output import JsonLines, RunOutputs, check_outputs, detach_stdout
+from .pipeline import Runner, report, run
 from .records import raw_lines
 from .streams import STREAM_FIELD
 
@@ -138,7 +138,7 @@ class Parent:
         if problems:
             raise problems[0]
         interrupted = STOP.requested or (self.metrics.interrupted and not self.reader_left)
-        return EXIT_INTERRUPTED if interrupted else 0
+        return STOP.exit_code if interrupted else 0
 
     def _listen(self) -> None:
         """What the workers send, until each has closed its channel."""
@@ -168,7 +168,7 @@ class Parent:
             try:
                 print("\n".join(raw_lines(record, with_stream=True)), flush=True)
             except BrokenPipeError:  # the reader of standard output left (`-r | head`): end quietly
-                _detach_stdout()
+                detach_stdout()
                 self.raw, self.reader_left = False, True
                 self._stop_all()
 
