@@ -76,16 +76,33 @@ class PersonActions(ActionMode):
 
     def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
         """Each person boxed in their action's colour (their track's with --track), captioned with the action
-        and its confidence, which a bar under the box top shows too."""
+        and its confidence, which a bar under the box top shows too. Where the model's default action stands
+        in for an unsure answer (its best below the action threshold), the caption shows the action the model
+        scored highest, with its score and a `?`: `standing? 0.69`, not the default's own `sitting 0.25`."""
         people = result.objects
-        actions = [a["action"] for a in people.data.get("attributes", [])]
-        shown = Detections(people.xyxy, [a["confidence"] for a in actions], [a["label_id"] for a in actions],
-                           people.tracker_id, data={k: v for k, v in people.data.items() if k == "track_state"},
-                           names=self.names)
-        draw_objects(image, shown, style)
+        shown_ids, scores, unsure = [], [], []
+        for attributes in people.data.get("attributes", []):
+            action = attributes["action"]
+            label, best = action["label_id"], self.best_action(action)
+            if label == self.decoder.default_action and best != label:
+                label = best
+            shown_ids.append(label)
+            scores.append(action["scores"][self.names[label]])
+            unsure.append(scores[-1] < self.decoder.action_threshold)
+        shown = Detections(people.xyxy, scores, shown_ids, people.tracker_id,
+                           data={k: v for k, v in people.data.items() if k == "track_state"}, names=self.names)
+        colors = [object_color(shown, i) for i in range(len(shown))]
+        marked = (*self.names, *(f"{name}?" for name in self.names))  # an unsure answer's caption: `standing?`
+        ids = [k + len(self.names) if flag else k for k, flag in zip(shown_ids, unsure, strict=True)]
+        captioned = Detections(people.xyxy, scores, ids, people.tracker_id, data=shown.data, names=marked)
+        draw_objects(image, captioned, style, colors=colors)
         if not style.confidence:
             return
         for i in range(len(shown)):
             x1, y1, x2, _ = (int(v) for v in shown.xyxy[i])
-            draw_score_bar(image, x1, y1 + style.thickness, max(x2 - x1, 8), float(shown.confidence[i]),
-                           object_color(shown, i), style)
+            draw_score_bar(image, x1, y1 + style.thickness, max(x2 - x1, 8), float(shown.confidence[i]), colors[i],
+                           style)
+
+    def best_action(self, action: dict) -> int:
+        """The id of the action the model scored highest."""
+        return self.names.index(max(action["scores"], key=action["scores"].get))
