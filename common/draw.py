@@ -157,13 +157,19 @@ def text_width(text: str, style: Style) -> int:
 
 def caption_lines(head: str, parts: list[str], width: int, style: Style) -> list[str]:
     """A caption broken into lines of at most `width` pixels: `head` (id, class, score) whole, then the parts
-    (`bag: no`), as many to a line as fit, apart by commas. A part wider than `width` takes a line per word (its
-    name, then its value); a word wider than `width` still stays whole (never cut mid-word)."""
+    (`bag: no`), as many to a line as fit, apart by commas. A part wider than `width` goes over lines of its own,
+    broken between its words; a word wider than `width` still stays whole (never cut mid-word)."""
     lines = [head] if head else []
     joinable, separator = bool(head), " "
     for part in parts:
         if text_width(part, style) > width:
-            lines += part.split()
+            words = part.split()
+            lines.append(words[0])
+            for word in words[1:]:  # the part's own words, as many a line as fit; no other part joins them
+                if text_width(f"{lines[-1]} {word}", style) <= width:
+                    lines[-1] += f" {word}"
+                else:
+                    lines.append(word)
             joinable = False
         elif joinable and text_width(lines[-1] + separator + part, style) <= width:
             lines[-1] += separator + part
@@ -229,10 +235,11 @@ def draw_predicted_box(frame: np.ndarray, box, color, style: Style, caption_text
 
 
 def attribute_parts(attributes: dict) -> list[str]:
-    """An object's attributes for its caption, each named as its model's spec names it: `bag: no`, `age: 34`,
-    `plate: A123BC`."""
+    """An object's attributes for its caption, each named as its model's spec names it (`_` read as a space, so a
+    long name can break over lines): `bag: no`, `age: 34`, `coat jacket: yes`, `plate: A123BC`."""
     parts = []
-    for name, value in attributes.items():
+    for key, value in attributes.items():
+        name = key.replace("_", " ")
         if "label" in value:
             parts.append(f"{name}: {value['label']}")
         elif "text" in value:
