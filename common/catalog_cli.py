@@ -110,14 +110,15 @@ def print_columns(rows: list[tuple[str, ...]]) -> None:
 @models_group.command(name="list")
 @click.option("--task", help="Only this task (a part of it matches: detection, segmentation, ...).")
 @click.option("--demo", help="Only models an ovdemo family (detect, ...) or an OMZ demo (pose, text_spotting) uses.")
-@click.option("--downloaded", is_flag=True, help="Only models on disk: in the models folder or the download cache.")
+@click.option("--downloaded", is_flag=True, help="Only models on disk (in the models folder or the download cache), "
+              "a family runs them or not.")
 @click.option("--all", "every", is_flag=True, help="Also the models no ovdemo family runs (speech, translation, ...).")
 @click.option("--names", "names_only", is_flag=True, help="Print names only, one per line.")
 @_MODELS_DIR
 def list_models(task, demo, downloaded, every, names_only, models_dir):
-    """List catalog models an ovdemo family runs (--all: every one): name, family (`detect?`: its task's family,
-    if a decoder fits its outputs), task, format (an IR, or an original ovdemo converts), precisions (* = on
-    disk) and where they are (local: the models folder; cache: downloaded)."""
+    """List catalog models an ovdemo family runs (--all, --downloaded: every one): name, family (`detect?`: its
+    task's family, if a decoder fits its outputs), task, format (an IR, or an original ovdemo converts),
+    precisions (* = on disk) and where they are (local: the models folder; cache: downloaded)."""
     root = models_dir_from_env(models_dir)
     rows, left_out = [LIST_HEADER], 0
     for model in catalog.models().values():
@@ -129,7 +130,7 @@ def list_models(task, demo, downloaded, every, names_only, models_dir):
         if downloaded and not where:
             continue
         family = family_column(model)
-        if family is None and not every:
+        if family is None and not (every or downloaded):  # (what is on disk is listed, run by a family or not)
             left_out += 1
             continue
         if names_only:
