@@ -164,6 +164,7 @@ class AttributeModel:
         """Every object has its attributes (empty until a model answers), so every frame's data has the key."""
         objects.data.setdefault("attributes", [{} for _ in range(len(objects))])
 
-    def object_stage(self) -> ObjectStage:
-        return ObjectStage(self.resolved.name, self.stage, apply=self.apply, select=self.select, batch=self.batch,
+    def object_stage(self, role: str = "classify") -> ObjectStage:
+        """The stage, named by its role (`age-gender`, `classify`): the summary's row and the timings' key."""
+        return ObjectStage(role, self.stage, apply=self.apply, select=self.select, batch=self.batch,
                            defaults=self.defaults)

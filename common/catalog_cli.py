@@ -86,17 +86,41 @@ _MODELS_DIR = click.option("--models-dir", type=click.Path(file_okay=False), env
                            help="Also look for local copies here. [env OVDEMO_MODELS_DIR]")
 
 
+def family_column(model: CatalogModel) -> str | None:
+    """The ovdemo family that runs a model, as `models list` shows it: its spec's (`--classify` for attribute
+    models, which run on any family's boxes), else its task's with a `?` (if a decoder fits its outputs), else
+    None: no family runs it."""
+    spec = find_spec(model.name)
+    if spec is not None and spec.family:
+        return "--classify" if spec.family == "classify" else spec.family
+    family = TASK_FAMILIES.get(model.task)
+    return f"{family}?" if family else None
+
+
+LIST_HEADER = ("model", "family", "task", "format", "precisions (* on disk)", "where")
+
+
+def print_columns(rows: list[tuple[str, ...]]) -> None:
+    """Rows under a header, every column as wide as its widest cell (the last one as it is)."""
+    widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]) - 1)]
+    for row in rows:
+        click.echo("  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]]).rstrip())
+
+
 @models_group.command(name="list")
 @click.option("--task", help="Only this task (a part of it matches: detection, segmentation, ...).")
 @click.option("--demo", help="Only models an ovdemo family (detect, ...) or an OMZ demo (pose, text_spotting) uses.")
-@click.option("--downloaded", is_flag=True, help="Only models on disk: in the models folder or the download cache.")
+@click.option("--downloaded", is_flag=True, help="Only models on disk (in the models folder or the download cache), "
+              "a family runs them or not.")
+@click.option("--all", "every", is_flag=True, help="Also the models no ovdemo family runs (speech, translation, ...).")
 @click.option("--names", "names_only", is_flag=True, help="Print names only, one per line.")
 @_MODELS_DIR
-def list_models(task, demo, downloaded, names_only, models_dir):
-    """List catalog models: name, task, what they are (an IR, or an original ovdemo converts), precisions
-    (* = on disk) and where they are (local: the models folder; cache: downloaded)."""
+def list_models(task, demo, downloaded, every, names_only, models_dir):
+    """List catalog models an ovdemo family runs (--all, --downloaded: every one): name, family (`detect?`: its
+    task's family, if a decoder fits its outputs), task, format (an IR, or an original ovdemo converts),
+    precisions (* = on disk) and where they are (local: the models folder; cache: downloaded)."""
     root = models_dir_from_env(models_dir)
-    shown = 0
+    rows, left_out = [LIST_HEADER], 0
     for model in catalog.models().values():
         if task and task.lower() not in model.task:
             continue
@@ -105,17 +129,23 @@ def list_models(task, demo, downloaded, names_only, models_dir):
         where = on_disk(model, root) if downloaded or not names_only else {}
         if downloaded and not where:
             continue
-        shown += 1
+        family = family_column(model)
+        if family is None and not (every or downloaded):  # (what is on disk is listed, run by a family or not)
+            left_out += 1
+            continue
         if names_only:
             click.echo(model.name)
             continue
         listed = dict.fromkeys([*model.precisions, *where])  # with what the models folder has beyond the catalog
         precs = " ".join(p + ("*" if p in where else "") for p in listed) or "(stages)"
         name = f"  {model.name}" if model.composite else model.name
-        places = ",".join(sorted(set(where.values())))
-        click.echo(f"{name:<52} {model.task:<30} {_framework(model):<26} {precs}{'  ' + places if places else ''}")
-    if not shown and not names_only:
+        rows.append((name, family or "-", model.task, _framework(model), precs, ",".join(sorted(set(where.values())))))
+    if len(rows) > 1:
+        print_columns(rows)
+    if len(rows) == 1 and not names_only:
         click.echo("no model matches", err=True)
+    if left_out and not names_only:
+        click.echo(f"({left_out} models no ovdemo family runs are not listed: --all lists them)", err=True)
 
 
 @models_group.command(name="info")

@@ -133,21 +133,69 @@ def caption_place(frame: np.ndarray, w: int, h: int, x: int, y: int, style: Styl
 def draw_label(frame: np.ndarray, text: str, x: int, y: int, color, style: Style, own: Rect | None = None) -> None:
     """Text on a filled box meant to sit with its bottom-left corner at (x, y), kept inside the frame and, with a
     layout, off the frame's other captions."""
-    (tw, th), base = cv2.getTextSize(text, FONT, style.font_scale, 1)
-    left, top = caption_place(frame, tw + 2, th + base + 2, x, y, style, own)
-    cv2.rectangle(frame, (left, top), (left + tw + 2, top + th + base + 2), color, cv2.FILLED)
-    cv2.putText(frame, text, (left + 1, top + th + 1), FONT, style.font_scale, ink_for(color), 1, cv2.LINE_AA)
+    draw_lines(frame, [text], x, y, color, style, own)
 
 
-def draw_box(frame: np.ndarray, box, color, style: Style, caption: str | None = None) -> None:
+def draw_lines(frame: np.ndarray, lines: list[str], x: int, y: int, color, style: Style,
+               own: Rect | None = None) -> None:
+    """Lines of text on one filled box (placed as `draw_label` places one line)."""
+    sizes = [cv2.getTextSize(text, FONT, style.font_scale, 1) for text in lines]
+    (_, th), base = sizes[0]
+    line_h = th + base + 2
+    w = max(tw for (tw, _), _ in sizes) + 2
+    left, top = caption_place(frame, w, line_h * len(lines), x, y, style, own)
+    cv2.rectangle(frame, (left, top), (left + w, top + line_h * len(lines)), color, cv2.FILLED)
+    for k, text in enumerate(lines):
+        cv2.putText(frame, text, (left + 1, top + k * line_h + th + 1), FONT, style.font_scale, ink_for(color), 1,
+                    cv2.LINE_AA)
+
+
+def text_width(text: str, style: Style) -> int:
+    """Pixels a caption line of `text` takes, its box's margin included."""
+    return cv2.getTextSize(text, FONT, style.font_scale, 1)[0][0] + 2
+
+
+def caption_lines(head: str, parts: list[str], width: int, style: Style) -> list[str]:
+    """A caption broken into lines of at most `width` pixels: `head` (id, class, score) whole, then the parts
+    (`bag: no`), as many to a line as fit, apart by commas. A part wider than `width` goes over lines of its own,
+    broken between its words; a word wider than `width` still stays whole (never cut mid-word)."""
+    lines = [head] if head else []
+    joinable, separator = bool(head), " "
+    for part in parts:
+        if text_width(part, style) > width:
+            words = part.split()
+            lines.append(words[0])
+            for word in words[1:]:  # the part's own words, as many a line as fit; no other part joins them
+                if text_width(f"{lines[-1]} {word}", style) <= width:
+                    lines[-1] += f" {word}"
+                else:
+                    lines.append(word)
+            joinable = False
+        elif joinable and text_width(lines[-1] + separator + part, style) <= width:
+            lines[-1] += separator + part
+        else:
+            lines.append(part)
+            joinable = True
+        separator = ", "
+    return lines
+
+
+def draw_box(frame: np.ndarray, box, color, style: Style, caption: str | list[str] | None = None) -> None:
+    """A box with its caption above it (a list: one caption over several lines)."""
     x1, y1, x2, y2 = (int(round(v)) for v in box)
     cv2.rectangle(frame, (x1, y1), (x2, y2), color, style.thickness)
     if caption:
-        draw_label(frame, caption, x1 - style.thickness // 2, y1, color, style)
+        draw_lines(frame, [caption] if isinstance(caption, str) else caption, x1 - style.thickness // 2, y1,
+                   color, style)
 
 
 def caption(objects: Detections, i: int, style: Style, extra: str = "") -> str | None:
     """An object's caption: its track id, class and score as the style asks, then `extra`."""
+    return " ".join([p for p in (caption_head(objects, i, style), extra) if p]) or None
+
+
+def caption_head(objects: Detections, i: int, style: Style) -> str:
+    """What an object's caption starts with: its track id, class and score as the style asks."""
     parts = []
     if objects.tracker_id is not None and objects.tracker_id[i] >= 0 and _confirmed(objects, i):
         parts.append(f"#{objects.tracker_id[i]}")
@@ -155,9 +203,7 @@ def caption(objects: Detections, i: int, style: Style, extra: str = "") -> str |
         parts.append(objects.label_name(int(objects.class_id[i])))
     if style.confidence:
         parts.append(f"{objects.confidence[i]:.2f}")
-    if extra:
-        parts.append(extra)
-    return " ".join(parts) or None
+    return " ".join(parts)
 
 
 def _confirmed(objects: Detections, i: int) -> bool:
@@ -172,7 +218,7 @@ def object_color(objects: Detections, i: int) -> tuple[int, int, int]:
     return color_for(int(objects.class_id[i]))
 
 
-def draw_predicted_box(frame: np.ndarray, box, color, style: Style, caption_text: str | None) -> None:
+def draw_predicted_box(frame: np.ndarray, box, color, style: Style, caption_text: str | list[str] | None) -> None:
     """A box the tracker predicts on a frame the detector did not see it: dashed, so it reads as a guess."""
     x1, y1, x2, y2 = (int(round(v)) for v in box)
     dash = max(4, 4 * style.thickness)
@@ -184,39 +230,49 @@ def draw_predicted_box(frame: np.ndarray, box, color, style: Style, caption_text
             q = (int(a[0] + (b[0] - a[0]) * t1), int(a[1] + (b[1] - a[1]) * t1))
             cv2.line(frame, p, q, color, style.thickness, cv2.LINE_AA)
     if caption_text:
-        draw_label(frame, caption_text, x1 - style.thickness // 2, y1, color, style)
+        draw_lines(frame, [caption_text] if isinstance(caption_text, str) else caption_text,
+                   x1 - style.thickness // 2, y1, color, style)
 
 
-def attribute_text(attributes: dict) -> str:
-    """An object's attributes for its caption: labels, numbers, text."""
+def attribute_parts(attributes: dict) -> list[str]:
+    """An object's attributes for its caption, each named as its model's spec names it (`_` read as a space, so a
+    long name can break over lines): `bag: no`, `age: 34`, `coat jacket: yes`, `plate: A123BC`."""
     parts = []
-    for value in attributes.values():
+    for key, value in attributes.items():
+        name = key.replace("_", " ")
         if "label" in value:
-            parts.append(value["label"])
+            parts.append(f"{name}: {value['label']}")
         elif "text" in value:
-            parts.append(value["text"])
+            parts.append(f"{name}: {value['text']}")
         elif "value" in value:
-            parts.append(f"{value['value']:.0f}")
-    return " ".join(parts)
+            parts.append(f"{name}: {value['value']:.0f}")
+    return parts
 
 
 def draw_objects(frame: np.ndarray, objects: Detections, style: Style, extras: list[str] | None = None,
                  colors: list[tuple[int, int, int]] | None = None) -> None:
     """Boxes with captions (track id, class, score, then `extras[i]`); predicted tracks dashed. `colors[i]`,
-    when given, overrides an object's track or class colour (e.g. a face's identity)."""
+    when given, overrides an object's track or class colour (e.g. a face's identity). What per-object models
+    said (the `attributes`), when the family says nothing, follows as named parts over as many lines as keep
+    the caption within its box's width."""
     states = objects.data.get("track_state")
-    if extras is None and "attributes" in objects.data:  # what per-object models said, when the family says nothing
-        extras = [attribute_text(a) for a in objects.data["attributes"]]
+    named = extras is None and "attributes" in objects.data
     for i in range(len(objects)):
         color = colors[i] if colors is not None else object_color(objects, i)
-        text = caption(objects, i, style, extras[i] if extras else "")
+        if named:
+            x1, _, x2, _ = objects.xyxy[i]
+            width = int(round(x2 - x1)) + style.thickness  # (the caption starts at the box line's outer edge)
+            text = caption_lines(caption_head(objects, i, style), attribute_parts(objects.data["attributes"][i]),
+                                 width, style) or None
+        else:
+            text = caption(objects, i, style, extras[i] if extras else "")
         if states is not None and states[i] == "predicted":
             draw_predicted_box(frame, objects.xyxy[i], color, style, text)
         elif style.boxes:
             draw_box(frame, objects.xyxy[i], color, style, text)
         elif text:
             x1, y1 = objects.xyxy[i][:2]
-            draw_label(frame, text, int(x1), int(y1), color, style)
+            draw_lines(frame, [text] if isinstance(text, str) else text, int(x1), int(y1), color, style)
 
 
 def status_rect(lines: list[str], style: Style, frame_size: tuple[int, int],

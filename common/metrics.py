@@ -229,13 +229,18 @@ class Metrics:
         table.add_column("metric", style="bold")
         table.add_column("value", justify="right")
         table.add_row("frames", str(s["frames"]) + (" (interrupted)" if s["interrupted"] else ""))
-        table.add_row("wall time", f"{s['wall_s']:.2f} s")
-        table.add_row("throughput", f"{s['fps']:.1f} FPS")
         lat = s["latency_ms"]
-        table.add_row("latency mean / p50 / p95", f"{lat['mean']:.1f} / {lat['p50']:.1f} / {lat['p95']:.1f} ms")
+        if s["frames"] > 1:
+            table.add_row("wall time", f"{s['wall_s']:.2f} s")
+            table.add_row("throughput", f"{s['fps']:.1f} FPS")
+            table.add_row("latency mean / p50 / p95", f"{lat['mean']:.1f} / {lat['p50']:.1f} / {lat['p95']:.1f} ms")
+        else:  # one frame (an image): its latency is the figure; a rate of one frame says nothing
+            table.add_row("latency", f"{lat['mean']:.1f} ms")
         for stage, ms in s["stages_ms"].items():
-            table.add_row(f"  {stage}", "-" if ms is None else f"{ms:.2f} ms")
-        table.add_row("frames dropped", str(s["dropped"]))
+            if ms is not None:  # (a stage no frame went through is no row)
+                table.add_row(f"  {stage}", f"{ms:.2f} ms")
+        if s["frames"] > 1 or s["dropped"]:
+            table.add_row("frames dropped", str(s["dropped"]))
         if s["fitted"]:
             table.add_row("frames fitted (letterboxed)", str(s["fitted"]))
         if not s["input_complete"]:
@@ -284,16 +289,22 @@ class StreamFigures:
 
 def streams_table(rows: list[StreamFigures], total: dict) -> Table:
     """Several streams: a row each, then the total."""
-    table = Table(title="per stream (latency in ms)", title_justify="left")
+    table = Table(title="per stream (latency in ms; sources in full in the header)", title_justify="left")
     for name, justify in (("stream", "right"), ("source", "left"), ("frames", "right"), ("FPS", "right"),
                           ("p50", "right"), ("p95", "right"), ("dropped", "right"), ("ended", "left")):
-        table.add_column(name, justify=justify, overflow="fold")
+        # no cell wraps: a narrow terminal cuts a long source name short (…) rather than fold it over rows
+        table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis")
     for row in rows:
         s = row.summary()
         ended = "failed" if s["failed"] else "incomplete" if not s["input_complete"] else "ok"
-        table.add_row(str(s["stream"]), s["source"], str(s["frames"]), f"{s['fps']:.1f}",
+        table.add_row(str(s["stream"]), short_source(s["source"]), str(s["frames"]), f"{s['fps']:.1f}",
                       f"{s['latency_ms']['p50']:.0f}", f"{s['latency_ms']['p95']:.0f}", str(s["dropped"]), ended)
     lat = total["latency_ms"]
     table.add_row("all", "", str(total["frames"]), f"{total['fps']:.1f}", f"{lat['p50']:.0f}", f"{lat['p95']:.0f}",
                   str(total["dropped"]), "", style="bold")
     return table
+
+
+def short_source(source: str) -> str:
+    """A stream's source as its row names it: a path or a URL by its last part (the header names it whole)."""
+    return source.rstrip("/").rsplit("/", 1)[-1] or source

@@ -21,7 +21,7 @@ import openvino as ov
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
 
 from .attributes import AttributeModel
-from .capture import Frame, InputSpec
+from .capture import Frame, ImageListSource, InputSpec
 from .console import console, warn
 from .cpus import restrict
 from .draw import Style, draw_status, status_rect
@@ -112,10 +112,10 @@ def classifiers(family: Family, opts: Options, config: InferenceConfig) -> list:
         raise DemoError(f"--classify runs on objects with boxes, and this {family.name} model gives none",
                         "drop --classify")
     stages = []
-    for ref in refs:
+    for n, ref in enumerate(refs, 1):
         model = AttributeModel(resolve_from_options(ref, opts), config)
         model.objects_of(family.object_names())
-        stages.append(model.object_stage())
+        stages.append(model.object_stage("classify" if len(refs) == 1 else f"classify {n}"))
     return stages
 
 
@@ -203,6 +203,9 @@ class Pipeline:
     def _describe(self, src) -> str:
         size = src.frame_size
         shape = f"{size[0]}x{size[1]}" if size else "various sizes"
+        if isinstance(src, ImageListSource):  # images have no frame rate: theirs only times a sequence of them
+            return (f"{src.name} {shape}, one image" if src.total == 1 else
+                    f"{src.name} {shape}, {src.total} images timed at {src.fps:g} FPS")
         return f"{src.name} {shape} @ {src.fps:g} FPS"
 
     def start(self) -> None:

@@ -57,21 +57,22 @@ class Pending:
         self._error: BaseException | None = None
         self._done = threading.Condition()
         self.submitted = time.perf_counter()
-        self.infer_ms = 0.0  # the parts' requests, start to finish (the machine time this batch took)
-        self.wait_ms = 0.0  # the parts' waits for a free request (a backlogged stage shows here, not above)
+        # each finished part's request, (start, end) in perf_counter seconds: parts run side by side, so what the
+        # batch cost in time is the union of these (FrameJobs), not their sum
+        self.running: list[tuple[float, float]] = []
+        self.finished = self.submitted  # when its last part answered
 
     @property
     def done(self) -> bool:
         return self._left == 0
 
-    def _started(self) -> None:
-        self.wait_ms += (time.perf_counter() - self.submitted) * 1000.0
-
     def _finish(self, index: int, outputs: ModelOutputs | None, infer_ms: float, error: BaseException | None) -> None:
+        now = time.perf_counter()
         with self._done:
             self._parts[index] = outputs
             self._error = self._error or error
-            self.infer_ms += infer_ms
+            self.running.append((now - infer_ms / 1000.0, now))
+            self.finished = max(self.finished, now)
             self._left -= 1
             if self._left == 0:
                 self._done.notify_all()
@@ -258,7 +259,6 @@ class Stage:
                 pool = self._pools[1 if len(next(iter(chunk.values()))) == 1 else 0]
                 if not pool.start(chunk, (pending, part)):
                     return
-                pending._started()  # (under the lock: the request's answer is applied only after this)
                 self._waiting.popleft()
 
     def __call__(self, batch: np.ndarray | Mapping[str, np.ndarray]) -> ModelOutputs:
@@ -509,6 +509,16 @@ class FrameStage:
     apply: Callable[[Result, Frame, ModelOutputs], None]
 
 
+def covered_s(intervals: list[tuple[float, float]]) -> float:
+    """The time (s) that at least one of the (start, end) intervals covers: their union's length."""
+    total, reach = 0.0, -np.inf
+    for start, end in sorted(intervals):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
+
+
 class FrameJobs:
     """The stage work of one frame: every stage that can start starts at once; `poll` applies what has
     finished and starts what waited on it; `done` once all have finished. Used by the pipeline (polled as
@@ -521,6 +531,7 @@ class FrameJobs:
         self._frame_outputs: list[tuple[FrameStage, ModelOutputs]] = []
         self._left: dict[str, int] = {}  # jobs of each object stage still to answer
         self.timings: dict[str, float] = {}
+        self._intervals: dict[str, tuple[list, list]] = {}  # stage -> (its requests' runs, its jobs' whole spans)
         # a failed request's error, raised when the frame is completed: polling runs ahead over later frames,
         # and the frames before a failed one must still go out whole
         self.error: DemoError | None = None
@@ -568,9 +579,7 @@ class FrameJobs:
                 except DemoError as error:
                     self.error, self._jobs = error, []  # the rest of this frame's jobs are abandoned
                     return True
-                self.timings[stage.name] = self.timings.get(stage.name, 0.0) + pending.infer_ms
-                wait = f"{stage.name} wait"
-                self.timings[wait] = self.timings.get(wait, 0.0) + pending.wait_ms
+                self._time(stage.name, pending)
                 if isinstance(stage, FrameStage):
                     self._frame_outputs.append((stage, outputs))
                     continue
@@ -578,6 +587,17 @@ class FrameJobs:
                 self._left[stage.name] -= 1
                 if not self._left[stage.name]:
                     self._started_after(stage)
+
+    def _time(self, name: str, pending: Pending) -> None:
+        """A stage's times on this frame, as wall time: `name` while any of its requests ran, `name wait` while
+        its parts only waited for a free request. Its requests run side by side (parts of a batch, groups of
+        words), so their own times summed would exceed the frame's whole time."""
+        running, spans = self._intervals.setdefault(name, ([], []))
+        running += pending.running
+        spans.append((pending.submitted, pending.finished))
+        busy = covered_s(running)
+        self.timings[name] = busy * 1000.0
+        self.timings[f"{name} wait"] = max(covered_s(spans) - busy, 0.0) * 1000.0
 
     def wait(self) -> None:
         """Block until every job (and every job they start) has finished."""

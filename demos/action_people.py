@@ -76,16 +76,35 @@ class PersonActions(ActionMode):
 
     def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
         """Each person boxed in their action's colour (their track's with --track), captioned with the action
-        and its confidence, which a bar under the box top shows too."""
+        `shown_actions` gives and its score, which a bar under the box top shows too."""
         people = result.objects
-        actions = [a["action"] for a in people.data.get("attributes", [])]
-        shown = Detections(people.xyxy, [a["confidence"] for a in actions], [a["label_id"] for a in actions],
-                           people.tracker_id, data={k: v for k, v in people.data.items() if k == "track_state"},
-                           names=self.names)
-        draw_objects(image, shown, style)
+        shown = self.shown_actions(people)
+        ids = [self.names.index(name.rstrip("?")) for name, _ in shown]
+        boxes = Detections(people.xyxy, [score for _, score in shown], ids, people.tracker_id,
+                           data={k: v for k, v in people.data.items() if k == "track_state"}, names=self.names)
+        colors = [object_color(boxes, i) for i in range(len(boxes))]  # the action's colour, `?` or not
+        names = tuple(dict.fromkeys(name for name, _ in shown))  # the captions' own names (`standing?`)
+        captioned = Detections(people.xyxy, boxes.confidence, [names.index(name) for name, _ in shown],
+                               people.tracker_id, data=boxes.data, names=names)
+        draw_objects(image, captioned, style, colors=colors)
         if not style.confidence:
             return
-        for i in range(len(shown)):
-            x1, y1, x2, _ = (int(v) for v in shown.xyxy[i])
-            draw_score_bar(image, x1, y1 + style.thickness, max(x2 - x1, 8), float(shown.confidence[i]),
-                           object_color(shown, i), style)
+        for i in range(len(boxes)):
+            x1, y1, x2, _ = (int(v) for v in boxes.xyxy[i])
+            draw_score_bar(image, x1, y1 + style.thickness, max(x2 - x1, 8), float(boxes.confidence[i]), colors[i],
+                           style)
+
+    def shown_actions(self, people: Detections) -> list[tuple[str, float]]:
+        """Each person's action as the caption shows it, with its score: the action's label, except where the
+        model's default action stands in for an unsure answer: then the action the model scored highest
+        (`standing`, not the default's own `sitting 0.25`). An action scored under the action threshold is
+        marked unsure: `standing?`."""
+        shown = []
+        for attributes in people.data.get("attributes", []):
+            action = attributes["action"]
+            name, best = action["label"], max(action["scores"], key=action["scores"].get)
+            if action["label_id"] == self.decoder.default_action:
+                name = best
+            score = action["scores"][name]
+            shown.append((f"{name}?" if score < self.decoder.action_threshold else name, score))
+        return shown

@@ -236,7 +236,7 @@ class FaceFamily(Family):
         for kind in kinds:
             stage = self.face_stages[kind]
             if isinstance(stage, AttributeModel):
-                stages.append(stage.object_stage())
+                stages.append(stage.object_stage(kind))
             else:
                 stages.append(stage.object_stage(after="landmarks" if kind == "reid" and "landmarks" in kinds
                                                  else None))

@@ -64,7 +64,8 @@ def test_list_marks_models_in_the_models_folder_and_in_the_cache(models_dir, mir
     monkeypatch.delenv("OVDEMO_MODELS_DIR")
     assert cli("models", "list", "--downloaded", "--names") == ""
     cli("models", "download", "face-detection-retail-0004")
-    rows = cli("models", "list", "--downloaded").splitlines()
+    header, *rows = cli("models", "list", "--downloaded").splitlines()  # (issue 26: a header, then the rows)
+    assert header.startswith("model ") and header.endswith("where"), header
     assert len(rows) == 1 and rows[0].startswith("face-detection-retail-0004 ") and rows[0].endswith("cache"), rows
     assert "FP16*" in rows[0] and "FP32*" not in rows[0]
 
