@@ -226,7 +226,7 @@ def download(names, family, precision, models_dir):
             xmls += more_xmls
     names_fetched = [n for n in dict.fromkeys(wanted) if not catalog.get_model(n).public]
     label = names_fetched[0] if len(names_fetched) == 1 else f"{len(names_fetched)} models"
-    fetch(list({f.dest: f for f in files}.values()), label)  # one overall bar
+    fetch(list({f.dest: f for f in files}.values()), label, catalog.models_elsewhere(", ".join(names_fetched)))
     for xml in dict.fromkeys(xmls):
         click.echo(xml)
 
