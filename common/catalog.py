@@ -242,6 +242,7 @@ class Sample:
     url: str
     resolution: str = ""
     description: str = ""
+    bundled: bool = False  # shipped in assets/ (drawn by ovdemo itself): never downloaded
 
     def remote(self) -> RemoteFile:
         return RemoteFile(self.url, samples_cache() / self.file, self.size, self.sha384)
@@ -273,7 +274,9 @@ def get_sample(name: str) -> Sample:
 
 def local_sample(sample: Sample) -> Path | None:
     """A copy in OVDEMO_SAMPLES_DIR or the remembered samples folder (used as it is, matched by file name), else a
-    verified cached copy."""
+    verified cached copy; a bundled sample is where the package is."""
+    if sample.bundled:
+        return ASSETS / sample.file
     local = folder("samples_dir")
     if local is not None and (local / sample.file).is_file():
         return local / sample.file
