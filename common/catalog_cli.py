@@ -247,13 +247,14 @@ def path(name, precision, offline, models_dir):
 
 @click.group(name="samples")
 def samples_group():
-    """Intel sample videos (intel-iot-devkit/sample-videos, CC-BY-4.0), fetched and verified like models."""
+    """Intel sample videos (intel-iot-devkit/sample-videos, CC-BY-4.0), fetched and verified like models, and
+    text-sample.png, a picture of signs that ships with ovdemo."""
 
 
 @samples_group.command(name="list")
 @click.argument("pattern", required=False)
 def list_samples(pattern):
-    """List sample videos (* = on disk)."""
+    """List the samples (* = on disk)."""
     for sample in catalog.samples().values():
         if pattern and not fnmatch.fnmatch(sample.name, f"*{pattern}*"):
             continue
