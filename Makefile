@@ -23,6 +23,8 @@ install: $(BIN)/ovdemo
 
 # Person detection on an Intel sample video, headless: local copies from ../shared when present, else downloaded.
 # Without either, one line says both ways out (the fetch's own messages are shown only when the fetch works).
+# Then the folders it used are remembered ($OVDEMO_HOME/config.toml), so a new shell finds them too; so are the
+# text family's default models (`ovdemo text -i text-sample.png`), or one line names what is missing.
 demo: install
 	@log=$$(mktemp) && trap 'rm -f "$$log"' EXIT && \
 	if ! $(BIN)/ovdemo samples path $(DEMO_SAMPLE) >/dev/null 2>"$$log" || \
@@ -34,7 +36,14 @@ demo: install
 	fi; cat "$$log" >&2
 	$(BIN)/ovdemo detect -m $(DEMO_MODEL) -i sample:$(DEMO_SAMPLE) --output out.mp4 --json out.jsonl \
 		--no-show --max-frames 300
-	@echo "wrote out.mp4 and out.jsonl"
+	@$(BIN)/python -m ovdemo.common.settings
+	@log=$$(mktemp) && trap 'rm -f "$$log"' EXIT && \
+	if ! $(BIN)/ovdemo models download --for text >/dev/null 2>"$$log"; then \
+		echo "make demo: ovdemo text's default models are not all on disk and could not be downloaded:" \
+		     "$$(grep '^error: ' "$$log" | tail -n 1 | cut -c8-)" >&2; \
+	fi
+	@echo "wrote out.mp4 and out.jsonl; in a new shell in this folder, first: . .venv/bin/activate" \
+	      "(or run $(abspath $(BIN))/ovdemo)"
 
 # Regenerate assets/catalog.json from the Open Model Zoo facts.
 catalog:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .errors import DemoError
 from .fetch import RemoteFile, fetch, is_valid
+from .settings import config_path, folder, ovdemo_home
 from .specs import ASSETS
 
 FALLBACK_PRECISIONS = ("FP16", "FP16-INT8", "FP32")  # tried in order after the one asked for
@@ -27,10 +28,6 @@ CONVERTED_PRECISIONS = ("FP16", "FP32")  # what a public model's conversion make
 INTEL = "dldt"  # the framework of ready IR
 
 SHARED = "shared"  # files key for aux files every precision needs
-
-
-def ovdemo_home() -> Path:
-    return Path(os.environ.get("OVDEMO_HOME") or "~/.cache/ovdemo").expanduser()
 
 
 def models_cache() -> Path:
@@ -194,10 +191,16 @@ def plan(model: CatalogModel, wanted: str = "FP16", strict: bool = False) -> tup
     return files, xmls
 
 
+def models_elsewhere(what: str) -> str:
+    """A failed download's other way out: a local models folder."""
+    return (f"point --models-dir or OVDEMO_MODELS_DIR at a folder that holds {what} (or set models_dir in "
+            f"{config_path()}, as make demo does)")
+
+
 def download(model: CatalogModel, wanted: str = "FP16", strict: bool = False) -> list[Path]:
     """Fetch a model into the cache; returns each leaf's .xml."""
     files, xmls = plan(model, wanted, strict)
-    fetch(files, model.name)
+    fetch(files, model.name, models_elsewhere(model.name))
     return xmls
 
 
@@ -239,6 +242,7 @@ class Sample:
     url: str
     resolution: str = ""
     description: str = ""
+    bundled: bool = False  # shipped in assets/ (drawn by ovdemo itself): never downloaded
 
     def remote(self) -> RemoteFile:
         return RemoteFile(self.url, samples_cache() / self.file, self.size, self.sha384)
@@ -269,10 +273,13 @@ def get_sample(name: str) -> Sample:
 
 
 def local_sample(sample: Sample) -> Path | None:
-    """A copy in OVDEMO_SAMPLES_DIR (used as it is, matched by file name), else a verified cached copy."""
-    folder = os.environ.get("OVDEMO_SAMPLES_DIR")
-    if folder and (Path(folder).expanduser() / sample.file).is_file():
-        return Path(folder).expanduser() / sample.file
+    """A copy in OVDEMO_SAMPLES_DIR or the remembered samples folder (used as it is, matched by file name), else a
+    verified cached copy; a bundled sample is where the package is."""
+    if sample.bundled:
+        return ASSETS / sample.file
+    local = folder("samples_dir")
+    if local is not None and (local / sample.file).is_file():
+        return local / sample.file
     remote = sample.remote()
     return remote.dest if is_valid(remote.dest, remote.size, remote.sha384) else None
 
@@ -298,6 +305,8 @@ def sample_path(name: str, offline: bool = False) -> Path:
         return found
     if offline:
         raise DemoError(f"sample '{sample.name}' is not downloaded and --offline forbids fetching it",
-                        f"run `ovdemo samples download {sample.name}` first, or set OVDEMO_SAMPLES_DIR")
-    fetch([sample.remote()], sample.file)
+                        f"run `ovdemo samples download {sample.name}` first, or set OVDEMO_SAMPLES_DIR "
+                        f"(or samples_dir in {config_path()})")
+    fetch([sample.remote()], sample.file, f"set OVDEMO_SAMPLES_DIR to a folder that holds {sample.file} (else "
+          f"samples_dir in {config_path()}, as make demo does)")
     return sample.remote().dest

@@ -256,7 +256,7 @@ def download(names, family, precision, models_dir):
             xmls += more_xmls
     names_fetched = [n for n in dict.fromkeys(wanted) if not catalog.get_model(n).public]
     label = names_fetched[0] if len(names_fetched) == 1 else f"{len(names_fetched)} models"
-    fetch(list({f.dest: f for f in files}.values()), label)  # one overall bar
+    fetch(list({f.dest: f for f in files}.values()), label, catalog.models_elsewhere(", ".join(names_fetched)))
     for xml in dict.fromkeys(xmls):
         click.echo(xml)
 
@@ -277,13 +277,14 @@ def path(name, precision, offline, models_dir):
 
 @click.group(name="samples")
 def samples_group():
-    """Intel sample videos (intel-iot-devkit/sample-videos, CC-BY-4.0), fetched and verified like models."""
+    """Intel sample videos (intel-iot-devkit/sample-videos, CC-BY-4.0), fetched and verified like models, and
+    text-sample.png, a picture of signs that ships with ovdemo."""
 
 
 @samples_group.command(name="list")
 @click.argument("pattern", required=False)
 def list_samples(pattern):
-    """List sample videos (* = on disk)."""
+    """List the samples (* = on disk)."""
     for sample in catalog.samples().values():
         if pattern and not fnmatch.fnmatch(sample.name, f"*{pattern}*"):
             continue

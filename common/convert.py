@@ -29,7 +29,7 @@ from pathlib import Path
 import openvino as ov
 from openvino.preprocess import PrePostProcessor
 
-from .catalog import CatalogModel, models, models_cache
+from .catalog import CatalogModel, models, models_cache, models_elsewhere
 from .console import console
 from .errors import DemoError
 from .fetch import RemoteFile, _locked, fetch
@@ -137,7 +137,7 @@ def ensure_converted(model: CatalogModel, precision: str, offline: bool, searche
         looked = ", ".join([*searched, str(model_dir(model))])
         raise DemoError(f"model '{model.name}' is not converted yet (looked in {looked}) and --offline forbids "
                         "fetching its originals", f"run `ovdemo models download {model.name}` first, or drop --offline")
-    fetch(source_files(model), model.name)
+    fetch(source_files(model), model.name, models_elsewhere(model.name))
     xml.parent.mkdir(parents=True, exist_ok=True)
     with _locked(xml, lambda: console.print(f"waiting for another ovdemo converting {model.name}")):
         if not xml.is_file():  # another process may have converted it while we waited

@@ -296,9 +296,12 @@ def _attempt(url: str, part: Path, rf: RemoteFile, timeout: float, bars: _Bars) 
         raise (_Retry if resumed else _GiveUp)(why)
 
 
-def _failure(rf: RemoteFile, url: str, why: str, advice: str) -> DemoError:
-    return DemoError(f"cannot download {url} to {rf.dest}: {why}",
-                     f"{advice}, or fetch it by hand: curl -fL -o {shlex.quote(str(rf.dest))} {shlex.quote(url)}")
+def _failure(rf: RemoteFile, url: str, why: str, advice: str, elsewhere: str) -> DemoError:
+    """Every way out in one line: the network (or the server), a local copy, a mirror, the file by hand."""
+    mirror = next((env for prefix, env in MIRROR_ENV.items() if url.startswith(prefix)), None)
+    ways = [advice, elsewhere, f"set {mirror} to a mirror" if mirror and not os.environ.get(mirror) else "",
+            f"fetch it by hand: curl -fL -o {shlex.quote(str(rf.dest))} {shlex.quote(url)}"]
+    return DemoError(f"cannot download {url} to {rf.dest}: {why}", ", or ".join(w for w in ways if w))
 
 
 def _server_advice(url: str) -> str:
@@ -313,7 +316,7 @@ def _local_failure(part: Path, error: _Local) -> DemoError:
     return DemoError(str(error), "free some space, or set OVDEMO_HOME to a folder you can write")
 
 
-def _fetch_one(rf: RemoteFile, bars: _Bars) -> None:
+def _fetch_one(rf: RemoteFile, bars: _Bars, elsewhere: str) -> None:
     timeout = env_number("OVDEMO_FETCH_TIMEOUT", 30.0, 0.1, 3600)
     retries = int(env_number("OVDEMO_FETCH_RETRIES", 3, 0, 100, integer=True))
     backoff = env_number("OVDEMO_FETCH_BACKOFF", 1.0, 0, 600)
@@ -338,14 +341,14 @@ def _fetch_one(rf: RemoteFile, bars: _Bars) -> None:
             except _Local as e:
                 raise _local_failure(part, e) from None
             except _GiveUp as e:
-                raise _failure(rf, url, str(e), _server_advice(url)) from None
+                raise _failure(rf, url, str(e), _server_advice(url), elsewhere) from None
             except _Retry as e:
                 last = e
                 if attempt < retries:
                     bars.note(f"{rf.dest.name}: {e}; retrying ({attempt + 1} of {retries})")
         else:
             advice = "check the network and proxy settings" if last.network else "the server is unwell: try later"
-            raise _failure(rf, url, f"{last} (gave up after {retries + 1} attempts)", advice)
+            raise _failure(rf, url, f"{last} (gave up after {retries + 1} attempts)", advice, elsewhere)
         try:
             os.replace(part, rf.dest)  # atomic: the final path holds all of the file or none of it
         except OSError as e:
@@ -354,12 +357,13 @@ def _fetch_one(rf: RemoteFile, bars: _Bars) -> None:
             _stamp_path(rf.dest).write_text(_stamp(rf.dest, rf.sha384))
 
 
-def fetch(files: list[RemoteFile], label: str) -> int:
-    """Make every file present and verified; fetch only those that are not. Returns how many were fetched."""
+def fetch(files: list[RemoteFile], label: str, elsewhere: str = "") -> int:
+    """Make every file present and verified; fetch only those that are not. Returns how many were fetched.
+    `elsewhere` says where a local copy would be found instead (a failed download names it)."""
     todo = [f for f in files if not is_valid(f.dest, f.size, f.sha384)]
     if todo:
         with _Bars(todo, label) as bars:
             for rf in todo:
-                _fetch_one(rf, bars)
+                _fetch_one(rf, bars, elsewhere)
                 bars.finish(rf)
     return len(todo)

@@ -15,6 +15,7 @@ from .convert import converted_spec, ensure_converted
 from .errors import DemoError
 from .inference import read_model
 from .remote_ref import DEFAULT_REMOTE_TIMEOUT, RemoteModelRef, is_remote, parse_ref
+from .settings import folder
 from .specs import ModelSpec, find_spec, spec_for_path
 
 MODEL_SUFFIXES = (".xml", ".onnx", ".pb", ".tflite", ".pdmodel")
@@ -67,8 +68,8 @@ def looks_like_path(ref: str) -> bool:
 
 
 def models_dir_from_env(option: str | Path | None) -> Path | None:
-    value = option or os.environ.get("OVDEMO_MODELS_DIR")
-    return Path(value).expanduser() if value else None
+    """--models-dir, else OVDEMO_MODELS_DIR, else the folder `make demo` remembered."""
+    return folder("models_dir", option)
 
 
 def precision_order(precision: str) -> list[str]:

@@ -266,6 +266,9 @@ PIPELINE: tuple[Opt, ...] = (
     Opt("raw", ("-r", "--raw"), "Print each frame's results to stdout.", default=False, is_flag=True),
     Opt("no_show", ("--no-show",), "Do not open a window (implied when there is no display).", default=False,
         is_flag=True),
+    Opt("no_save", ("--no-save",), "Keep nothing: without it, a run that shows no window and is given no output "
+        "(-o, --json, -r, --serve, --mot, --metrics-json) saves its annotated video and JSON lines under "
+        "runs/<family>/<n>/. [env OVDEMO_NO_SAVE]", default=False, is_flag=True, envvar="OVDEMO_NO_SAVE"),
     Opt("serve", ("--serve",), "Serve the annotated stream and live metrics on a web page at http://HOST:PORT/ "
         "(several viewers at once; HOST is 127.0.0.1 unless given, 0.0.0.0 for every interface; PORT 0: any free "
         "one).", metavar="[HOST:]PORT"),

@@ -45,6 +45,7 @@ from .options import Options
 from .output import JsonLines, RunOutputs, VideoOutput, detach_stdout, write_json_file
 from .records import frame_record, raw_lines
 from .results import Result
+from .saved_runs import keeps_nothing, said_or_removed, saving
 from .serve import LiveView, live_numbers
 from .stages import FrameJobs
 from .streams import (
@@ -620,6 +621,17 @@ def run(family: Family | type[Family], opts: Options) -> int:
     downloaded) and set up; the claims are released when the run ends, however it ends."""
     restrict(opts.get("cpus"))  # before anything compiles: OpenVINO sizes its threads to these cores
     sources = resolve_inputs(opts.input, offline=bool(opts.get("offline")))
+    folder = None
+    if keeps_nothing(opts, window=not opts.no_show and display_available()):  # Runner.show's own test
+        opts, folder = saving(opts, family.name, sources, bool(opts.get("loop")))
+    try:
+        return _run(family, opts, sources)
+    finally:
+        if folder is not None:  # after the outputs are released: their lock files are gone
+            said_or_removed(folder, console)
+
+
+def _run(family: Family | type[Family], opts: Options, sources: list[InputSpec]) -> int:
     if opts.get("workers", 1) > 1:
         from .workers import run_workers  # (built on the Runner below)
 

@@ -38,6 +38,7 @@ from .inference import (
 )
 from .models import ResolvedModel
 from .results import Detections, Result
+from .settings import ovdemo_home
 
 
 @dataclass(frozen=True)
@@ -338,7 +339,7 @@ def probe_inputs(compiled: ov.CompiledModel) -> list[dict[str, np.ndarray]]:
 
 
 def _verdicts_file() -> Path:
-    return Path(os.environ.get("OVDEMO_HOME") or "~/.cache/ovdemo").expanduser() / "batch-checks.json"
+    return ovdemo_home() / "batch-checks.json"
 
 
 def _precision(compiled: ov.CompiledModel) -> str:

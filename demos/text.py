@@ -90,9 +90,9 @@ class TextFamily(Family):
                   "or the text-spotting-0005 composite: an Open Model Zoo name or a path.")
     decoders = DECODERS
     examples = (
-        "ovdemo text -i bottle-detection.mp4 --json words.jsonl",
-        "ovdemo text -m text-detection-0004 --recognizer-model text-recognition-0014 -i bottle-detection.mp4",
-        "ovdemo text -m text-spotting-0005 -i bottle-detection.mp4 --output out.mp4 --no-show",
+        "ovdemo text -i text-sample.png --json words.jsonl",  # a picture ovdemo ships: the sample videos have no words
+        "ovdemo text -m text-detection-0004 --recognizer-model text-recognition-0014 -i text-sample.png",
+        "ovdemo text -m text-spotting-0005 -i text-sample.png --output words.png --no-show",
     )
     own_options = (
         model_opt("recognizer_model", "--recognizer-model", None,

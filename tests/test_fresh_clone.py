@@ -1,12 +1,14 @@
 """What a new user meets first, from a fresh copy of the repository: `make install` says nothing it need not,
 `make demo` without data or network ends with one line naming both ways out, and with the shared folders it
-writes an out.mp4 that plays in a browser."""
+writes an out.mp4 that plays in a browser; then, in a new shell with only the line the README gives, every README
+example marked as needing only what `make demo` fetched runs as written."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -16,6 +18,8 @@ import cv2
 import pytest
 from browser import Chromium
 from conftest import MODELS_DIR, REPO, VIDEOS_DIR
+
+from ovdemo.demos import FAMILIES
 
 pytestmark = pytest.mark.slow  # a fresh virtual environment: about two minutes
 
@@ -113,3 +117,88 @@ def test_demo_with_the_shared_folders_writes_a_video_that_plays_in_chromium(clon
     assert "error" not in state, f"Chromium cannot play out.mp4 (MediaError code {state.get('error')})"
     assert (state["width"], state["height"]) == (768, 432)
     assert state["duration"] == pytest.approx(DEMO_FRAMES / fps, abs=1.0 / fps)
+
+
+# --- a new shell after `make demo` ----------------------------------------------------------------------------------
+
+AFTER_DEMO = re.compile(r"^<!-- after make demo\b.*?-->\n```[^\n]*\n(.*?)^```", re.S | re.M)
+NEW_SHELL_FRAMES = "30"  # each family run is capped (a frame limit changes no model or sample lookup)
+MISSING_DEFAULT = "make demo: ovdemo text's default models are not all on disk and could not be downloaded: "
+
+
+def after_demo_block() -> tuple[list[str], list[str]]:
+    """The README's block marked `<!-- after make demo ...-->`: its other lines (the one line the README gives for
+    a new shell) and its `ovdemo` commands."""
+    marked = AFTER_DEMO.search((REPO / "README.md").read_text())
+    assert marked, "the README has no block marked <!-- after make demo -->"
+    lines = [ln.split("  #")[0].strip() for ln in marked[1].splitlines() if ln.strip()]
+    return [ln for ln in lines if not ln.startswith("ovdemo ")], [ln for ln in lines if ln.startswith("ovdemo ")]
+
+
+@pytest.fixture(scope="module")
+def demo_done(clone, tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    """`make demo` from local folders, as a user with ../shared (or the variables set) runs it, with a home of its
+    own (no OVDEMO_HOME: the settings land where a new shell looks, ~/.cache/ovdemo)."""
+    if MODELS_DIR is None or VIDEOS_DIR is None:
+        pytest.skip("the shared models and videos are not available")
+    root, _ = clone
+    home = tmp_path_factory.mktemp("user-home")
+    demo = subprocess.run(["make", "--no-print-directory", "demo", "SHARED=/nonexistent"], cwd=root,
+                          capture_output=True, text=True, timeout=900,
+                          env=_clean_env(HOME=str(home), OVDEMO_MODELS_DIR=str(MODELS_DIR),
+                                         OVDEMO_SAMPLES_DIR=str(VIDEOS_DIR), OVDEMO_FETCH_BACKOFF="0.1"))
+    assert demo.returncode == 0, demo.stderr
+    return root, home, demo
+
+
+def test_demo_ends_with_the_readme_line_and_remembers_its_folders(demo_done):
+    root, home, demo = demo_done
+    setup, _ = after_demo_block()
+    last = demo.stdout.strip().splitlines()[-1]
+    assert setup and all(line in last for line in setup), last
+    settings = (home / ".cache" / "ovdemo" / "config.toml").read_text()
+    assert f'models_dir = "{MODELS_DIR.resolve()}"' in settings, settings
+    assert f'samples_dir = "{VIDEOS_DIR.resolve()}"' in settings, settings
+    missing = [ln for ln in demo.stderr.splitlines() if ln.startswith(MISSING_DEFAULT)]
+    if missing:  # what `ovdemo text` lacks is named, with every way to get it
+        assert len(missing) == 1 and "text-recognition-0012" in missing[0], missing
+        assert all(way in missing[0] for way in ("network", "--models-dir", "OVDEMO_MODELS_DIR", "config.toml",
+                                                 "curl")), missing[0]
+
+
+@pytest.mark.parametrize("command", after_demo_block()[1])
+def test_readme_example_runs_in_a_new_shell(command, demo_done):
+    """A new shell (nothing but HOME and a plain PATH, no ovdemo variables) with only the README's line before the
+    command as written; no display, so a run without outputs keeps its results under runs/."""
+    root, home, demo = demo_done
+    setup, _ = after_demo_block()
+    args = shlex.split(command)
+    family = args[1] in FAMILIES
+    before = set((root / "runs").glob("*/*")) if (root / "runs").is_dir() else set()
+    script = "\n".join([*setup, command + (f" --max-frames {NEW_SHELL_FRAMES}" if family else "")])
+    result = subprocess.run(["env", "-i", f"HOME={home}", "PATH=/usr/local/bin:/usr/bin:/bin", "bash", "--norc",
+                             "--noprofile", "-e", "-c", script], cwd=root, capture_output=True, text=True, timeout=600)
+    missing = [ln for ln in demo.stderr.splitlines() if ln.startswith(MISSING_DEFAULT)]
+    if args[1] == "text" and missing and result.returncode != 0:
+        line = result.stderr.strip().splitlines()[-1]  # the run names the model make demo could not fetch, too
+        assert result.returncode == 2 and "text-recognition-0012" in line and "--models-dir" in line, result.stderr
+        pytest.skip("text-recognition-0012 could not be downloaded on this machine (make demo and the run say so)")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "downloading" not in result.stderr, result.stderr  # all local
+    if not family:
+        assert result.stdout.strip(), result.stderr
+        return
+    assert "ovdemo summary" in result.stderr
+    if any(flag in args for flag in ("-o", "--output", "--json")):
+        for flag, value in zip(args, args[1:], strict=False):
+            if flag in ("-o", "--output", "--json"):
+                assert (root / value).stat().st_size > 0, value
+        return
+    kept = set((root / "runs").glob(f"{args[1]}/*")) - before
+    assert len(kept) == 1, kept
+    [folder] = kept
+    assert result.stderr.strip().splitlines()[-1].startswith(f"saved to runs/{args[1]}/{folder.name}/: ")
+    records = [json.loads(ln) for f in folder.glob("*.jsonl") for ln in f.read_text().splitlines()]
+    assert records and [p for p in folder.iterdir() if p.suffix in (".mp4", ".jpg") and p.stat().st_size > 0]
+    if args[1] == "text":
+        assert [o["text"] for o in records[0]["objects"]] == ["open", "books", "bakery", "exit", "market", "2026"]
