@@ -35,6 +35,19 @@ class StopRequest:
         self.count = 0
         self.phase = DEFER
         self.installed = False
+        self._wakers: list = []  # called when a signal arrives: a loop waiting on a condition looks at once
+
+    @contextmanager
+    def waking(self, wake):
+        """For a block: `wake()` is called (on a thread of its own) when a signal arrives, so a loop that waits on
+        a condition for other work can wait without polling `requested`. A handler must not take the lock of a
+        condition itself: it runs on the main thread, between any two of its bytecodes, perhaps inside that
+        very condition's notify."""
+        self._wakers.append(wake)
+        try:
+            yield self
+        finally:
+            self._wakers.remove(wake)
 
     @property
     def exit_code(self) -> int:
@@ -45,6 +58,8 @@ class StopRequest:
         self.requested = True
         self.signum = self.signum or signum
         self.count += 1
+        for wake in self._wakers:
+            threading.Thread(target=wake, name="ovdemo-stop", daemon=True).start()
         if self.phase == RAISE or (self.phase == FRAMES and self.count > 1):
             raise KeyboardInterrupt
 

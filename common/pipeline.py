@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field, replace
 
 import cv2
@@ -63,6 +63,9 @@ from .window import Mosaic, Window
 
 class Interrupted(Exception):
     pass
+
+
+STOP_POLL_S = 1.0  # the loop's longest wait between two looks at what it waits on (each of them notifies)
 
 
 def display_available() -> bool:
@@ -206,8 +209,12 @@ class Pipeline:
         return f"{src.name} {shape} @ {src.fps:g} FPS"
 
     def start(self) -> None:
-        self.wakeup = threading.Condition()
-        self.reader = Readers(self.streams, self.wakeup, loop=self.opts.loop, limit=self.opts.max_frames)
+        # one lock, two conditions: the loop waits on `wakeup`, the readers on `room` (space in their buffers), so
+        # neither is woken for what only the other waits on
+        lock = threading.RLock()
+        self.wakeup = threading.Condition(lock)
+        self.reader = Readers(self.streams, self.wakeup, loop=self.opts.loop, limit=self.opts.max_frames,
+                              room=threading.Condition(lock))
         self.queue = InferQueue(self.compiled, self.opts.nireq, self.wakeup)
         self._stage_event = False  # a second-stage request finished since the loop last looked
         for stage in self.family.stages:
@@ -220,7 +227,8 @@ class Pipeline:
         try:
             self.metrics.start()
             self.reader.start()
-            yield from self._loop()
+            with self._stop_wakes():
+                yield from self._loop()
         finally:
             self.metrics.cpu["main"].add(time.thread_time() - cpu_start)
             self.shutdown()
@@ -249,7 +257,7 @@ class Pipeline:
         window = max(2 * queue.size, 4) + (queue.size + 2 if staged else 0)
         while True:
             action = None
-            with wakeup:
+            with wakeup:  # (what needs the lock is done here, while it is held: no second round trip for it)
                 while action is None:
                     if self.stop is not None and self.stop.requested:
                         raise Interrupted()
@@ -257,6 +265,8 @@ class Pipeline:
                         raise DemoError("inference failed", first_error_line(queue.error)) from queue.error
                     if next_decode < next_submit and (frames[next_decode].skip or queue.ready(next_decode)):
                         action = "decode"
+                        state = frames[next_decode]
+                        answer = None if state.skip else queue.pop(next_decode)
                     elif self._stage_event:
                         self._stage_event = False
                         action = "poll"
@@ -265,16 +275,20 @@ class Pipeline:
                     elif queue.can_submit() and next_submit - next_emit < window and reader.buffered:
                         action = "submit"
                         frame = reader.take()
+                        skip = self._skip_kind(frame)
+                        if skip is None:
+                            queue.in_flight += 1
                     elif reader.finished and not reader.buffered and next_submit == next_emit:
                         return
                     else:
-                        wakeup.wait(0.1)
+                        # everything it waits on notifies (a stop request too, see `_stop_wakes`): the time-out
+                        # is a safety net only, and waking for nothing costs CPU on slow frames
+                        wakeup.wait(STOP_POLL_S)
             if action == "submit":
-                skip = self._skip_kind(frame)
                 frames[next_submit] = self._submit(next_submit, frame, skip)
                 next_submit += 1
             elif action == "decode":
-                self._decode(frames[next_decode])
+                self._decode(state, answer)
                 next_decode += 1
             elif action == "poll":
                 for seq in range(next_emit, next_decode):
@@ -296,20 +310,17 @@ class Pipeline:
         # OpenVINO reads the submitted array in place (no copy): it must outlive the request, even when it is
         # a resized or cropped copy of the frame
         state = InFlight(frame, skip, image, (time.perf_counter() - t0) * 1000.0, seq)
-        if skip is None:
-            with self.wakeup:
-                self.queue.in_flight += 1
+        if skip is None:  # (counted in flight by the loop, under its lock)
             self.queue.submit(seq, image)
         return state
 
-    def _decode(self, state: InFlight) -> None:
-        """The family's postprocess (in frame order), then its second stages start."""
+    def _decode(self, state: InFlight, answer: tuple | None) -> None:
+        """The family's postprocess (in frame order), then its second stages start. `answer`: the main model's
+        (outputs, infer ms), None for a frame it skipped."""
         frame, skip = state.frame, state.skip
-        if skip is None:
-            with self.wakeup:
-                outputs, state.timings["infer"] = self.queue.pop(state.seq)
-        else:
-            outputs = None
+        outputs = None
+        if answer is not None:
+            outputs, state.timings["infer"] = answer
         state.image = None  # the request is done with it
         t0 = time.perf_counter()
         stream = self.streams[frame.stream]
@@ -347,6 +358,16 @@ class Pipeline:
                    **jobs.timings, **self.family.timer.take()}
         timings["postprocess"] += (time.perf_counter() - t0) * 1000.0  # both halves: decoding and completing
         return Decoded(frame, result, timings)
+
+    def _stop_wakes(self):
+        """A stop request wakes the loop (a context: for as long as the loop runs)."""
+        if self.stop is None:
+            return nullcontext()
+        return self.stop.waking(self._wake)
+
+    def _wake(self) -> None:
+        with self.wakeup:
+            self.wakeup.notify_all()
 
     def _notify(self) -> None:
         with self.wakeup:
