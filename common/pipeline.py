@@ -224,6 +224,7 @@ class Pipeline:
         self.setup()
         self.start()
         cpu_start = time.thread_time()  # the frames' share of this thread: its consumer's work included
+        process_start = time.process_time()  # every thread of the process, decoders' and OpenVINO's too
         try:
             self.metrics.start()
             self.reader.start()
@@ -231,6 +232,7 @@ class Pipeline:
                 yield from self._loop()
         finally:
             self.metrics.cpu["main"].add(time.thread_time() - cpu_start)
+            self.metrics.cpu["process"].add(time.process_time() - process_start)
             self.shutdown()
         if any(s.failure is not None for s in self.streams):
             raise failures_error(self.streams)
@@ -436,7 +438,8 @@ class Runner:
         self.sources = sources or resolve_inputs(opts.input, offline=bool(opts.get("offline")))
         self.pipeline = Pipeline(family, opts, self.stop, self.sources, mine)
         self.metrics = self.pipeline.metrics
-        self.stream_metrics = [Metrics() for _ in self.sources]
+        # a stream's own figures (its summary row, its FPS readout); one stream's are the run's, recorded once
+        self.stream_metrics = [self.metrics] if len(self.sources) == 1 else [Metrics() for _ in self.sources]
         self.show = not opts.no_show and display_available()
         self.window = Window(f"ovdemo {family.name}")
         self.mosaic = Mosaic([s.name for s in self.sources]) if len(self.sources) > 1 else None
@@ -540,7 +543,8 @@ class Runner:
             if opts.raw:
                 print("\n".join(raw_lines(record, with_stream=self.pipeline.several)), flush=True)
         self.metrics.record(timings, latency_ms)
-        self.stream_metrics[stream.index].record(timings, latency_ms)
+        if self.stream_metrics[stream.index] is not self.metrics:
+            self.stream_metrics[stream.index].record(timings, latency_ms)
         if self.live:
             self.live.publish(shown, live_numbers(self.metrics, result, stream.name,
                                                   self.pipeline.family.model.name))

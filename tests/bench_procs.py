@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import benchlib
 
@@ -35,8 +36,14 @@ CORES = sorted(os.sched_getaffinity(0))
 PROCS = int(os.environ.get("BENCH_PROCS", "2"))
 
 
-def together(*flag_sets: tuple[str, ...]) -> float:
-    """Processes started at once, one per flag set: the sum of their FPS."""
+class Together(NamedTuple):
+    fps: float  # the processes' FPS added up
+    cpu_ms: dict[str, float]  # CPU per frame by role (--metrics-json's cpu_ms_per_frame), mean over the processes
+    cores: float  # cores the processes kept busy together: each one's whole-process CPU per frame times its FPS
+
+
+def together(*flag_sets: tuple[str, ...]) -> Together:
+    """Processes started at once, one per flag set: their FPS added up, and their CPU."""
     with tempfile.TemporaryDirectory() as tmp:
         runs = []
         for n, flags in enumerate(flag_sets):
@@ -46,13 +53,17 @@ def together(*flag_sets: tuple[str, ...]) -> float:
                    "--metrics-json", str(metrics), *flags]
             runs.append((cmd, metrics, subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                                          text=True)))
-        total = 0.0
+        total, cores, cpus = 0.0, 0.0, []
         for cmd, metrics, proc in runs:
             _, stderr = proc.communicate()
             if proc.returncode != 0:
                 sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{stderr.strip()}")
-            total += json.loads(metrics.read_text())["fps"]
-        return total
+            figures = json.loads(metrics.read_text())
+            cpu = {role: ms or 0.0 for role, ms in figures["cpu_ms_per_frame"].items()}
+            total += figures["fps"]
+            cores += cpu.get("process", 0.0) * figures["fps"] / 1000.0
+            cpus.append(cpu)
+        return Together(total, {role: sum(c[role] for c in cpus) / len(cpus) for role in cpus[0]}, cores)
 
 
 def main() -> None:
@@ -72,9 +83,19 @@ def main() -> None:
     print(f"\n{MODEL} on {VIDEO} ({FRAMES} frames a process; {len(CORES)} cores): processes side by side")
     figures = benchlib.side_by_side(*(measure for _, measure in rows))
     width = max(len(label) for label, _ in rows)
-    print(f"{'measurement':{width}} {'FPS':>7} {'x one':>6}")
-    for (label, _), fps in zip(rows, figures, strict=True):
-        print(f"{label:{width}} {fps:7.1f} {fps / figures[0]:6.2f}")
+    print(f"{'measurement':{width}} {'FPS':>7} {'x one':>6} {'cores':>5}  CPU ms per frame of a process: whole "
+          f"process (inference, FFmpeg's decoding threads...), main, capture, requests")
+    for (label, _), run in zip(rows, figures, strict=True):
+        cpu = run.cpu_ms
+        print(f"{label:{width}} {run.fps:7.1f} {run.fps / figures[0].fps:6.2f} {run.cores:5.2f}  "
+              f"{cpu.get('process', 0.0):.2f}, {cpu['main']:.2f}, {cpu['capture']:.2f}, {cpu['requests']:.2f}")
+    # processes that each keep more than one core busy alone cannot all run at full speed on the cores there are
+    alone = figures[0]
+    if alone.cores > 0:
+        bound = min(PROCS, len(CORES) / alone.cores)
+        print(f"one process alone keeps {alone.cores:.2f} cores busy ({alone.cpu_ms.get('process', 0.0):.1f} ms of "
+              f"CPU a frame at {alone.fps:.1f} FPS): {PROCS} at once on {len(CORES)} cores can reach at most "
+              f"{bound:.2f}x one alone")
 
 
 if __name__ == "__main__":
