@@ -39,10 +39,10 @@ class StopRequest:
 
     @contextmanager
     def waking(self, wake):
-        """For a block: `wake()` is called (on a thread of its own) when a signal arrives, so a loop that waits on
-        a condition for other work can wait without polling `requested`. A handler must not take the lock of a
-        condition itself: it runs on the main thread, between any two of its bytecodes, perhaps inside that
-        very condition's notify."""
+        """For a block: `wake()` is called from the handler when a signal arrives, so a loop that waits on a
+        condition for other work can wait without polling `requested`. It runs on the main thread between any
+        two of its bytecodes (perhaps while that thread holds a lock), so it must take no lock: write to a pipe
+        that a thread of its own waits on, for instance."""
         self._wakers.append(wake)
         try:
             yield self
@@ -59,7 +59,7 @@ class StopRequest:
         self.signum = self.signum or signum
         self.count += 1
         for wake in self._wakers:
-            threading.Thread(target=wake, name="ovdemo-stop", daemon=True).start()
+            wake()
         if self.phase == RAISE or (self.phase == FRAMES and self.count > 1):
             raise KeyboardInterrupt
 

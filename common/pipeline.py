@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 
 import cv2
@@ -361,15 +361,30 @@ class Pipeline:
         timings["postprocess"] += (time.perf_counter() - t0) * 1000.0  # both halves: decoding and completing
         return Decoded(frame, result, timings)
 
+    @contextmanager
     def _stop_wakes(self):
-        """A stop request wakes the loop (a context: for as long as the loop runs)."""
+        """For as long as the loop runs, a stop request wakes it: the signal handler (which may take no lock) writes
+        to a pipe, and a thread waiting on the pipe notifies the loop's condition."""
         if self.stop is None:
-            return nullcontext()
-        return self.stop.waking(self._wake)
+            yield
+            return
+        read_end, write_end = os.pipe()
 
-    def _wake(self) -> None:
-        with self.wakeup:
-            self.wakeup.notify_all()
+        def relay() -> None:
+            while os.read(read_end, 1) == b"s":
+                with self.wakeup:
+                    self.wakeup.notify_all()
+
+        thread = threading.Thread(target=relay, name="ovdemo-stop", daemon=True)
+        thread.start()
+        try:
+            with self.stop.waking(lambda: os.write(write_end, b"s")):
+                yield
+        finally:
+            os.write(write_end, b"q")  # the relay ends
+            thread.join(timeout=5)
+            os.close(read_end)
+            os.close(write_end)
 
     def _notify(self) -> None:
         with self.wakeup:

@@ -10,6 +10,11 @@ Not a test: it prints numbers. Every process runs `detect` on person-detection-0
   3. one alone on one core (--cpus), and two at once, each given its own core with --cpus;
   4. two streams in one process, and the same two streams in --workers 2 (each worker on half the cores).
 With N cores and more, the same rows show whether N processes scale (BENCH_PROCS=N sets how many run together).
+Each row also gives the CPU per frame of a process (--metrics-json's cpu_ms_per_frame: the whole process, which
+counts OpenVINO's inference thread and FFmpeg's decoding threads, then the pipeline's main, capture and request
+threads) and the cores the row kept busy. One process alone that keeps C cores busy bounds N processes on K cores
+at K / C times one alone: the last line prints that bound, so a row short of 1.7x says whether the cores ran out
+(the process does more than inference: decoding alone is some 3 ms of CPU a frame here) or something else held it.
 One process of one inference thread takes about 26 ms of CPU a frame in all its threads (about 1.05 cores at
 its 41 FPS on an idle core pair here), so two fit on 2 cores; on a machine other work shares, every row moves
 with that work (the ranges printed say how much).
