@@ -398,12 +398,18 @@ class FrameReader:
     Files lose no frame: when the buffer is full the reader waits (back-pressure). Live sources keep
     only the newest frames: when the buffer is full the oldest frame is dropped and counted, so
     latency never grows. A live source that stops delivering is reopened with exponential backoff.
+
+    `wakeup` is the consumer's condition: notified when a frame lands in an empty buffer and when reading ends
+    (a frame added behind others changes nothing the consumer waits on, and waking it for nothing costs its
+    thread CPU on every frame). `room` (a condition on the same lock; default `wakeup`) is the one the reader
+    waits on for space, notified by `take`.
     """
 
     def __init__(self, source: Source, wakeup: threading.Condition, loop: bool = False,
                  limit: int | None = None, capacity: int | None = None, reconnect_attempts: int = 5,
-                 stream: int = 0):
+                 stream: int = 0, room: threading.Condition | None = None):
         self.source, self.wakeup, self.loop, self.limit = source, wakeup, loop, limit
+        self.room = room or wakeup
         self.stream = stream  # stamped on every frame it reads
         self.capacity = capacity or (LIVE_BUFFER if source.live else FILE_BUFFER)
         self.reconnect_attempts = reconnect_attempts
@@ -425,6 +431,7 @@ class FrameReader:
         with self.wakeup:
             self._stop = True
             self.wakeup.notify_all()
+            self.room.notify_all()
         self._thread.join(timeout=5)
         self.source.close()
 
@@ -433,7 +440,7 @@ class FrameReader:
         if not self.buffer:
             return None
         frame = self.buffer.popleft()
-        self.wakeup.notify_all()  # room for a waiting reader
+        self.room.notify_all()  # room for a waiting reader (the readers of several streams share `room`)
         return frame
 
     def _run(self) -> None:
@@ -462,9 +469,10 @@ class FrameReader:
                             self.dropped += 1
                     else:
                         while len(self.buffer) >= self.capacity and not self._stop:
-                            self.wakeup.wait()
+                            self.room.wait()
                     self.buffer.append(frame)
-                    self.wakeup.notify_all()
+                    if len(self.buffer) == 1:
+                        self.wakeup.notify_all()
         except Exception as e:  # a decoder crash must end the run, not hang it
             self.error = DemoError(f"reading {self.source.name} failed", str(e))
         finally:

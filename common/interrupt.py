@@ -35,6 +35,19 @@ class StopRequest:
         self.count = 0
         self.phase = DEFER
         self.installed = False
+        self._wakers: list = []  # called when a signal arrives: a loop waiting on a condition looks at once
+
+    @contextmanager
+    def waking(self, wake):
+        """For a block: `wake()` is called from the handler when a signal arrives, so a loop that waits on a
+        condition for other work can wait without polling `requested`. It runs on the main thread between any
+        two of its bytecodes (perhaps while that thread holds a lock), so it must take no lock: write to a pipe
+        that a thread of its own waits on, for instance."""
+        self._wakers.append(wake)
+        try:
+            yield self
+        finally:
+            self._wakers.remove(wake)
 
     @property
     def exit_code(self) -> int:
@@ -45,6 +58,8 @@ class StopRequest:
         self.requested = True
         self.signum = self.signum or signum
         self.count += 1
+        for wake in self._wakers:
+            wake()
         if self.phase == RAISE or (self.phase == FRAMES and self.count > 1):
             raise KeyboardInterrupt
 

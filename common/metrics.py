@@ -116,7 +116,9 @@ class ThreadCpu:
         self.seconds, self._lock = state["seconds"], threading.Lock()
 
 
-THREAD_ROLES = ("main", "capture", "requests")
+# the pipeline's threads, and the whole process: besides them, OpenVINO's inference threads and the decoder's own
+# (FFmpeg decodes a video on threads of its own: the capture thread's figure is only its part)
+THREAD_ROLES = ("main", "capture", "requests", "process")
 RECENT = 30  # frames the live figures (FPS, a browser view's stage times) are taken over
 
 

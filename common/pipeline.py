@@ -66,6 +66,9 @@ class Interrupted(Exception):
     pass
 
 
+STOP_POLL_S = 1.0  # the loop's longest wait between two looks at what it waits on (each of them notifies)
+
+
 def display_available() -> bool:
     if sys.platform.startswith("linux"):
         return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
@@ -210,8 +213,12 @@ class Pipeline:
         return f"{src.name} {shape} @ {src.fps:g} FPS"
 
     def start(self) -> None:
-        self.wakeup = threading.Condition()
-        self.reader = Readers(self.streams, self.wakeup, loop=self.opts.loop, limit=self.opts.max_frames)
+        # one lock, two conditions: the loop waits on `wakeup`, the readers on `room` (space in their buffers), so
+        # neither is woken for what only the other waits on
+        lock = threading.RLock()
+        self.wakeup = threading.Condition(lock)
+        self.reader = Readers(self.streams, self.wakeup, loop=self.opts.loop, limit=self.opts.max_frames,
+                              room=threading.Condition(lock))
         self.queue = InferQueue(self.compiled, self.opts.nireq, self.wakeup)
         self._stage_event = False  # a second-stage request finished since the loop last looked
         for stage in self.family.stages:
@@ -221,12 +228,15 @@ class Pipeline:
         self.setup()
         self.start()
         cpu_start = time.thread_time()  # the frames' share of this thread: its consumer's work included
+        process_start = time.process_time()  # every thread of the process, decoders' and OpenVINO's too
         try:
             self.metrics.start()
             self.reader.start()
-            yield from self._loop()
+            with self._stop_wakes():
+                yield from self._loop()
         finally:
             self.metrics.cpu["main"].add(time.thread_time() - cpu_start)
+            self.metrics.cpu["process"].add(time.process_time() - process_start)
             self.shutdown()
         if any(s.failure is not None for s in self.streams):
             raise failures_error(self.streams)
@@ -253,7 +263,7 @@ class Pipeline:
         window = max(2 * queue.size, 4) + (queue.size + 2 if staged else 0)
         while True:
             action = None
-            with wakeup:
+            with wakeup:  # (what needs the lock is done here, while it is held: no second round trip for it)
                 while action is None:
                     if self.stop is not None and self.stop.requested:
                         raise Interrupted()
@@ -261,6 +271,8 @@ class Pipeline:
                         raise DemoError("inference failed", first_error_line(queue.error)) from queue.error
                     if next_decode < next_submit and (frames[next_decode].skip or queue.ready(next_decode)):
                         action = "decode"
+                        state = frames[next_decode]
+                        answer = None if state.skip else queue.pop(next_decode)
                     elif self._stage_event:
                         self._stage_event = False
                         action = "poll"
@@ -269,16 +281,20 @@ class Pipeline:
                     elif queue.can_submit() and next_submit - next_emit < window and reader.buffered:
                         action = "submit"
                         frame = reader.take()
+                        skip = self._skip_kind(frame)
+                        if skip is None:
+                            queue.in_flight += 1
                     elif reader.finished and not reader.buffered and next_submit == next_emit:
                         return
                     else:
-                        wakeup.wait(0.1)
+                        # everything it waits on notifies (a stop request too, see `_stop_wakes`): the time-out
+                        # is a safety net only, and waking for nothing costs CPU on slow frames
+                        wakeup.wait(STOP_POLL_S)
             if action == "submit":
-                skip = self._skip_kind(frame)
                 frames[next_submit] = self._submit(next_submit, frame, skip)
                 next_submit += 1
             elif action == "decode":
-                self._decode(frames[next_decode])
+                self._decode(state, answer)
                 next_decode += 1
             elif action == "poll":
                 for seq in range(next_emit, next_decode):
@@ -300,20 +316,17 @@ class Pipeline:
         # OpenVINO reads the submitted array in place (no copy): it must outlive the request, even when it is
         # a resized or cropped copy of the frame
         state = InFlight(frame, skip, image, (time.perf_counter() - t0) * 1000.0, seq)
-        if skip is None:
-            with self.wakeup:
-                self.queue.in_flight += 1
+        if skip is None:  # (counted in flight by the loop, under its lock)
             self.queue.submit(seq, image)
         return state
 
-    def _decode(self, state: InFlight) -> None:
-        """The family's postprocess (in frame order), then its second stages start."""
+    def _decode(self, state: InFlight, answer: tuple | None) -> None:
+        """The family's postprocess (in frame order), then its second stages start. `answer`: the main model's
+        (outputs, infer ms), None for a frame it skipped."""
         frame, skip = state.frame, state.skip
-        if skip is None:
-            with self.wakeup:
-                outputs, state.timings["infer"] = self.queue.pop(state.seq)
-        else:
-            outputs = None
+        outputs = None
+        if answer is not None:
+            outputs, state.timings["infer"] = answer
         state.image = None  # the request is done with it
         t0 = time.perf_counter()
         stream = self.streams[frame.stream]
@@ -351,6 +364,31 @@ class Pipeline:
                    **jobs.timings, **self.family.timer.take()}
         timings["postprocess"] += (time.perf_counter() - t0) * 1000.0  # both halves: decoding and completing
         return Decoded(frame, result, timings)
+
+    @contextmanager
+    def _stop_wakes(self):
+        """For as long as the loop runs, a stop request wakes it: the signal handler (which may take no lock) writes
+        to a pipe, and a thread waiting on the pipe notifies the loop's condition."""
+        if self.stop is None:
+            yield
+            return
+        read_end, write_end = os.pipe()
+
+        def relay() -> None:
+            while os.read(read_end, 1) == b"s":
+                with self.wakeup:
+                    self.wakeup.notify_all()
+
+        thread = threading.Thread(target=relay, name="ovdemo-stop", daemon=True)
+        thread.start()
+        try:
+            with self.stop.waking(lambda: os.write(write_end, b"s")):
+                yield
+        finally:
+            os.write(write_end, b"q")  # the relay ends
+            thread.join(timeout=5)
+            os.close(read_end)
+            os.close(write_end)
 
     def _notify(self) -> None:
         with self.wakeup:
@@ -419,7 +457,8 @@ class Runner:
         self.sources = sources or resolve_inputs(opts.input, offline=bool(opts.get("offline")))
         self.pipeline = Pipeline(family, opts, self.stop, self.sources, mine)
         self.metrics = self.pipeline.metrics
-        self.stream_metrics = [Metrics() for _ in self.sources]
+        # a stream's own figures (its summary row, its FPS readout); one stream's are the run's, recorded once
+        self.stream_metrics = [self.metrics] if len(self.sources) == 1 else [Metrics() for _ in self.sources]
         self.show = not opts.no_show and display_available()
         self.window = Window(f"ovdemo {family.name}")
         self.mosaic = Mosaic([s.name for s in self.sources]) if len(self.sources) > 1 else None
@@ -523,7 +562,8 @@ class Runner:
             if opts.raw:
                 print("\n".join(raw_lines(record, with_stream=self.pipeline.several)), flush=True)
         self.metrics.record(timings, latency_ms)
-        self.stream_metrics[stream.index].record(timings, latency_ms)
+        if self.stream_metrics[stream.index] is not self.metrics:
+            self.stream_metrics[stream.index].record(timings, latency_ms)
         if self.live:
             self.live.publish(shown, live_numbers(self.metrics, result, stream.name,
                                                   self.pipeline.family.model.name))

@@ -5,10 +5,12 @@ opset: the real model's input name and output names and shapes, every output a c
 on frame 70 of the video, where people are, so the family's own work, e.g. pose grouping, sees real people), plus
 a zero term that depends on the input, so the request still reads its frame. Inference costs microseconds; what is
 left is decoding the video, the pipeline and the family's own CPU work. Side by side, taken in turn:
-  1. decoding the same video alone, in one thread (OpenCV, as the capture thread decodes it);
+  1. decoding the same video alone: the capture code itself (the source `-i` opens and its reader thread, looped
+     as --loop does, FRAMES frames), this thread taking each frame as the pipeline's loop does, nothing else;
   2. `ovdemo <family>` on the null model, headless, the video looped to FRAMES frames.
-Each row: FPS, its ratio to decoding alone, and the CPU per frame of the pipeline's threads (`time.thread_time`
-inside each: main, capture, request waiters; --metrics-json's cpu_ms_per_frame), then the family's own steps.
+Each row: FPS, its ratio to decoding alone, the CPU per frame of the pipeline's threads (`time.thread_time`
+inside each: main, capture, request waiters; --metrics-json's cpu_ms_per_frame) and of the whole process (FFmpeg
+decodes on threads of its own), decoding alone's whole process beside it, then the family's own steps.
 
 BENCH_FAMILIES (comma-separated, default all) picks rows; a row whose model or video is missing is skipped.
 """
@@ -18,15 +20,19 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import benchlib
 import cv2
 import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
+
+from ovdemo.common.capture import FrameReader, open_source
 
 FRAMES = int(os.environ.get("BENCH_FRAMES", "1800"))
 STANDARD_STEPS = {"decode", "preprocess", "infer", "postprocess", "render", "write"}
@@ -113,18 +119,32 @@ def a_frame(video: Path, index: int = 70) -> np.ndarray:
     return image
 
 
-def decode_alone(video: Path, frames: int = FRAMES) -> float:
-    """FPS of decoding `video` (looped to `frames`) in one thread, as the capture thread reads it."""
-    count, start = 0, time.perf_counter()
-    while count < frames:
-        cap = cv2.VideoCapture(str(video))
-        while count < frames:
-            ok, _ = cap.read()
-            if not ok:
+class Decoding(NamedTuple):
+    fps: float
+    process_cpu_ms: float  # the whole process's CPU per frame: the reader thread and FFmpeg's own threads
+
+
+def decode_alone(video: Path, frames: int = FRAMES) -> Decoding:
+    """`video` read by the pipeline's own capture code (its source and reader thread, looped to `frames`) with
+    nothing else: this thread takes every frame as the pipeline's loop does."""
+    wakeup = threading.Condition()
+    reader = FrameReader(open_source(str(video)), wakeup, loop=True, limit=frames)
+    count, cpu, start = 0, time.process_time(), time.perf_counter()
+    reader.start()
+    with wakeup:
+        while True:
+            if reader.buffer:
+                reader.take()
+                count += 1
+            elif reader.finished:
                 break
-            count += 1
-        cap.release()
-    return count / (time.perf_counter() - start)
+            else:
+                wakeup.wait()
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    reader.stop()
+    if reader.error is not None:
+        sys.exit(f"decoding {video} failed: {reader.error}")
+    return Decoding(count / elapsed, cpu * 1000.0 / max(count, 1))
 
 
 def null_models(case: Case, folder: Path) -> list[str] | None:
@@ -165,12 +185,14 @@ def main() -> None:
             measures += [lambda v=video: decode_alone(v), lambda c=case, a=args: benchlib.run_end_to_end(c.family, *a)]
         results = benchlib.side_by_side(*measures)
     print(f"{'family':8} {'decode FPS':>10} {'ovdemo FPS':>10} {'ratio':>6} {'main':>6} {'capture':>7} "
-          f"{'requests':>8}  (CPU ms per frame)  family's own steps (ms per frame)")
+          f"{'requests':>8} {'process':>7} {'decoding':>8}  (CPU ms per frame; decoding: its process alone)  "
+          f"family's own steps (ms per frame)")
     for (case, _), decode, run in zip(prepared, results[0::2], results[1::2], strict=True):
         cpu = run.cpu_ms
         own = ", ".join(f"{k} {v:.2f}" for k, v in run.stages_ms.items() if k not in STANDARD_STEPS and v is not None)
-        print(f"{case.family:8} {decode:10.1f} {run.fps:10.1f} {run.fps / decode:6.2f} {cpu['main']:6.3f} "
-              f"{cpu['capture']:7.3f} {cpu['requests']:8.3f}  postprocess {run.stages_ms['postprocess']:.2f}"
+        print(f"{case.family:8} {decode.fps:10.1f} {run.fps:10.1f} {run.fps / decode.fps:6.2f} {cpu['main']:6.3f} "
+              f"{cpu['capture']:7.3f} {cpu['requests']:8.3f} {cpu.get('process', float('nan')):7.3f} "
+              f"{decode.process_cpu_ms:8.3f}  postprocess {run.stages_ms['postprocess']:.2f}"
               + (f", {own}" if own else "") + (f"  ({case.note})" if case.note else ""))
 
 

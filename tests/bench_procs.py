@@ -10,6 +10,11 @@ Not a test: it prints numbers. Every process runs `detect` on person-detection-0
   3. one alone on one core (--cpus), and two at once, each given its own core with --cpus;
   4. two streams in one process, and the same two streams in --workers 2 (each worker on half the cores).
 With N cores and more, the same rows show whether N processes scale (BENCH_PROCS=N sets how many run together).
+Each row also gives the CPU per frame of a process (--metrics-json's cpu_ms_per_frame: the whole process, which
+counts OpenVINO's inference thread and FFmpeg's decoding threads, then the pipeline's main, capture and request
+threads) and the cores the row kept busy. One process alone that keeps C cores busy bounds N processes on K cores
+at K / C times one alone: the last line prints that bound, so a row short of 1.7x says whether the cores ran out
+(the process does more than inference: decoding alone is some 3 ms of CPU a frame here) or something else held it.
 One process of one inference thread takes about 26 ms of CPU a frame in all its threads (about 1.05 cores at
 its 41 FPS on an idle core pair here), so two fit on 2 cores; on a machine other work shares, every row moves
 with that work (the ranges printed say how much).
@@ -23,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import benchlib
 
@@ -35,8 +41,14 @@ CORES = sorted(os.sched_getaffinity(0))
 PROCS = int(os.environ.get("BENCH_PROCS", "2"))
 
 
-def together(*flag_sets: tuple[str, ...]) -> float:
-    """Processes started at once, one per flag set: the sum of their FPS."""
+class Together(NamedTuple):
+    fps: float  # the processes' FPS added up
+    cpu_ms: dict[str, float]  # CPU per frame by role (--metrics-json's cpu_ms_per_frame), mean over the processes
+    cores: float  # cores the processes kept busy together: each one's whole-process CPU per frame times its FPS
+
+
+def together(*flag_sets: tuple[str, ...]) -> Together:
+    """Processes started at once, one per flag set: their FPS added up, and their CPU."""
     with tempfile.TemporaryDirectory() as tmp:
         runs = []
         for n, flags in enumerate(flag_sets):
@@ -46,13 +58,17 @@ def together(*flag_sets: tuple[str, ...]) -> float:
                    "--metrics-json", str(metrics), *flags]
             runs.append((cmd, metrics, subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                                          text=True)))
-        total = 0.0
+        total, cores, cpus = 0.0, 0.0, []
         for cmd, metrics, proc in runs:
             _, stderr = proc.communicate()
             if proc.returncode != 0:
                 sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{stderr.strip()}")
-            total += json.loads(metrics.read_text())["fps"]
-        return total
+            figures = json.loads(metrics.read_text())
+            cpu = {role: ms or 0.0 for role, ms in figures["cpu_ms_per_frame"].items()}
+            total += figures["fps"]
+            cores += cpu.get("process", 0.0) * figures["fps"] / 1000.0
+            cpus.append(cpu)
+        return Together(total, {role: sum(c[role] for c in cpus) / len(cpus) for role in cpus[0]}, cores)
 
 
 def main() -> None:
@@ -72,9 +88,19 @@ def main() -> None:
     print(f"\n{MODEL} on {VIDEO} ({FRAMES} frames a process; {len(CORES)} cores): processes side by side")
     figures = benchlib.side_by_side(*(measure for _, measure in rows))
     width = max(len(label) for label, _ in rows)
-    print(f"{'measurement':{width}} {'FPS':>7} {'x one':>6}")
-    for (label, _), fps in zip(rows, figures, strict=True):
-        print(f"{label:{width}} {fps:7.1f} {fps / figures[0]:6.2f}")
+    print(f"{'measurement':{width}} {'FPS':>7} {'x one':>6} {'cores':>5}  CPU ms per frame of a process: whole "
+          f"process (inference, FFmpeg's decoding threads...), main, capture, requests")
+    for (label, _), run in zip(rows, figures, strict=True):
+        cpu = run.cpu_ms
+        print(f"{label:{width}} {run.fps:7.1f} {run.fps / figures[0].fps:6.2f} {run.cores:5.2f}  "
+              f"{cpu.get('process', 0.0):.2f}, {cpu['main']:.2f}, {cpu['capture']:.2f}, {cpu['requests']:.2f}")
+    # processes that each keep more than one core busy alone cannot all run at full speed on the cores there are
+    alone = figures[0]
+    if alone.cores > 0:
+        bound = min(PROCS, len(CORES) / alone.cores)
+        print(f"one process alone keeps {alone.cores:.2f} cores busy ({alone.cpu_ms.get('process', 0.0):.1f} ms of "
+              f"CPU a frame at {alone.fps:.1f} FPS): {PROCS} at once on {len(CORES)} cores can reach at most "
+              f"{bound:.2f}x one alone")
 
 
 if __name__ == "__main__":
