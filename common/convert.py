@@ -33,7 +33,7 @@ from .catalog import CatalogModel, models, models_cache, models_elsewhere
 from .console import console
 from .errors import DemoError
 from .fetch import RemoteFile, _locked, fetch
-from .inference import first_error_line
+from .runtime import first_error_line
 from .specs import ModelSpec
 
 FRONT_ENDS = {"tf": "TensorFlow", "onnx": "ONNX", "paddle": "PaddlePaddle", "tflite": "TensorFlow Lite",

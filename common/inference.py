@@ -7,7 +7,6 @@ import time
 from collections import deque
 from contextlib import suppress
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +20,7 @@ from openvino.preprocess import ColorFormat, PrePostProcessor, ResizeAlgorithm
 from .cpus import pinning
 from .errors import DemoError
 from .letterbox import CENTRED, LETTERBOX, letterbox_centred, pad_to_aspect
+from .runtime import REMOTE_RT_INFO, ModelOutputs, core, first_error_line
 from .specs import ModelSpec
 
 if TYPE_CHECKING:
@@ -28,13 +28,7 @@ if TYPE_CHECKING:
     from .remote_ref import RemoteModelRef
 
 VIRTUAL_DEVICES = ("AUTO", "HETERO", "MULTI", "BATCH")
-REMOTE_RT_INFO = "ovdemo_remote"  # rt_info of a server model's stand-in (remote.py): its URL
 PRECISION_TYPES = {"f32": ov.Type.f32, "bf16": ov.Type.bf16, "f16": ov.Type.f16}
-
-
-@cache
-def core() -> ov.Core:
-    return ov.Core()
 
 
 @dataclass(frozen=True)
@@ -46,11 +40,6 @@ class InferenceConfig:
     nthreads: int | None = None
     cache_dir: str | None = None
     precision: str | None = None  # inference precision hint: f32, bf16, f16; None: the device's choice
-
-
-def first_error_line(error: Exception) -> str:
-    lines = [ln.strip() for ln in str(error).splitlines() if ln.strip() and not ln.startswith("Exception from")]
-    return lines[-1] if lines else type(error).__name__
 
 
 def physical_devices(device: str) -> list[str]:
@@ -206,35 +195,6 @@ def execution_devices(compiled: ov.CompiledModel | RemoteCompiled) -> str:
         return ",".join(compiled.get_property(props.execution_devices))
     except Exception:
         return "?"
-
-
-class ModelOutputs:
-    """A request's outputs, found by tensor name (any of its names, with or without a ':0' suffix)."""
-
-    def __init__(self, arrays: list[tuple[frozenset[str], np.ndarray]]):
-        self.arrays = arrays
-
-    @classmethod
-    def of(cls, request: ov.InferRequest, ports: list[tuple[frozenset[str], ov.Output]]) -> ModelOutputs:
-        """A finished request's outputs, copied out of its tensors (which the next inference overwrites)."""
-        return cls([(names, request.get_tensor(port).data.copy()) for names, port in ports])
-
-    @staticmethod
-    def ports(compiled: ov.CompiledModel) -> list[tuple[frozenset[str], ov.Output]]:
-        return [(frozenset(o.get_names()), o) for o in compiled.outputs]
-
-    def get(self, *names: str) -> np.ndarray | None:
-        for wanted in names:
-            for tensor_names, array in self.arrays:
-                if wanted in tensor_names or any(n.split(":")[0] == wanted for n in tensor_names):
-                    return array
-        return None
-
-    def __iter__(self):
-        return iter(self.arrays)
-
-    def describe(self) -> str:
-        return "; ".join(f"{sorted(n)[0] if n else '?'} {list(a.shape)}" for n, a in self.arrays)
 
 
 def port_shape(port) -> list[int | None]:

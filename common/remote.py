@@ -25,9 +25,9 @@ import openvino.opset13 as ops
 import openvino.properties.hint as hints
 
 from .errors import DemoError
-from .inference import REMOTE_RT_INFO, ModelOutputs, core
 from .remote_client import DATATYPES, Client, error_kind, server_error, short
 from .remote_ref import RemoteModelRef
+from .runtime import REMOTE_RT_INFO, ModelOutputs, core
 
 RT_INFO_KEY = REMOTE_RT_INFO  # the stand-in model's rt_info: the model's URL
 INPUT_SEAM = "ovdemo.remote.input:"  # friendly name of the node consuming a server input, + the input's name

@@ -12,8 +12,8 @@ import numpy as np
 import openvino as ov
 
 from .errors import DemoError
-from .inference import first_error_line
 from .remote_ref import RemoteModelRef
+from .runtime import first_error_line
 
 DATATYPES = {"FP32": ov.Type.f32, "FP16": ov.Type.f16, "FP64": ov.Type.f64,  # (BF16: numpy has no such type)
              "UINT8": ov.Type.u8, "INT8": ov.Type.i8, "UINT16": ov.Type.u16, "INT16": ov.Type.i16,
