@@ -3,6 +3,8 @@
 
 `RunOutputs` claims every output of a run at once, after checking that none of them is an input of the run or
 another of its outputs (by real path), so that a run can never write over what it reads.
+
+Files a run writes per stream name it with `{stream}` (out_{stream}.mp4 -> out_0.mp4, out_1.mp4, ...).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import cv2
@@ -22,9 +24,11 @@ import numpy as np
 from .capture import InputSpec
 from .errors import DemoError
 from .safefile import OutputFile, cause, claim, real, same_file, write_all, write_whole, written_in_place
-from .streams import check_stream_names, stream_path
 from .video import FORMATS, EncoderThread, letterbox, open_encoder, playable_frames, whole_fragments
 
+STREAM_FIELD = "{stream}"
+# options naming a file that holds one stream's frames only: with several inputs they need {stream}
+PER_STREAM_FILES = {"output": "--output", "mot": "--mot"}
 IMAGE_PATTERN = re.compile(r"%0?\d*d")
 STDOUT = "-"
 # option -> (flag, what the file is): every file a run writes
@@ -101,6 +105,48 @@ def write_stdout(text: str, what: str) -> None:
         detach_stdout()
         raise DemoError(f"cannot write {what} to standard output: {cause(e)}",
                         "free some space, or give a file name") from None
+
+
+def stream_path(path: str, stream: int) -> str:
+    """A per-stream file's name for one stream: `{stream}` replaced by its index."""
+    return path.replace(STREAM_FIELD, str(stream))
+
+
+def check_stream_names(opts, count: int) -> None:
+    """Several inputs and a file that holds one stream (a video, a MOT file) without `{stream}` in its name, or
+    `{stream}` in the name of the one metrics file: refused before anything is written."""
+    metrics = opts.get("metrics_json")
+    if metrics and STREAM_FIELD in str(metrics):
+        raise DemoError(f"--metrics-json '{metrics}' is one file for the whole run",
+                        f"drop {STREAM_FIELD} from its name: it holds a row per stream")
+    if count < 2:
+        return
+    for name, flag in PER_STREAM_FILES.items():
+        path = opts.get(name)
+        if path and STREAM_FIELD not in str(path):
+            raise DemoError(f"{flag} '{path}' would hold {count} streams in one file",
+                            f"put {STREAM_FIELD} in its name for one file per stream, e.g. "
+                            f"{_example(str(path))}")
+
+
+def _example(path: str) -> str:
+    stem, dot, suffix = path.rpartition(".")
+    return f"{stem}_{STREAM_FIELD}.{suffix}" if dot and "/" not in suffix else f"{path}_{STREAM_FIELD}"
+
+
+def per_stream(path: str | None, count: int, make, mine: Collection[int] | None = None) -> list:
+    """The writers of one output option, by stream: one per stream when its name has {stream}, else one that
+    every stream writes to (JSON lines: each record names its stream); None for each without the option, and
+    for the streams another process runs (those not in `mine`)."""
+    ours = range(count) if mine is None else [index for index in range(count) if index in mine]
+    if not path or not ours:
+        return [None] * count
+    if STREAM_FIELD in path:
+        writers = {index: make(stream_path(path, index)) for index in ours}
+    else:
+        shared = make(path)
+        writers = dict.fromkeys(ours, shared)
+    return [writers.get(index) for index in range(count)]
 
 
 def detach_stdout() -> None:

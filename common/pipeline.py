@@ -42,7 +42,7 @@ from .interrupt import DEFER, FRAMES, RAISE, STOP, StopRequest
 from .metrics import Metrics, StreamFigures
 from .models import resolve_from_options
 from .options import Options
-from .output import JsonLines, RunOutputs, VideoOutput, detach_stdout, write_json_file
+from .output import JsonLines, RunOutputs, VideoOutput, detach_stdout, per_stream, stream_path, write_json_file
 from .records import frame_record, raw_lines
 from .results import Result
 from .saved_runs import keeps_nothing, said_or_removed, saving
@@ -54,9 +54,7 @@ from .streams import (
     common_frame_size,
     failures_error,
     open_streams,
-    per_stream,
     resolve_inputs,
-    stream_path,
 )
 from .tracking import Tracking
 from .window import Mosaic, Window

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .capture import InputSpec
 from .options import Options
-from .streams import STREAM_FIELD
+from .output import STREAM_FIELD
 
 RUNS = Path("runs")
 OWN_OUTPUTS = ("output", "json", "raw", "serve", "mot", "metrics_json")

@@ -5,8 +5,6 @@ A stream is one input: its index (the order of `-i` on the command line, from 0)
 thread, and the pipeline's state that belongs to it (the tracker with its lines and zones, the last result
 --infer-every carries over). A stream that cannot be opened, or fails while it is read, ends alone: the
 others run to their end and the run reports it then (a single input fails as it always did).
-
-Files a run writes per stream name it with `{stream}` (out_{stream}.mp4 -> out_0.mp4, out_1.mp4, ...).
 """
 
 from __future__ import annotations
@@ -14,18 +12,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from .capture import FILE_BUFFER, Frame, FrameReader, InputDamage, InputSpec, Source, open_source, resolve_input
 from .errors import DemoError
 from .results import Result
-
-if TYPE_CHECKING:  # (tracking writes MOT files through output, which reads the stream names from here)
-    from .tracking import Tracking
-
-STREAM_FIELD = "{stream}"
-# options naming a file that holds one stream's frames only: with several inputs they need {stream}
-PER_STREAM_FILES = {"output": "--output", "mot": "--mot"}
+from .tracking import Tracking
 
 
 def input_list(given: str | Sequence[str]) -> list[str]:
@@ -39,33 +30,6 @@ def input_list(given: str | Sequence[str]) -> list[str]:
 def resolve_inputs(given: str | Sequence[str], offline: bool = False) -> list[InputSpec]:
     """Every -i resolved before anything is opened (files known, samples fetched)."""
     return [resolve_input(item, offline) for item in input_list(given)]
-
-
-def stream_path(path: str, stream: int) -> str:
-    """A per-stream file's name for one stream: `{stream}` replaced by its index."""
-    return path.replace(STREAM_FIELD, str(stream))
-
-
-def check_stream_names(opts, count: int) -> None:
-    """Several inputs and a file that holds one stream (a video, a MOT file) without `{stream}` in its name, or
-    `{stream}` in the name of the one metrics file: refused before anything is written."""
-    metrics = opts.get("metrics_json")
-    if metrics and STREAM_FIELD in str(metrics):
-        raise DemoError(f"--metrics-json '{metrics}' is one file for the whole run",
-                        f"drop {STREAM_FIELD} from its name: it holds a row per stream")
-    if count < 2:
-        return
-    for name, flag in PER_STREAM_FILES.items():
-        path = opts.get(name)
-        if path and STREAM_FIELD not in str(path):
-            raise DemoError(f"{flag} '{path}' would hold {count} streams in one file",
-                            f"put {STREAM_FIELD} in its name for one file per stream, e.g. "
-                            f"{_example(str(path))}")
-
-
-def _example(path: str) -> str:
-    stem, dot, suffix = path.rpartition(".")
-    return f"{stem}_{STREAM_FIELD}.{suffix}" if dot and "/" not in suffix else f"{path}_{STREAM_FIELD}"
 
 
 @dataclass
@@ -179,18 +143,3 @@ class Readers:
                 self._turn = (self._turn + step + 1) % count
                 return stream.reader.take()
         return None
-
-
-def per_stream(path: str | None, count: int, make, mine: Collection[int] | None = None) -> list:
-    """The writers of one output option, by stream: one per stream when its name has {stream}, else one that
-    every stream writes to (JSON lines: each record names its stream); None for each without the option, and
-    for the streams another process runs (those not in `mine`)."""
-    ours = range(count) if mine is None else [index for index in range(count) if index in mine]
-    if not path or not ours:
-        return [None] * count
-    if STREAM_FIELD in path:
-        writers = {index: make(stream_path(path, index)) for index in ours}
-    else:
-        shared = make(path)
-        writers = dict.fromkeys(ours, shared)
-    return [writers.get(index) for index in range(count)]

@@ -30,10 +30,9 @@ from .family import Family
 from .interrupt import DEFER, STOP
 from .metrics import Metrics
 from .options import Options
-from .output import JsonLines, RunOutputs, check_outputs, detach_stdout
+from .output import STREAM_FIELD, JsonLines, RunOutputs, check_outputs, detach_stdout
 from .pipeline import Runner, report, run
 from .records import raw_lines
-from .streams import STREAM_FIELD
 
 POLL_S = 0.2  # how often the parent looks for a signal while no worker has anything to say
 
