@@ -12,8 +12,8 @@ from ovdemo.common import catalog_cli, errors
 from ovdemo.common.errors import DemoError
 from ovdemo.common.family import Family
 from ovdemo.common.interrupt import STOP
+from ovdemo.common.launch import run
 from ovdemo.common.options import apply
-from ovdemo.common.pipeline import run
 from ovdemo.common.tracking import Tracking
 from ovdemo.demos import FAMILIES
 

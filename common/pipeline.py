@@ -1,8 +1,8 @@
 """The one loop every family runs: capture thread -> async infer queue -> in-order decode -> (tracking).
 
 `Pipeline` is a generator of decoded frames: iterate it for `Decoded(frame, result, timings)` in input
-order. `run` is its command-line consumer (draw, write, show, JSON lines, the summary); the Python API's
-`stream` is another.
+order. `Runner` is its command-line consumer (draw, write, show, JSON lines, the summary; `launch.run` starts
+it, or --workers' processes); the Python API's `stream` is another.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeRe
 from .attributes import AttributeModel
 from .capture import Frame, ImageListSource, InputSpec
 from .console import console, warn
-from .cpus import restrict
 from .draw import Style, draw_status, status_rect
 from .errors import DemoError
 from .family import Family, RunContext
@@ -42,10 +41,9 @@ from .interrupt import DEFER, FRAMES, RAISE, STOP, StopRequest
 from .metrics import Metrics, StreamFigures
 from .models import resolve_from_options
 from .options import Options
-from .output import JsonLines, RunOutputs, VideoOutput, detach_stdout, per_stream, stream_path, write_json_file
+from .output import JsonLines, VideoOutput, detach_stdout, per_stream, stream_path, write_json_file
 from .records import frame_record, raw_lines
 from .results import Result
-from .saved_runs import keeps_nothing, said_or_removed, saving
 from .serve import LiveView, live_numbers
 from .stages import FrameJobs
 from .streams import (
@@ -651,31 +649,3 @@ def report(metrics: Metrics, opts: Options) -> list[DemoError]:
         except DemoError as e:
             return [e]
     return []
-
-
-def run(family: Family | type[Family], opts: Options) -> int:
-    """The command line's run: -i resolved and every output claimed (refused when it is an input or another
-    output, locked against other runs) before the family is built from its class (models resolved, perhaps
-    downloaded) and set up; the claims are released when the run ends, however it ends."""
-    restrict(opts.get("cpus"))  # before anything compiles: OpenVINO sizes its threads to these cores
-    sources = resolve_inputs(opts.input, offline=bool(opts.get("offline")))
-    folder = None
-    if keeps_nothing(opts, window=not opts.no_show and display_available()):  # Runner.show's own test
-        opts, folder = saving(opts, family.name, sources, bool(opts.get("loop")))
-    try:
-        return _run(family, opts, sources)
-    finally:
-        if folder is not None:  # after the outputs are released: their lock files are gone
-            said_or_removed(folder, console)
-
-
-def _run(family: Family | type[Family], opts: Options, sources: list[InputSpec]) -> int:
-    if opts.get("workers", 1) > 1:
-        from .workers import run_workers  # (built on the Runner below)
-
-        return run_workers(family, opts, sources)
-    with RunOutputs(opts, sources, warn).claimed_for_run():
-        if isinstance(family, type):
-            family = family.create(opts)
-            opts = family.opts
-        return Runner(family, opts, sources).run()

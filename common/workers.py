@@ -31,7 +31,7 @@ from .interrupt import DEFER, STOP
 from .metrics import Metrics
 from .options import Options
 from .output import STREAM_FIELD, JsonLines, RunOutputs, check_outputs, detach_stdout
-from .pipeline import Runner, report, run
+from .pipeline import Runner, report
 from .records import raw_lines
 
 POLL_S = 0.2  # how often the parent looks for a signal while no worker has anything to say
@@ -67,15 +67,19 @@ def worker_count(opts: Options, streams: int, cores: int) -> int:
     return count
 
 
-def run_workers(family: Family | type[Family], opts: Options, sources: list[InputSpec]) -> int:
-    """The command line's run with --workers (after --cpus is applied): one process per share of the streams."""
+def workers_for(opts: Options, streams: int) -> int:
+    """How many processes --workers gets in this run: refused with --serve, clamped to the streams and the
+    allowed cores (with a note saying so); 1: one process runs it."""
     if opts.get("serve"):
         raise DemoError("--serve shows one process's frames, and --workers runs several",
                         "drop --workers (one process serves every stream) or --serve")
+    return worker_count(opts, streams, len(allowed()))
+
+
+def run_workers(family: Family | type[Family], opts: Options, sources: list[InputSpec], count: int) -> int:
+    """The command line's run with --workers (after --cpus is applied): `count` (2 or more, `workers_for`'s)
+    processes, one per share of the streams."""
     cores = sorted(allowed())
-    count = worker_count(opts, len(sources), len(cores))
-    if count < 2:
-        return run(family, opts.replace(workers=1))
     check_outputs(opts, sources)  # every output, before any worker starts
     if not opts.no_show:
         opts = opts.replace(no_show=True)  # (a window per process would be N windows)

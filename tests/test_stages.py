@@ -18,9 +18,10 @@ from synthetic import batch_sensitive, brightness_probe, fixed_size_only, wrong_
 from ovdemo.common.errors import DemoError
 from ovdemo.common.family import Family
 from ovdemo.common.inference import InferenceConfig, core
+from ovdemo.common.launch import run
 from ovdemo.common.models import ResolvedModel
 from ovdemo.common.options import Options
-from ovdemo.common.pipeline import Pipeline, run
+from ovdemo.common.pipeline import Pipeline
 from ovdemo.common.results import Detections, Result
 from ovdemo.common.specs import find_spec
 from ovdemo.common.stages import ObjectStage, Stage, crop, crops, expand_boxes
