@@ -1,15 +1,16 @@
 """One result vocabulary for every family.
 
 `Detections` holds every box-shaped thing a frame has: detections, faces, tracks, instances, words, people
-with their actions or keypoints. Per-object extras live in `data`, keyed by the names `records.py` knows how
-to write (landmarks, keypoints, attributes, text, identity ...). `Result` is one frame: its objects plus the
-few frame-level results that are not boxes (a semantic class map, a clip's classification, track events and
-counts).
+with their actions or keypoints. Per-object extras live in `data`, keyed by the names OBJECT_FIELDS (at the
+end) writes as JSON (landmarks, keypoints, attributes, text, identity ...). `Result` is one frame: its objects
+plus the few frame-level results that are not boxes (a semantic class map, a clip's classification, track events
+and counts); `Result.to_dict()` is its part of a JSON line, which `records.py` completes with the frame's fields.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -197,8 +198,6 @@ class Result:
 
     def to_dict(self) -> dict:
         """The frame's results as the JSON lines write them (without frame number, source and timings)."""
-        from .records import result_fields  # late: records imports this module
-
         return result_fields(self)
 
 
@@ -223,3 +222,127 @@ def nms(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, threshold: fl
     xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1) * 10000.0  # pixels-like scale
     keep = cv2.dnn.NMSBoxesBatched(xywh.tolist(), scores.tolist(), labels.tolist(), threshold, iou)
     return np.asarray(keep, np.int64).reshape(-1)
+
+
+# -- a Result as JSON: the objects and frame-level results a JSON line holds (records.py adds the frame's fields)
+
+POLYGON_TOLERANCE = 1.0  # pixels: approxPolyDP keeps a mask's outline within this of its edge
+COCO_KEYPOINTS = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder", "left_elbow",
+    "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
+    "right_ankle",
+)
+
+
+def r1(v) -> float:
+    return round(float(v), 1)
+
+
+def r4(v) -> float:
+    return round(float(v), 4)
+
+
+def keypoint_names(count: int) -> tuple[str, ...]:
+    return COCO_KEYPOINTS if count == len(COCO_KEYPOINTS) else tuple(f"kp{j}" for j in range(count))
+
+
+def mask_polygons(mask: BoxMask) -> list[list[list[int]]]:
+    """The outlines of a mask's parts in frame pixels, largest part first."""
+    contours, _ = cv2.findContours(mask.array.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    polygons = []
+    for contour in sorted(contours, key=cv2.contourArea, reverse=True):
+        points = cv2.approxPolyDP(contour, POLYGON_TOLERANCE, True).reshape(-1, 2) + np.asarray(mask.origin)
+        if len(points) >= 3:
+            polygons.append(points.astype(int).tolist())
+    return polygons
+
+
+def _keypoints(objects: Detections, i: int) -> dict:
+    points = objects.data["keypoints"][i]  # (K, 3) x, y, score; score 0 = not found
+    return {name: [r1(x), r1(y), r4(s)] if s > 0 else None
+            for name, (x, y, s) in zip(keypoint_names(len(points)), points, strict=True)}
+
+
+def _rounded(value):
+    """Attribute values as JSON: floats to 4 places, nested dicts and lists alike."""
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return r4(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+# data key -> what it adds to an object's record. Keys not listed here (e.g. "embedding") stay out of the JSON.
+OBJECT_FIELDS: dict[str, Callable[[Detections, int], dict]] = {
+    "track_state": lambda o, i: {"track_state": str(o.data["track_state"][i])},
+    "dwell_s": lambda o, i: {} if math.isnan(o.data["dwell_s"][i])
+    else {"dwell_s": round(float(o.data["dwell_s"][i]), 3)},
+    "landmarks": lambda o, i: {"landmarks": [[r1(x), r1(y)] for x, y in o.data["landmarks"][i]]},
+    "keypoints": lambda o, i: {"keypoints": _keypoints(o, i)},
+    "head_pose": lambda o, i: {"head_pose": dict(zip(("yaw", "pitch", "roll"),
+                                                     (round(float(v), 2) for v in o.data["head_pose"][i]),
+                                                     strict=True))},
+    "attributes": lambda o, i: {"attributes": _rounded(o.data["attributes"][i])} if o.data["attributes"][i] else {},
+    "identity": lambda o, i: {"identity": {"name": o.data["identity"][i],
+                                           "distance": r4(o.data["identity_distance"][i]),
+                                           "enrolled": bool(o.data["enrolled"][i])}},
+    "text": lambda o, i: {"text": o.data["text"][i], "text_confidence": r4(o.data["text_confidence"][i])},
+    "quad": lambda o, i: {"quad": [[r1(x), r1(y)] for x, y in o.data["quad"][i]]},
+}
+
+
+def object_records(objects: Detections) -> list[dict]:
+    records = []
+    extras = [(key, write) for key, write in OBJECT_FIELDS.items() if key in objects.data]
+    for i in range(len(objects)):
+        label_id = int(objects.class_id[i])
+        record = {"bbox": [r1(v) for v in objects.xyxy[i]], "confidence": r4(objects.confidence[i]),
+                  "label": objects.label_name(label_id), "label_id": label_id}
+        if objects.tracker_id is not None and objects.tracker_id[i] >= 0:
+            record["id"] = int(objects.tracker_id[i])
+        if objects.mask is not None:
+            record["area"] = objects.mask[i].area
+            record["polygons"] = mask_polygons(objects.mask[i])
+        for _, write in extras:
+            record.update(write(objects, i))
+        records.append(record)
+    return records
+
+
+def _top(names_of, ids, scores) -> list[dict]:
+    return [{"label": names_of(int(i)), "label_id": int(i), "confidence": r4(s)}
+            for i, s in zip(ids, scores, strict=True)]
+
+
+def class_share_records(class_map: ClassMap) -> list[dict]:
+    return [{"label": class_map.label_name(i), "label_id": i, "share": round(share, 5)}
+            for i, share in sorted(class_map.shares().items())]
+
+
+def classification_fields(c: Classification) -> dict:
+    action = None if c.label is None else {"label": c.label_name(c.label), "label_id": int(c.label),
+                                             "confidence": r4(c.confidence)}
+    window = None
+    if c.predicted and c.top_ids is not None:
+        window = {"frames": [int(c.window[0]), int(c.window[1])], "top_k": _top(c.label_name, c.top_ids,
+                                                                                    c.top_scores)}
+    return {"action": action, "window": window}
+
+
+def result_fields(result: Result) -> dict:
+    """A frame's results as JSON: `inferred`, `objects`, then the frame-level results it has."""
+    fields: dict = {"inferred": result.inferred, "objects": object_records(result.objects)}
+    if result.class_map is not None:
+        fields["class_shares"] = class_share_records(result.class_map)
+    if result.classification is not None:
+        fields |= classification_fields(result.classification)
+    if result.counts is not None:
+        fields["events"] = result.events
+        fields["counts"] = result.counts
+    return fields

@@ -19,8 +19,7 @@ from ovdemo.common.errors import DemoError
 from ovdemo.common.family import Decoder, DecoderSetup
 from ovdemo.common.inference import ModelOutputs, find_port, port_key, port_names, port_shape
 from ovdemo.common.metrics import StageTimer
-from ovdemo.common.records import COCO_KEYPOINTS
-from ovdemo.common.results import Detections
+from ovdemo.common.results import COCO_KEYPOINTS, Detections
 
 from . import yolo_heads
 

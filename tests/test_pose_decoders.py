@@ -20,7 +20,7 @@ from helpers import one_line_error, read_jsonl, run_ovdemo
 from synthetic import _named
 
 from ovdemo.common.family import DecoderSetup
-from ovdemo.common.records import COCO_KEYPOINTS
+from ovdemo.common.results import COCO_KEYPOINTS
 from ovdemo.common.specs import ModelSpec
 from ovdemo.demos.pose_decoders import (
     OPENPOSE_LIMBS,

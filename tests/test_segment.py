@@ -29,8 +29,7 @@ from ovdemo.cli import family_command
 from ovdemo.common.draw import color_for
 from ovdemo.common.errors import DemoError
 from ovdemo.common.inference import InferenceConfig, ModelOutputs, compile_model, embed_preprocessing, read_model
-from ovdemo.common.records import mask_polygons
-from ovdemo.common.results import BoxMask, ClassMap, Detections, Result
+from ovdemo.common.results import BoxMask, ClassMap, Detections, Result, mask_polygons
 from ovdemo.common.specs import ModelSpec, find_spec
 from ovdemo.common.tracking import Tracking
 from ovdemo.demos.segment import SegmentFamily
