@@ -65,8 +65,9 @@ def import_graph() -> dict[str, set[str]]:
     return {name: imported_modules(name, path, known) for name, path in files.items()}
 
 
-def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """One circle, in import order, per strongly connected component that has one (Tarjan's algorithm)."""
+def tangles(graph: dict[str, set[str]]) -> list[set[str]]:
+    """The strongly connected components that hold a circle (Tarjan's algorithm): modules each reachable from
+    every other by imports."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -97,7 +98,18 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     for node in sorted(graph):
         if node not in index:
             visit(node)
-    return [circle_in(graph, component) for component in components]
+    return components
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One circle, in import order, per tangle."""
+    return [circle_in(graph, component) for component in tangles(graph)]
+
+
+def describe(graph: dict[str, set[str]], component: set[str]) -> str:
+    circle = circle_in(graph, component)
+    rest = sorted(component - set(circle))
+    return " -> ".join(circle) + (f"  (tangled with it: {', '.join(rest)})" if rest else "")
 
 
 def circle_in(graph: dict[str, set[str]], component: set[str]) -> list[str]:
@@ -133,9 +145,12 @@ def test_cycles_finds_a_circle_in_order():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": {"e"}}
     assert sorted(cycles(graph)) == [["a", "b", "c", "a"], ["e", "e"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
+    tangle = {"a": {"b", "c"}, "b": {"a"}, "c": {"a"}}
+    assert describe(tangle, tangles(tangle)[0]) == "a -> b -> a  (tangled with it: c)"
 
 
 def test_no_import_circle():
-    found = cycles(import_graph())
+    graph = import_graph()
+    found = tangles(graph)
     assert not found, "import circles (each module imports the next):\n" + "\n".join(
-        "  " + " -> ".join(circle) for circle in found)
+        "  " + describe(graph, component) for component in found)
