@@ -58,7 +58,8 @@ class Detections:
     xyxy        (N, 4) float32 frame pixels x1, y1, x2, y2
     confidence  (N,) float32: the detector's score (a bottom-up pose: the person's score)
     class_id    (N,) int32, an index into `names`
-    tracker_id  (N,) int32 track ids once a tracker has run, else None
+    tracker_id  (N,) int32 track ids once a tracker has run (1, 2, 3 ... as tracks are confirmed; -1 for a
+                tentative track, which has no id yet), else None
     mask        N `BoxMask`es for instance segmentation, else None
     data        per-object extras: each value an array with N rows or a list of N items
     names       class names by class id (`#id` for ids past its end)
