@@ -7,6 +7,7 @@ below keep one spelling and one meaning everywhere. Old spellings stay as hidden
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable, Iterable
@@ -180,6 +181,23 @@ def apply(command, opts: Iterable[Opt]):
         for decorator in reversed(opt.decorators()):
             command = decorator(command)
     return command
+
+
+def help_group(**settings):
+    """`click.group`, except that the group given no subcommand prints its help and exits 0: asking what a
+    command does is no mistake (click's own no_args_is_help exits 2 from click 8.2 on)."""
+    def decorate(function):
+        def callback(*args, **kwargs):
+            ctx = click.get_current_context()
+            if ctx.invoked_subcommand is None:
+                click.echo(ctx.get_help())
+                return None
+            return function(*args, **kwargs)
+
+        functools.update_wrapper(callback, function)  # its docstring, and options other decorators added
+        return click.group(invoke_without_command=True, **settings)(callback)
+
+    return decorate
 
 
 # -- value checks
