@@ -398,12 +398,15 @@ class FrameReader:
     Files lose no frame: when the buffer is full the reader waits (back-pressure). Live sources keep
     only the newest frames: when the buffer is full the oldest frame is dropped and counted, so
     latency never grows. A live source that stops delivering is reopened with exponential backoff.
+    `realtime` paces a file as a camera would deliver it: frame N is read no sooner than N / fps seconds
+    after the first (a slower pipeline is not held back further; it still loses no frame).
     """
 
     def __init__(self, source: Source, wakeup: threading.Condition, loop: bool = False,
                  limit: int | None = None, capacity: int | None = None, reconnect_attempts: int = 5,
-                 stream: int = 0):
+                 stream: int = 0, realtime: bool = False):
         self.source, self.wakeup, self.loop, self.limit = source, wakeup, loop, limit
+        self.realtime = realtime and not source.live  # a live source delivers in real time already
         self.stream = stream  # stamped on every frame it reads
         self.capacity = capacity or (LIVE_BUFFER if source.live else FILE_BUFFER)
         self.reconnect_attempts = reconnect_attempts
@@ -440,6 +443,8 @@ class FrameReader:
         index, cpu_start = 0, time.thread_time()
         try:
             while not self._stop and (self.limit is None or index < self.limit):
+                if self.realtime:
+                    self._wait_until(self._start_time + index / self.source.fps)
                 t0 = time.perf_counter()
                 image = self.source.read()
                 t1 = time.perf_counter()
@@ -472,6 +477,12 @@ class FrameReader:
                 self.finished = True
                 self.cpu_s = time.thread_time() - cpu_start
                 self.wakeup.notify_all()
+
+    def _wait_until(self, due: float) -> None:
+        """Sleep until `due` (perf_counter seconds), waking at once when the reader is stopped."""
+        with self.wakeup:
+            while not self._stop and (left := due - time.perf_counter()) > 0:
+                self.wakeup.wait(left)
 
     def _reconnect(self) -> bool:
         delay = 0.5

@@ -183,6 +183,13 @@ def apply(command, opts: Iterable[Opt]):
     return command
 
 
+def realtime_files(opts) -> bool:
+    """Whether file inputs are paced at their frame rate: --realtime / --no-realtime, else on with --serve (a
+    page that fast-forwards a file shows nothing live)."""
+    chosen = opts.get("realtime")
+    return chosen if chosen is not None else opts.get("serve") is not None
+
+
 def help_group(**settings):
     """`click.group`, except that the group given no subcommand prints its help and exits 0: asking what a
     command does is no mistake (click's own no_args_is_help exits 2 from click 8.2 on)."""
@@ -243,6 +250,10 @@ INPUT = Opt("input", ("-i", "--input"), metavar="SOURCE", required=True, multipl
 PIPELINE: tuple[Opt, ...] = (
     INPUT,
     Opt("loop", ("--loop",), "Replay file inputs from the start when they end.", default=False, is_flag=True),
+    Opt("realtime", ("--realtime/--no-realtime",), "Play file inputs at their own frame rate, as a camera "
+        "delivers frames, instead of as fast as they decode [default: on with --serve, so the page plays at "
+        "the video's speed; off otherwise]. Cameras and streams are real time anyway.", default=None,
+        is_flag=True),
     Opt("max_frames", ("--max-frames",), "Stop after N frames (of each input).", type=click.IntRange(1, MAX_FRAMES),
         metavar="N"),
     Opt("infer_every", ("--infer-every",), "Run the main model on every Nth frame; frames between carry the last "
