@@ -392,6 +392,26 @@ def open_source(spec: str | InputSpec, offline: bool = False) -> Source:
     return ImageListSource(list(found.files), found.name)
 
 
+def read_image(spec: str, offline: bool = False) -> np.ndarray:
+    """The one image `spec` names (an image file, an image's URL), read as `-i` reads it; anything with more
+    frames than one (a video, a folder, a camera) is an error that says how to read it all."""
+    found = resolve_input(spec, offline)
+    if found.kind == "stream" or (found.kind == "images" and len(found.files) == 1):
+        source = open_source(found, offline)
+        try:
+            if found.kind == "images" or not source.total or source.total == 1:
+                image = source.read()
+                if image is not None:
+                    return image
+                raise DemoError(f"cannot read an image from {found.name}", "check the address")
+            what = f"has {source.total} frames"
+        finally:
+            source.close()
+    else:
+        what = f"names {len(found.files)} images" if found.kind == "images" else f"is a {found.kind}"
+    raise DemoError(f"'{spec}' {what}, not one image", "read every frame with predictor.stream(...)")
+
+
 class FrameReader:
     """Reads a source on its own thread.
 
