@@ -183,3 +183,23 @@ def test_parse_points_errors_name_the_flag(text, message):
     with pytest.raises(DemoError, match=message):
         parse_points(text, "--line", 2, 2)
     assert parse_points("1,2,3,4", "--line", 2, 2).tolist() == [[1, 2], [3, 4]]
+
+
+def test_a_crossing_made_while_tentative_counts_under_the_id_given_on_confirmation():
+    """The pipeline's Tracking: a person crosses a line on their first frames (tentative: no id, nothing
+    counted yet), is confirmed and numbered 1 on the third, and the crossing then counts with id 1."""
+    from ovdemo.common.tracking import Tracking
+    from ovdemo.demos import FAMILIES
+
+    opts = FAMILIES["detect"].build_options({"model": "m", "track": True, "line": ("0,200,640,200",)})
+    tracking = Tracking(opts, fps=10.0)
+    seen = []
+    for index, cy in enumerate((125, 117, 109, 101)):  # the bottom centre (cy + 80) passes y = 200 on frame 1
+        found = Detections(box(300, cy)[None], [0.9], [0], names=("person",))
+        tracked, events, counts = tracking.update(found, index, index / 10, inferred=True)
+        seen.append((tracked.tracker_id.tolist(), tracked.data["track_state"], events, counts["lines"][0]["in"]))
+    assert [s[0] for s in seen] == [[-1], [-1], [1], [1]]
+    assert [s[1] for s in seen] == [["tentative"], ["tentative"], ["confirmed"], ["confirmed"]]
+    assert seen[1][2] == [] and seen[1][3] == {}  # crossed while tentative: waiting for confirmation
+    assert seen[2][2] == [{"type": "line_cross", "line": 0, "id": 1, "direction": "in", "label": "person"}]
+    assert seen[2][3] == seen[3][3] == {"person": 1}
