@@ -56,8 +56,9 @@ def check_keywords(family: type[Family], given: dict) -> None:
     """Keywords the Python API takes: the family's options, less the command's own inputs and outputs."""
     options = family.options()
     command_only = {o.name: o for o in options if o.cli_only}
-    for name in sorted(set(given) & set(command_only)):
-        raise DemoError(f"{name}= is the command line's {command_only[name].flags[-1]}, not a Python API option",
+    named = [command_only[name] for name in sorted(set(given) & set(command_only))]
+    if named:
+        raise DemoError(f"{named[0].name}= is the command line's {named[0].flags[-1]}, not a Python API option",
                         "the API reads what you give predictor(...) or predictor.stream(...) and returns results: "
                         "result.to_dict() is a JSON line's objects, predictor.annotate(image, result) the drawn frame")
     unknown = set(given) - {o.name for o in options}
