@@ -61,6 +61,8 @@ class PersonActions(ActionMode):
         attributes = list(people.data["attributes"])
         smoothers = self.smoothers[frame]
         for i, track_id in enumerate(people.tracker_id.tolist()):
+            if track_id < 0:  # tentative: no id to keep its predictions under yet
+                continue
             action = attributes[i]["action"]
             smoother = smoothers.setdefault(track_id, LabelSmoother(self.smooth))
             if result.inferred and states[i] != "predicted":

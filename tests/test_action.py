@@ -77,10 +77,13 @@ def test_seated_students_are_found_and_labelled_sitting(classroom):
 def test_each_student_keeps_one_track_id(classroom):
     records, _ = classroom
     for where, truth in STUDENTS.items():
-        ids = {_match(r["objects"], truth)["id"] for r in records.values()}
+        seen = [_match(r["objects"], truth) for r in records.values()]
+        # tentative for the first two frames (--min-hits 3): no id until confirmed (issue 26)
+        assert all("id" not in p for p in seen[:2]), seen[:2]
+        ids = {p["id"] for p in seen[2:]}
         assert len(ids) == 1, f"the {where} student changed track id: {ids}"
-    first = {_match(records[0]["objects"], t)["id"] for t in STUDENTS.values()}
-    assert len(first) == 4
+    first = {_match(records[2]["objects"], t)["id"] for t in STUDENTS.values()}
+    assert first == {1, 2, 3, 4}  # ids are given on confirmation: no gaps
 
 
 def test_without_track_the_same_people_have_no_ids(classroom, models_dir, videos_dir, tmp_path):

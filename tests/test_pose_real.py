@@ -188,7 +188,7 @@ def test_track_keeps_one_id_on_the_walking_person(models_dir, videos_dir, tmp_pa
     records = valid_records(out)
     assert len(records) == 100 and not any(r["objects"] for r in records[:60])
     tracked = [r for r in records if r["objects"]]
-    assert {o["id"] for r in tracked for o in r["objects"]} == {1}
+    assert {o.get("id") for r in tracked for o in r["objects"]} == {None, 1}  # tentative: no id yet (issue 26)
     late = [r for r in records if r["frame"] >= 70]
     assert all(len(r["objects"]) == 1 and r["objects"][0]["track_state"] == "confirmed" for r in late)
     for before, after in zip(late, late[1:], strict=False):
