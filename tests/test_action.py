@@ -111,16 +111,20 @@ def test_per_person_smoothing_needs_track(models_dir, videos_dir):
     assert "--track" in one_line_error(result)
 
 
-def test_smoothing_keeps_each_tracks_action_until_k_predictions_agree():
+def test_smoothing_keeps_each_tracks_action_until_k_predictions_agree(tmp_path):
     """--smooth 2 per track id: a label shows once two fresh predictions of that track agree; predicted rows
     (the detector missed the person) show the track's label without counting."""
     from ovdemo.common.capture import Frame
     from ovdemo.common.results import Detections, Result
     from ovdemo.demos.action_detector import action_attributes
-    from ovdemo.demos.action_people import PersonActions
+    from ovdemo.demos.action_people import PeopleAction
 
     names = ("sitting", "standing", "raising hand")
-    mode = PersonActions(None, names, 0.3, smooth=2)
+    labels = tmp_path / "actions.txt"
+    labels.write_text("\n".join(names) + "\n", encoding="utf-8")
+    opts = PeopleAction.build_options({"labels": str(labels), "threshold": 0.3, "smooth": 2, "track": True})
+    mode = PeopleAction(None, opts)
+    assert mode.names == names
     frame = Frame(0, np.zeros((100, 100, 3), np.uint8), 0.0, 0.0, 0.0)
     # per frame: (track id, state, raw action) rows; track 7 goes 0 0 1 (missed: 1) 0 1 1 2, track 9 2 2 0 2
     # (until track 9 ends)

@@ -13,7 +13,7 @@ from test_pose_decoders import valid_records
 
 from ovdemo.common.family import RunContext
 from ovdemo.common.inference import InferenceConfig
-from ovdemo.demos.pose import LegacyTsize, PoseFamily, input_shape_for
+from ovdemo.demos.pose import BottomUpPose, LegacyTsize, PoseFamily, input_shape_for
 
 # Frames with people, chosen by looking at them: everyone upright and in plain view.
 FRAMES = {
@@ -157,7 +157,7 @@ def test_openpose_network_follows_the_frame(models_dir, frame_size, input_size, 
     xml = model_path(models_dir, "human-pose-estimation-0001", "FP16-INT8")
     opts = PoseFamily.build_options({"model": str(xml), "input": "x", "input_size": input_size})
     family = PoseFamily.create(opts)
-    assert family.model.name == "human-pose-estimation-0001" and not family.top_down
+    assert family.model.name == "human-pose-estimation-0001" and isinstance(family, BottomUpPose)
     family.start(RunContext(InferenceConfig(), frame_size, (25.0,), False, opts))
     model = family.load_model()
     family.prepare(model)
