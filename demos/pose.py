@@ -179,8 +179,17 @@ class PoseFamily(Family):
         resolved = with_original_normalisation(resolve_main(opts, cls.name, DECODERS))
         ov_model = read_model(resolved.source)
         decoder_cls = choose_decoder(DECODERS, ov_model, resolved.spec, opts.get("arch"), cls.name)
-        variant = TopDownPose if decoder_cls is TopDownDecoder else BottomUpPose
-        return variant.for_pose_model(resolved, ov_model, decoder_cls, opts)
+        if decoder_cls is TopDownDecoder:
+            if opts.get("input_size"):
+                raise DemoError("--input-size is for bottom-up models",
+                                f"{resolved.name} is top-down: it sees each person's crop at its own size")
+            decoder = TopDownDecoder(ov_model, DecoderSetup(resolved.spec, names=PERSON))
+            detector = resolve_from_options(opts.get("detector_model") or DEFAULT_DETECTOR, opts)
+            return TopDownPose(detector, opts, decoder=decoder, pose_model=resolved, pose_ov_model=ov_model)
+        if opts.get("detector_model"):
+            raise DemoError("--detector-model is for top-down models",
+                            f"{resolved.name} finds people by itself; e.g. -m single-human-pose-estimation-0001")
+        return BottomUpPose(resolved, opts, ov_model, decoder_cls=decoder_cls)
 
     def object_names(self) -> tuple[str, ...]:
         return PERSON
@@ -195,23 +204,15 @@ class BottomUpPose(PoseFamily):
     into people, the network fitted to the frames' aspect ratio) or a YOLO pose model (people boxed with their
     keypoints, at the model's own size, letterboxed). `model` is the pose model."""
 
-    def __init__(self, model: ResolvedModel, opts, ov_model: ov.Model, *, decoder: BottomUpDecoder | YoloPoseDecoder):
+    def __init__(self, model: ResolvedModel, opts, ov_model: ov.Model, *, decoder_cls: type[Decoder]):
         super().__init__(model, opts, ov_model)
-        self.decoder = decoder
-        self.frame_size: tuple[int, int] | None = None
-        if isinstance(decoder, BottomUpDecoder):
-            decoder.timer = self.timer
-
-    @classmethod
-    def for_pose_model(cls, resolved: ResolvedModel, ov_model: ov.Model, decoder_cls: type[Decoder],
-                       opts) -> BottomUpPose:
-        if opts.get("detector_model"):
-            raise DemoError("--detector-model is for top-down models",
-                            f"{resolved.name} finds people by itself; e.g. -m single-human-pose-estimation-0001")
         threshold = opts.get("threshold")
-        default = DEFAULT_THRESHOLD if issubclass(decoder_cls, BottomUpDecoder) else resolved.spec.threshold
-        setup = DecoderSetup(resolved.spec, default if threshold is None else float(threshold), PERSON)
-        return cls(resolved, opts, ov_model, decoder=decoder_cls(ov_model, setup))
+        default = DEFAULT_THRESHOLD if issubclass(decoder_cls, BottomUpDecoder) else model.spec.threshold
+        setup = DecoderSetup(model.spec, default if threshold is None else float(threshold), PERSON)
+        self.decoder: BottomUpDecoder | YoloPoseDecoder = decoder_cls(ov_model, setup)
+        self.frame_size: tuple[int, int] | None = None
+        if isinstance(self.decoder, BottomUpDecoder):
+            self.decoder.timer = self.timer
 
     def start(self, ctx: RunContext) -> None:
         self.frame_size = ctx.frame_size
@@ -257,16 +258,6 @@ class TopDownPose(PoseFamily):
         self.decoder = decoder
         self.pose_model, self.pose_ov_model = pose_model, pose_ov_model
         self.stage: Stage | None = None
-
-    @classmethod
-    def for_pose_model(cls, resolved: ResolvedModel, ov_model: ov.Model, decoder_cls: type[Decoder],
-                       opts) -> TopDownPose:
-        if opts.get("input_size"):
-            raise DemoError("--input-size is for bottom-up models",
-                            f"{resolved.name} is top-down: it sees each person's crop at its own size")
-        decoder = TopDownDecoder(ov_model, DecoderSetup(resolved.spec, names=PERSON))
-        detector = resolve_from_options(opts.get("detector_model") or DEFAULT_DETECTOR, opts)
-        return cls(detector, opts, decoder=decoder, pose_model=resolved, pose_ov_model=ov_model)
 
     def start(self, ctx: RunContext) -> None:
         self.stage = Stage(self.pose_model, ctx.config, ov_model=self.pose_ov_model)
