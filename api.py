@@ -1,14 +1,16 @@
 """The Python API: the same families, options and results as the command line.
 
-    import cv2, ovdemo
+    import ovdemo
     detector = ovdemo.load("person-detection-0202", threshold=0.6)
-    result = detector(cv2.imread("people.jpg"))          # a Result: result.objects.xyxy, .confidence, ...
+    result = detector("people.jpg")        # a path, a URL or a BGR array; a Result: result.objects.xyxy, ...
     for image, result in detector.stream("video.mp4"):     # every frame, in order, through the async pipeline
         ...
 
 `load` finds the family from the model's spec (or, for a model ovdemo does not know, from its outputs), takes
-the family's options as keywords (the command line's flags, e.g. `threshold`, `track`, `age_gender`, `device`),
-and returns a `Predictor`. `result.to_dict()` gives the same objects the JSON lines hold.
+the family's options as keywords (the command line's flags, e.g. `threshold`, `track`, `age_gender`, `device`;
+not the command's own inputs and outputs such as `json` or `serve`: the API returns results), and returns a
+`Predictor`. `result.to_dict()` gives the same objects the JSON lines hold, and `result.objects.data` holds
+them in the same shapes (e.g. `head_pose` a {"yaw", "pitch", "roll"} dict per face).
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from ovdemo.common.capture import Frame
+from ovdemo.common.capture import Frame, read_image
 from ovdemo.common.cpus import restrict
 from ovdemo.common.draw import Style
 from ovdemo.common.errors import DemoError
 from ovdemo.common.family import Family
 from ovdemo.common.inference import one_request, read_model
 from ovdemo.common.models import resolve_from_options
-from ovdemo.common.options import Options
+from ovdemo.common.options import Options, unknown_options
 from ovdemo.common.pipeline import Pipeline, prepare_family, shown_style
 from ovdemo.common.results import Result
 from ovdemo.common.stages import FrameJobs
@@ -50,6 +52,20 @@ def family_of(model: str, options: dict) -> type[Family]:
     raise DemoError(f"cannot tell which family {model} belongs to", f"pass family= one of {', '.join(FAMILIES)}")
 
 
+def check_keywords(family: type[Family], given: dict) -> None:
+    """Keywords the Python API takes: the family's options, less the command's own inputs and outputs."""
+    options = family.options()
+    command_only = {o.name: o for o in options if o.cli_only}
+    named = [command_only[name] for name in sorted(set(given) & set(command_only))]
+    if named:
+        raise DemoError(f"{named[0].name}= is the command line's {named[0].flags[-1]}, not a Python API option",
+                        "the API reads what you give predictor(...) or predictor.stream(...) and returns results: "
+                        "result.to_dict() is a JSON line's objects, predictor.annotate(image, result) the drawn frame")
+    unknown = set(given) - {o.name for o in options}
+    if unknown:
+        raise unknown_options(unknown, [o.name for o in options if not o.cli_only], family.name)
+
+
 def load(model: str | None = None, family: str | None = None, **options) -> Predictor:
     """A predictor for `model` (an Open Model Zoo name or a model path; None: the family's default model).
 
@@ -63,14 +79,12 @@ def load(model: str | None = None, family: str | None = None, **options) -> Pred
         raise DemoError("load() needs a model or a family", "e.g. ovdemo.load('person-detection-0202')")
     else:
         cls = family_of(model, options)
+    check_keywords(cls, options)
     given = dict(options)
     if model is not None:
         given["model"] = model
     opts = cls.build_options(given)
     Tracking.check_options(opts)
-    if opts.workers > 1:
-        raise DemoError("workers= runs a command's streams in several processes, from the command line",
-                        "drop workers= (or run `ovdemo <family> ... --workers N`)")
     restrict(opts.cpus)  # the whole process, before any model compiles
     return Predictor(cls, opts)
 
@@ -102,11 +116,14 @@ class Predictor:
             if self.opts.get("track") else None
         self._size = size
 
-    def __call__(self, image: np.ndarray) -> Result:
-        """The family's result for one BGR image; with track=True, successive calls are successive frames."""
+    def __call__(self, image: np.ndarray | str | os.PathLike) -> Result:
+        """The family's result for one image: a BGR array, or an image file's path or URL (read as -i reads
+        it); with track=True, successive calls are successive frames."""
+        if isinstance(image, str | os.PathLike):
+            image = read_image(str(image), bool(self.opts.get("offline")))
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise DemoError("expected a BGR image: a numpy array of shape (height, width, 3) and dtype uint8",
-                            "read it with cv2.imread")
+            raise DemoError("expected a BGR image (a numpy array of shape (height, width, 3) and dtype uint8), or an "
+                            "image's path or URL", "read it with cv2.imread, or give its path")
         size = (image.shape[1], image.shape[0])
         if size != self._size:
             self._compile(size)
@@ -139,10 +156,8 @@ class Predictor:
         does not stop the others; the DemoError naming it comes when they have ended."""
         several = not isinstance(source, str | os.PathLike)
         inputs = tuple(map(str, source)) if several else (str(source),)
+        check_keywords(self.family_class, options)
         opts = self.opts.replace(input=inputs, **options)
-        unknown = sorted(set(options) - {o.name for o in self.family_class.options()})
-        if unknown:
-            raise DemoError(f"unknown option(s) {', '.join(unknown)}", "see ovdemo.load's options")
         for decoded in Pipeline(self.family_class.create(opts), opts):
             frame = decoded.frame
             yield (frame.stream, frame.image, decoded.result) if several else (frame.image, decoded.result)

@@ -13,7 +13,7 @@ from ovdemo.common.errors import DemoError
 from ovdemo.common.family import Family
 from ovdemo.common.interrupt import STOP
 from ovdemo.common.launch import run
-from ovdemo.common.options import apply
+from ovdemo.common.options import apply, help_group
 from ovdemo.common.tracking import Tracking
 from ovdemo.demos import FAMILIES
 
@@ -53,7 +53,7 @@ def family_command(family: type[Family]) -> click.Command:
     return click.command(name=family.name, help=family.summary, epilog=epilog)(apply(command, family.options()))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+@help_group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
              epilog=f"{examples_epilog(EXAMPLES)}\n\n{EXIT_CODES}\n\n\b\nShell completion:\n"
                     + "\n".join(f"  {line}" for line in COMPLETION))
 @click.version_option(__version__, prog_name="ovdemo")

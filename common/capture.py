@@ -392,6 +392,26 @@ def open_source(spec: str | InputSpec, offline: bool = False) -> Source:
     return ImageListSource(list(found.files), found.name)
 
 
+def read_image(spec: str, offline: bool = False) -> np.ndarray:
+    """The one image `spec` names (an image file, an image's URL), read as `-i` reads it; anything with more
+    frames than one (a video, a folder, a camera) is an error that says how to read it all."""
+    found = resolve_input(spec, offline)
+    if found.kind == "stream" or (found.kind == "images" and len(found.files) == 1):
+        source = open_source(found, offline)
+        try:
+            if found.kind == "images" or not source.total or source.total == 1:
+                image = source.read()
+                if image is not None:
+                    return image
+                raise DemoError(f"cannot read an image from {found.name}", "check the address")
+            what = f"has {source.total} frames"
+        finally:
+            source.close()
+    else:
+        what = f"names {len(found.files)} images" if found.kind == "images" else f"is a {found.kind}"
+    raise DemoError(f"'{spec}' {what}, not one image", "read every frame with predictor.stream(...)")
+
+
 class FrameReader:
     """Reads a source on its own thread.
 
@@ -403,13 +423,17 @@ class FrameReader:
     (a frame added behind others changes nothing the consumer waits on, and waking it for nothing costs its
     thread CPU on every frame). `room` (a condition on the same lock; default `wakeup`) is the one the reader
     waits on for space, notified by `take`.
+
+    `realtime` paces a file as a camera would deliver it: frame N is read no sooner than N / fps seconds
+    after the first (a slower pipeline is not held back further; it still loses no frame).
     """
 
     def __init__(self, source: Source, wakeup: threading.Condition, loop: bool = False,
                  limit: int | None = None, capacity: int | None = None, reconnect_attempts: int = 5,
-                 stream: int = 0, room: threading.Condition | None = None):
+                 stream: int = 0, room: threading.Condition | None = None, realtime: bool = False):
         self.source, self.wakeup, self.loop, self.limit = source, wakeup, loop, limit
         self.room = room or wakeup
+        self.realtime = realtime and not source.live  # a live source delivers in real time already
         self.stream = stream  # stamped on every frame it reads
         self.capacity = capacity or (LIVE_BUFFER if source.live else FILE_BUFFER)
         self.reconnect_attempts = reconnect_attempts
@@ -447,6 +471,8 @@ class FrameReader:
         index, cpu_start = 0, time.thread_time()
         try:
             while not self._stop and (self.limit is None or index < self.limit):
+                if self.realtime:
+                    self._wait_until(self._start_time + index / self.source.fps)
                 t0 = time.perf_counter()
                 image = self.source.read()
                 t1 = time.perf_counter()
@@ -480,6 +506,12 @@ class FrameReader:
                 self.finished = True
                 self.cpu_s = time.thread_time() - cpu_start
                 self.wakeup.notify_all()
+
+    def _wait_until(self, due: float) -> None:
+        """Sleep until `due` (perf_counter seconds), waking at once when the reader is stopped."""
+        with self.room:  # (the reader's own condition: `stop` notifies it, the consumer's events do not)
+            while not self._stop and (left := due - time.perf_counter()) > 0:
+                self.room.wait(left)
 
     def _reconnect(self) -> bool:
         delay = 0.5

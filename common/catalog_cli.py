@@ -13,6 +13,7 @@ from .convert import FRONT_ENDS, NO_FRONT_END, alternative, readiness
 from .errors import DemoError
 from .fetch import fetch
 from .models import find_in_tree, local_precisions, models_dir_from_env, resolve_model
+from .options import help_group
 from .specs import find_spec
 
 # what a task's models run in when ovdemo has no spec for them (a decoder must still fit their outputs)
@@ -47,7 +48,7 @@ def _matches_demo(model: CatalogModel, demo: str) -> bool:
     return any(demo.replace("-", "_") in name for name in _demo_names(model))
 
 
-@click.group(name="models")
+@help_group(name="models")
 def models_group():
     """The Open Model Zoo catalog: list, inspect and download models by name."""
 
@@ -275,7 +276,7 @@ def path(name, precision, offline, models_dir):
         click.echo(resolve_model(stage, models_dir_from_env(models_dir), precision, offline=offline).path)
 
 
-@click.group(name="samples")
+@help_group(name="samples")
 def samples_group():
     """Intel sample videos (intel-iot-devkit/sample-videos, CC-BY-4.0), fetched and verified like models, and
     text-sample.png, a picture of signs that ships with ovdemo."""

@@ -118,8 +118,9 @@ class Counter:
         return bool(self.lines or self.zones)
 
     def merge(self, merged: dict[int, int]) -> None:
-        """A lost track took over a young one (re-identified late): it carries on from the young one's
-        last position, crossings still waiting for confirmation and zone stays."""
+        """Tracks that carry on under another id: a lost track that took over a young one (re-identified
+        late), or a tentative track numbered on confirmation. The id `merged` maps to carries on from the
+        other's last position, crossings still waiting for confirmation and zone stays."""
         for young, old in merged.items():
             if young in self._last:
                 self._last[old] = self._last.pop(young)

@@ -7,6 +7,8 @@ below keep one spelling and one meaning everywhere. Old spellings stay as hidden
 
 from __future__ import annotations
 
+import difflib
+import functools
 import math
 import os
 from collections.abc import Callable, Iterable
@@ -77,6 +79,7 @@ class Opt:
     callback: Callable | None = None
     is_eager: bool = False
     aliases: tuple[Alias, ...] = ()
+    cli_only: bool = False  # the command's inputs and outputs: the Python API takes images and returns results
 
     def __post_init__(self):
         if isinstance(self.type, click.FloatRange) and not isinstance(self.type, FiniteRange):
@@ -139,8 +142,7 @@ class Options:
         table = {o.name: o for o in opts}
         unknown = sorted(set(given) - set(table))
         if unknown:
-            raise DemoError(f"unknown option(s) {', '.join(unknown)} for {what}",
-                            f"known: {', '.join(sorted(table))}")
+            raise unknown_options(unknown, table, what)
         values = {name: (() if o.multiple and o.default is None else o.default) for name, o in table.items()}
         for name, value in given.items():
             if table[name].multiple and not isinstance(value, tuple):  # one value (a path is one) or a list
@@ -164,6 +166,17 @@ class Options:
         return cls(values)
 
 
+def unknown_options(unknown: Iterable[str], known: Iterable[str], what: str) -> DemoError:
+    """The error for keywords no option has: the closest known name for each (a typo, a short form), then
+    every known one."""
+    known = sorted(known)
+    unknown = sorted(unknown)
+    close = {name: difflib.get_close_matches(name, known, n=1, cutoff=0.6) for name in unknown}
+    guesses = [f"{name}: did you mean {match[0]}?" for name, match in close.items() if match]
+    guessed = f" ({'; '.join(guesses)})" if guesses else ""
+    return DemoError(f"unknown option(s) {', '.join(unknown)} for {what}{guessed}", f"known: {', '.join(known)}")
+
+
 def _check_range(opt: Opt, value: Any) -> None:
     """A number given from Python meets the bounds its flag has on the command line."""
     if value is None or not isinstance(opt.type, click.IntRange | click.FloatRange):
@@ -180,6 +193,30 @@ def apply(command, opts: Iterable[Opt]):
         for decorator in reversed(opt.decorators()):
             command = decorator(command)
     return command
+
+
+def realtime_files(opts) -> bool:
+    """Whether file inputs are paced at their frame rate: --realtime / --no-realtime, else on with --serve (a
+    page that fast-forwards a file shows nothing live)."""
+    chosen = opts.get("realtime")
+    return chosen if chosen is not None else opts.get("serve") is not None
+
+
+def help_group(**settings):
+    """`click.group`, except that the group given no subcommand prints its help and exits 0: asking what a
+    command does is no mistake (click's own no_args_is_help exits 2 from click 8.2 on)."""
+    def decorate(function):
+        def callback(*args, **kwargs):
+            ctx = click.get_current_context()
+            if ctx.invoked_subcommand is None:
+                click.echo(ctx.get_help())
+                return None
+            return function(*args, **kwargs)
+
+        functools.update_wrapper(callback, function)  # its docstring, and options other decorators added
+        return click.group(invoke_without_command=True, **settings)(callback)
+
+    return decorate
 
 
 # -- value checks
@@ -217,7 +254,7 @@ def model_opt(name: str, flag: str, default: str | None, help: str, aliases: tup
 
 # -- the shared vocabulary
 
-INPUT = Opt("input", ("-i", "--input"), metavar="SOURCE", required=True, multiple=True,
+INPUT = Opt("input", ("-i", "--input"), metavar="SOURCE", required=True, multiple=True, cli_only=True,
             help="Camera (cam0, 0, /dev/video0), video file, image, folder, glob ('frames/*.jpg'), "
                  "image sequence (img_%04d.png) or URL (rtsp://, http://, rtmp://). Repeat it for several streams "
                  "in one run: files written per stream need {stream} in their names (out_{stream}.mp4).")
@@ -225,6 +262,10 @@ INPUT = Opt("input", ("-i", "--input"), metavar="SOURCE", required=True, multipl
 PIPELINE: tuple[Opt, ...] = (
     INPUT,
     Opt("loop", ("--loop",), "Replay file inputs from the start when they end.", default=False, is_flag=True),
+    Opt("realtime", ("--realtime/--no-realtime",), "Play file inputs at their own frame rate, as a camera "
+        "delivers frames, instead of as fast as they decode [default: on with --serve, so the page plays at "
+        "the video's speed; off otherwise]. Cameras and streams are real time anyway.", default=None,
+        is_flag=True),
     Opt("max_frames", ("--max-frames",), "Stop after N frames (of each input).", type=click.IntRange(1, MAX_FRAMES),
         metavar="N"),
     Opt("infer_every", ("--infer-every",), "Run the main model on every Nth frame; frames between carry the last "
@@ -252,7 +293,7 @@ PIPELINE: tuple[Opt, ...] = (
         "threads to cores, so processes side by side each keep their own.", metavar="LIST"),
     Opt("workers", ("--workers",), "Run the streams (-i given several times) in N processes, each on its share "
         "of the cores, with the outputs one process writes.", default=1, type=click.IntRange(1, MAX_WORKERS),
-        metavar="N", show_default=True),
+        metavar="N", show_default=True, cli_only=True),
     Opt("cache_dir", ("--cache-dir",), "OpenVINO compiled-model cache folder.", type=click.Path(file_okay=False)),
     Opt("infer_precision", ("--infer-precision",), "Inference precision hint; auto: the device's choice (bf16 on "
         "CPUs that have it). f32 gives the same numbers on every CPU.", default="auto",
@@ -261,20 +302,24 @@ PIPELINE: tuple[Opt, ...] = (
         "take to answer one request.", default=DEFAULT_REMOTE_TIMEOUT, type=click.FloatRange(0.1, 3600),
         metavar="S", show_default=True),
     Opt("output", ("-o", "--output"), "Write the annotated video (.mp4, .avi, .mkv, .webm) or images "
-        "(out_%04d.jpg).", metavar="FILE"),
-    Opt("json", ("--json",), "Write one JSON object per frame (JSON lines; schema in the README).", metavar="FILE"),
-    Opt("raw", ("-r", "--raw"), "Print each frame's results to stdout.", default=False, is_flag=True),
+        "(out_%04d.jpg).", metavar="FILE", cli_only=True),
+    Opt("json", ("--json",), "Write one JSON object per frame (JSON lines; schema in the README).", metavar="FILE",
+        cli_only=True),
+    Opt("raw", ("-r", "--raw"), "Print each frame's results to stdout.", default=False, is_flag=True,
+        cli_only=True),
     Opt("no_show", ("--no-show",), "Do not open a window (implied when there is no display).", default=False,
-        is_flag=True),
+        is_flag=True, cli_only=True),
     Opt("no_save", ("--no-save",), "Keep nothing: without it, a run that shows no window and is given no output "
         "(-o, --json, -r, --serve, --mot, --metrics-json) saves its annotated video and JSON lines under "
-        "runs/<family>/<n>/. [env OVDEMO_NO_SAVE]", default=False, is_flag=True, envvar="OVDEMO_NO_SAVE"),
+        "runs/<family>/<n>/. [env OVDEMO_NO_SAVE]", default=False, is_flag=True, envvar="OVDEMO_NO_SAVE",
+        cli_only=True),
     Opt("serve", ("--serve",), "Serve the annotated stream and live metrics on a web page at http://HOST:PORT/ "
         "(several viewers at once; HOST is 127.0.0.1 unless given, 0.0.0.0 for every interface; PORT 0: any free "
-        "one).", metavar="[HOST:]PORT"),
-    Opt("metrics_json", ("--metrics-json",), "Write the run's summary metrics as JSON.", metavar="FILE"),
+        "one).", metavar="[HOST:]PORT", cli_only=True),
+    Opt("metrics_json", ("--metrics-json",), "Write the run's summary metrics as JSON.", metavar="FILE",
+        cli_only=True),
     Opt("verbose", ("--verbose",), "Show tracebacks and OpenVINO details on errors.", default=False, is_flag=True,
-        is_eager=True, callback=set_verbose),
+        is_eager=True, callback=set_verbose, cli_only=True),
 )
 
 THRESHOLD = Opt("threshold", ("-t", "--threshold"), "Detection confidence threshold [default: the model's, "

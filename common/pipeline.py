@@ -40,7 +40,7 @@ from .inference import (
 from .interrupt import DEFER, FRAMES, RAISE, STOP, StopRequest
 from .metrics import Metrics, StreamFigures
 from .models import resolve_from_options
-from .options import Options
+from .options import Options, realtime_files
 from .output import JsonLines, VideoOutput, detach_stdout, per_stream, stream_path, write_json_file
 from .records import frame_record, raw_lines
 from .results import Result
@@ -214,7 +214,7 @@ class Pipeline:
         lock = threading.RLock()
         self.wakeup = threading.Condition(lock)
         self.reader = Readers(self.streams, self.wakeup, loop=self.opts.loop, limit=self.opts.max_frames,
-                              room=threading.Condition(lock))
+                              room=threading.Condition(lock), realtime=realtime_files(self.opts))
         self.queue = InferQueue(self.compiled, self.opts.nireq, self.wakeup)
         self._stage_event = False  # a second-stage request finished since the loop last looked
         for stage in self.family.stages:

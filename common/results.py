@@ -59,7 +59,8 @@ class Detections:
     xyxy        (N, 4) float32 frame pixels x1, y1, x2, y2
     confidence  (N,) float32: the detector's score (a bottom-up pose: the person's score)
     class_id    (N,) int32, an index into `names`
-    tracker_id  (N,) int32 track ids once a tracker has run, else None
+    tracker_id  (N,) int32 track ids once a tracker has run (1, 2, 3 ... as tracks are confirmed; -1 for a
+                tentative track, which has no id yet), else None
     mask        N `BoxMask`es for instance segmentation, else None
     data        per-object extras: each value an array with N rows or a list of N items
     names       class names by class id (`#id` for ids past its end)
@@ -139,13 +140,52 @@ class Detections:
                    np.concatenate([p.class_id for p in parts]), tracker_id, mask, data, first.names)
 
 
-@dataclass
+@dataclass(eq=False)
 class ClassMap:
-    """Semantic segmentation of one frame: a class id for every frame pixel."""
+    """Semantic segmentation of one frame: a class id for every frame pixel.
+
+    It reads as the (H, W) array it holds: `.shape`, `.dtype`, indexing (`class_map[y, x]`), comparisons
+    (`class_map == 1` is a bool mask) and `np.asarray(class_map)` all act on `classes`; `names` and
+    `shares()` add what the array alone does not say."""
 
     classes: np.ndarray  # (H, W) uint8 or int32
     names: tuple[str, ...] | None = None
-    _shares: dict[int, float] | None = field(default=None, repr=False, compare=False)
+    _shares: dict[int, float] | None = field(default=None, repr=False)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        if copy:
+            return np.array(self.classes, dtype=dtype, copy=True)
+        return self.classes if dtype is None else self.classes.astype(dtype, copy=False)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.classes.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.classes.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.classes.ndim
+
+    @property
+    def size(self) -> int:
+        return self.classes.size
+
+    def __len__(self) -> int:
+        return len(self.classes)
+
+    def __getitem__(self, index):
+        return self.classes[index]
+
+    def __eq__(self, other):  # a mask, as the array gives (eq=False above: no dataclass field comparison)
+        return self.classes == np.asarray(other)
+
+    def __ne__(self, other):
+        return self.classes != np.asarray(other)
+
+    __hash__ = None  # mutable, compared element-wise: like an array, not a dict key
 
     def label_name(self, class_id: int) -> str:
         return label_name(self.names, class_id)
@@ -285,9 +325,7 @@ OBJECT_FIELDS: dict[str, Callable[[Detections, int], dict]] = {
     else {"dwell_s": round(float(o.data["dwell_s"][i]), 3)},
     "landmarks": lambda o, i: {"landmarks": [[r1(x), r1(y)] for x, y in o.data["landmarks"][i]]},
     "keypoints": lambda o, i: {"keypoints": _keypoints(o, i)},
-    "head_pose": lambda o, i: {"head_pose": dict(zip(("yaw", "pitch", "roll"),
-                                                     (round(float(v), 2) for v in o.data["head_pose"][i]),
-                                                     strict=True))},
+    "head_pose": lambda o, i: {"head_pose": {k: round(float(v), 2) for k, v in o.data["head_pose"][i].items()}},
     "attributes": lambda o, i: {"attributes": _rounded(o.data["attributes"][i])} if o.data["attributes"][i] else {},
     "identity": lambda o, i: {"identity": {"name": o.data["identity"][i],
                                            "distance": r4(o.data["identity_distance"][i]),

@@ -104,14 +104,14 @@ class Readers:
     read the buffers with `wakeup` held."""
 
     def __init__(self, streams: Sequence[Stream], wakeup: threading.Condition, loop: bool, limit: int | None,
-                 room: threading.Condition | None = None):
+                 room: threading.Condition | None = None, realtime: bool = False):
         self.streams = [s for s in streams if s.source is not None]
         # files read ahead into a buffer each; several streams share what one would hold, so the frames waiting
         # (and so the latency from capture to output) do not grow with the number of streams
         files = None if len(self.streams) == 1 else max(2, FILE_BUFFER // len(self.streams))
         for s in self.streams:
             s.reader = FrameReader(s.source, wakeup, loop=loop, limit=limit, stream=s.index,
-                                   capacity=None if s.source.live else files, room=room)
+                                   capacity=None if s.source.live else files, room=room, realtime=realtime)
         self._turn = 0
 
     def start(self) -> None:

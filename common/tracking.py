@@ -19,6 +19,10 @@ Without embeddings (--reid none) round 1 uses motion alone and lost tracks are d
 Lifecycle: tentative -> confirmed after `min_hits` matched detector frames in a row (a tentative track that
 misses once is deleted) -> lost after `max_coast` missed detector frames -> deleted after `reid_window`
 frames lost. Between detector frames (--infer-every) every track is only predicted.
+
+Ids: a track is numbered when it is confirmed, 1, 2, 3 ... in that order, so the ids users see have no gaps
+(most tentative tracks are detector noise that never confirms). Until then its id is a negative key that
+only the tracker's own bookkeeping uses: outputs give a tentative track no id (`tracker_id` -1).
 """
 
 from __future__ import annotations
@@ -102,7 +106,7 @@ class KalmanBox:
 
 @dataclass
 class Track:
-    id: int
+    id: int  # negative while tentative (a key, never shown), its number from confirmation on
     kalman: KalmanBox
     label: int
     score: float
@@ -152,9 +156,11 @@ class Tracker:
     def __init__(self, config: TrackerConfig | None = None):
         self.config = config or TrackerConfig()
         self.tracks: list[Track] = []
-        self.next_id = 1
+        self.next_id = 1  # the next confirmed track's number
+        self._next_key = -1  # the next tentative track's key
         self.frame = 0
         self.merged: dict[int, int] = {}  # young track id -> the lost track that took it over, latest update
+        self.numbered: dict[int, int] = {}  # tentative key -> the id its confirmation gave it, latest update
 
     def predict(self) -> None:
         """Advance every live track by one frame (call once per frame, before `update` on detector frames)."""
@@ -171,7 +177,7 @@ class Tracker:
         """Match one detector frame's detections (after `predict`); unmatched detections start tracks.
         Returns which detection each track holds now: {track id: detection index}, one track per detection."""
         cfg = self.config
-        self.merged = {}
+        self.merged, self.numbered = {}, {}
         if embeddings is not None and len(embeddings):
             embeddings = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
         active = [t for t in self.tracks if t.state in (State.TENTATIVE, State.CONFIRMED)]
@@ -218,19 +224,31 @@ class Tracker:
             if track.id not in matched:
                 track.updated = False
         for d in free:
-            track = Track(self.next_id, KalmanBox(boxes[d]), int(labels[d]), float(scores[d]),
+            track = Track(self._next_key, KalmanBox(boxes[d]), int(labels[d]), float(scores[d]),
                           born=self.frame, last_seen=self.frame)
             if cfg.min_hits <= 1:
                 track.state = State.CONFIRMED
             if embeddings is not None:
                 track.gallery = [embeddings[d]]  # even a crowded one: round 1 needs something to compare
-            self.next_id += 1
+            self._next_key -= 1
             self.tracks.append(track)
             held[track.id] = d
         if embeddings is not None:
             self._reclaim(embeddings, held, crowded)
         self.tracks = [t for t in self.tracks if t.state != State.DELETED]
+        self._number_confirmed(held)
         return held
+
+    def _number_confirmed(self, held: dict[int, int]) -> None:
+        """Give each newly confirmed track the next id, oldest track first. Last of an update, so a young track
+        that a lost one took over this frame never uses up a number."""
+        for track in self.tracks:
+            if track.state == State.CONFIRMED and track.id < 0:
+                self.numbered[track.id] = self.next_id
+                if track.id in held:
+                    held[self.next_id] = held.pop(track.id)
+                track.id = self.next_id
+                self.next_id += 1
 
     def _reclaim(self, embeddings: np.ndarray, held: dict[int, int], crowded: np.ndarray) -> None:
         """A person who comes back half hidden often starts a new track before their appearance is clear
@@ -395,6 +413,12 @@ class Tracking:
             for young in tracker.merged:
                 self._rows.pop(young, None)
             tracker.merged = {}
+        if tracker.numbered:  # confirmed tracks carry on under their new ids (crossings waiting, last position)
+            self.counter.merge(tracker.numbered)
+            for key, number in tracker.numbered.items():
+                if key in self._rows:
+                    self._rows[number] = self._rows.pop(key)
+            tracker.numbered = {}
         by_id = {t.id: t for t in tracker.tracks}
         pairs = sorted(((d, tid) for tid, d in held.items() if tid in by_id), key=lambda p: p[0])
         found = objects[[d for d, _ in pairs]] if pairs else objects[[]]
@@ -426,6 +450,7 @@ class Tracking:
         if self.counter.zones:
             dwell = self.counter.dwell()
             tracked.data["dwell_s"] = np.array([dwell.get(int(t), np.nan) for t in tracked.tracker_id], np.float32)
+        tracked.tracker_id = np.maximum(tracked.tracker_id, -1)  # a tentative track's key is no id
         if self.mot is not None:
             self.mot.write(index, tracked)
         return tracked, events, counts

@@ -1,4 +1,5 @@
-"""Clip-level actions: one action for the whole frame, from a window of frames. Three modes:
+"""Clip-level actions: one action for the whole frame, from a window of frames. Two of the action families
+`ActionFamily.create` picks from: `WindowAction` (modes encoder-decoder and mean) and `ClipAction` (mode clip):
   * encoder-decoder (action-recognition-0001, driver-action-recognition-adas-0002): the main model, an encoder,
     embeds each frame's centre crop; a decoder stage reads a sliding window of the last N embeddings every
     --stride frames;
@@ -29,9 +30,11 @@ from ovdemo.common.family import PerStream, RunContext
 from ovdemo.common.inference import ModelOutputs, describe_ports, input_layout, model_input_size
 from ovdemo.common.models import ResolvedModel
 from ovdemo.common.results import Result
+from ovdemo.common.specs import ModelSpec
 from ovdemo.common.stages import FrameStage, Stage
 
-from .action_sequence import ActionMode, ClipClassifier, centre_crop
+from .action_base import ActionBase
+from .action_sequence import ClipClassifier, centre_crop
 
 CLIP_LAYOUTS = ("NCTHW", "NTHWC")  # batch, channels, time (frames), height, width
 COLLECTING = (160, 160, 160)  # the "collecting frames" bar
@@ -81,14 +84,17 @@ class ClipStream:
     scores: dict[int, np.ndarray] = field(default_factory=dict)  # frame -> its window's class scores
 
 
-class WindowActions(ActionMode):
+class WindowAction(ActionBase):
     """Modes encoder-decoder and mean: the main model embeds (or classifies) each frame's centre crop, and a
-    window of its outputs makes one prediction (the decoder's, or their mean over `window` frames)."""
+    window of its outputs makes one prediction (the decoder's, or their mean over `window` frames).
+    `label_spec` is the spec whose labels name the classes when --labels does not (default: the model's; an
+    encoder/decoder composite's own)."""
 
-    def __init__(self, model: ResolvedModel, *, decoder: ResolvedModel | None = None, window: int | None = None,
-                 labels: tuple[str, ...] | None = None, k: int = 3, stride: int = 1, smooth: int = 1):
-        self.model, self.decoder = model, decoder
-        self.window, self.labels, self.k, self.stride, self.smooth = window, labels, k, stride, smooth
+    def __init__(self, model: ResolvedModel, opts, ov_model: ov.Model | None = None, *,
+                 decoder: ResolvedModel | None = None, window: int | None = None, label_spec: ModelSpec | None = None):
+        super().__init__(model, opts, ov_model)
+        self.decoder, self.window = decoder, window
+        self.names = self.labels(label_spec)
         self.stage: Stage | None = None
         self.input_size: tuple[int, int] | None = None
 
@@ -128,13 +134,14 @@ class WindowActions(ActionMode):
 
     def _classifier(self) -> None:
         """Window, labels, softmax, top-k and smoothing; the windows due wait here for their class scores."""
-        names = self.labels or self._spec_labels()
+        names = self.names or self._spec_labels()
         if names and len(names) != self.num_classes:
             raise DemoError(f"{len(names)} labels for {self.num_classes} classes",
                             "pass --labels with one name per class of this model")
         names = names or tuple(f"#{i}" for i in range(self.num_classes))
-        self.streams = PerStream(lambda: ClipStream(ClipClassifier(names, self.window_size, self.stride, self.k,
-                                                                   self.smooth)))
+        opts = self.opts
+        self.streams = PerStream(lambda: ClipStream(ClipClassifier(names, self.window_size, opts.stride, opts.top_k,
+                                                                   opts.smooth)))
 
     def _spec_labels(self) -> tuple[str, ...] | None:
         for resolved in (self.decoder, self.model):
@@ -205,14 +212,13 @@ class WindowActions(ActionMode):
             self.stage.wait_all()
 
 
-class ClipActions(WindowActions):
+class ClipAction(WindowAction):
     """Mode clip: `model` is the clip model, run as a stage on stacks of prepared frames; the pipeline runs
-    the per-frame identity `load_model` builds. `ov_model` is the clip model when `create` read it already."""
+    the per-frame identity `load_model` builds. `clip_model` is the clip model when `create` read it already."""
 
-    def __init__(self, model: ResolvedModel, *, ov_model: ov.Model | None = None,
-                 labels: tuple[str, ...] | None = None, k: int = 3, stride: int = 1, smooth: int = 1):
-        super().__init__(model, labels=labels, k=k, stride=stride, smooth=smooth)
-        self.clip_model = ov_model
+    def __init__(self, model: ResolvedModel, opts, *, clip_model: ov.Model | None = None):
+        super().__init__(model, opts)
+        self.clip_model = clip_model
         params = model.spec.params
         self.crop_fraction = float(params.get("crop", 1.0))
         self.sample_every = [1]  # per stream

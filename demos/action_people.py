@@ -1,7 +1,7 @@
-"""Per-person actions (mode detector): the smart classroom detectors box each person and label them with an
-action. Results are `Detections` of class "person" with the attribute `action`; with --track (the one tracker
-in common/) each person keeps an id, and --smooth K keeps each track's action until K of its predictions in a
-row agree on another one."""
+"""Per-person actions (mode detector), the action family `PeopleAction`: the smart classroom detectors box
+each person and label them with an action. Results are `Detections` of class "person" with the attribute
+`action`; with --track (the one tracker in common/) each person keeps an id, and --smooth K keeps each track's
+action until K of its predictions in a row agree on another one."""
 
 from __future__ import annotations
 
@@ -17,34 +17,36 @@ from ovdemo.common.inference import ModelOutputs, input_layout, model_input_size
 from ovdemo.common.models import ResolvedModel
 from ovdemo.common.results import Detections, Result
 
+from .action_base import ActionBase
 from .action_detector import DECODERS, PersonActionDecoder
-from .action_sequence import ActionMode, LabelSmoother
+from .action_sequence import LabelSmoother
 
 
-class PersonActions(ActionMode):
-    """`names` are the model's actions; `threshold` the person detection threshold; `action_threshold`
-    (None: the spec's) the confidence below which an action reads as the model's default one."""
+class PeopleAction(ActionBase):
+    """The action family of per-person detectors. Its action names are --labels, else the spec's (`create`
+    refuses a model with none); -t is the person detection threshold, --action-threshold (None: the spec's)
+    the confidence below which an action reads as the model's default one."""
 
     boxes = True
 
-    def __init__(self, model: ResolvedModel, names: tuple[str, ...] | None, threshold: float,
-                 action_threshold: float | None = None, smooth: int = 1):
-        self.model, self.names, self.threshold, self.smooth = model, names, threshold, smooth
-        self.action_threshold = action_threshold
+    def __init__(self, model: ResolvedModel, opts, ov_model: ov.Model | None = None):
+        super().__init__(model, opts, ov_model)
+        self.names = self.labels()
+        self.person_threshold = self.threshold()
+        self.smooth = opts.smooth
         self.smoothers: PerStream[dict[int, LabelSmoother]] = PerStream(dict)  # track id -> its action's smoother
+
+    def object_names(self) -> tuple[str, ...]:
+        return ("person",)
 
     def prepare(self, model: ov.Model) -> None:
         spec = self.model.spec
-        if self.action_threshold is not None:
-            spec = replace(spec, params={**spec.params, "action_threshold": self.action_threshold})
-        setup = DecoderSetup(spec, self.threshold, self.names, model_input_size(model, input_layout(model, spec)))
+        action_threshold = self.opts.get("action_threshold")
+        if action_threshold is not None:
+            spec = replace(spec, params={**spec.params, "action_threshold": action_threshold})
+        input_size = model_input_size(model, input_layout(model, spec))
+        setup = DecoderSetup(spec, self.person_threshold, self.names, input_size)
         self.decoder: PersonActionDecoder = choose_decoder(DECODERS, model, spec, None, "action")(model, setup)
-
-    def input_crop(self, frame_size: tuple[int, int]) -> None:
-        return None  # the detector sees the whole frame
-
-    def needs_inference(self, frame: Frame) -> bool:
-        return True
 
     def postprocess(self, outputs: ModelOutputs | None, frame: Frame) -> Result:
         h, w = frame.image.shape[:2]
@@ -61,6 +63,8 @@ class PersonActions(ActionMode):
         attributes = list(people.data["attributes"])
         smoothers = self.smoothers[frame]
         for i, track_id in enumerate(people.tracker_id.tolist()):
+            if track_id < 0:  # tentative: no id to keep its predictions under yet
+                continue
             action = attributes[i]["action"]
             smoother = smoothers.setdefault(track_id, LabelSmoother(self.smooth))
             if result.inferred and states[i] != "predicted":

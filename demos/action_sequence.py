@@ -1,51 +1,15 @@
-"""What every way of running action models shares, kept free of OpenVINO so it can be checked on known
-sequences: the mode contract the action family's hooks call, the sliding window with its stride, softmax and
-top-k, and the label smoothing. A clip-level answer is a `common.results.Classification`."""
+"""What the ways of running action models share, kept free of OpenVINO so it can be checked on known
+sequences: the centre crop, the sliding window with its stride, softmax and top-k, and the label smoothing. A
+clip-level answer is a `common.results.Classification`."""
 
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ovdemo.common.results import Classification, Result
+from ovdemo.common.results import Classification
 from ovdemo.common.scores import as_probabilities
-
-if TYPE_CHECKING:
-    import openvino as ov
-
-    from ovdemo.common.capture import Frame
-    from ovdemo.common.family import RunContext
-    from ovdemo.common.metrics import StageTimer
-
-
-class ActionMode:
-    """One way of running action models (encoder-decoder, mean, clip, per-person detector): the action
-    family picks one in `create` and hands its hooks to it. Every mode prepares, postprocesses, crops the
-    input and draws in its own way; these are what most modes leave as they are."""
-
-    boxes = False  # results have objects with boxes (per person), so --track applies
-    timer: StageTimer  # the family's: the mode's own steps are timed on it
-    stages: tuple = ()  # the mode's second stage (a decoder, a clip model), set in start; the pipeline runs it
-
-    def start(self, ctx: RunContext) -> None:
-        """Compile the mode's second-stage model (default: it has none)."""
-
-    def complete(self, result: Result, frame: Frame) -> Result:
-        """In frame order, once the frame's stage has answered (default: as it is)."""
-        return result
-
-    def load_model(self) -> ov.Model | None:
-        """The pipeline's main model when it is not the model file itself (default None: the model file)."""
-        return None
-
-    def after_tracking(self, result: Result, frame: Frame) -> Result:
-        """Per-track state once objects have track ids (default: none; only per-person results have boxes)."""
-        return result
-
-    def finish(self) -> None:
-        """Wait for the mode's second stage (default: it has none)."""
 
 
 def top_k(probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

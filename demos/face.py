@@ -281,7 +281,9 @@ class FaceFamily(Family):
                                cv2.FILLED, cv2.LINE_AA)
             if "head_pose" in faces.data:
                 centre = (box[:2] + box[2:]) / 2
-                draw_head_pose(image, centre, *faces.data["head_pose"][i], 0.5 * (box[2] - box[0]), style.thickness)
+                pose = faces.data["head_pose"][i]
+                draw_head_pose(image, centre, pose["yaw"], pose["pitch"], pose["roll"], 0.5 * (box[2] - box[0]),
+                               style.thickness)
 
     def finish(self) -> None:
         for stage in self.face_stages.values():

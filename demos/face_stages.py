@@ -135,6 +135,9 @@ class LandmarksStage(FaceStage):
         faces.data["landmarks"] = np.zeros((len(faces), self.points, 2), np.float32)
 
 
+HEAD_POSE_ANGLES = ("yaw", "pitch", "roll")
+
+
 class HeadPoseStage(FaceStage):
     kind = "head-pose"
     expects = "angle_y_fc, angle_p_fc and angle_r_fc (yaw, pitch, roll in degrees, one value per face)"
@@ -144,15 +147,16 @@ class HeadPoseStage(FaceStage):
         self.angles = [self._key(find_port(ports, (f"angle_{a}_fc", f"fc_{a}"))) for a in "ypr"]
         return all(self.angles)
 
-    def decode(self, outputs: ModelOutputs) -> np.ndarray:
-        """(N, 3) yaw, pitch, roll in degrees."""
-        return np.concatenate([self._get(outputs, name)[:, :1] for name in self.angles], axis=1)
+    def decode(self, outputs: ModelOutputs) -> list[dict[str, float]]:
+        """Per face {"yaw", "pitch", "roll"} in degrees: the shape the JSON has, so `data` reads the same."""
+        angles = np.concatenate([self._get(outputs, name)[:, :1] for name in self.angles], axis=1)
+        return [dict(zip(HEAD_POSE_ANGLES, map(float, row), strict=True)) for row in angles]
 
     def apply(self, faces: Detections, indices: np.ndarray, outputs: ModelOutputs) -> None:
         faces.data["head_pose"] = self.decode(outputs)
 
     def defaults(self, faces: Detections) -> None:
-        faces.data["head_pose"] = np.zeros((len(faces), 3), np.float32)
+        faces.data["head_pose"] = [dict.fromkeys(HEAD_POSE_ANGLES, 0.0) for _ in range(len(faces))]
 
 
 class ReidStage(FaceStage):

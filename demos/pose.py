@@ -20,7 +20,7 @@ import openvino as ov
 from ovdemo.common.capture import Frame
 from ovdemo.common.draw import Style, draw_objects
 from ovdemo.common.errors import DemoError
-from ovdemo.common.family import DecoderSetup, Family, RunContext, choose_decoder
+from ovdemo.common.family import Decoder, DecoderSetup, Family, RunContext, choose_decoder
 from ovdemo.common.inference import ModelOutputs, input_layout, read_model
 from ovdemo.common.models import ResolvedModel, resolve_from_options, resolve_main
 from ovdemo.common.options import CLASSIFY, DRAWING, INPUT_SIZE, THRESHOLD, TRACKING, Alias, Opt, arch_opt, model_opt
@@ -28,7 +28,15 @@ from ovdemo.common.results import Detections, Result
 from ovdemo.common.stages import ObjectStage, Stage, crops
 
 from .detector import Detector
-from .pose_decoders import DECODERS, NUM_KEYPOINTS, PERSON, BottomUpDecoder, TopDownDecoder, keypoint_extent
+from .pose_decoders import (
+    DECODERS,
+    NUM_KEYPOINTS,
+    PERSON,
+    BottomUpDecoder,
+    TopDownDecoder,
+    YoloPoseDecoder,
+    keypoint_extent,
+)
 
 DEFAULT_MODEL = "human-pose-estimation-0001"
 DEFAULT_DETECTOR = "person-detection-0202"
@@ -140,9 +148,9 @@ def people_of(names: tuple[str, ...] | None) -> tuple[str, ...]:
 
 
 class PoseFamily(Family):
-    """Bottom-up (OpenPose, associative embedding): one pass over the whole frame finds every person.
-    Top-down: a person detector is the main model, and the pose model (a Stage) runs on every person's crop,
-    all crops of a frame in one batch on its own requests. The mode is the pose model's, read once in create."""
+    """Human pose. `create` reads the pose model once and picks the variant by its kind, each a whole family:
+    `BottomUpPose` (one pass over the whole frame finds every person) or `TopDownPose` (a person detector,
+    and the pose model on every person's crop)."""
 
     name = "pose"
     summary = "Estimate human poses (17 COCO keypoints per person) in video, images, cameras or streams."
@@ -161,71 +169,56 @@ class PoseFamily(Family):
     own_options = (DETECTOR_MODEL, arch_opt(DECODERS), POSE_INPUT_SIZE, POSE_THRESHOLD, KP_THRESHOLD, *DRAWING,
                    CLASSIFY, *TRACKING)
 
-    def __init__(self, model: ResolvedModel, opts, ov_model: ov.Model | None = None, *,
-                 decoder: BottomUpDecoder | TopDownDecoder, pose_model: ResolvedModel | None = None,
-                 pose_ov_model: ov.Model | None = None):
-        """Bottom-up: `model` is the pose model. Top-down: `model` is the person detector, `pose_model` the
-        pose model (already read: `pose_ov_model`)."""
+    def __init__(self, model: ResolvedModel, opts, ov_model: ov.Model | None = None):
         super().__init__(model, opts, ov_model)
-        self.decoder = decoder
-        self.pose_model, self.pose_ov_model = pose_model, pose_ov_model
         self.kp_threshold = float(opts.get("kp_threshold", DEFAULT_KP_THRESHOLD))
-        self.frame_size: tuple[int, int] | None = None
-        self.stage: Stage | None = None
-        if isinstance(decoder, BottomUpDecoder):
-            decoder.timer = self.timer
-
-    @property
-    def top_down(self) -> bool:
-        return self.pose_model is not None
 
     @classmethod
     def create(cls, opts) -> PoseFamily:
-        """The pose model's kind decides the mode and the flags that apply: both checked before any output."""
+        """The pose model's kind decides the variant and the flags that apply: both checked before any output."""
         resolved = with_original_normalisation(resolve_main(opts, cls.name, DECODERS))
         ov_model = read_model(resolved.source)
-        spec = resolved.spec
-        decoder_cls = choose_decoder(DECODERS, ov_model, spec, opts.get("arch"), cls.name)
+        decoder_cls = choose_decoder(DECODERS, ov_model, resolved.spec, opts.get("arch"), cls.name)
         if decoder_cls is TopDownDecoder:
             if opts.get("input_size"):
                 raise DemoError("--input-size is for bottom-up models",
                                 f"{resolved.name} is top-down: it sees each person's crop at its own size")
-            decoder = TopDownDecoder(ov_model, DecoderSetup(spec, names=PERSON))
+            decoder = TopDownDecoder(ov_model, DecoderSetup(resolved.spec, names=PERSON))
             detector = resolve_from_options(opts.get("detector_model") or DEFAULT_DETECTOR, opts)
-            return cls(detector, opts, decoder=decoder, pose_model=resolved, pose_ov_model=ov_model)
+            return TopDownPose(detector, opts, decoder=decoder, pose_model=resolved, pose_ov_model=ov_model)
         if opts.get("detector_model"):
             raise DemoError("--detector-model is for top-down models",
                             f"{resolved.name} finds people by itself; e.g. -m single-human-pose-estimation-0001")
-        threshold = opts.get("threshold")
-        default = DEFAULT_THRESHOLD if issubclass(decoder_cls, BottomUpDecoder) else spec.threshold
-        setup = DecoderSetup(spec, default if threshold is None else float(threshold), PERSON)
-        return cls(resolved, opts, ov_model, decoder=decoder_cls(ov_model, setup))
-
-    def start(self, ctx: RunContext) -> None:
-        self.frame_size = ctx.frame_size
-        if self.top_down:
-            self.stage = Stage(self.pose_model, ctx.config, ov_model=self.pose_ov_model)
-            self.stages = [ObjectStage("pose", self.stage, apply=self._keypoints, batch=self._crops)]
-
-    def _crops(self, image: np.ndarray, objects: Detections, indices: np.ndarray) -> np.ndarray:
-        """Every person's crop at the pose model's aspect ratio, as the model was trained."""
-        regions = self.decoder.crop_boxes(objects.xyxy[indices])
-        return crops(image, regions, self.stage.input_size or self.decoder.input_size)
-
-    def _keypoints(self, objects: Detections, indices: np.ndarray, outputs: ModelOutputs) -> None:
-        with self.timer("keypoints"):
-            found = self.decoder.decode(outputs, self.decoder.crop_boxes(objects.xyxy[indices]))
-            found[..., 2] = np.where(found[..., 2] >= self.kp_threshold, found[..., 2], 0.0)
-            objects.data["keypoints"][indices] = found
+        return BottomUpPose(resolved, opts, ov_model, decoder_cls=decoder_cls)
 
     def object_names(self) -> tuple[str, ...]:
         return PERSON
 
+    def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
+        draw_objects(image, result.objects, style)
+        draw_skeletons(image, result.objects, style)
+
+
+class BottomUpPose(PoseFamily):
+    """One pass over the whole frame finds every person: OpenPose and associative embedding (keypoints grouped
+    into people, the network fitted to the frames' aspect ratio) or a YOLO pose model (people boxed with their
+    keypoints, at the model's own size, letterboxed). `model` is the pose model."""
+
+    def __init__(self, model: ResolvedModel, opts, ov_model: ov.Model, *, decoder_cls: type[Decoder]):
+        super().__init__(model, opts, ov_model)
+        threshold = opts.get("threshold")
+        default = DEFAULT_THRESHOLD if issubclass(decoder_cls, BottomUpDecoder) else model.spec.threshold
+        setup = DecoderSetup(model.spec, default if threshold is None else float(threshold), PERSON)
+        self.decoder: BottomUpDecoder | YoloPoseDecoder = decoder_cls(ov_model, setup)
+        self.frame_size: tuple[int, int] | None = None
+        if isinstance(self.decoder, BottomUpDecoder):
+            self.decoder.timer = self.timer
+
+    def start(self, ctx: RunContext) -> None:
+        self.frame_size = ctx.frame_size
+
     def prepare(self, model: ov.Model) -> None:
-        if self.top_down:
-            self.detector = Detector(model, self.model, threshold=self.opts.get("threshold"),
-                                     classes=people_of(self.model.spec.labels), family=self.name)
-        elif isinstance(self.decoder, BottomUpDecoder):  # a YOLO pose model runs at its own size, letterboxed
+        if isinstance(self.decoder, BottomUpDecoder):  # a YOLO pose model runs at its own size, letterboxed
             self.fit_to_frames(model)
             self.decoder.augment(model)
 
@@ -250,18 +243,48 @@ class PoseFamily(Family):
 
     def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Result:
         h, w = frame.image.shape[:2]
-        if not self.top_down:
-            return Result(shown(self.decoder.decode(outputs, (w, h)), self.kp_threshold,
-                                isinstance(self.decoder, BottomUpDecoder)))
+        return Result(shown(self.decoder.decode(outputs, (w, h)), self.kp_threshold,
+                            isinstance(self.decoder, BottomUpDecoder)))
+
+
+class TopDownPose(PoseFamily):
+    """A person detector is the main model, and the pose model (a Stage) runs on every person's crop, all
+    crops of a frame in one batch on its own requests; a person's box and confidence are the detector's."""
+
+    def __init__(self, detector: ResolvedModel, opts, *, decoder: TopDownDecoder, pose_model: ResolvedModel,
+                 pose_ov_model: ov.Model):
+        """`pose_ov_model` is the pose model `create` read."""
+        super().__init__(detector, opts)
+        self.decoder = decoder
+        self.pose_model, self.pose_ov_model = pose_model, pose_ov_model
+        self.stage: Stage | None = None
+
+    def start(self, ctx: RunContext) -> None:
+        self.stage = Stage(self.pose_model, ctx.config, ov_model=self.pose_ov_model)
+        self.stages = [ObjectStage("pose", self.stage, apply=self._keypoints, batch=self._crops)]
+
+    def _crops(self, image: np.ndarray, objects: Detections, indices: np.ndarray) -> np.ndarray:
+        """Every person's crop at the pose model's aspect ratio, as the model was trained."""
+        regions = self.decoder.crop_boxes(objects.xyxy[indices])
+        return crops(image, regions, self.stage.input_size or self.decoder.input_size)
+
+    def _keypoints(self, objects: Detections, indices: np.ndarray, outputs: ModelOutputs) -> None:
+        with self.timer("keypoints"):
+            found = self.decoder.decode(outputs, self.decoder.crop_boxes(objects.xyxy[indices]))
+            found[..., 2] = np.where(found[..., 2] >= self.kp_threshold, found[..., 2], 0.0)
+            objects.data["keypoints"][indices] = found
+
+    def prepare(self, model: ov.Model) -> None:
+        self.detector = Detector(model, self.model, threshold=self.opts.get("threshold"),
+                                 classes=people_of(self.model.spec.labels), family=self.name)
+
+    def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Result:
+        h, w = frame.image.shape[:2]
         found = self.detector(outputs, (w, h))
         # the people, their keypoints to come from the pose stage (no keypoint shown until then)
         keypoints = np.zeros((len(found), NUM_KEYPOINTS, 3), np.float32)
         return Result(Detections(found.xyxy, found.confidence, np.zeros(len(found), np.int32),
                                  data={"keypoints": keypoints}, names=PERSON))
-
-    def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
-        draw_objects(image, result.objects, style)
-        draw_skeletons(image, result.objects, style)
 
     def finish(self) -> None:
         if self.stage is not None:

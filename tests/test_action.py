@@ -77,10 +77,13 @@ def test_seated_students_are_found_and_labelled_sitting(classroom):
 def test_each_student_keeps_one_track_id(classroom):
     records, _ = classroom
     for where, truth in STUDENTS.items():
-        ids = {_match(r["objects"], truth)["id"] for r in records.values()}
+        seen = [_match(r["objects"], truth) for r in records.values()]
+        # tentative for the first two frames (--min-hits 3): no id until confirmed (issue 26)
+        assert all("id" not in p for p in seen[:2]), seen[:2]
+        ids = {p["id"] for p in seen[2:]}
         assert len(ids) == 1, f"the {where} student changed track id: {ids}"
-    first = {_match(records[0]["objects"], t)["id"] for t in STUDENTS.values()}
-    assert len(first) == 4
+    first = {_match(records[2]["objects"], t)["id"] for t in STUDENTS.values()}
+    assert first == {1, 2, 3, 4}  # ids are given on confirmation: no gaps
 
 
 def test_without_track_the_same_people_have_no_ids(classroom, models_dir, videos_dir, tmp_path):
@@ -108,16 +111,20 @@ def test_per_person_smoothing_needs_track(models_dir, videos_dir):
     assert "--track" in one_line_error(result)
 
 
-def test_smoothing_keeps_each_tracks_action_until_k_predictions_agree():
+def test_smoothing_keeps_each_tracks_action_until_k_predictions_agree(tmp_path):
     """--smooth 2 per track id: a label shows once two fresh predictions of that track agree; predicted rows
     (the detector missed the person) show the track's label without counting."""
     from ovdemo.common.capture import Frame
     from ovdemo.common.results import Detections, Result
     from ovdemo.demos.action_detector import action_attributes
-    from ovdemo.demos.action_people import PersonActions
+    from ovdemo.demos.action_people import PeopleAction
 
     names = ("sitting", "standing", "raising hand")
-    mode = PersonActions(None, names, 0.3, smooth=2)
+    labels = tmp_path / "actions.txt"
+    labels.write_text("\n".join(names) + "\n", encoding="utf-8")
+    opts = PeopleAction.build_options({"labels": str(labels), "threshold": 0.3, "smooth": 2, "track": True})
+    mode = PeopleAction(None, opts)
+    assert mode.names == names
     frame = Frame(0, np.zeros((100, 100, 3), np.uint8), 0.0, 0.0, 0.0)
     # per frame: (track id, state, raw action) rows; track 7 goes 0 0 1 (missed: 1) 0 1 1 2, track 9 2 2 0 2
     # (until track 9 ends)

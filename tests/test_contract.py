@@ -84,7 +84,8 @@ def test_every_record_fits_the_schema_and_its_invariants(name, models_dir, share
         for obj in record["objects"]:
             x1, y1, x2, y2 = obj["bbox"]
             assert 0 <= x1 <= x2 <= width and 0 <= y1 <= y2 <= height, obj
-            assert ("id" in obj) == tracked, obj  # a track id is `id`, and only with a tracker
+            # a track id is `id`, only with a tracker, and only once the track is confirmed (issue 26)
+            assert ("id" in obj) == (tracked and obj.get("track_state") != "tentative"), obj
             assert ("track_state" in obj) == tracked, obj
         seen_objects += len(record["objects"])
     if name != "segment":  # a semantic model has no box-shaped results; every other run sees its things

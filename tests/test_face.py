@@ -196,6 +196,9 @@ def test_track_keeps_each_face_its_id_by_motion_between_detector_frames(env, vid
     assert len(records) == 41 and [r["inferred"] for r in records] == [i % 2 == 0 for i in range(41)]
     for r in records:
         found = sorted(r["objects"], key=lambda f: f["bbox"][0])
+        if r["frame"] < 4 and any(f["track_state"] == "tentative" for f in found):
+            assert all("id" not in f for f in found if f["track_state"] == "tentative")  # no id yet (issue 26)
+            continue
         assert [f["id"] for f in found] == [1, 2, 3], (r["frame"], found)
         assert all(f["track_state"] == "confirmed" for f in found) or r["frame"] < 4, (r["frame"], found)
         for f in found:

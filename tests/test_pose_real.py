@@ -13,7 +13,7 @@ from test_pose_decoders import valid_records
 
 from ovdemo.common.family import RunContext
 from ovdemo.common.inference import InferenceConfig
-from ovdemo.demos.pose import LegacyTsize, PoseFamily, input_shape_for
+from ovdemo.demos.pose import BottomUpPose, LegacyTsize, PoseFamily, input_shape_for
 
 # Frames with people, chosen by looking at them: everyone upright and in plain view.
 FRAMES = {
@@ -157,7 +157,7 @@ def test_openpose_network_follows_the_frame(models_dir, frame_size, input_size, 
     xml = model_path(models_dir, "human-pose-estimation-0001", "FP16-INT8")
     opts = PoseFamily.build_options({"model": str(xml), "input": "x", "input_size": input_size})
     family = PoseFamily.create(opts)
-    assert family.model.name == "human-pose-estimation-0001" and not family.top_down
+    assert family.model.name == "human-pose-estimation-0001" and isinstance(family, BottomUpPose)
     family.start(RunContext(InferenceConfig(), frame_size, (25.0,), False, opts))
     model = family.load_model()
     family.prepare(model)
@@ -188,7 +188,7 @@ def test_track_keeps_one_id_on_the_walking_person(models_dir, videos_dir, tmp_pa
     records = valid_records(out)
     assert len(records) == 100 and not any(r["objects"] for r in records[:60])
     tracked = [r for r in records if r["objects"]]
-    assert {o["id"] for r in tracked for o in r["objects"]} == {1}
+    assert {o.get("id") for r in tracked for o in r["objects"]} == {None, 1}  # tentative: no id yet (issue 26)
     late = [r for r in records if r["frame"] >= 70]
     assert all(len(r["objects"]) == 1 and r["objects"][0]["track_state"] == "confirmed" for r in late)
     for before, after in zip(late, late[1:], strict=False):

@@ -433,16 +433,16 @@ def test_track_keeps_instance_ids_across_frames_and_reorderings():
         return tracked
 
     first = [[0, 0, 50, 50], [100, 100, 150, 160]]
-    for _ in range(3):
+    for ids in ([-1, -1], [-1, -1], [1, 2]):  # tentative tracks have no id until confirmed (issue 26)
         tracked = track(_instances(first, [0, 0]))
-        assert tracked.tracker_id.tolist() == [1, 2]
+        assert tracked.tracker_id.tolist() == ids
     assert tracked.data["track_state"] == ["confirmed", "confirmed"]
     # reordered, moved a little, and a new one
     moved = track(_instances([[104, 102, 154, 162], [3, 2, 53, 52], [300, 300, 340, 340]], [0, 0, 0]))
-    assert moved.tracker_id.tolist() == [2, 1, 3]
+    assert moved.tracker_id.tolist() == [2, 1, -1]  # the new one is tentative
     assert [m.origin for m in moved.mask] == [(104, 102), (3, 2), (300, 300)]  # masks go with their objects
     other_class = track(_instances([[3, 2, 53, 52]], [5]))  # same place, another class: a new object
-    assert other_class.tracker_id[:1].tolist() == [4]
+    assert other_class.tracker_id[:1].tolist() == [-1] and other_class.data["track_state"][0] == "tentative"
     for _ in range(2):  # object 2 missed for a few frames keeps its id (its mask follows the prediction)
         missed = track(_instances([], []))
         assert 2 in missed.tracker_id.tolist()
@@ -471,7 +471,9 @@ def test_track_through_the_cli_ids_and_colours(tmp_path):
     plain, tracked = runs["plain"], runs["tracked"]
     assert len(plain) == len(tracked) == 4
     assert all("id" not in o for r in plain for o in r["objects"])
-    for r in tracked:
+    for r in tracked[:2]:  # tentative: no id yet (issue 26)
+        assert all("id" not in o for o in r["objects"])
+    for r in tracked[2:]:
         assert [o["id"] for o in r["objects"]] == [1, 2, 3]
     assert [r["objects"][0]["track_state"] for r in tracked] == ["tentative", "tentative", "confirmed", "confirmed"]
     for a, b in zip(plain, tracked, strict=True):
@@ -481,7 +483,10 @@ def test_track_through_the_cli_ids_and_colours(tmp_path):
         drawn = cv2.imread(str(tmp_path / f"plain_{i:02d}.png"))
         assert tuple(drawn[inside_a]) == color_for(0) and tuple(drawn[inside_b]) == color_for(1)
         drawn = cv2.imread(str(tmp_path / f"tracked_{i:02d}.png"))
-        assert tuple(drawn[inside_a]) == color_for(1) and tuple(drawn[inside_b]) == color_for(2)
+        if i < 2:  # tentative: no track yet, so no track colour (issue 26)
+            assert tuple(drawn[inside_a]) == color_for(0) and tuple(drawn[inside_b]) == color_for(1)
+        else:
+            assert tuple(drawn[inside_a]) == color_for(1) and tuple(drawn[inside_b]) == color_for(2)
 
 
 def test_track_on_a_class_map_is_refused_in_one_line(tmp_path):

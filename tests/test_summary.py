@@ -155,8 +155,7 @@ def test_an_unsure_action_caption_shows_the_action_scored_highest(models_dir, vi
     monkeypatch.setenv("OVDEMO_MODELS_DIR", str(models_dir))
     predictor = ovdemo.load("person-detection-action-recognition-0005", offline=True)
     people = predictor(frame).objects
-    mode = predictor.family.mode
-    shown = mode.shown_actions(people)
+    shown = predictor.family.shown_actions(people)
     actions = [a["action"] for a in people.data["attributes"]]
     stood_in = [k for k, a in enumerate(actions) if a["label"] == "sitting" and max(a["scores"].values()) >
                 a["scores"]["sitting"]]

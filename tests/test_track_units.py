@@ -31,6 +31,11 @@ def step(tracker, boxes, embeddings=None):
     return {t.id: t for t in tracker.tracks}
 
 
+def sole(tracks: dict) -> object:
+    (track,) = tracks.values()
+    return track
+
+
 def test_kalman_learns_a_constant_velocity_and_predicts_it():
     k = KalmanBox(box(100))
     for i in range(1, 15):
@@ -45,7 +50,7 @@ def test_kalman_learns_a_constant_velocity_and_predicts_it():
 def test_tentative_then_confirmed_then_lost_then_deleted():
     cfg = TrackerConfig(min_hits=3, max_coast=2, reid_window=5)
     tracker = Tracker(cfg)
-    states = [step(tracker, [box(100 + 4 * i)], [A])[1].state for i in range(3)]
+    states = [sole(step(tracker, [box(100 + 4 * i)], [A])).state for i in range(3)]
     assert states == [State.TENTATIVE, State.TENTATIVE, State.CONFIRMED]
     for _ in range(cfg.max_coast):
         assert step(tracker, [], np.zeros((0, 4)))[1].state == State.CONFIRMED
@@ -79,7 +84,22 @@ def test_without_embeddings_a_returning_person_gets_a_new_id():
         step(tracker, [box(100 + 5 * i)])
     for _ in range(3):
         step(tracker, [])
-    assert step(tracker, [box(600)]).keys() == {2}
+    assert sole(step(tracker, [box(600)])).id < 0  # tentative: no id yet
+    assert step(tracker, [box(605)]).keys() == {2}  # confirmed: a new id, the next number
+
+
+def test_ids_are_given_on_confirmation_in_order_without_gaps():
+    """Issue 26: detector noise (a tentative track that never confirms) uses up no id, so the first
+    confirmed tracks are 1 and 2, in the order they were confirmed, and tentative ones have none."""
+    tracker = Tracker(TrackerConfig(min_hits=3))
+    step(tracker, [box(100), box(500, 50)], [A, B])  # a person, and noise seen once
+    step(tracker, [box(104)], [A])
+    step(tracker, [box(108), box(300)], [A, B])  # a second person appears
+    tracks = step(tracker, [box(112), box(304)], [A, B])
+    assert tracks[1].state == State.CONFIRMED
+    assert [t.id < 0 for t in tracks.values() if t.state == State.TENTATIVE] == [True]  # no id yet
+    assert step(tracker, [box(116), box(308)], [A, B]).keys() == {1, 2}
+    assert tracker.next_id == 3
 
 
 def test_crossing_people_keep_their_ids_by_appearance():
@@ -163,3 +183,23 @@ def test_parse_points_errors_name_the_flag(text, message):
     with pytest.raises(DemoError, match=message):
         parse_points(text, "--line", 2, 2)
     assert parse_points("1,2,3,4", "--line", 2, 2).tolist() == [[1, 2], [3, 4]]
+
+
+def test_a_crossing_made_while_tentative_counts_under_the_id_given_on_confirmation():
+    """The pipeline's Tracking: a person crosses a line on their first frames (tentative: no id, nothing
+    counted yet), is confirmed and numbered 1 on the third, and the crossing then counts with id 1."""
+    from ovdemo.common.tracking import Tracking
+    from ovdemo.demos import FAMILIES
+
+    opts = FAMILIES["detect"].build_options({"model": "m", "track": True, "line": ("0,200,640,200",)})
+    tracking = Tracking(opts, fps=10.0)
+    seen = []
+    for index, cy in enumerate((125, 117, 109, 101)):  # the bottom centre (cy + 80) passes y = 200 on frame 1
+        found = Detections(box(300, cy)[None], [0.9], [0], names=("person",))
+        tracked, events, counts = tracking.update(found, index, index / 10, inferred=True)
+        seen.append((tracked.tracker_id.tolist(), tracked.data["track_state"], events, counts["lines"][0]["in"]))
+    assert [s[0] for s in seen] == [[-1], [-1], [1], [1]]
+    assert [s[1] for s in seen] == [["tentative"], ["tentative"], ["confirmed"], ["confirmed"]]
+    assert seen[1][2] == [] and seen[1][3] == {}  # crossed while tentative: waiting for confirmation
+    assert seen[2][2] == [{"type": "line_cross", "line": 0, "id": 1, "direction": "in", "label": "person"}]
+    assert seen[2][3] == seen[3][3] == {"person": 1}
