@@ -48,6 +48,9 @@ class Reader:
         `self.mismatch(...)` when it has none that fit."""
         raise NotImplementedError
 
+    def compiled(self) -> None:
+        """The model is compiled (`self.stage`): check what only that tells, e.g. its input size (default: nothing)."""
+
     def output_names(self, *default: str) -> tuple[str, ...]:
         """The output names the spec declares (`output`, a name or a list), else `default` (also for a model
         whose spec is another stage's: its names mean something else)."""
@@ -103,6 +106,7 @@ class SecondModel:
         self.stage = Stage(reader.model, config, reader=reader, image=reader.image, any_size=reader.any_size,
                            max_batch=reader.max_batch, ov_model=ov_model)
         reader.stage = self.stage
+        reader.compiled()
 
     def object_stage(self, role: str | None = None, after: str | None = None) -> ObjectStage:
         """The stage, named by `role` (default: the reader's), starting once the stage `after` has answered."""
