@@ -125,7 +125,7 @@ class AttributeReader(Reader):
                 raise DemoError(f"{self.model.name} has no output for attribute {attribute.name}",
                                 f"expected '{attribute.output}'; it has {describe_ports(model.outputs)}")
             self.keys[attribute.name] = port_key(port)
-        self.one_input(model, "one image of the object")
+        self.one_input(model, "an attribute model takes one image of the object")
 
     def objects_of(self, names: tuple[str, ...] | None) -> None:
         """Refuse a pairing that can never work: a detector whose classes include none this model applies to."""

@@ -68,10 +68,10 @@ class Reader:
             port = model.output(0)
         return port
 
-    def one_input(self, model: ov.Model, what: str) -> None:
+    def one_input(self, model: ov.Model, hint: str) -> None:
+        """Refuse a model of more than one input, with `hint` saying what it should take."""
         if len(model.inputs) != 1:
-            raise DemoError(f"{self.model.name} has {len(model.inputs)} inputs ({describe_ports(model.inputs)})",
-                            f"a {self.role} model takes {what}")
+            raise DemoError(f"{self.model.name} has {len(model.inputs)} inputs ({describe_ports(model.inputs)})", hint)
 
     def mismatch(self, model: ov.Model) -> DemoError:
         return DemoError(f"{self.model.name} does not fit the {self.role} stage",

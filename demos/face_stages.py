@@ -33,7 +33,7 @@ class FaceReader(Reader):
     outputs, e.g. landmarks, are relative to)."""
 
     def bind(self, model: ov.Model) -> None:
-        self.one_input(model, "one face image")
+        self.one_input(model, f"a {self.role} model takes one face image")
         if not self.bind_outputs(model):
             raise self.mismatch(model)
 
