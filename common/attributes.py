@@ -15,11 +15,11 @@ import openvino as ov
 import openvino.opset13 as ops
 
 from .errors import DemoError
-from .inference import InferenceConfig, ModelOutputs, describe_ports, find_port, port_key
+from .inference import InferenceConfig, ModelOutputs, describe_ports, port_key
 from .models import ResolvedModel
 from .results import Detections
 from .scores import as_probabilities
-from .stages import ObjectStage, Stage, crops, expand_boxes
+from .second_stage import Reader, SecondModel
 
 KINDS = ("class", "binary", "value", "text")
 
@@ -101,19 +101,17 @@ def fold_sequence_input(model: ov.Model) -> None:
             model.remove_parameter(param)
 
 
-class AttributeModel:
-    """One `--classify` model bound to its spec: a Stage, and the ObjectStage the pipeline runs for it."""
+class AttributeReader(Reader):
+    """A `--classify` model read as its spec says: its attributes, the object classes it applies to, its crop."""
 
-    def __init__(self, resolved: ResolvedModel, config: InferenceConfig):
-        self.resolved = resolved
+    role = "classify"
+
+    def __init__(self, resolved: ResolvedModel):
+        super().__init__(resolved)
         self.attributes = attributes_of(resolved)
-        params = resolved.spec.params
-        self.applies_to = tuple(params.get("applies_to", ()))
-        self.roi_scale, self.roi_square = float(params.get("roi_scale", 1.0)), bool(params.get("roi_square", False))
-        self.roi_pad = float(params.get("roi_pad", 0.0))
-        self.stage = Stage(resolved, config, check=self._bind)
+        self.applies_to = tuple(self.params.get("applies_to", ()))
 
-    def _bind(self, model: ov.Model) -> None:
+    def bind(self, model: ov.Model) -> None:
         if any(a.kind == "text" for a in self.attributes):
             fold_sequence_input(model)
         self.keys: dict[str, str] = {}
@@ -122,19 +120,17 @@ class AttributeModel:
 
             def per_object(shape, values=values) -> bool:
                 return values is not None and len(shape) >= 2 and int(np.prod(shape[1:])) == values
-            port = find_port(model.outputs, (attribute.output,), per_object)
+            port = self.find(model, (attribute.output,), per_object)
             if port is None:
-                raise DemoError(f"{self.resolved.name} has no output for attribute {attribute.name}",
+                raise DemoError(f"{self.model.name} has no output for attribute {attribute.name}",
                                 f"expected '{attribute.output}'; it has {describe_ports(model.outputs)}")
             self.keys[attribute.name] = port_key(port)
-        if len(model.inputs) != 1:
-            raise DemoError(f"{self.resolved.name} has {len(model.inputs)} inputs ({describe_ports(model.inputs)})",
-                            "an attribute model takes one image of the object")
+        self.one_input(model, "an attribute model takes one image of the object")
 
     def objects_of(self, names: tuple[str, ...] | None) -> None:
         """Refuse a pairing that can never work: a detector whose classes include none this model applies to."""
         if self.applies_to and names and not set(self.applies_to) & set(names):
-            raise DemoError(f"{self.resolved.name} applies to {', '.join(self.applies_to)}, and the detector finds "
+            raise DemoError(f"{self.model.name} applies to {', '.join(self.applies_to)}, and the detector finds "
                             f"{', '.join(n for n in names if n != 'background')}",
                             "pair it with a detector of those classes")
 
@@ -142,11 +138,6 @@ class AttributeModel:
         if not self.applies_to or objects.names is None:
             return np.arange(len(objects))
         return np.array([i for i, label in enumerate(objects.labels) if label in self.applies_to], np.int64)
-
-    def batch(self, image: np.ndarray, objects: Detections, indices: np.ndarray) -> np.ndarray:
-        boxes = expand_boxes(objects.xyxy[indices], self.roi_scale, self.roi_square)
-        boxes = boxes + np.array([-self.roi_pad, -self.roi_pad, self.roi_pad, self.roi_pad], np.float32)
-        return crops(image, boxes, self.stage.input_size)
 
     def apply(self, objects: Detections, indices: np.ndarray, outputs: ModelOutputs) -> None:
         found: list[dict] = [{} for _ in indices]
@@ -159,12 +150,17 @@ class AttributeModel:
         for i, read in zip(indices, found, strict=True):
             attributes[int(i)] = {**attributes[int(i)], **read}
 
-    @staticmethod
-    def defaults(objects: Detections) -> None:
+    def defaults(self, objects: Detections) -> None:
         """Every object has its attributes (empty until a model answers), so every frame's data has the key."""
         objects.data.setdefault("attributes", [{} for _ in range(len(objects))])
 
-    def object_stage(self, role: str = "classify") -> ObjectStage:
-        """The stage, named by its role (`age-gender`, `classify`): the summary's row and the timings' key."""
-        return ObjectStage(role, self.stage, apply=self.apply, select=self.select, batch=self.batch,
-                           defaults=self.defaults)
+
+class AttributeModel(SecondModel):
+    """One `--classify` model bound to its spec, as a second model (its stage named by role: `age-gender`,
+    `classify`)."""
+
+    def __init__(self, resolved: ResolvedModel, config: InferenceConfig):
+        super().__init__(AttributeReader(resolved), config)
+
+    def objects_of(self, names: tuple[str, ...] | None) -> None:
+        self.reader.objects_of(names)

@@ -17,6 +17,7 @@ from contextlib import suppress
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -39,6 +40,12 @@ from .inference import (
 from .models import ResolvedModel
 from .results import Detections, Result
 from .settings import ovdemo_home
+
+
+class Binds(Protocol):
+    """What a Stage needs of its reader (common/second_stage.Reader)."""
+
+    def bind(self, model: ov.Model) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -110,10 +117,15 @@ class Stage:
     batch, a second compilation takes batches, but only of the sizes `batch_check` found it to agree with the
     batch-1 model on (`batch_sizes`); a batch of another size goes out as parts of checked sizes, and a last
     single crop on the batch-1 model. Non-image stages (`image=False`) take a dict of arrays.
+
+    `reader` (common/second_stage.Reader) is bound to the model as read, before it is shaped: it finds the
+    outputs it reads and raises a one-line DemoError when they do not fit. `check` is the older form of the
+    same, a bare callable, left to the clip and decoder stages of `ovdemo action` until they have readers.
     """
 
     def __init__(self, model: ResolvedModel, config: InferenceConfig, *, image: bool = True,
-                 check: Callable[[ov.Model], None] | None = None, max_batch: int = 32, nireq: int = 0,
+                 reader: Binds | None = None, check: Callable[[ov.Model], None] | None = None,
+                 max_batch: int = 32, nireq: int = 0,
                  reshape: Mapping[str, list[int]] | None = None, any_size: bool = False,
                  ov_model: ov.Model | None = None):
         self.model = model
@@ -121,8 +133,10 @@ class Stage:
         # a model its family already read (e.g. to tell what kind it is) is not read again; a copy of it is
         # shaped here, so the family's stays as it was
         base = ov_model.clone() if ov_model is not None else read_model(model.source)
+        if reader is not None:
+            reader.bind(base)  # finds its outputs, or raises DemoError naming what it expected
         if check is not None:
-            check(base)  # the family's output check: raises DemoError naming what it expected
+            check(base)
         if reshape:
             base.reshape({k: ov.PartialShape(v) for k, v in reshape.items()})
         remote = model.remote is not None

@@ -30,8 +30,8 @@ from ovdemo.common.options import (
     reid_model_opt,
 )
 from ovdemo.common.results import Detections, Result
+from ovdemo.common.second_stage import Reader, SecondModel
 from ovdemo.common.specs import load_labels
-from ovdemo.common.stages import ObjectStage, Stage
 
 from .detector import DECODERS, Detector
 
@@ -41,25 +41,31 @@ EMBEDDING_NAMES = ("reid_embedding", "descriptor")
 DEFAULT_REID_THRESHOLD = 0.25  # cosine distance; a re-id model's spec may say otherwise (`reid_threshold`)
 
 
-def check_reid_model(model: ov.Model) -> None:
-    """One embedding per crop: a single (N, D) or (N, D, 1, 1) output."""
-    outputs = model.outputs
-    named = [o for o in outputs if o.get_names() & set(EMBEDDING_NAMES)]
-    candidates = named or outputs
-    shape = candidates[0].get_partial_shape() if len(candidates) == 1 else None
-    fits = shape is not None and shape.rank.is_static and (
-        shape.rank.get_length() == 2 or (shape.rank.get_length() == 4 and all(
-            d.is_static and d.get_length() == 1 for d in list(shape)[2:])))
-    if not fits:
-        raise DemoError(f"the re-identification model has outputs {describe_ports(outputs)}",
-                        "expected one embedding output (N, D) such as reid_embedding [1,256]")
+class ReidReader(Reader):
+    """Appearance for the tracker: one embedding per object (its box as it is), under data["embedding"]."""
 
+    role = "reid"
+    expects = "one embedding output (N, D) such as reid_embedding [1,256]"
 
-def embeddings_from(outputs: ModelOutputs) -> np.ndarray:
-    array = outputs.get(*EMBEDDING_NAMES)
-    if array is None:
-        array = next(iter(outputs))[1]
-    return array.reshape(array.shape[0], -1).astype(np.float32)
+    def bind(self, model: ov.Model) -> None:
+        """One embedding per crop: a single (N, D) or (N, D, 1, 1) output, by its name where it has one."""
+        outputs = model.outputs
+        named = [o for o in outputs if o.get_names() & set(EMBEDDING_NAMES)]
+        candidates = named or outputs
+        shape = candidates[0].get_partial_shape() if len(candidates) == 1 else None
+        fits = shape is not None and shape.rank.is_static and (
+            shape.rank.get_length() == 2 or (shape.rank.get_length() == 4 and all(
+                d.is_static and d.get_length() == 1 for d in list(shape)[2:])))
+        if not fits:
+            raise DemoError(f"the re-identification model has outputs {describe_ports(outputs)}",
+                            f"expected {self.expects}")
+
+    def apply(self, objects: Detections, indices: np.ndarray, outputs: ModelOutputs) -> None:
+        array = outputs.get(*EMBEDDING_NAMES)
+        if array is None:
+            array = next(iter(outputs))[1]
+        # every object: the stage runs on them all
+        objects.data["embedding"] = array.reshape(array.shape[0], -1).astype(np.float32)
 
 
 class DetectFamily(Family):
@@ -88,7 +94,7 @@ class DetectFamily(Family):
     def __init__(self, model: ResolvedModel, opts, reid: ResolvedModel | None = None):
         super().__init__(model, opts)
         self.reid = reid
-        self.reid_stage: Stage | None = None
+        self.reid_model: SecondModel | None = None
         self.tracker_reid_threshold = opts.get("reid_threshold")
         if reid is not None and self.tracker_reid_threshold is None:
             self.tracker_reid_threshold = float(reid.spec.params.get("reid_threshold", DEFAULT_REID_THRESHOLD))
@@ -105,12 +111,8 @@ class DetectFamily(Family):
 
     def start(self, ctx: RunContext) -> None:
         if self.reid is not None:
-            self.reid_stage = Stage(self.reid, ctx.config, check=check_reid_model)
-            self.stages = [ObjectStage("reid", self.reid_stage, apply=self._embeddings)]
-
-    @staticmethod
-    def _embeddings(objects: Detections, indices: np.ndarray, outputs: ModelOutputs) -> None:
-        objects.data["embedding"] = embeddings_from(outputs)  # every object: the stage runs on them all
+            self.reid_model = SecondModel(ReidReader(self.reid), ctx.config)
+            self.stages = [self.reid_model.object_stage()]
 
     def prepare(self, model: ov.Model) -> None:
         self.detector = Detector(model, self.model, threshold=self.opts.get("threshold"),
@@ -124,7 +126,7 @@ class DetectFamily(Family):
     def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Result:
         h, w = frame.image.shape[:2]
         objects = self.detector(outputs, (w, h))
-        if self.reid_stage is not None:  # filled by the reid stage; a frame without people has no embedding
+        if self.reid_model is not None:  # filled by the reid stage; a frame without people has no embedding
             objects.data["embedding"] = np.zeros((len(objects), 0), np.float32)
         return Result(objects)
 
@@ -140,8 +142,8 @@ class DetectFamily(Family):
         draw_objects(image, objects, replace(style, boxes=False))
 
     def finish(self) -> None:
-        if self.reid_stage is not None:
-            self.reid_stage.wait_all()
+        if self.reid_model is not None:
+            self.reid_model.wait_all()
 
 
 class TrackFamily(DetectFamily):

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import openvino as ov
 
-from ovdemo.common.attributes import AttributeModel, attributes_of
+from ovdemo.common.attributes import AttributeReader, attributes_of
 from ovdemo.common.capture import Frame
 from ovdemo.common.console import console, warn
 from ovdemo.common.draw import Style, color_for, draw_objects
@@ -29,12 +29,13 @@ from ovdemo.common.inference import InferenceConfig, ModelOutputs, compile_model
 from ovdemo.common.models import ResolvedModel, resolve_from_options
 from ovdemo.common.options import DRAWING, REID_THRESHOLD, THRESHOLD, TRACKING, Alias, Opt, arch_opt, model_opt
 from ovdemo.common.results import Detections, Result, clip_boxes
+from ovdemo.common.second_stage import Reader, SecondModel
 from ovdemo.common.specs import ModelSpec
 from ovdemo.common.stages import FrameJobs, ObjectStage, crop, expand_boxes
 
 from .detector import DECODERS, Detector
 from .face_gallery import REFERENCE_POINTS, UNKNOWN, Gallery, face_note, five_points, gallery_photos
-from .face_stages import EMBEDDING, FaceStage, HeadPoseStage, LandmarksStage, ReidStage
+from .face_stages import EMBEDDING, FaceReidReader, HeadPoseReader, LandmarksReader
 
 DEFAULT_STAGE_MODELS = {
     "landmarks": "landmarks-regression-retail-0009",
@@ -43,9 +44,10 @@ DEFAULT_STAGE_MODELS = {
     "head-pose": "head-pose-estimation-adas-0001",
     "reid": "face-reidentification-retail-0095",
 }
-STAGE_TYPES: dict[str, type[FaceStage]] = {"landmarks": LandmarksStage, "head-pose": HeadPoseStage,
-                                            "reid": ReidStage}
-ATTRIBUTE_KINDS = ("age-gender", "emotions")  # attribute models, read as --classify reads any
+# the reader of each kind; age-gender and emotions are attribute models, read as --classify reads any
+READERS: dict[str, type[Reader]] = {"landmarks": LandmarksReader, "head-pose": HeadPoseReader, "reid": FaceReidReader,
+                                    "age-gender": AttributeReader, "emotions": AttributeReader}
+ATTRIBUTE_KINDS = ("age-gender", "emotions")
 ATTRIBUTES_OF_KIND = {"age-gender": ("age", "gender"), "emotions": ("emotion",)}  # what each must answer
 SWITCHED = ("age-gender", "emotions", "head-pose")  # stages a flag turns on; landmarks always run
 DEFAULT_REID_THRESHOLD = 0.6  # cosine distance; the face re-id model's spec may say otherwise (`reid_threshold`)
@@ -191,7 +193,7 @@ class FaceFamily(Family):
         if self.match_threshold is None and "reid" in stage_models:
             self.match_threshold = float(stage_models["reid"].spec.params.get("reid_threshold",
                                                                               DEFAULT_REID_THRESHOLD))
-        self.face_stages: dict[str, FaceStage | AttributeModel] = {}
+        self.face_stages: dict[str, SecondModel] = {}
         self.gallery: Gallery | None = None
         self.detector: Detector | None = None
 
@@ -223,8 +225,8 @@ class FaceFamily(Family):
     # -- hooks
 
     def start(self, ctx: RunContext) -> None:
-        self.face_stages = {kind: AttributeModel(model, ctx.config) if kind in ATTRIBUTE_KINDS
-                            else STAGE_TYPES[kind](model, ctx.config) for kind, model in self.stage_models.items()}
+        self.face_stages = {kind: SecondModel(READERS[kind](model), ctx.config)
+                            for kind, model in self.stage_models.items()}
         self.stages = self.declared(tuple(self.face_stages))
         if self.gallery_dir is not None:
             self.gallery = self.load_gallery(self.gallery_dir, ctx.config)
@@ -232,15 +234,8 @@ class FaceFamily(Family):
     def declared(self, kinds: tuple[str, ...]) -> list[ObjectStage]:
         """The per-face stages of `kinds` for the pipeline: re-identification after the landmarks it aligns on
         (when the detector gives landmarks itself, right away), the others all at once."""
-        stages = []
-        for kind in kinds:
-            stage = self.face_stages[kind]
-            if isinstance(stage, AttributeModel):
-                stages.append(stage.object_stage(kind))
-            else:
-                stages.append(stage.object_stage(after="landmarks" if kind == "reid" and "landmarks" in kinds
-                                                 else None))
-        return stages
+        return [self.face_stages[kind].object_stage(kind, after="landmarks" if kind == "reid" and "landmarks" in kinds
+                                                    else None) for kind in kinds]
 
     def prepare(self, model: ov.Model) -> None:
         if self.detector is None:
@@ -286,8 +281,8 @@ class FaceFamily(Family):
                                style.thickness)
 
     def finish(self) -> None:
-        for stage in self.face_stages.values():
-            stage.stage.wait_all()
+        for model in self.face_stages.values():
+            model.wait_all()
 
     # -- the per-face stages and the gallery
 

@@ -1,36 +1,24 @@
-"""The per-face models of `ovdemo face`: where each one crops the face, and how its outputs are read.
+"""The per-face readers of `ovdemo face` (second models: common/second_stage.py): where each one crops the
+face, and how its outputs are read.
 
-Outputs are bound once, when the model is read: by the names Open Model Zoo releases gave them, else by
-their shape, and a model that fits neither fails at start naming what was expected and what it has.
+Outputs are bound once, when the model is read: by the names its spec declares (assets/models/face.toml
+`output`), else the names Open Model Zoo releases gave them, else by their shape; a model that fits none
+fails at start naming what was expected and what it has. Age, gender and emotions are attribute models,
+read as --classify reads any (common/attributes.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import openvino as ov
 
-from ovdemo.common.errors import DemoError
-from ovdemo.common.inference import InferenceConfig, ModelOutputs, describe_ports, find_port, port_key, port_shape
-from ovdemo.common.models import ResolvedModel
+from ovdemo.common.inference import ModelOutputs, port_key, port_shape
 from ovdemo.common.results import Detections
-from ovdemo.common.stages import ObjectStage, Stage, crops, expand_boxes
+from ovdemo.common.second_stage import Reader
 
 from .face_gallery import align, five_points
 
 EMBEDDING = "face_embedding"  # data key of the face embeddings
-
-
-@dataclass(frozen=True)
-class Roi:
-    """How a face box is grown into the region a model was trained on."""
-
-    scale: float = 1.0
-    square: bool = False
-
-    def of(self, boxes: np.ndarray) -> np.ndarray:
-        return expand_boxes(boxes, self.scale, self.square)
 
 
 def values_per_face(shape: list[int | None]) -> int | None:
@@ -40,43 +28,18 @@ def values_per_face(shape: list[int | None]) -> int | None:
     return int(np.prod(shape[1:]))
 
 
-def per_face(count: int):
-    """A `find_port` shape test: an output with `count` values per face."""
-    return lambda shape: values_per_face(shape) == count
+class FaceReader(Reader):
+    """A per-face model: one face image in; its regions in whole pixels (what the model sees, which its
+    outputs, e.g. landmarks, are relative to)."""
 
+    def bind(self, model: ov.Model) -> None:
+        self.one_input(model, f"a {self.role} model takes one face image")
+        if not self.bind_outputs(model):
+            raise self.mismatch(model)
 
-class FaceStage:
-    """A per-face model on its own async requests. Subclasses say which outputs they read (`bind`) and
-    how (`decode`); `submit` crops every face of a frame into one batch."""
-
-    kind = ""
-    expects = ""
-    default_roi = Roi()
-
-    def __init__(self, model: ResolvedModel, config: InferenceConfig):
-        self.model = model
-        params = model.spec.params if model.spec else {}
-        self.roi = Roi(float(params.get("roi_scale", self.default_roi.scale)),
-                       bool(params.get("roi_square", self.default_roi.square)))
-        self.labels = model.spec.labels if model.spec and model.spec.labels else None
-        self.stage = Stage(model, config, check=self._check)
-
-    def _check(self, model: ov.Model) -> None:
-        if len(model.inputs) != 1:
-            raise DemoError(f"{self.model.name} has {len(model.inputs)} inputs ({describe_ports(model.inputs)})",
-                            f"a {self.kind} model takes one face image")
-        if not self.bind(list(model.outputs)):
-            raise DemoError(f"{self.model.name} does not fit the {self.kind} stage",
-                            f"expected {self.expects}; it has {describe_ports(model.outputs)}")
-
-    def bind(self, ports: list) -> bool:
-        """Find the outputs this stage reads; False when the model has none that fit."""
+    def bind_outputs(self, model: ov.Model) -> bool:
+        """Find the outputs this reader reads; False when the model has none that fit."""
         raise NotImplementedError
-
-    @staticmethod
-    def _only(ports: list):
-        """The model's single output, when it has one."""
-        return ports[0] if len(ports) == 1 else None
 
     @staticmethod
     def _key(port) -> str | None:
@@ -84,40 +47,24 @@ class FaceStage:
         return port_key(port) if port is not None and port.get_names() else None
 
     def regions(self, boxes: np.ndarray) -> np.ndarray:
-        """The regions cut for these face boxes, in whole pixels: what the model sees, which its outputs (e.g.
-        landmarks) are relative to."""
-        return np.round(self.roi.of(boxes))
+        return np.round(super().regions(boxes))
 
-    def batch(self, image: np.ndarray, faces: Detections, indices: np.ndarray) -> np.ndarray:
-        return crops(image, self.regions(faces.xyxy[indices]), self.stage.input_size)
-
-    def apply(self, faces: Detections, indices: np.ndarray, outputs: ModelOutputs) -> None:
-        """Write the decoded outputs into the faces' data."""
-        raise NotImplementedError
-
-    def defaults(self, faces: Detections) -> None:
-        """The data this stage writes, before it answers (every face of every frame has the keys)."""
-        raise NotImplementedError
-
-    def object_stage(self, after: str | None = None) -> ObjectStage:
-        return ObjectStage(self.kind, self.stage, apply=self.apply, batch=self.batch, after=after,
-                           defaults=self.defaults)
-
-    def _get(self, outputs: ModelOutputs, name: str) -> np.ndarray:
+    @staticmethod
+    def _get(outputs: ModelOutputs, name: str) -> np.ndarray:
         array = outputs.get(name)
         return array.reshape(len(array), -1).astype(np.float32)
 
 
-class LandmarksStage(FaceStage):
+class LandmarksReader(FaceReader):
     """Facial landmarks as (x, y) pairs normalised to the face region: 10 values are the 5 points of
     landmarks-regression-retail-0009, 70 the 35 points of facial-landmarks-35-adas-0002."""
 
-    kind = "landmarks"
+    role = "landmarks"
     expects = "one output of 10 values (5 points) or 70 values (35 points) per face, e.g. '95' [1,10,1,1]"
-    default_roi = Roi(1.15)  # face_recognition_demo's -exp_r_fd
+    roi_scale = 1.15  # face_recognition_demo's -exp_r_fd
 
-    def bind(self, ports: list) -> bool:
-        port = find_port(ports, ("95", "align_fc3")) or self._only(ports)
+    def bind_outputs(self, model: ov.Model) -> bool:
+        port = self.find(model, self.output_names("95", "align_fc3"), only=True)
         self.output = self._key(port)
         self.points = (values_per_face(port_shape(port)) or 0) // 2 if port is not None else 0
         return self.output is not None and self.points in (5, 35)
@@ -138,13 +85,16 @@ class LandmarksStage(FaceStage):
 HEAD_POSE_ANGLES = ("yaw", "pitch", "roll")
 
 
-class HeadPoseStage(FaceStage):
-    kind = "head-pose"
+class HeadPoseReader(FaceReader):
+    role = "head-pose"
     expects = "angle_y_fc, angle_p_fc and angle_r_fc (yaw, pitch, roll in degrees, one value per face)"
-    default_roi = Roi(1.2, square=True)
+    roi_scale, roi_square = 1.2, True
 
-    def bind(self, ports: list) -> bool:
-        self.angles = [self._key(find_port(ports, (f"angle_{a}_fc", f"fc_{a}"))) for a in "ypr"]
+    def bind_outputs(self, model: ov.Model) -> bool:
+        declared = self.output_names()  # yaw, pitch, roll, as the spec names them
+        # three outputs of one value each: only their names tell them apart
+        self.angles = [self._key(self.find(model, (*declared[i:i + 1], f"angle_{a}_fc", f"fc_{a}")))
+                       for i, a in enumerate("ypr")]
         return all(self.angles)
 
     def decode(self, outputs: ModelOutputs) -> list[dict[str, float]]:
@@ -159,26 +109,23 @@ class HeadPoseStage(FaceStage):
         faces.data["head_pose"] = [dict.fromkeys(HEAD_POSE_ANGLES, 0.0) for _ in range(len(faces))]
 
 
-class ReidStage(FaceStage):
+class FaceReidReader(FaceReader):
     """Face re-identification: one embedding per face aligned on its five landmarks (no box crop: see
     face_gallery.align), under EMBEDDING (not "embedding", which the tracker would use with thresholds tuned on
     people)."""
 
-    kind = "reid"
+    role = "reid"
     expects = "one embedding output per face, e.g. '658' [1,256,1,1]"
 
-    def bind(self, ports: list) -> bool:
-        self.output = self._key(find_port(ports, ("658",)) or self._only(ports))
+    def bind_outputs(self, model: ov.Model) -> bool:
+        self.output = self._key(self.find(model, self.output_names("658"), only=True))
         return self.output is not None
 
-    def batch(self, image: np.ndarray, faces: Detections, indices: np.ndarray) -> np.ndarray:
+    def crops(self, image: np.ndarray, faces: Detections, indices: np.ndarray) -> np.ndarray:
         return align(image, five_points(faces.data["landmarks"][indices]), self.stage.input_size)
 
-    def decode(self, outputs: ModelOutputs) -> np.ndarray:
-        return self._get(outputs, self.output)
-
     def apply(self, faces: Detections, indices: np.ndarray, outputs: ModelOutputs) -> None:
-        faces.data[EMBEDDING] = self.decode(outputs)
+        faces.data[EMBEDDING] = self._get(outputs, self.output)
 
     def defaults(self, faces: Detections) -> None:
         faces.data[EMBEDDING] = np.zeros((len(faces), 0), np.float32)

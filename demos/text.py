@@ -32,12 +32,13 @@ from ovdemo.common.options import (
     model_opt,
 )
 from ovdemo.common.results import Result
+from ovdemo.common.second_stage import SecondModel
 from ovdemo.common.specs import ModelSpec, find_spec
 
 from .text_detectors import DECODERS, NAMES, BoxesDecoder, DbDecoder, SpottingDecoder, TextDecoder
 from .text_font import Captioner, check_font
 from .text_order import reading_order
-from .text_recognizers import Recognizer, SpottingRecognizer, crop_recognizer, read_alphabet
+from .text_recognizers import SpottingRecognizer, crop_recognizer, read_alphabet
 
 DEFAULT_MODEL = "horizontal-text-detection-0001"
 DEFAULT_RECOGNIZER = "text-recognition-0012"
@@ -160,7 +161,7 @@ class TextFamily(Family):
         self.captioner = Captioner(self.opts.get("font"), warn=warn)
         alphabet = read_alphabet(self.opts.alphabet) if self.opts.get("alphabet") else None
         if self.decoder_cls is SpottingDecoder:
-            self.reader: Recognizer = SpottingRecognizer(*self.readers, ctx.config, alphabet)
+            self.reader = SecondModel(SpottingRecognizer(*self.readers, ctx.config, alphabet), ctx.config)
         else:
             self.reader = crop_recognizer(self.readers[0], ctx.config, alphabet, self.opts.rec_batch)
         self.stages = [self.reader.object_stage()]  # the pipeline reads every frame's words

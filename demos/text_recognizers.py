@@ -20,9 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import openvino as ov
-import openvino.opset13 as ops
 
-from ovdemo.common.capture import Frame
+from ovdemo.common.attributes import fold_sequence_input
 from ovdemo.common.errors import DemoError
 from ovdemo.common.inference import (
     InferenceConfig,
@@ -34,10 +33,10 @@ from ovdemo.common.inference import (
     read_model,
 )
 from ovdemo.common.models import ResolvedModel
-from ovdemo.common.results import Detections, Result
+from ovdemo.common.results import Detections
 from ovdemo.common.scores import as_probabilities
+from ovdemo.common.second_stage import Reader, SecondModel
 from ovdemo.common.specs import read_user_text
-from ovdemo.common.stages import FrameJobs, ObjectStage, Stage
 
 PAD_VALUE = 128  # grey: zero once a [-1, 1] normalisation has run, as PaddleOCR pads its batches
 MAX_WIDTH_RATIO = 40  # longest crop (width / height) a dynamic-width recognizer gets
@@ -98,15 +97,11 @@ def warp_word(image: np.ndarray, quad: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(crop)
 
 
-class Recognizer:
-    """Reads the words a detector found (their `data["quad"]`), as a stage the pipeline runs on every frame's
-    words: `batches` cuts them, `read` decodes a batch's outputs into texts and confidences."""
+class Recognizer(Reader):
+    """Reads the words a detector found (their `data["quad"]`), as a second model the pipeline runs on every
+    frame's words: `crops` cuts them, `read` decodes a batch's outputs into texts and confidences."""
 
-    kind = ""
-    stage: Stage
-
-    def batches(self, image: np.ndarray, words: Detections, indices: np.ndarray) -> list[tuple[np.ndarray, dict]]:
-        raise NotImplementedError
+    role = "recognize"
 
     def read(self, outputs: ModelOutputs, count: int) -> tuple[list[str], np.ndarray]:
         raise NotImplementedError
@@ -117,20 +112,9 @@ class Recognizer:
             words.data["text"][int(i)] = text
             words.data["text_confidence"][int(i)] = confidence
 
-    @staticmethod
-    def defaults(words: Detections) -> None:
+    def defaults(self, words: Detections) -> None:
         words.data.setdefault("text", [""] * len(words))
         words.data.setdefault("text_confidence", np.zeros(len(words), np.float32))
-
-    def object_stage(self) -> ObjectStage:
-        return ObjectStage("recognize", self.stage, apply=self.apply, batch=self.batches, defaults=self.defaults)
-
-    def recognize(self, image: np.ndarray, words: Detections) -> tuple[list[str], np.ndarray]:
-        """The texts of every word, waited for (outside the pipeline)."""
-        words = words[np.arange(len(words))]
-        jobs = FrameJobs([self.object_stage()], Result(words), Frame(0, image, 0.0, 0.0, 0.0))
-        jobs.wait()
-        return words.data["text"], words.data["text_confidence"]
 
 
 @dataclass(frozen=True)
@@ -157,59 +141,46 @@ def ctc_output(model: ov.Model, name: str) -> CtcOutput:
                      dims[0].get_length() if dims else None)
 
 
-def fold_sequence_input(model: ov.Model) -> str:
-    """A decoded recognizer's seq_ind [T,1] is all ones for a single image: fold it into the graph so the
-    stage has one input. Returns the key of the class-id output."""
-    for param in list(model.get_parameters()):
-        shape = param.get_partial_shape()
-        if shape.rank.get_length() == 2 and shape.is_static:
-            param.output(0).replace(ops.constant(np.ones(shape.to_shape(), np.float32)).output(0))
-            model.remove_parameter(param)
-    return port_key(model.output(0))
-
-
 def crop_recognizer(resolved: ResolvedModel, config: InferenceConfig, alphabet: list[str] | None,
-                    max_batch: int = 32) -> Recognizer:
+                    max_batch: int = 32) -> SecondModel:
     """The recognizer of word crops a model is: CTC or decoded, as its spec says, else as its outputs say
-    (a [N,T,classes] output: CTC). The model is read once, by its stage."""
+    (a [N,T,classes] output: CTC). The model is read once, here, and compiled around its reader."""
     kind = resolved.spec.decoder
     if kind not in (None, "ctc", "decoded"):
         raise DemoError(f"{resolved.name} is not a crop recognizer ({kind})",
                         "pass a CTC recognizer such as text-recognition-0012 or a PaddleOCR rec model")
-    bound: dict = {}
-
-    def check(model: ov.Model) -> None:
-        found = kind or ("ctc" if any(p.get_partial_shape().rank.get_length() == 3 for p in model.outputs)
-                         else "decoded")
-        bound["kind"] = found
-        bound["output"] = ctc_output(model, resolved.name) if found == "ctc" else fold_sequence_input(model)
-
-    stage = Stage(resolved, config, check=check, max_batch=max(max_batch, 1), any_size=True)
-    if bound["kind"] == "ctc":
-        return CtcRecognizer(stage, bound["output"], alphabet, max_batch)
-    return DecodedRecognizer(stage, bound["output"], alphabet)
+    model = read_model(resolved.source)
+    kind = kind or ("ctc" if any(p.get_partial_shape().rank.get_length() == 3 for p in model.outputs)
+                    else "decoded")
+    reader = CtcRecognizer(resolved, alphabet, max_batch) if kind == "ctc" else DecodedRecognizer(resolved, alphabet,
+                                                                                                max_batch)
+    return SecondModel(reader, config, ov_model=model)
 
 
 class CtcRecognizer(Recognizer):
     """A crop-reading model with output [N,T,C] (or time-major [T,N,C]) and greedy CTC decoding."""
 
-    kind = "ctc"
+    any_size = True  # height 48-style models of any width: crops keep their aspect
 
-    def __init__(self, stage: Stage, output: CtcOutput, alphabet: list[str] | None, max_batch: int = 32):
-        self.stage, self.output = stage, output
-        resolved = stage.model
-        self.batch = max(1, min(max_batch, self.stage.max_batch))
-        if alphabet is None:
-            alphabet = default_alphabet(resolved)
-        self.symbols, self.blank = ctc_symbols(alphabet, output.classes, resolved.spec.params.get("blank", "first"))
+    def __init__(self, resolved: ResolvedModel, alphabet: list[str] | None, max_batch: int = 32):
+        super().__init__(resolved)
+        self.alphabet, self.max_batch = alphabet, max(max_batch, 1)
+
+    def bind(self, model: ov.Model) -> None:
+        self.output = ctc_output(model, self.model.name)
+        alphabet = self.alphabet if self.alphabet is not None else default_alphabet(self.model)
+        self.symbols, self.blank = ctc_symbols(alphabet, self.output.classes, self.params.get("blank", "first"))
+
+    def compiled(self) -> None:
+        self.batch = max(1, min(self.max_batch, self.stage.max_batch))
         self.size = self.stage.input_size  # (w, h) fixed, or None: height 48-style with dynamic width
         if self.size is None:
-            if output.height is None:
-                raise DemoError(f"{resolved.name} has neither a fixed input height nor width",
+            if self.output.height is None:
+                raise DemoError(f"{self.model.name} has neither a fixed input height nor width",
                                 "expected an input such as [N,3,48,W]")
-            self.height = output.height
+            self.height = self.output.height
 
-    def crops(self, image: np.ndarray, quads: np.ndarray) -> list[np.ndarray]:
+    def word_crops(self, image: np.ndarray, quads: np.ndarray) -> list[np.ndarray]:
         words = [warp_word(image, q) for q in quads]
         if self.size is not None:
             return [cv2.resize(w, self.size, interpolation=cv2.INTER_LINEAR) for w in words]
@@ -220,11 +191,10 @@ class CtcRecognizer(Recognizer):
             out.append(cv2.resize(word, (width, self.height), interpolation=cv2.INTER_LINEAR))
         return out
 
-    def batches(self, image: np.ndarray, words: Detections, indices: np.ndarray) -> list[tuple[np.ndarray, dict]]:
+    def crops(self, image: np.ndarray, words: Detections, indices: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """The words' crops grouped into batches of at most `self.batch` (see `grouped`)."""
-        groups = self.grouped(self.crops(image, words.data["quad"][indices]))
+        groups = self.grouped(self.word_crops(image, words.data["quad"][indices]))
         return [(indices[np.asarray(group)], batch) for group, batch in groups]
-
     def grouped(self, crops: list[np.ndarray]) -> list[tuple[list[int], np.ndarray]]:
         """Fixed-size models: batches in order. Dynamic-width models: one batch per width, in steps of 32 (every
         crop padded on the right to its width's step, as it would be alone): a batch padded to its widest crop
@@ -262,20 +232,26 @@ class DecodedRecognizer(Recognizer):
     """Models whose graph already decodes (license-plate-recognition-barrier-0001: a CTC greedy decoder
     inside, fed a constant sequence-indicator input): output class ids, -1 ending the sequence."""
 
-    kind = "decoded"
+    any_size = True  # refused in `compiled`, in words of its own
 
-    def __init__(self, stage: Stage, output: str, alphabet: list[str] | None):
-        self.stage, self.output = stage, output
-        self.symbols = alphabet or default_alphabet(stage.model)
+    def __init__(self, resolved: ResolvedModel, alphabet: list[str] | None, max_batch: int = 32):
+        super().__init__(resolved)
+        self.alphabet, self.max_batch = alphabet, max(max_batch, 1)
+
+    def bind(self, model: ov.Model) -> None:
+        fold_sequence_input(model)  # the stage has one input
+        self.output = port_key(model.output(0))
+        self.symbols = self.alphabet or default_alphabet(self.model)
+
+    def compiled(self) -> None:
         self.size = self.stage.input_size
         if self.size is None:
-            raise DemoError(f"{stage.model.name} takes crops of any size",
+            raise DemoError(f"{self.model.name} takes crops of any size",
                             "a recognizer that decodes in its graph needs a fixed input height and width")
 
-    def batches(self, image: np.ndarray, words: Detections, indices: np.ndarray) -> list[tuple[np.ndarray, dict]]:
+    def crops(self, image: np.ndarray, words: Detections, indices: np.ndarray) -> np.ndarray:
         quads = words.data["quad"][indices]
-        return [(indices, np.stack([cv2.resize(warp_word(image, q), self.size) for q in quads]))]
-
+        return np.stack([cv2.resize(warp_word(image, q), self.size) for q in quads])
     def read(self, outputs: ModelOutputs, count: int) -> tuple[list[str], np.ndarray]:
         ids = outputs.get(self.output).reshape(count, -1).astype(np.int64)
         texts = []
@@ -291,17 +267,18 @@ class SpottingRecognizer(Recognizer):
     """text-spotting-0005's recognizer head: the encoder over every word's text features at once, then the
     GRU decoder one symbol per step for all words together, each stopping at its end-of-sequence."""
 
-    kind = "text-spotting"
+    image = False  # the encoder takes the text features the detector left on each word
+    expects = "one output of encoded features, e.g. 'output'"
     DECODER_INPUTS = ("prev_symbol", "prev_hidden", "encoder_outputs")
     DECODER_OUTPUTS = ("output", "hidden")
 
     def __init__(self, encoder: ResolvedModel, decoder: ResolvedModel, config: InferenceConfig,
                  alphabet: list[str] | None):
+        super().__init__(encoder)
         params = decoder.spec.params if decoder.spec else {}
         self.alphabet = alphabet or default_alphabet(decoder)
         self.sos, self.eos = int(params.get("sos", 0)), int(params.get("eos", 1))
         self.max_length = int(params.get("max_length", 28))
-        self.encoder = self.stage = Stage(encoder, config, image=False)
         model = read_model(decoder.path)
         names = {n for p in model.inputs for n in p.get_names()}
         out_names = {n for p in model.outputs for n in p.get_names()}
@@ -331,13 +308,19 @@ class SpottingRecognizer(Recognizer):
         except Exception:
             return False
 
-    def batches(self, image: np.ndarray, words: Detections, indices: np.ndarray) -> list[tuple[np.ndarray, dict]]:
-        return [(indices, {self.encoder.input_names[0]: words.data["features"][indices]})]
+    def bind(self, model: ov.Model) -> None:
+        port = self.find(model, ("output",), only=True)
+        if port is None:
+            raise self.mismatch(model)
+        self.output = port_key(port)
+
+    def crops(self, image: np.ndarray, words: Detections, indices: np.ndarray) -> dict[str, np.ndarray]:
+        return {self.stage.input_names[0]: words.data["features"][indices]}
 
     def read(self, outputs: ModelOutputs, count: int) -> tuple[list[str], np.ndarray]:
         """The encoder's outputs, then the decoder step by step. Each step needs the one before, so the steps
         run here, one synchronous request each, while other frames' requests go on."""
-        encoded = outputs.arrays[0][1]
+        encoded = outputs.get(self.output)
         encoded = encoded.reshape(count, encoded.shape[1], -1).transpose(0, 2, 1)  # (n, H*W, C)
         if self.batched:
             return self._decode(encoded)

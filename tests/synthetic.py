@@ -84,3 +84,13 @@ def batch_sensitive(path: Path, size=(16, 16)) -> Path:
     out = ops.reshape(ops.add(mean, offset), ops.constant(np.array([-1, 1], np.int64)), False)
     ov.save_model(ov.Model([ops.result(_named(out, "mean"))], [data], "batch-sensitive"), str(path))
     return path
+
+
+def mean_level(path: Path, size=(32, 64)) -> Path:
+    """A per-object model (input `data` [1,3,H,W], output `level` [1,1]): the mean level of the crop it was
+    given, so each answer tells which pixels it saw."""
+    data = ops.parameter([1, 3, size[1], size[0]], ov.Type.f32, name="data")
+    mean = ops.reduce_mean(data, ops.constant(np.array([1, 2, 3], np.int64)), keep_dims=False)
+    level = ops.reshape(mean, ops.constant(np.array([-1, 1], np.int64)), False)
+    ov.save_model(ov.Model([ops.result(_named(level, "level"))], [data], "mean-level"), str(path))
+    return path
