@@ -13,7 +13,7 @@ from helpers import read_jsonl
 from synthetic import brightness_probe, mean_level
 
 from ovdemo.common.errors import DemoError
-from ovdemo.common.pipeline import run
+from ovdemo.common.launch import run
 
 GUIDE = REPO / "docs" / "writing-a-second-model.md"
 
