@@ -21,12 +21,14 @@ def run_ovdemo(*args, env: dict | None = None, timeout: float = 300, cwd: Path |
                           timeout=timeout, env=full_env, cwd=cwd)
 
 
-def interrupt_when_ready(args, ready, env: dict | None = None, timeout: float = 120) -> tuple[int, str]:
+def interrupt_when_ready(args, ready, env: dict | None = None, timeout: float = 120, cwd: Path | None = None,
+                         whole_env: dict | None = None) -> tuple[int, str]:
     """Start `python -m ovdemo ARGS`, send it SIGINT (Ctrl+C) once `ready()` says so (or after `timeout`
-    seconds); returns its exit code and standard error once it has ended."""
+    seconds); returns its exit code and standard error once it has ended. `env` is added to this process's
+    environment; `whole_env`, when given, is the child's whole environment instead (to leave variables out)."""
     cmd = [sys.executable, "-m", "ovdemo", *map(str, args)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})})
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=cwd,
+                            env=whole_env if whole_env is not None else {**os.environ, **(env or {})})
     try:
         deadline = time.monotonic() + timeout
         while not ready() and time.monotonic() < deadline and proc.poll() is None:

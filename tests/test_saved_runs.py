@@ -6,14 +6,12 @@ that every other test runs under (tests/conftest.py)."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from helpers import read_jsonl, read_video, shared_env
+from helpers import interrupt_when_ready, read_jsonl, read_video, shared_env
 from xdisplay import Xvfb
 
 SAMPLE = "preview-people-detection.gif"  # the issue's example: 480x270, 45 frames
@@ -87,22 +85,14 @@ def test_a_run_that_fails_at_set_up_leaves_no_folder(models_dir, videos_dir, tmp
 def test_an_interrupted_run_keeps_a_playable_video(models_dir, videos_dir, tmp_path):
     """Ctrl+C once frames are being written: exit 130, and what was written is finished, named and said."""
     folder = tmp_path / "runs" / "detect" / "1"
-    proc = subprocess.Popen([sys.executable, "-m", "ovdemo", "detect", "-i", "one-by-one-person-detection.mp4"],
-                            cwd=tmp_path, env=_env(models_dir, videos_dir), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            partial = list(folder.glob("*.partial-*.jsonl")) if folder.is_dir() else []
-            if partial and len(partial[0].read_text().splitlines()) >= 10:
-                break
-            time.sleep(0.2)
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, stderr
+
+    def writing() -> bool:
+        partial = list(folder.glob("*.partial-*.jsonl")) if folder.is_dir() else []
+        return bool(partial) and len(partial[0].read_text().splitlines()) >= 10
+
+    returncode, stderr = interrupt_when_ready(["detect", "-i", "one-by-one-person-detection.mp4"], writing,
+                                              cwd=tmp_path, whole_env=_env(models_dir, videos_dir))
+    assert returncode == 130, stderr
     assert _last_line(stderr).startswith("saved to runs/detect/1/: "), stderr
     records = read_jsonl(folder / "one-by-one-person-detection.jsonl")
     assert len(records) >= 10
