@@ -29,8 +29,9 @@ from ovdemo.common.family import Family
 from ovdemo.common.inference import one_request, read_model
 from ovdemo.common.models import resolve_from_options
 from ovdemo.common.options import Options, unknown_options
-from ovdemo.common.pipeline import Pipeline, prepare_family, shown_style
+from ovdemo.common.pipeline import Pipeline, prepare_family
 from ovdemo.common.results import Result
+from ovdemo.common.runner import shown_style
 from ovdemo.common.stages import FrameJobs
 from ovdemo.common.tracking import Tracking
 from ovdemo.demos import FAMILIES

@@ -1,5 +1,5 @@
 """The command line's run: inputs resolved and outputs claimed, then the streams run in this process
-(`pipeline.Runner`) or, with --workers, in several (`workers.py`, whose processes each run a Runner)."""
+(`runner.Runner`) or, with --workers, in several (`workers.py`, whose processes each run a Runner)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from .cpus import restrict
 from .family import Family
 from .options import Options
 from .output import RunOutputs
-from .pipeline import Runner, display_available
+from .runner import Runner, display_available
 from .saved_runs import keeps_nothing, said_or_removed, saving
 from .streams import resolve_inputs
 from .workers import run_workers, workers_for

@@ -31,8 +31,8 @@ from .interrupt import DEFER, STOP
 from .metrics import Metrics
 from .options import Options
 from .output import STREAM_FIELD, JsonLines, RunOutputs, check_outputs, detach_stdout
-from .pipeline import Runner, report
 from .records import raw_lines
+from .runner import Runner, report
 
 POLL_S = 0.2  # how often the parent looks for a signal while no worker has anything to say
 
