@@ -303,7 +303,7 @@ PIPELINE: tuple[Opt, ...] = (
         metavar="S", show_default=True),
     Opt("output", ("-o", "--output"), "Write the annotated video (.mp4, .avi, .mkv, .webm) or images "
         "(out_%04d.jpg).", metavar="FILE", cli_only=True),
-    Opt("json", ("--json",), "Write one JSON object per frame (JSON lines; schema in the README).", metavar="FILE",
+    Opt("json", ("--json",), "Write one JSON object per frame (JSON lines; schema in docs/schema.md).", metavar="FILE",
         cli_only=True),
     Opt("raw", ("-r", "--raw"), "Print each frame's results to stdout.", default=False, is_flag=True,
         cli_only=True),

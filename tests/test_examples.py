@@ -1,4 +1,4 @@
-"""Every example a user is shown, in every command's --help and in the README, runs as written on the sample
+"""Every example a user is shown, in every command's --help, in the README and in docs/, runs as written on the sample
 videos: headless, a few frames each, with the shared models (downloads go to a loopback mirror of the shared
 folders). An example is skipped only when a model it needs is not on this machine and cannot be downloaded here,
 and the skip says which."""
@@ -26,6 +26,8 @@ from ovdemo.demos import FAMILIES
 pytestmark = pytest.mark.slow  # one real run per example
 FRAMES = "3"
 OUTPUT_FLAGS = ("-o", "--output", "--json", "--metrics-json")  # files a run of a few frames fills
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]  # the front page and the pages it links
+OPTIONS_PAGE = REPO / "docs" / "options.md"  # exit codes and shell completion
 
 
 def _examples_in(epilog: str | None) -> list[str]:
@@ -43,9 +45,11 @@ def help_examples() -> dict[str, list[str]]:
     return pages
 
 
-def readme_commands() -> list[str]:
-    """The `ovdemo ...` lines of the README's code blocks, continuation lines joined, comments dropped."""
-    blocks = re.findall(r"^```[a-z]*\n(.*?)^```", (REPO / "README.md").read_text(), re.S | re.M)
+def documented_commands() -> list[str]:
+    """The `ovdemo ...` lines of the code blocks of the README and docs/, continuation lines joined, comments
+    dropped."""
+    blocks = [block for page in PAGES
+              for block in re.findall(r"^```[a-z]*\n(.*?)^```", page.read_text(encoding="utf-8"), re.S | re.M)]
     commands = []
     for block in blocks:
         for line in block.replace("\\\n", " ").splitlines():
@@ -60,21 +64,22 @@ def test_every_help_page_has_examples():
     assert {f"ovdemo {name}" for name in FAMILIES} | {"ovdemo models list", "ovdemo samples path"} <= set(pages)
 
 
-def test_the_readme_uses_sample_videos_only():
-    """`-i` of every README command is a sample (by name or file name), not a file the reader does not have."""
+def test_the_docs_use_sample_videos_only():
+    """`-i` of every command in the README and docs/ is a sample (by name or file name), not a file the reader
+    does not have."""
     from ovdemo.common import catalog
 
     names = {s.name for s in catalog.samples().values()} | {s.file for s in catalog.samples().values()}
-    for command in readme_commands():
+    for command in documented_commands():
         args = shlex.split(command)
         for flag, value in zip(args, args[1:], strict=False):
             if flag in ("-i", "--input"):
                 assert value.removeprefix("sample:") in names, command
 
 
-# Every README command runs; a --help example that is not also in the README is parsed (its flags and values
-# checked by the command's own parser) but not run, which keeps this module to a few minutes.
-EXAMPLES = sorted(set(readme_commands()))
+# Every command of the README and docs/ runs; a --help example that is not also there is parsed (its flags and
+# values checked by the command's own parser) but not run, which keeps this module to a few minutes.
+EXAMPLES = sorted(set(documented_commands()))
 PARSED_ONLY = sorted({e for examples in help_examples().values() for e in examples} - set(EXAMPLES))
 
 
@@ -152,13 +157,14 @@ def test_example_runs(example, mirror, tmp_path):
 
 
 def test_shell_completion_lines_work(tmp_path):
-    """The completion lines in the main --help (and the README) give each shell a script, and bash completes."""
+    """The completion lines in the main --help (and docs/options.md) give each shell a script, and bash
+    completes."""
     from ovdemo.cli import COMPLETION
 
-    readme = (REPO / "README.md").read_text()
+    options_page = OPTIONS_PAGE.read_text(encoding="utf-8")
     for line in COMPLETION:
         command = line.split("#")[0].strip()
-        assert command in readme, command
+        assert command in options_page, command
         shell = re.search(r"_OVDEMO_COMPLETE=(\w+)_source", command)[1]
         script = subprocess.run([sys.executable, "-m", "ovdemo"], env={**os.environ,
                                 "_OVDEMO_COMPLETE": f"{shell}_source"}, capture_output=True, text=True, timeout=60)
@@ -175,10 +181,10 @@ def test_shell_completion_lines_work(tmp_path):
 
 def test_exit_codes_are_documented():
     page = CliRunner().invoke(cli, ["--help"]).output
-    readme = (REPO / "README.md").read_text()
+    options_page = OPTIONS_PAGE.read_text(encoding="utf-8")
     for code, meaning in (("0", "done"), ("1", "an unexpected failure"), ("2", "bad input"), ("130", "interrupted")):
         assert re.search(rf"\b{code}\b[^.;]*{meaning}", " ".join(page.split())), (code, page)
-        assert re.search(rf"`{code}` {meaning}", readme), code
+        assert re.search(rf"`{code}` {meaning}", options_page), code
 
 
 COUNTING = sorted({e for e in EXAMPLES + PARSED_ONLY if "--line" in e or "--zone" in e})

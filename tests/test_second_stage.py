@@ -1,4 +1,4 @@
-"""The second-stage contract (common/second_stage.py): docs/writing-a-second-model.md's worked example, run as
+"""The second-stage contract (common/second_stage.py): docs/writing-a-family.md's worked example, run as
 written on a real detector and a real photo with a model built here whose answer says which pixels it saw."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from synthetic import brightness_probe, mean_level
 from ovdemo.common.errors import DemoError
 from ovdemo.common.launch import run
 
-GUIDE = REPO / "docs" / "writing-a-second-model.md"
+GUIDE = REPO / "docs" / "writing-a-family.md"
 
 
 def guide_code() -> dict:
