@@ -28,7 +28,7 @@ EXAMPLES = (
 EXIT_CODES = """Exit codes: 0 done (also when q, Esc or the window's close button ends the run); 1 an unexpected
 failure (a bug: run with --verbose and report it); 2 bad input or a failure the message explains; 130 interrupted
 (Ctrl+C, SIGTERM); 129 hung up (SIGHUP: a closed terminal), outputs finished as for SIGTERM."""
-# click's own completion, switched on by the _OVDEMO_COMPLETE variable (the same lines are in the README)
+# click's own completion, switched on by the _OVDEMO_COMPLETE variable (the same lines are in docs/options.md)
 COMPLETION = (
     """eval "$(_OVDEMO_COMPLETE=bash_source ovdemo)"                   # bash: add to ~/.bashrc""",
     """eval "$(_OVDEMO_COMPLETE=zsh_source ovdemo)"                    # zsh: add to ~/.zshrc""",
