@@ -7,13 +7,23 @@ import re
 
 import cv2
 import numpy as np
+import openvino as ov
+import openvino.opset13 as ops
 import pytest
 from conftest import REPO, model_path
 from helpers import read_jsonl
 from synthetic import brightness_probe, mean_level
 
+from ovdemo.common.capture import Frame
 from ovdemo.common.errors import DemoError
+from ovdemo.common.inference import InferenceConfig
 from ovdemo.common.launch import run
+from ovdemo.common.models import ResolvedModel
+from ovdemo.common.results import Detections, Result
+from ovdemo.common.second_stage import SecondModel
+from ovdemo.common.specs import ModelSpec, find_spec
+from ovdemo.common.stages import FrameJobs
+from ovdemo.demos.detect import ReidReader
 
 GUIDE = REPO / "docs" / "writing-a-second-model.md"
 
@@ -74,3 +84,37 @@ def test_a_model_that_does_not_fit_the_guides_reader_fails_at_start_in_one_line(
         torso_run(guide["TorsoDetect"], models_dir, people_photo(videos_dir, tmp_path), tmp_path / "x.jsonl", probe)
     line = str(failure.value)
     assert "\n" not in line and "torso" in line and "level" in line and "detection_out" in line, line
+
+
+def two_embeddings(path):
+    """A re-id model of two embedding-shaped outputs, `appearance` [N,4] (the crop's mean level) and `other`
+    [N,4] (twice it): only a name tells them apart."""
+    data = ops.parameter([1, 3, 16, 8], ov.Type.f32, name="data")
+    mean = ops.reduce_mean(data, ops.constant(np.array([1, 2, 3], np.int64)), keep_dims=True)
+    level = ops.reshape(mean, ops.constant(np.array([-1, 1], np.int64)), False)
+    appearance = ops.tile(level, ops.constant(np.array([1, 4], np.int64)))
+    other = ops.multiply(appearance, ops.constant(np.float32(2.0)))
+    appearance.output(0).set_names({"appearance"})
+    other.output(0).set_names({"other"})
+    ov.save_model(ov.Model([ops.result(appearance), ops.result(other)], [data], "two-embeddings"), str(path))
+    return path
+
+
+def test_reid_reads_the_output_its_spec_names(tmp_path):
+    """Person re-identification's output is data: the one the spec's `output` names (track.toml names Open Model
+    Zoo's), whatever the order of the model's outputs; a model that names none of several fails in one line."""
+    assert find_spec("person-reidentification-retail-0277").params["output"][0] == "reid_embedding"
+    path = two_embeddings(tmp_path / "reid.xml")
+    image = np.full((40, 40, 3), 90, np.uint8)
+    people = Detections([[0, 0, 20, 40], [20, 0, 40, 40]], [0.9, 0.9], [0, 0])
+    for declared, factor in (("appearance", 1.0), ("other", 2.0)):
+        spec = ModelSpec(name="reid", params={"stage": "reid", "output": [declared]})
+        model = SecondModel(ReidReader(ResolvedModel(path, "reid", spec)), InferenceConfig())
+        jobs = FrameJobs([model.object_stage()], Result(people.with_data()), Frame(0, image, 0.0, 0.0, 0.0))
+        jobs.wait()
+        assert jobs.result.objects.data["embedding"] == pytest.approx(np.full((2, 4), 90.0 * factor), abs=0.01)
+        model.wait_all()
+    with pytest.raises(DemoError) as failure:
+        SecondModel(ReidReader(ResolvedModel(path, "reid", None)), InferenceConfig())
+    line = str(failure.value)
+    assert "\n" not in line and "appearance" in line and "other" in line and "embedding" in line, line
