@@ -3,6 +3,7 @@ written on a real detector and a real photo with a model built here whose answer
 
 from __future__ import annotations
 
+import ast
 import re
 
 import cv2
@@ -118,3 +119,28 @@ def test_reid_reads_the_output_its_spec_names(tmp_path):
         SecondModel(ReidReader(ResolvedModel(path, "reid", None)), InferenceConfig())
     line = str(failure.value)
     assert "\n" not in line and "appearance" in line and "other" in line and "embedding" in line, line
+
+
+BUILT_IN_ONE_PLACE = ("ObjectStage", "FrameStage", "Stage")  # what only the contract's SecondModel builds
+CONTRACT = "second_stage.py"
+
+
+def stage_builds(path) -> list[str]:
+    """`file:line name` of every call that builds one of BUILT_IN_ONE_PLACE in a module (`X(...)` or `mod.X(...)`)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Call):
+            called = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
+            if called in BUILT_IN_ONE_PLACE:
+                found.append(f"{path.relative_to(REPO)}:{node.lineno} {called}")
+    return found
+
+
+def test_only_the_contract_builds_a_second_stage():
+    """Every second model goes through common/second_stage.py: no module of common/ or demos/ but that one
+    builds an ObjectStage, a FrameStage or the Stage under them by hand (read with `ast`, as test_imports does)."""
+    modules = [path for package in ("common", "demos") for path in sorted((REPO / package).rglob("*.py"))]
+    assert any(path.name == CONTRACT for path in modules)
+    by_hand = [build for path in modules if path.name != CONTRACT for build in stage_builds(path)]
+    assert by_hand == [], "built outside the second-stage contract: " + ", ".join(by_hand)
+    assert stage_builds(next(path for path in modules if path.name == CONTRACT))  # (the test sees a build)
