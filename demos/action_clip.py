@@ -11,7 +11,9 @@
     mean/scale (from the clip model's spec) run asynchronously inside OpenVINO like any model's preprocessing
     and come back as one prepared frame. The last T prepared frames, stacked in the clip model's layout, go
     to the clip model every --stride of them.
-Softmax, top-k and smoothing are `ClipClassifier`'s; each frame's result is a `Classification`, no objects.
+The decoder and the clip model are second models on the one contract (common/second_stage.py): each has a
+`FrameReader` (`DecoderReader`, `ClipReader`) that binds it and feeds it the window due on a frame. Softmax, top-k
+and smoothing are `ClipClassifier`'s; each frame's result is a `Classification`, no objects.
 """
 
 from __future__ import annotations
