@@ -9,7 +9,7 @@ from functools import cache
 import cv2
 import numpy as np
 
-from .results import Detections
+from .results import Detections, caption_parts, has_caption_parts
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
@@ -234,36 +234,20 @@ def draw_predicted_box(frame: np.ndarray, box, color, style: Style, caption_text
                    x1 - style.thickness // 2, y1, color, style)
 
 
-def attribute_parts(attributes: dict) -> list[str]:
-    """An object's attributes for its caption, each named as its model's spec names it (`_` read as a space, so a
-    long name can break over lines): `bag: no`, `age: 34`, `coat jacket: yes`, `plate: A123BC`."""
-    parts = []
-    for key, value in attributes.items():
-        name = key.replace("_", " ")
-        if "label" in value:
-            parts.append(f"{name}: {value['label']}")
-        elif "text" in value:
-            parts.append(f"{name}: {value['text']}")
-        elif "value" in value:
-            parts.append(f"{name}: {value['value']:.0f}")
-    return parts
-
-
 def draw_objects(frame: np.ndarray, objects: Detections, style: Style, extras: list[str] | None = None,
                  colors: list[tuple[int, int, int]] | None = None) -> None:
     """Boxes with captions (track id, class, score, then `extras[i]`); predicted tracks dashed. `colors[i]`,
     when given, overrides an object's track or class colour (e.g. a face's identity). What per-object models
-    said (the `attributes`), when the family says nothing, follows as named parts over as many lines as keep
-    the caption within its box's width."""
+    said (the data keys whose `caption` results.OBJECT_KEYS gives, e.g. `attributes`), when the family says
+    nothing, follows as named parts over as many lines as keep the caption within its box's width."""
     states = objects.data.get("track_state")
-    named = extras is None and "attributes" in objects.data
+    named = extras is None and has_caption_parts(objects)
     for i in range(len(objects)):
         color = colors[i] if colors is not None else object_color(objects, i)
         if named:
             x1, _, x2, _ = objects.xyxy[i]
             width = int(round(x2 - x1)) + style.thickness  # (the caption starts at the box line's outer edge)
-            text = caption_lines(caption_head(objects, i, style), attribute_parts(objects.data["attributes"][i]),
-                                 width, style) or None
+            text = caption_lines(caption_head(objects, i, style), caption_parts(objects, i), width, style) or None
         else:
             text = caption(objects, i, style, extras[i] if extras else "")
         if states is not None and states[i] == "predicted":

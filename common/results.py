@@ -1,10 +1,11 @@
 """One result vocabulary for every family.
 
 `Detections` holds every box-shaped thing a frame has: detections, faces, tracks, instances, words, people
-with their actions or keypoints. Per-object extras live in `data`, keyed by the names OBJECT_FIELDS (at the
-end) writes as JSON (landmarks, keypoints, attributes, text, identity ...). `Result` is one frame: its objects
-plus the few frame-level results that are not boxes (a semantic class map, a clip's classification, track events
-and counts); `Result.to_dict()` is its part of a JSON line, which `records.py` completes with the frame's fields.
+with their actions or keypoints. Per-object extras live in `data`, keyed by the names OBJECT_KEYS (at the end)
+lists: the one table of how each (landmarks, keypoints, attributes, text, identity ...) shows in the JSON, the
+--raw lines, tracking and captions. `Result` is one frame: its objects plus the few frame-level results that
+are not boxes (a semantic class map, a clip's classification, track events and counts); `Result.to_dict()` is
+its part of a JSON line, which `records.py` completes with the frame's fields.
 """
 
 from __future__ import annotations
@@ -318,26 +319,109 @@ def _rounded(value):
     return value
 
 
-# data key -> what it adds to an object's record. Keys not listed here (e.g. "embedding") stay out of the JSON.
-OBJECT_FIELDS: dict[str, Callable[[Detections, int], dict]] = {
-    "track_state": lambda o, i: {"track_state": str(o.data["track_state"][i])},
-    "dwell_s": lambda o, i: {} if math.isnan(o.data["dwell_s"][i])
-    else {"dwell_s": round(float(o.data["dwell_s"][i]), 3)},
-    "landmarks": lambda o, i: {"landmarks": [[r1(x), r1(y)] for x, y in o.data["landmarks"][i]]},
-    "keypoints": lambda o, i: {"keypoints": _keypoints(o, i)},
-    "head_pose": lambda o, i: {"head_pose": {k: round(float(v), 2) for k, v in o.data["head_pose"][i].items()}},
-    "attributes": lambda o, i: {"attributes": _rounded(o.data["attributes"][i])} if o.data["attributes"][i] else {},
-    "identity": lambda o, i: {"identity": {"name": o.data["identity"][i],
-                                           "distance": r4(o.data["identity_distance"][i]),
-                                           "enrolled": bool(o.data["enrolled"][i])}},
-    "text": lambda o, i: {"text": o.data["text"][i], "text_confidence": r4(o.data["text_confidence"][i])},
-    "quad": lambda o, i: {"quad": [[r1(x), r1(y)] for x, y in o.data["quad"][i]]},
+def attribute_parts(attributes: dict) -> list[str]:
+    """An object's attributes for its caption, each named as its model's spec names it (`_` read as a space, so a
+    long name can break over lines): `bag: no`, `age: 34`, `coat jacket: yes`, `plate: A123BC`."""
+    parts = []
+    for key, value in attributes.items():
+        name = key.replace("_", " ")
+        if "label" in value:
+            parts.append(f"{name}: {value['label']}")
+        elif "text" in value:
+            parts.append(f"{name}: {value['text']}")
+        elif "value" in value:
+            parts.append(f"{name}: {value['value']:.0f}")
+    return parts
+
+
+def _attribute_raw(attributes: dict) -> list[str]:
+    parts = []
+    for name, value in attributes.items():
+        if "label" in value:
+            parts.append(f"{name}={value['label']} ({value['confidence']:.2f})")
+        elif "text" in value:
+            parts.append(f"{name}={value['text']!r}")
+        else:
+            parts.append(f"{name}={value['value']:.1f}")
+    return parts
+
+
+@dataclass(frozen=True)
+class ObjectKey:
+    """How one per-object data key shows in every output. `write` gives its part of the object's JSON record
+    (the keys `fields`, which assets/schema's object lists; {} when there is nothing to say); `raw` its words on
+    the object's --raw line, read back from that record (None: none); `moves` says its (..., 2+) points are frame
+    pixels that move with a box the tracker predicts; `caption` gives its parts of the object's caption from its
+    value (None: its family draws it its own way, e.g. keypoints as a skeleton)."""
+
+    fields: tuple[str, ...]
+    write: Callable[[Detections, int], dict]
+    raw: Callable[[dict], list[str]] | None = None
+    moves: bool = False
+    caption: Callable[[Any], list[str]] | None = None
+
+
+# The one table of per-object data keys: the JSON writer (object_records), the --raw lines (records.py), the
+# tracker (points that move with a predicted box), captions (draw.py) and the schema test read it; keys not
+# listed here (e.g. "embedding") stay out of every output. In the order they appear on a --raw line and in JSON.
+OBJECT_KEYS: dict[str, ObjectKey] = {
+    "track_state": ObjectKey(
+        ("track_state",), lambda o, i: {"track_state": str(o.data["track_state"][i])},
+        raw=lambda r: [r["track_state"]] if r["track_state"] != "confirmed" else []),
+    "text": ObjectKey(
+        ("text", "text_confidence"),
+        lambda o, i: {"text": o.data["text"][i], "text_confidence": r4(o.data["text_confidence"][i])},
+        raw=lambda r: [f"{r['text']!r} {r['text_confidence']:.3f}"]),
+    "identity": ObjectKey(
+        ("identity",), lambda o, i: {"identity": {"name": o.data["identity"][i],
+                                                  "distance": r4(o.data["identity_distance"][i]),
+                                                  "enrolled": bool(o.data["enrolled"][i])}},
+        raw=lambda r: [f"identity={r['identity']['name']} ({r['identity']['distance']:.3f})"]),
+    "attributes": ObjectKey(
+        ("attributes",),
+        lambda o, i: {"attributes": _rounded(o.data["attributes"][i])} if o.data["attributes"][i] else {},
+        raw=lambda r: _attribute_raw(r["attributes"]), caption=attribute_parts),
+    "head_pose": ObjectKey(
+        ("head_pose",), lambda o, i: {"head_pose": {k: round(float(v), 2) for k, v in o.data["head_pose"][i].items()}},
+        raw=lambda r: ["yaw {yaw:.0f} pitch {pitch:.0f} roll {roll:.0f}".format(**r["head_pose"])]),
+    "keypoints": ObjectKey(
+        ("keypoints",), lambda o, i: {"keypoints": _keypoints(o, i)},
+        raw=lambda r: [f"{sum(v is not None for v in r['keypoints'].values())} keypoints"], moves=True),
+    "landmarks": ObjectKey(
+        ("landmarks",), lambda o, i: {"landmarks": [[r1(x), r1(y)] for x, y in o.data["landmarks"][i]]},
+        raw=lambda r: [f"{len(r['landmarks'])} landmarks"], moves=True),
+    "quad": ObjectKey(("quad",), lambda o, i: {"quad": [[r1(x), r1(y)] for x, y in o.data["quad"][i]]}, moves=True),
+    "dwell_s": ObjectKey(
+        ("dwell_s",), lambda o, i: {} if math.isnan(o.data["dwell_s"][i])
+        else {"dwell_s": round(float(o.data["dwell_s"][i]), 3)},
+        raw=lambda r: [f"dwell {r['dwell_s']:.1f} s"]),
 }
+# what every object's record has besides its data keys' fields: its box, score and class, a confirmed track's
+# id, an instance mask's area and outline
+BASE_FIELDS = ("bbox", "confidence", "label", "label_id", "id", "area", "polygons")
+MOVING_KEYS = tuple(key for key, shown in OBJECT_KEYS.items() if shown.moves)
+
+
+def caption_parts(objects: Detections, i: int) -> list[str]:
+    """What object i's data keys add to its caption, in the table's order."""
+    return [part for key, shown in OBJECT_KEYS.items() if shown.caption is not None and key in objects.data
+            for part in shown.caption(objects.data[key][i])]
+
+
+def has_caption_parts(objects: Detections) -> bool:
+    return any(shown.caption is not None and key in objects.data for key, shown in OBJECT_KEYS.items())
+
+
+def object_raw_parts(record: dict) -> list[str]:
+    """An object's words on its --raw line after its class, score and box, from its JSON record."""
+    parts = [part for shown in OBJECT_KEYS.values() if shown.raw is not None and shown.fields[0] in record
+             for part in shown.raw(record)]
+    return parts + ([f"{record['area']} px"] if "area" in record else [])
 
 
 def object_records(objects: Detections) -> list[dict]:
     records = []
-    extras = [(key, write) for key, write in OBJECT_FIELDS.items() if key in objects.data]
+    extras = [shown.write for key, shown in OBJECT_KEYS.items() if key in objects.data]
     for i in range(len(objects)):
         label_id = int(objects.class_id[i])
         record = {"bbox": [r1(v) for v in objects.xyxy[i]], "confidence": r4(objects.confidence[i]),
@@ -347,7 +431,7 @@ def object_records(objects: Detections) -> list[dict]:
         if objects.mask is not None:
             record["area"] = objects.mask[i].area
             record["polygons"] = mask_polygons(objects.mask[i])
-        for _, write in extras:
+        for write in extras:
             record.update(write(objects, i))
         records.append(record)
     return records

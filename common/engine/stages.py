@@ -43,7 +43,7 @@ from .inference import (
 
 
 class Binds(Protocol):
-    """What a Stage needs of its reader (common/second_stage.Reader)."""
+    """What a Stage needs of its reader (common/second_stage.ModelReader)."""
 
     def bind(self, model: ov.Model) -> None: ...
 
@@ -118,14 +118,12 @@ class Stage:
     batch-1 model on (`batch_sizes`); a batch of another size goes out as parts of checked sizes, and a last
     single crop on the batch-1 model. Non-image stages (`image=False`) take a dict of arrays.
 
-    `reader` (common/second_stage.Reader) is bound to the model as read, before it is shaped: it finds the
-    outputs it reads and raises a one-line DemoError when they do not fit. `check` is the older form of the
-    same, a bare callable, left to the clip and decoder stages of `ovdemo action` until they have readers.
+    `reader` (a common/second_stage reader) is bound to the model as read, before it is shaped: it finds the
+    outputs it reads and raises a one-line DemoError when they do not fit.
     """
 
     def __init__(self, model: ResolvedModel, config: InferenceConfig, *, image: bool = True,
-                 reader: Binds | None = None, check: Callable[[ov.Model], None] | None = None,
-                 max_batch: int = 32, nireq: int = 0,
+                 reader: Binds | None = None, max_batch: int = 32, nireq: int = 0,
                  reshape: Mapping[str, list[int]] | None = None, any_size: bool = False,
                  ov_model: ov.Model | None = None):
         self.model = model
@@ -135,8 +133,6 @@ class Stage:
         base = ov_model.clone() if ov_model is not None else read_model(model.source)
         if reader is not None:
             reader.bind(base)  # finds its outputs, or raises DemoError naming what it expected
-        if check is not None:
-            check(base)
         if reshape:
             base.reshape({k: ov.PartialShape(v) for k, v in reshape.items()})
         remote = model.remote is not None

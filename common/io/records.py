@@ -9,7 +9,7 @@ changes meaning or type.
 
 from __future__ import annotations
 
-from ..results import Result
+from ..results import Result, object_raw_parts
 
 SCHEMA_VERSION = 1
 
@@ -26,33 +26,10 @@ def frame_record(index: int, timestamp: float, source: str, size: tuple[int, int
 
 
 def _object_line(obj: dict) -> str:
-    parts = [f"{obj['label']} ({obj['label_id']})" + (f" #{obj['id']}" if "id" in obj else ""),
-             f"{obj['confidence']:.3f}",
-             "[" + ", ".join(f"{v:.0f}" for v in obj["bbox"]) + "]"]
-    if "track_state" in obj and obj["track_state"] != "confirmed":
-        parts.append(obj["track_state"])
-    if "text" in obj:
-        parts.append(f"{obj['text']!r} {obj['text_confidence']:.3f}")
-    if "identity" in obj:
-        parts.append(f"identity={obj['identity']['name']} ({obj['identity']['distance']:.3f})")
-    for name, value in obj.get("attributes", {}).items():
-        if "label" in value:
-            parts.append(f"{name}={value['label']} ({value['confidence']:.2f})")
-        elif "text" in value:
-            parts.append(f"{name}={value['text']!r}")
-        else:
-            parts.append(f"{name}={value['value']:.1f}")
-    if "head_pose" in obj:
-        parts.append("yaw {yaw:.0f} pitch {pitch:.0f} roll {roll:.0f}".format(**obj["head_pose"]))
-    if "keypoints" in obj:
-        parts.append(f"{sum(v is not None for v in obj['keypoints'].values())} keypoints")
-    if "landmarks" in obj:
-        parts.append(f"{len(obj['landmarks'])} landmarks")
-    if "area" in obj:
-        parts.append(f"{obj['area']} px")
-    if "dwell_s" in obj:
-        parts.append(f"dwell {obj['dwell_s']:.1f} s")
-    return " ".join(parts)
+    head = [f"{obj['label']} ({obj['label_id']})" + (f" #{obj['id']}" if "id" in obj else ""),
+            f"{obj['confidence']:.3f}",
+            "[" + ", ".join(f"{v:.0f}" for v in obj["bbox"]) + "]"]
+    return " ".join(head + object_raw_parts(obj))
 
 
 def raw_lines(record: dict, with_stream: bool = False) -> list[str]:

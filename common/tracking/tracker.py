@@ -36,7 +36,7 @@ import numpy as np
 from ..draw import Style, color_for
 from ..errors import DemoError
 from ..io.output import MotWriter, check_writable
-from ..results import Detections, box_iou
+from ..results import MOVING_KEYS, Detections, box_iou
 from .assignment import linear_sum_assignment, load_solver
 from .counting import Counter, parse_points
 
@@ -336,14 +336,11 @@ class Tracker:
         return pairs, [d for d in candidates if d not in used]
 
 
-POINT_DATA = ("landmarks", "keypoints", "quad")  # per-object points that move with a predicted box
-
-
 def _moved(row: Detections, box: np.ndarray) -> Detections:
     """A track's last object, moved to its predicted box: points it carries shift with the box."""
     shift = ((box[:2] + box[2:]) - (row.xyxy[0, :2] + row.xyxy[0, 2:])) / 2
     data = dict(row.data)
-    for key in POINT_DATA:
+    for key in MOVING_KEYS:  # per-object points in frame pixels (results.OBJECT_KEYS)
         if key in data:
             points = np.array(data[key], np.float32, copy=True)
             points[..., :2] += shift

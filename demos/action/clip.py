@@ -11,11 +11,14 @@
     mean/scale (from the clip model's spec) run asynchronously inside OpenVINO like any model's preprocessing
     and come back as one prepared frame. The last T prepared frames, stacked in the clip model's layout, go
     to the clip model every --stride of them.
-Softmax, top-k and smoothing are `ClipClassifier`'s; each frame's result is a `Classification`, no objects.
+The decoder and the clip model are second models on the one contract (common/engine/second_stage.py): each has a
+`FrameReader` (`DecoderReader`, `ClipReader`) that binds it and feeds it the window due on a frame. Softmax, top-k
+and smoothing are `ClipClassifier`'s; each frame's result is a `Classification`, no objects.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -26,7 +29,7 @@ import openvino.opset13 as ops
 from ovdemo.common.draw import Style, color_for, draw_label, draw_score_bar
 from ovdemo.common.engine.family import PerStream, RunContext
 from ovdemo.common.engine.inference import ModelOutputs, describe_ports, input_layout, model_input_size
-from ovdemo.common.engine.stages import FrameStage, Stage
+from ovdemo.common.engine.second_stage import FrameReader, SecondModel
 from ovdemo.common.errors import DemoError
 from ovdemo.common.io.capture import Frame
 from ovdemo.common.models.resolve import ResolvedModel
@@ -84,6 +87,73 @@ class ClipStream:
     scores: dict[int, np.ndarray] = field(default_factory=dict)  # frame -> its window's class scores
 
 
+class WindowReader(FrameReader):
+    """A model that classifies a window of frames once it is due: `due(frame)` gives the frame's window (None:
+    none is due on it), `scored(frame, scores)` takes the window's class scores. Both are the family's, which
+    keeps each stream's windows; `bind` finds the window's size and the number of classes."""
+
+    def __init__(self, model: ResolvedModel, due: Callable[[Frame], np.ndarray | None],
+                 scored: Callable[[Frame, np.ndarray], None]):
+        super().__init__(model)
+        self.due, self.scored = due, scored
+        self.window_size = self.num_classes = 0
+
+    def apply(self, result: Result, frame: Frame, outputs: ModelOutputs) -> None:
+        self.scored(frame, only_output(outputs))
+
+
+class DecoderReader(WindowReader):
+    """The decoder of an encoder-decoder model: the last N per-frame embeddings [1, N, embedding] in, the
+    window's class scores out."""
+
+    role = "decoder"
+    expects = "one input [1, frames, embedding]"
+
+    def bind(self, model: ov.Model) -> None:
+        rank = model.input(0).get_partial_shape().rank if len(model.inputs) == 1 else None
+        if rank is None or rank.is_dynamic or rank.get_length() != 3 \
+                or model.input(0).get_partial_shape()[1].is_dynamic:
+            raise DemoError(f"{self.model.name} is not an action decoder",
+                            f"expected {self.expects}; it has {describe_ports(model.inputs)}")
+        shape = model.input(0).get_partial_shape()
+        self.window_size, self.embedding_size = shape[1].get_length(), shape[2].get_length()
+        self.num_classes = single_output(model, "decoder")
+        self.input_name = model.input(0).get_any_name()
+
+    def inputs(self, result: Result, frame: Frame) -> dict | None:
+        window = self.due(frame)
+        return None if window is None else {self.input_name: window[np.newaxis].astype(np.float32)}
+
+
+class ClipReader(WindowReader):
+    """A clip model: the last T prepared frames stacked [1, 3, T, H, W] or [1, T, H, W, 3] (as the spec's
+    `clip_layout` says, else where the 3 channels are) in, the clip's class scores out."""
+
+    role = "clip"
+    expects = "one static input [1, 3, T, H, W] or [1, T, H, W, 3]"
+
+    def bind(self, model: ov.Model) -> None:
+        shape = model.input(0).get_partial_shape() if len(model.inputs) == 1 else None
+        if shape is None or shape.rank.is_dynamic or shape.rank.get_length() != 5 or shape.is_dynamic:
+            raise DemoError(f"{self.model.name} is not a clip model",
+                            f"expected {self.expects}; it has {describe_ports(model.inputs)}")
+        dims = [d.get_length() for d in shape]
+        self.layout = clip_layout(dims, self.params.get("clip_layout"))
+        _, t, h, w = (dims[0], dims[2], dims[3], dims[4]) if self.layout == "NCTHW" else dims[:4]
+        self.window_size, self.input_size = t, (w, h)
+        self.num_classes = single_output(model, "clip model")
+        self.input_name = model.input(0).get_any_name()
+        self.dtype = model.input(0).get_element_type().to_dtype()
+
+    def inputs(self, result: Result, frame: Frame) -> dict | None:
+        """The window due on this frame: (T, 3, H, W) prepared frames, oldest first, in the clip's layout."""
+        window = self.due(frame)
+        if window is None:
+            return None
+        clip = window.transpose(1, 0, 2, 3) if self.layout == "NCTHW" else window.transpose(0, 2, 3, 1)
+        return {self.input_name: clip[np.newaxis].astype(self.dtype)}
+
+
 class WindowAction(ActionBase):
     """Modes encoder-decoder and mean: the main model embeds (or classifies) each frame's centre crop, and a
     window of its outputs makes one prediction (the decoder's, or their mean over `window` frames).
@@ -95,38 +165,29 @@ class WindowAction(ActionBase):
         super().__init__(model, opts, ov_model)
         self.decoder, self.window = decoder, window
         self.names = self.labels(label_spec)
-        self.stage: Stage | None = None
+        self.second: SecondModel | None = None  # the decoder, or ClipAction's clip model
         self.input_size: tuple[int, int] | None = None
 
     def start(self, ctx: RunContext) -> None:
         if self.decoder is not None:
-            self.stage = Stage(self.decoder, ctx.config, image=False, check=self._check_decoder, max_batch=1)
-            self.stages = [FrameStage("decoder", self.stage, self._decoder_inputs, self._scored)]
+            self.second = SecondModel(DecoderReader(self.decoder, self._due, self._scored), ctx.config)
+            self.stages = [self.second.frame_stage()]
 
-    def _decoder_inputs(self, result: Result, frame: Frame) -> dict | None:
-        window = self.streams[frame].due.pop(frame.index, None)
-        return None if window is None else {self.decoder_input: window[np.newaxis].astype(np.float32)}
+    def _due(self, frame: Frame) -> np.ndarray | None:
+        """The window due on this frame, for the stage to classify (None: none is)."""
+        return self.streams[frame].due.pop(frame.index, None)
 
-    def _scored(self, result: Result, frame: Frame, outputs: ModelOutputs) -> None:
-        self.streams[frame].scores[frame.index] = only_output(outputs)
-
-    def _check_decoder(self, model: ov.Model) -> None:
-        rank = model.input(0).get_partial_shape().rank if len(model.inputs) == 1 else None
-        if rank is None or rank.is_dynamic or rank.get_length() != 3 \
-                or model.input(0).get_partial_shape()[1].is_dynamic:
-            raise DemoError(f"{self.decoder.name} is not an action decoder",
-                            f"expected one input [1, frames, embedding]; it has {describe_ports(model.inputs)}")
-        shape = model.input(0).get_partial_shape()
-        self.window_size, self.embedding_size = shape[1].get_length(), shape[2].get_length()
-        self.num_classes = single_output(model, "decoder")
-        self.decoder_input = model.input(0).get_any_name()
+    def _scored(self, frame: Frame, scores: np.ndarray) -> None:
+        self.streams[frame].scores[frame.index] = scores
 
     def prepare(self, model: ov.Model) -> None:
-        outputs = single_output(model, "encoder" if self.stage else "model")
-        if self.stage is not None:
-            if outputs != self.embedding_size:
+        outputs = single_output(model, "encoder" if self.second else "model")
+        if self.second is not None:
+            decoder = self.second.reader
+            if outputs != decoder.embedding_size:
                 raise DemoError(f"{self.model.name} embeds frames in {outputs} values but {self.decoder.name} "
-                                f"reads {self.embedding_size}", "pass the encoder and decoder of one model")
+                                f"reads {decoder.embedding_size}", "pass the encoder and decoder of one model")
+            self.window_size, self.num_classes = decoder.window_size, decoder.num_classes
         else:
             self.window_size, self.num_classes = self.window or 16, outputs
         self.input_size = model_input_size(model, input_layout(model, self.model.spec))
@@ -208,8 +269,8 @@ class WindowAction(ActionBase):
             y += line_h
 
     def finish(self) -> None:
-        if self.stage is not None:
-            self.stage.wait_all()
+        if self.second is not None:
+            self.second.wait_all()
 
 
 class ClipAction(WindowAction):
@@ -224,26 +285,15 @@ class ClipAction(WindowAction):
         self.sample_every = [1]  # per stream
 
     def start(self, ctx: RunContext) -> None:
-        self.stage = Stage(self.model, ctx.config, image=False, check=self._check_clip, max_batch=1,
-                           ov_model=self.clip_model)
-        self.stages = [FrameStage("clip", self.stage, self._clip_inputs, self._scored)]
+        self.second = SecondModel(ClipReader(self.model, self._due, self._scored), ctx.config,
+                                  ov_model=self.clip_model)
+        self.stages = [self.second.frame_stage()]
+        clip = self.second.reader
+        self.window_size, self.input_size, self.num_classes = clip.window_size, clip.input_size, clip.num_classes
         self.clip_model = None  # compiled: the graph is not needed any more
         fps = self.model.spec.params.get("fps")
         # clips trained at a fixed frame rate (15 FPS) see every n-th frame of a faster source (each stream's own)
         self.sample_every = [max(1, round(rate / float(fps))) if fps else 1 for rate in ctx.fps]
-
-    def _check_clip(self, model: ov.Model) -> None:
-        shape = model.input(0).get_partial_shape() if len(model.inputs) == 1 else None
-        if shape is None or shape.rank.is_dynamic or shape.rank.get_length() != 5 or shape.is_dynamic:
-            raise DemoError(f"{self.model.name} is not a clip model", "expected one static input [1, 3, T, H, W] "
-                            f"or [1, T, H, W, 3]; it has {describe_ports(model.inputs)}")
-        dims = [d.get_length() for d in shape]
-        self.layout = clip_layout(dims, self.model.spec.params.get("clip_layout"))
-        _, t, h, w = (dims[0], dims[2], dims[3], dims[4]) if self.layout == "NCTHW" else dims[:4]
-        self.window_size, self.input_size = t, (w, h)
-        self.num_classes = single_output(model, "clip model")
-        self.clip_input = model.input(0).get_any_name()
-        self.clip_dtype = model.input(0).get_element_type().to_dtype()
 
     def load_model(self) -> ov.Model:
         """One frame in, the same frame out: the pipeline embeds the clip model's preprocessing into it."""
@@ -259,14 +309,6 @@ class ClipAction(WindowAction):
 
     def needs_inference(self, frame: Frame) -> bool:
         return frame.index % self.sample_every[frame.stream] == 0
-
-    def _clip_inputs(self, result: Result, frame: Frame) -> dict | None:
-        """The window due on this frame: (T, 3, H, W) prepared frames, oldest first, in the clip's layout."""
-        window = self.streams[frame].due.pop(frame.index, None)
-        if window is None:
-            return None
-        clip = window.transpose(1, 0, 2, 3) if self.layout == "NCTHW" else window.transpose(0, 2, 3, 1)
-        return {self.clip_input: clip[np.newaxis].astype(self.clip_dtype)}
 
     def postprocess(self, outputs: ModelOutputs | None, frame: Frame) -> Result:
         if outputs is not None:  # a frame between two sampled ones adds nothing: the latest prediction stands

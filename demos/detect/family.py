@@ -11,7 +11,7 @@ import openvino as ov
 
 from ovdemo.common.draw import Style, draw_objects, object_color
 from ovdemo.common.engine.family import Family, RunContext
-from ovdemo.common.engine.inference import ModelOutputs, describe_ports
+from ovdemo.common.engine.inference import ModelOutputs, describe_ports, port_key, port_shape
 from ovdemo.common.engine.second_stage import Reader, SecondModel
 from ovdemo.common.errors import DemoError
 from ovdemo.common.io.capture import Frame
@@ -36,33 +36,34 @@ from ovdemo.common.results import Detections, Result
 
 AGNOSTIC_NMS = Opt("agnostic_nms", ("--agnostic-nms",), "YOLO heads: remove overlapping boxes across classes, not "
                    "only within each class.", default=False, is_flag=True)
-EMBEDDING_NAMES = ("reid_embedding", "descriptor")
+EMBEDDING_NAMES = ("reid_embedding", "descriptor")  # Open Model Zoo's names, for a model whose spec names none
 DEFAULT_REID_THRESHOLD = 0.25  # cosine distance; a re-id model's spec may say otherwise (`reid_threshold`)
 
 
+def one_embedding(shape: list[int | None]) -> bool:
+    """(N, D) or (N, D, 1, 1): one embedding per crop."""
+    return len(shape) == 2 or (len(shape) == 4 and shape[2:] == [1, 1])
+
+
 class ReidReader(Reader):
-    """Appearance for the tracker: one embedding per object (its box as it is), under data["embedding"]."""
+    """Appearance for the tracker: one embedding per object (its box as it is), under data["embedding"]. The
+    output is the one its spec names (assets/models/track.toml `output`), else Open Model Zoo's names, else the
+    model's single output of an embedding's shape."""
 
     role = "reid"
     expects = "one embedding output (N, D) such as reid_embedding [1,256]"
 
     def bind(self, model: ov.Model) -> None:
-        """One embedding per crop: a single (N, D) or (N, D, 1, 1) output, by its name where it has one."""
-        outputs = model.outputs
-        named = [o for o in outputs if o.get_names() & set(EMBEDDING_NAMES)]
-        candidates = named or outputs
-        shape = candidates[0].get_partial_shape() if len(candidates) == 1 else None
-        fits = shape is not None and shape.rank.is_static and (
-            shape.rank.get_length() == 2 or (shape.rank.get_length() == 4 and all(
-                d.is_static and d.get_length() == 1 for d in list(shape)[2:])))
-        if not fits:
-            raise DemoError(f"the re-identification model has outputs {describe_ports(outputs)}",
+        port = self.find(model, self.output_names(*EMBEDDING_NAMES))
+        if port is None and len(model.outputs) == 1:
+            port = model.output(0)
+        if port is None or not one_embedding(port_shape(port)):
+            raise DemoError(f"the re-identification model has outputs {describe_ports(model.outputs)}",
                             f"expected {self.expects}")
+        self.output = port_key(port) if port.get_names() else None  # (an unnamed single output: the only array)
 
     def apply(self, objects: Detections, indices: np.ndarray, outputs: ModelOutputs) -> None:
-        array = outputs.get(*EMBEDDING_NAMES)
-        if array is None:
-            array = next(iter(outputs))[1]
+        array = outputs.get(self.output) if self.output else next(iter(outputs))[1]
         # every object: the stage runs on them all
         objects.data["embedding"] = array.reshape(array.shape[0], -1).astype(np.float32)
 

@@ -1,6 +1,7 @@
 """Pose decoders on the one decoder contract (`ovdemo.common.engine.family.Decoder`): OpenPose (heatmaps +
 part-affinity fields) and associative embedding (heatmaps + tags) find every person in a frame (bottom-up);
-top-down heatmaps read one person per crop. All give the 17 COCO keypoints in frame pixels as (N, 17, 3)
+top-down heatmaps read one person per crop, a second model on the detector's people (`TopDownReader`, on the
+second-stage contract of common/engine/second_stage.py). All give the 17 COCO keypoints in frame pixels as (N, 17, 3)
 arrays of x, y and score (0 where a keypoint was not found): `data["keypoints"]` of a `Detections` of people.
 
 Heatmap cell (x, y) of a network with stride s covers input pixels [s*x, s*x + s): its centre sits at
@@ -15,10 +16,12 @@ import openvino as ov
 import openvino.opset13 as ops
 
 from ovdemo.common.engine.family import Decoder, DecoderSetup
-from ovdemo.common.engine.inference import ModelOutputs, find_port, port_key, port_names, port_shape
+from ovdemo.common.engine.inference import ModelOutputs, describe_ports, find_port, port_key, port_names, port_shape
 from ovdemo.common.engine.metrics import StageTimer
+from ovdemo.common.engine.second_stage import Reader
 from ovdemo.common.errors import DemoError
 from ovdemo.common.models import yolo_heads
+from ovdemo.common.models.resolve import ResolvedModel
 from ovdemo.common.results import COCO_KEYPOINTS, Detections
 from ovdemo.common.tracking.assignment import linear_sum_assignment
 
@@ -437,14 +440,23 @@ def refine_peaks_each(heatmaps: np.ndarray, points: np.ndarray, found: np.ndarra
 
 
 # --- Top-down: one person per crop, one heatmap per joint
-class TopDownDecoder(Decoder):
-    """single-human-pose-estimation-0001: a crop [N,3,384,288] of one person in, `heatmaps` [N,17,48,36] out.
-    Crops are the person boxes grown to the model's aspect ratio and by `box_scale`; each joint is the
-    heatmap's maximum, refined to sub-pixel, mapped back through its crop."""
+class TopDownReader(Reader):
+    """single-human-pose-estimation-0001, a second model on the detector's people: a crop [N,3,384,288] of one
+    person in, `heatmaps` [N,17,48,36] out. Crops are the person boxes grown to the model's aspect ratio and by
+    `box_scale`; each joint is the heatmap's maximum, refined to sub-pixel, mapped back through its crop, and
+    scored 0 below `kp_threshold`. It is one of the pose model's kinds in DECODERS (`fits` tells it, --arch
+    top-down names it), the one read on crops rather than on the frame."""
 
     name = "top-down"
+    role = "pose"
     expects = "one image input [1,3,H,W] and `heatmaps` [1,17,h,w]"
     box_scale = 1.25
+
+    def __init__(self, model: ResolvedModel, kp_threshold: float = 0.0, timer: StageTimer | None = None):
+        super().__init__(model)
+        self.kp_threshold = kp_threshold
+        self.timer = timer or StageTimer()
+        self.box_scale = float(self.params.get("box_scale", self.box_scale))
 
     @classmethod
     def fits(cls, model: ov.Model) -> bool:
@@ -458,14 +470,14 @@ class TopDownDecoder(Decoder):
     def bind(self, model: ov.Model) -> None:
         heatmaps = find_port(model.outputs, ("heatmaps",), channels(NUM_KEYPOINTS))
         if heatmaps is None or port_shape(heatmaps)[1:2] != [NUM_KEYPOINTS]:
-            raise self.mismatch(model.outputs)
+            raise DemoError(f"the model's outputs do not fit the {self.name} decoder",
+                            f"expected {self.expects}; the model has {describe_ports(model.outputs)}")
         image = port_shape(model.input(0)) if len(model.inputs) == 1 else []
         if len(image) != 4 or None in image[2:]:
             raise DemoError(f"the top-down pose model's input is {image or 'not one image'}",
                             "expected one image input of a fixed size [1,3,H,W]")
         self.heatmaps = port_key(heatmaps)
         self.input_size = (image[3], image[2])  # (w, h)
-        self.box_scale = float(self.spec.params.get("box_scale", self.box_scale))
 
     def crop_boxes(self, boxes: np.ndarray) -> np.ndarray:
         """Person boxes grown to the model's aspect ratio, then by box_scale, in whole pixels: the regions cut
@@ -480,7 +492,10 @@ class TopDownDecoder(Decoder):
         grown[:, 2:] = np.maximum(grown[:, 2:], grown[:, :2] + 1)
         return grown.astype(np.float32)
 
-    def decode(self, outputs: ModelOutputs, regions: np.ndarray) -> np.ndarray:
+    def regions(self, boxes: np.ndarray) -> np.ndarray:
+        return self.crop_boxes(boxes)
+
+    def keypoints(self, outputs: ModelOutputs, regions: np.ndarray) -> np.ndarray:
         """Keypoints (N, 17, 3: x, y in frame pixels, score) from the heatmaps (N, 17, h, w) of the crops cut
         at `regions` (crop_boxes)."""
         heatmaps = outputs.get(self.heatmaps)
@@ -497,6 +512,16 @@ class TopDownDecoder(Decoder):
         size = regions[:, 2:] - regions[:, :2]
         frame = regions[:, None, :2] + (points + 0.5) * (size[:, None, :] / np.array([w, h], np.float32)) - 0.5
         return np.concatenate([frame, np.maximum(scores, 0)[..., None]], axis=2).astype(np.float32)
+
+    def apply(self, people: Detections, indices: np.ndarray, outputs: ModelOutputs) -> None:
+        with self.timer("keypoints"):
+            found = self.keypoints(outputs, self.crop_boxes(people.xyxy[indices]))
+            found[..., 2] = np.where(found[..., 2] >= self.kp_threshold, found[..., 2], 0.0)
+            people.data["keypoints"][indices] = found
+
+    def defaults(self, people: Detections) -> None:
+        """No keypoint shown until the pose model has answered (a person it does not run on has none)."""
+        people.data.setdefault("keypoints", np.zeros((len(people), NUM_KEYPOINTS, 3), np.float32))
 
 
 # --- Ultralytics YOLO pose: people boxed, their keypoints in the same row
@@ -527,5 +552,7 @@ class YoloPoseDecoder(Decoder):
                       letterbox.boxes(found.boxes))
 
 
-DECODERS: dict[str, type[Decoder]] = {
-    cls.name: cls for cls in (OpenPoseDecoder, AssociativeEmbeddingDecoder, TopDownDecoder, YoloPoseDecoder)}
+# the pose model's kinds, as `choose_decoder` tells them apart by `fits`: three main-model decoders, and the reader
+# of a second model on a detector's people
+DECODERS: dict[str, type[Decoder] | type[TopDownReader]] = {
+    cls.name: cls for cls in (OpenPoseDecoder, AssociativeEmbeddingDecoder, TopDownReader, YoloPoseDecoder)}

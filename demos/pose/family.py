@@ -20,7 +20,7 @@ import openvino as ov
 from ovdemo.common.draw import Style, draw_objects
 from ovdemo.common.engine.family import Decoder, DecoderSetup, Family, RunContext, choose_decoder
 from ovdemo.common.engine.inference import ModelOutputs, input_layout, read_model
-from ovdemo.common.engine.stages import ObjectStage, Stage, crops
+from ovdemo.common.engine.second_stage import SecondModel
 from ovdemo.common.errors import DemoError
 from ovdemo.common.io.capture import Frame
 from ovdemo.common.models.detector import Detector
@@ -30,10 +30,9 @@ from ovdemo.common.results import Detections, Result
 
 from .decoders import (
     DECODERS,
-    NUM_KEYPOINTS,
     PERSON,
     BottomUpDecoder,
-    TopDownDecoder,
+    TopDownReader,
     YoloPoseDecoder,
     keypoint_extent,
 )
@@ -179,13 +178,12 @@ class PoseFamily(Family):
         resolved = with_original_normalisation(resolve_main(opts, cls.name, DECODERS))
         ov_model = read_model(resolved.source)
         decoder_cls = choose_decoder(DECODERS, ov_model, resolved.spec, opts.get("arch"), cls.name)
-        if decoder_cls is TopDownDecoder:
+        if decoder_cls is TopDownReader:
             if opts.get("input_size"):
                 raise DemoError("--input-size is for bottom-up models",
                                 f"{resolved.name} is top-down: it sees each person's crop at its own size")
-            decoder = TopDownDecoder(ov_model, DecoderSetup(resolved.spec, names=PERSON))
             detector = resolve_from_options(opts.get("detector_model") or DEFAULT_DETECTOR, opts)
-            return TopDownPose(detector, opts, decoder=decoder, pose_model=resolved, pose_ov_model=ov_model)
+            return TopDownPose(detector, opts, pose_model=resolved, pose_ov_model=ov_model)
         if opts.get("detector_model"):
             raise DemoError("--detector-model is for top-down models",
                             f"{resolved.name} finds people by itself; e.g. -m single-human-pose-estimation-0001")
@@ -248,31 +246,21 @@ class BottomUpPose(PoseFamily):
 
 
 class TopDownPose(PoseFamily):
-    """A person detector is the main model, and the pose model (a Stage) runs on every person's crop, all
-    crops of a frame in one batch on its own requests; a person's box and confidence are the detector's."""
+    """A person detector is the main model, and the pose model (a second model, `TopDownReader`) runs on every
+    person's crop, all crops of a frame in one batch on its own requests; a person's box and confidence are the
+    detector's."""
 
-    def __init__(self, detector: ResolvedModel, opts, *, decoder: TopDownDecoder, pose_model: ResolvedModel,
-                 pose_ov_model: ov.Model):
+    def __init__(self, detector: ResolvedModel, opts, *, pose_model: ResolvedModel, pose_ov_model: ov.Model):
         """`pose_ov_model` is the pose model `create` read."""
         super().__init__(detector, opts)
-        self.decoder = decoder
         self.pose_model, self.pose_ov_model = pose_model, pose_ov_model
-        self.stage: Stage | None = None
+        self.pose: SecondModel | None = None
 
     def start(self, ctx: RunContext) -> None:
-        self.stage = Stage(self.pose_model, ctx.config, ov_model=self.pose_ov_model)
-        self.stages = [ObjectStage("pose", self.stage, apply=self._keypoints, batch=self._crops)]
-
-    def _crops(self, image: np.ndarray, objects: Detections, indices: np.ndarray) -> np.ndarray:
-        """Every person's crop at the pose model's aspect ratio, as the model was trained."""
-        regions = self.decoder.crop_boxes(objects.xyxy[indices])
-        return crops(image, regions, self.stage.input_size or self.decoder.input_size)
-
-    def _keypoints(self, objects: Detections, indices: np.ndarray, outputs: ModelOutputs) -> None:
-        with self.timer("keypoints"):
-            found = self.decoder.decode(outputs, self.decoder.crop_boxes(objects.xyxy[indices]))
-            found[..., 2] = np.where(found[..., 2] >= self.kp_threshold, found[..., 2], 0.0)
-            objects.data["keypoints"][indices] = found
+        reader = TopDownReader(self.pose_model, self.kp_threshold, self.timer)
+        self.pose = SecondModel(reader, ctx.config, ov_model=self.pose_ov_model)
+        self.stages = [self.pose.object_stage()]
+        self.pose_ov_model = None  # compiled: the graph is not needed any more
 
     def prepare(self, model: ov.Model) -> None:
         self.detector = Detector(model, self.model, threshold=self.opts.get("threshold"),
@@ -281,11 +269,9 @@ class TopDownPose(PoseFamily):
     def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Result:
         h, w = frame.image.shape[:2]
         found = self.detector(outputs, (w, h))
-        # the people, their keypoints to come from the pose stage (no keypoint shown until then)
-        keypoints = np.zeros((len(found), NUM_KEYPOINTS, 3), np.float32)
-        return Result(Detections(found.xyxy, found.confidence, np.zeros(len(found), np.int32),
-                                 data={"keypoints": keypoints}, names=PERSON))
+        # the people; their keypoints come from the pose stage (its reader's defaults: none shown until then)
+        return Result(Detections(found.xyxy, found.confidence, np.zeros(len(found), np.int32), names=PERSON))
 
     def finish(self) -> None:
-        if self.stage is not None:
-            self.stage.wait_all()
+        if self.pose is not None:
+            self.pose.wait_all()

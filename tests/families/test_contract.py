@@ -15,6 +15,8 @@ from conftest import REPO
 from helpers import read_jsonl, run_ovdemo
 from synthetic_yolo import FRAME, anchor_rows, box_row, save_export, to_input
 
+from ovdemo.common.results import BASE_FIELDS, MOVING_KEYS, OBJECT_KEYS
+
 SCHEMA = json.loads((REPO / "assets" / "schema" / "frame.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 
@@ -140,3 +142,14 @@ def test_yolo_heads_fit_the_schema(tmp_path):
                 assert record["objects"] and all(key in o for o in record["objects"]), (family, record)
             else:
                 assert record["action"]["label"] == "dog", record
+
+
+def test_the_table_of_object_keys_and_the_schema_name_the_same_fields():
+    """results.OBJECT_KEYS is the one list of per-object data keys: every JSON field it writes (and every field each
+    object has besides) is in the schema's object, and the schema's object has no field the table does not write."""
+    written = [field for shown in OBJECT_KEYS.values() for field in shown.fields]
+    assert len(written) == len(set(written)), written  # no field written by two keys
+    in_schema = set(SCHEMA["$defs"]["object"]["properties"])
+    assert set(written) | set(BASE_FIELDS) == in_schema, (set(written) | set(BASE_FIELDS)) ^ in_schema
+    assert set(SCHEMA["$defs"]["object"]["required"]) <= set(BASE_FIELDS)
+    assert set(MOVING_KEYS) == {"landmarks", "keypoints", "quad"}  # the points a predicted box carries along

@@ -15,8 +15,8 @@ from conftest import model_path
 from helpers import read_jsonl, run_ovdemo, shared_env
 
 import ovdemo
-from ovdemo.common.draw import Style, attribute_parts, caption_head, caption_lines, text_width
-from ovdemo.common.results import Result
+from ovdemo.common.draw import Style, caption_head, caption_lines, text_width
+from ovdemo.common.results import Result, attribute_parts
 
 PEOPLE = "person-attributes-recognition-crossroad-0230"
 ROW = re.compile(r"^│\s*(.+?)\s*│\s*(.*?)\s*│$")
