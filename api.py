@@ -26,8 +26,8 @@ from ovdemo.common.engine.cpus import restrict
 from ovdemo.common.engine.family import Family
 from ovdemo.common.engine.inference import one_request, read_model
 from ovdemo.common.engine.pipeline import Pipeline, prepare_family
+from ovdemo.common.engine.processor import FrameProcessor
 from ovdemo.common.engine.runner import shown_style
-from ovdemo.common.engine.stages import FrameJobs
 from ovdemo.common.errors import DemoError
 from ovdemo.common.io.capture import Frame, read_image
 from ovdemo.common.models.resolve import resolve_from_options
@@ -115,11 +115,14 @@ class Predictor:
         self._infer = one_request(compiled)
         self._tracking = Tracking(self.opts, DEFAULT_FPS, self.family.tracker_reid_threshold) \
             if self.opts.get("track") else None
+        # the pipeline's per-frame sequence, --infer-every and tracking included, on one synchronous request
+        self._processor = FrameProcessor(self.family, self.opts.infer_every, [self._tracking])
         self._size = size
 
     def __call__(self, image: np.ndarray | str | os.PathLike) -> Result:
         """The family's result for one image: a BGR array, or an image file's path or URL (read as -i reads
-        it); with track=True, successive calls are successive frames."""
+        it). Successive calls are successive frames, as `stream` gives them: with infer_every=3 the model sees
+        calls 0, 3, 6, ... and the others carry its last result over (or, with track=True, the tracker predicts)."""
         if isinstance(image, str | os.PathLike):
             image = read_image(str(image), bool(self.opts.get("offline")))
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
@@ -130,20 +133,10 @@ class Predictor:
             self._compile(size)
         index = next(self._frames)
         frame = Frame(index, image, index / DEFAULT_FPS, 0.0, 0.0)
-        outputs = None
-        if self.family.needs_inference(frame):
-            outputs = self._infer({0: np.ascontiguousarray(image)[np.newaxis]})
-        result = self.family.postprocess(outputs, frame)
-        result.inferred = outputs is not None
-        jobs = FrameJobs(self.family.stages, result, frame)  # the second stages, as the pipeline runs them
-        jobs.wait()
-        jobs.complete()
-        result = self.family.complete(result, frame)
-        if self._tracking is not None:
-            result.objects, result.events, result.counts = self._tracking.update(
-                result.objects, index, frame.timestamp, inferred=outputs is not None)
-            result = self.family.after_tracking(result, frame)
-        self.family.timer.take()
+        skip = self._processor.skip(frame)
+        outputs = None if skip else self._infer({0: np.ascontiguousarray(image)[np.newaxis]})
+        result = self._processor(frame, outputs, skip)
+        self.family.timer.take()  # (the API keeps no timings)
         return result
 
     def stream(self, source: str | os.PathLike | Sequence[str | os.PathLike], **options) -> Iterator[tuple]:

@@ -14,9 +14,11 @@ pipeline's. Hooks run in this order, each once unless said otherwise:
   needs_inference(frame)    per frame: False lets the frame skip the main model (default: True)
   postprocess(outputs, frame) -> Result      per frame, in order; outputs is None when the family's own
                             needs_inference skipped the frame (frames --infer-every skips never come here:
-                            the pipeline carries the last results over, or the tracker predicts)
+                            the last results are carried over, or the tracker predicts)
   [the pipeline runs `stages` on the result: the family's declared second-stage models, several frames in
    flight at once; none of them is ever waited on by the family]
+  (this per-frame sequence, postprocess to after_tracking, is `processor.FrameProcessor`: the pipeline's and
+   the Python API's alike)
   complete(result, frame) -> Result          per frame, in order, once its stages have answered: what needs
                             every stage's answer and frame order (e.g. identifying faces in a gallery)
   after_tracking(result, frame) -> Result    per frame with --track, once objects have track ids: per-track

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -49,6 +49,7 @@ from .inference import (
 )
 from .interrupt import StopRequest
 from .metrics import Metrics
+from .processor import FrameProcessor
 from .stages import FrameJobs
 
 
@@ -117,11 +118,6 @@ class Decoded:
     timings: dict[str, float]  # ms per stage so far: decode, preprocess, infer, postprocess, the family's own
 
 
-# Frames the main model skips: the family's own choice (it decodes them itself) or --infer-every's
-# (the pipeline carries the last results over).
-FAMILY_SKIP, EVERY_SKIP = "family", "every"
-
-
 @dataclass
 class InFlight:
     """A frame between capture and emission."""
@@ -170,6 +166,7 @@ class Pipeline:
                     mot = self.opts.get("mot")
                     stream.tracking = Tracking(self.opts.replace(mot=mot and stream_path(mot, stream.index)),
                                                stream.source.fps, self.family.tracker_reid_threshold)
+        self.processor = FrameProcessor(self.family, self.opts.infer_every, [s.tracking for s in self.streams])
 
     @property
     def several(self) -> bool:
@@ -226,13 +223,6 @@ class Pipeline:
         if any(s.failure is not None for s in self.streams):
             raise failures_error(self.streams)
 
-    def _skip_kind(self, frame: Frame) -> str | None:
-        if not self.family.needs_inference(frame):
-            return FAMILY_SKIP
-        if frame.index % self.opts.infer_every:
-            return EVERY_SKIP
-        return None
-
     def _loop(self) -> Iterator[Decoded]:
         """Frames go through four steps, each in input order: submitted to the main model; decoded as soon as
         the main model's answer is there (the family's postprocess, then its second stages start, all of them
@@ -266,7 +256,7 @@ class Pipeline:
                     elif queue.can_submit() and next_submit - next_emit < window and reader.buffered:
                         action = "submit"
                         frame = reader.take()
-                        skip = self._skip_kind(frame)
+                        skip = self.processor.skip(frame)
                         if skip is None:
                             queue.in_flight += 1
                     elif reader.finished and not reader.buffered and next_submit == next_emit:
@@ -308,28 +298,12 @@ class Pipeline:
     def _decode(self, state: InFlight, answer: tuple | None) -> None:
         """The family's postprocess (in frame order), then its second stages start. `answer`: the main model's
         (outputs, infer ms), None for a frame it skipped."""
-        frame, skip = state.frame, state.skip
         outputs = None
         if answer is not None:
             outputs, state.timings["infer"] = answer
         state.image = None  # the request is done with it
         t0 = time.perf_counter()
-        stream = self.streams[frame.stream]
-        if skip == EVERY_SKIP:
-            last = stream.last if stream.last is not None else Result()  # (a Result without objects is falsy)
-            # with a tracker the objects come from its predictions; otherwise the last ones stand, and so does
-            # a clip's action, but its window was classified on an earlier frame
-            clip = None if last.classification is None else replace(last.classification, predicted=False)
-            result = replace(last, objects=last.objects[[]] if stream.tracking else last.objects, inferred=False,
-                             classification=clip, events=[])
-            state.jobs = FrameJobs([], result, frame)
-        else:
-            result = self.family.postprocess(outputs, frame)
-            if outputs is None:
-                result.inferred = False
-            else:
-                stream.last = result
-            state.jobs = FrameJobs(self.family.stages, result, frame)
+        state.jobs = self.processor.decode(state.frame, outputs, state.skip)
         state.timings["postprocess"] = (time.perf_counter() - t0) * 1000.0
         state.timings.update(self.family.timer.take())
 
@@ -337,14 +311,7 @@ class Pipeline:
         """Stage answers applied in frame order, the family's completion, tracking: the frame as it goes out."""
         frame, jobs = state.frame, state.jobs
         t0 = time.perf_counter()
-        jobs.complete()
-        result = self.family.complete(jobs.result, frame)
-        tracking = self.streams[frame.stream].tracking
-        if tracking is not None:
-            with self.family.timer("tracker"):
-                result.objects, result.events, result.counts = tracking.update(
-                    result.objects, frame.index, frame.timestamp, inferred=state.skip is None)
-            result = self.family.after_tracking(result, frame)
+        result = self.processor.finish(jobs, state.skip)
         timings = {"decode": frame.decode_ms, "preprocess": state.prep_ms, "infer": 0.0, **state.timings,
                    **jobs.timings, **self.family.timer.take()}
         timings["postprocess"] += (time.perf_counter() - t0) * 1000.0  # both halves: decoding and completing

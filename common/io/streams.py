@@ -2,9 +2,10 @@
 through the pipeline's one request queue, and everything kept between frames kept per stream.
 
 A stream is one input: its index (the order of `-i` on the command line, from 0), its source, its reader
-thread, and the pipeline's state that belongs to it (the tracker with its lines and zones, the last result
---infer-every carries over). A stream that cannot be opened, or fails while it is read, ends alone: the
-others run to their end and the run reports it then (a single input fails as it always did).
+thread, and the pipeline's state that belongs to it (the tracker with its lines and zones; the last result
+--infer-every carries over is kept per stream by the per-frame processor). A stream that cannot be opened, or
+fails while it is read, ends alone: the others run to their end and the run reports it then (a single input
+fails as it always did).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from ..errors import DemoError
-from ..results import Result
 from ..tracking.tracker import Tracking
 from .capture import FILE_BUFFER, Frame, FrameReader, InputDamage, InputSpec, Source, open_source, resolve_input
 
@@ -42,7 +42,6 @@ class Stream:
     reader: FrameReader | None = None
     error: DemoError | None = None  # why it could not be opened
     tracking: Tracking | None = None  # --track: ids, lines, zones and MOT file of its own
-    last: Result | None = None  # its latest result of a frame the main model saw (--infer-every)
     elsewhere: bool = False  # run by another process of the command (--workers): not opened here
 
     @property

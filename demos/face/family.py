@@ -22,9 +22,17 @@ import openvino as ov
 from ovdemo.common.console import console, warn
 from ovdemo.common.draw import Style, color_for, draw_objects
 from ovdemo.common.engine.family import Family, RunContext, choose_decoder
-from ovdemo.common.engine.inference import InferenceConfig, ModelOutputs, compile_model, embed_preprocessing, read_model
+from ovdemo.common.engine.inference import (
+    InferenceConfig,
+    ModelOutputs,
+    compile_model,
+    embed_preprocessing,
+    one_request,
+    read_model,
+)
+from ovdemo.common.engine.processor import FrameProcessor
 from ovdemo.common.engine.second_stage import Reader, SecondModel
-from ovdemo.common.engine.stages import FrameJobs, ObjectStage, crop, expand_boxes
+from ovdemo.common.engine.stages import ObjectStage, crop, expand_boxes
 from ovdemo.common.errors import DemoError
 from ovdemo.common.io.capture import Frame
 from ovdemo.common.models.attributes import AttributeReader, attributes_of
@@ -286,14 +294,15 @@ class FaceFamily(Family):
 
     # -- the per-face stages and the gallery
 
-    def analyse(self, image: np.ndarray, faces: Detections, kinds: tuple[str, ...] | None = None) -> Detections:
-        """The faces found in `image` with what the per-face stages (those of `kinds`, else all) say of them,
-        waited for: the gallery's photos, before the run starts."""
+    def processor(self, kinds: tuple[str, ...] | None = None) -> FrameProcessor:
+        """The per-frame sequence with the per-face stages of `kinds` (else all), for the gallery's photos."""
         kinds = tuple(self.face_stages) if kinds is None else tuple(k for k in kinds if k in self.face_stages)
-        jobs = FrameJobs(self.declared(kinds), Result(faces),
-                         Frame(0, image, 0.0, 0.0, 0.0))
-        jobs.wait()
-        return jobs.result.objects
+        return FrameProcessor(self, stages=self.declared(kinds))
+
+    def analyse(self, image: np.ndarray, faces: Detections, kinds: tuple[str, ...] | None = None) -> Detections:
+        """Faces already found in `image` with what the per-face stages (those of `kinds`, else all) say of
+        them, waited for: the gallery's photos, before the run starts."""
+        return self.processor(kinds).settle(Result(faces), Frame(0, image, 0.0, 0.0, 0.0)).objects
 
     def identify(self, image: np.ndarray, faces: Detections) -> Detections:
         """The faces with their gallery identities; with --enroll, unknown whole faces join the gallery and
@@ -332,9 +341,10 @@ class FaceFamily(Family):
         gallery = Gallery(folder)
         model = self.read_model()
         self.detector = self._detector(model)
-        detector = compile_model(embed_preprocessing(model.clone(), self.model.spec, None), config)
-        ports = [(frozenset(o.get_names()), o) for o in detector.outputs]
-        request = detector.create_infer_request()
+        infer = one_request(compile_model(embed_preprocessing(model.clone(), self.model.spec, None), config))
+        # a photo is a frame: the detector's postprocess, landmarks and re-id on its faces (completion identifies
+        # no one while the gallery loads: there is none yet)
+        photos = self.processor(("landmarks", "reid"))
         for name, path in gallery_photos(folder):
             data = path.read_bytes() if path.is_file() else b""
             image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
@@ -347,19 +357,19 @@ class FaceFamily(Family):
                                    data={"landmarks": note[1][None]})
                 gallery.add(name, self.analyse(image, found, ("reid",)).data[EMBEDDING][0])
                 continue
-            request.infer({0: image[np.newaxis]})
-            outputs = ModelOutputs([(names, request.get_tensor(port).data.copy()) for names, port in ports])
-            h, w = image.shape[:2]
-            found = self.detector(outputs, (w, h))
-            if len(found):
+            frame = Frame(0, image, 0.0, 0.0, 0.0)
+            found = photos(frame, infer({0: image[np.newaxis]}), None).objects
+            if len(found):  # its largest face
                 areas = np.prod(found.xyxy[:, 2:] - found.xyxy[:, :2], axis=1)
-                found = found[int(areas.argmax())]
-            else:  # the whole photo is the face (its landmarks where the re-id model wants them, when the
-                # detector would have given them)
-                own = {} if "landmarks" in self.face_stages else {"landmarks": (REFERENCE_POINTS * (w, h))[None]}
-                found = Detections(np.array([[0, 0, w - 1, h - 1]], np.float32), np.ones(1, np.float32),
-                                   np.zeros(1, np.int32), data=own)
-            gallery.add(name, self.analyse(image, found, ("landmarks", "reid")).data[EMBEDDING][0])
+                gallery.add(name, found.data[EMBEDDING][int(areas.argmax())])
+                continue
+            # none found: the whole photo is the face (its landmarks where the re-id model wants them, when the
+            # detector would have given them)
+            h, w = image.shape[:2]
+            own = {} if "landmarks" in self.face_stages else {"landmarks": (REFERENCE_POINTS * (w, h))[None]}
+            whole = Detections(np.array([[0, 0, w - 1, h - 1]], np.float32), np.ones(1, np.float32),
+                               np.zeros(1, np.int32), data=own)
+            gallery.add(name, photos.settle(Result(whole), frame).objects.data[EMBEDDING][0])
         if not gallery.names and not self.enroll:
             raise DemoError(f"no readable face photos in the gallery {folder}", "add .jpg or .png photos")
         console.print(f"gallery: {len(gallery.identities)} identities from {len(gallery.names)} photos in {folder}")
