@@ -77,7 +77,8 @@ def _isolated_home(tmp_path_factory, monkeypatch, _compiled_models):
 
 # The longest modules, longest first (measured one module at a time, on 2 cores): `make test` hands modules to its
 # workers in this order, then the rest in file order, so no long module starts last while the other worker idles.
-LONGEST_FIRST = ("test_precision_sweep.py", "test_fresh_clone.py", "test_action.py", "test_action_clip.py")
+LONGEST_FIRST = ("test_precision_sweep.py", "test_fresh_clone.py", "test_cpus.py", "test_classify.py", "test_api.py",
+                 "test_action.py", "test_action_clip.py")
 
 
 def pytest_collection_modifyitems(items):
