@@ -69,7 +69,8 @@ def _compiled_models(tmp_path_factory) -> Path:
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory, monkeypatch, _compiled_models):
     """No test reads or writes the user's real cache, and no run saves into the repository's runs/ (a headless
-    run without outputs keeps its results there: tests/test_saved_runs.py runs those in folders of their own)."""
+    run without outputs keeps its results there: tests/pipeline/test_saved_runs.py runs those in folders of their
+    own)."""
     monkeypatch.setenv("OVDEMO_HOME", str(tmp_path_factory.mktemp("ovdemo-home")))
     monkeypatch.setenv("OVDEMO_NO_SAVE", "1")
     monkeypatch.setenv("OVDEMO_CACHE_DIR", str(_compiled_models))
