@@ -49,14 +49,15 @@ demo: install
 catalog:
 	$(PYTHON) assets/build_catalog.py $(OMZ)
 
-# Test workers: a module's tests stay on one worker (their module fixtures run once).
+# Test workers: a module's tests stay on one worker (their module fixtures run once); modules go out in the
+# order tests/conftest.py sorts them (longest first), not xdist's own (by how many tests a module has).
 TEST_JOBS ?= 2
 test: install
-	$(BIN)/pytest -q -n $(TEST_JOBS) --dist loadfile
+	$(BIN)/pytest -q -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder
 
 # The quick subset for a development loop: everything but the long real-video runs (marked slow).
 quick: install
-	$(BIN)/pytest -q -n $(TEST_JOBS) --dist loadfile -m "not slow"
+	$(BIN)/pytest -q -n $(TEST_JOBS) --dist loadfile --no-loadscope-reorder -m "not slow"
 
 # Benchmarks (not tests): each family's end-to-end FPS against raw OpenVINO throughput, measured side by side.
 BENCH ?= $(sort $(wildcard tests/bench/bench_*.py))

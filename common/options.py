@@ -228,6 +228,7 @@ MAX_REQUESTS = 64  # --nireq, --nstreams: each request holds its own input and o
 MAX_THREADS = 1024
 MAX_WORKERS = 256  # --workers: a process each, with its own models in memory
 MAX_INPUT_SIZE = 4096  # a network input of 4096x4096 takes about 1.5 GB for the largest detectors here
+CACHE_DIR_ENV = "OVDEMO_CACHE_DIR"  # --cache-dir when not given (the test suite shares one cache across its runs)
 
 
 def _streams(ctx, param, value):
@@ -294,7 +295,9 @@ PIPELINE: tuple[Opt, ...] = (
     Opt("workers", ("--workers",), "Run the streams (-i given several times) in N processes, each on its share "
         "of the cores, with the outputs one process writes.", default=1, type=click.IntRange(1, MAX_WORKERS),
         metavar="N", show_default=True, cli_only=True),
-    Opt("cache_dir", ("--cache-dir",), "OpenVINO compiled-model cache folder.", type=click.Path(file_okay=False)),
+    Opt("cache_dir", ("--cache-dir",), f"OpenVINO compiled-model cache folder: a model compiled once for these "
+        f"settings loads from it on later runs, with the same results. [env {CACHE_DIR_ENV}]",
+        type=click.Path(file_okay=False)),
     Opt("infer_precision", ("--infer-precision",), "Inference precision hint; auto: the device's choice (bf16 on "
         "CPUs that have it). f32 gives the same numbers on every CPU.", default="auto",
         type=click.Choice(["auto", "f32", "bf16", "f16"]), show_default=True),

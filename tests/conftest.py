@@ -59,10 +59,29 @@ def model_path(models_dir: Path, name: str, precision: str = "FP16") -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def _compiled_models(tmp_path_factory) -> Path:
+    """One OpenVINO model cache for every run of this test process: a model compiled for a frame size and
+    settings once loads from it afterwards (tests/test_model_cache.py: with the same results)."""
+    return tmp_path_factory.mktemp("compiled-models")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory, monkeypatch):
+def _isolated_home(tmp_path_factory, monkeypatch, _compiled_models):
     """No test reads or writes the user's real cache, and no run saves into the repository's runs/ (a headless
     run without outputs keeps its results there: tests/pipeline/test_saved_runs.py runs those in folders of their
     own)."""
     monkeypatch.setenv("OVDEMO_HOME", str(tmp_path_factory.mktemp("ovdemo-home")))
     monkeypatch.setenv("OVDEMO_NO_SAVE", "1")
+    monkeypatch.setenv("OVDEMO_CACHE_DIR", str(_compiled_models))
+
+
+# The longest modules, longest first (measured one module at a time, on 2 cores): `make test` hands modules to its
+# workers in this order, then the rest in file order, so no long module starts last while the other worker idles.
+LONGEST_FIRST = ("test_precision_sweep.py", "test_fresh_clone.py", "test_cpus.py", "test_classify.py", "test_api.py",
+                 "test_action.py", "test_action_clip.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each module's tests keep their order

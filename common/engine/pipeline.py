@@ -32,7 +32,7 @@ from ..io.streams import (
 )
 from ..models.attributes import AttributeModel
 from ..models.resolve import resolve_from_options
-from ..options import Options, realtime_files
+from ..options import CACHE_DIR_ENV, Options, realtime_files
 from ..results import Result
 from ..tracking.tracker import Tracking
 from .family import Family, RunContext
@@ -69,11 +69,12 @@ def prepare_family(family: Family, opts: Options, frame_size: tuple[int, int] | 
     if hint == "auto":
         hint = "latency" if live else "throughput"
     precision = None if opts.infer_precision == "auto" else opts.infer_precision
+    cache_dir = opts.cache_dir or os.environ.get(CACHE_DIR_ENV) or None  # here, so the Python API reads it too
     config = InferenceConfig(device=opts.device, hint=None if hint == "none" else hint, nireq=opts.nireq,
-                             nstreams=opts.nstreams, nthreads=opts.nthreads, cache_dir=opts.cache_dir,
+                             nstreams=opts.nstreams, nthreads=opts.nthreads, cache_dir=cache_dir,
                              precision=precision)
     stage_config = InferenceConfig(device=opts.device, hint=config.hint, nthreads=opts.nthreads,
-                                   nstreams=stage_streams(config), cache_dir=opts.cache_dir, precision=precision)
+                                   nstreams=stage_streams(config), cache_dir=cache_dir, precision=precision)
     family.start(RunContext(stage_config, frame_size, fps, live, opts))
     model = family.load_model()
     family.prepare(model)

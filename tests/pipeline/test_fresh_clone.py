@@ -58,8 +58,10 @@ def clone(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, root / name)
     home = tmp_path_factory.mktemp("home")
+    # PIP_COMPILE=0: no .pyc written ahead for the thousands of modules installed (about 40% of the install's CPU
+    # time); pip prints nothing either way, and the few modules a run imports compile as they load
     installed = subprocess.run(["make", "install"], cwd=root, capture_output=True, text=True, timeout=900,
-                               env=_clean_env(OVDEMO_HOME=str(home), SHARED="/nonexistent"))
+                               env=_clean_env(OVDEMO_HOME=str(home), SHARED="/nonexistent", PIP_COMPILE="0"))
     assert installed.returncode == 0, installed.stdout + installed.stderr
     return root, installed
 
@@ -86,16 +88,9 @@ def test_demo_without_data_or_network_ends_with_one_line_naming_both_ways_out(cl
     assert "Traceback" not in result.stderr and not (root / "out.mp4").exists()
 
 
-def test_demo_with_the_shared_folders_writes_a_video_that_plays_in_chromium(clone, tmp_path):
-    if MODELS_DIR is None or VIDEOS_DIR is None:
-        pytest.skip("the shared models and videos are not available")
-    root, _ = clone
-    result = subprocess.run(["make", "--no-print-directory", "demo", f"SHARED={MODELS_DIR.parent}"], cwd=root,
-                            capture_output=True, text=True, timeout=900,
-                            env=_clean_env(OVDEMO_HOME=str(tmp_path), OVDEMO_MODELS_DIR=str(MODELS_DIR),
-                                           OVDEMO_SAMPLES_DIR=str(VIDEOS_DIR), OVDEMO_OFFLINE="1"))
-    assert result.returncode == 0, result.stderr
-    video, records = root / "out.mp4", (root / "out.jsonl").read_text().splitlines()
+def test_demo_with_the_shared_folders_writes_a_video_that_plays_in_chromium(demo_done, tmp_path):
+    *_, outputs = demo_done  # out.mp4 and out.jsonl as `make demo` wrote them (before any README example)
+    video, records = outputs / "out.mp4", (outputs / "out.jsonl").read_text().splitlines()
     assert len(records) == DEMO_FRAMES and json.loads(records[-1])["frame"] == DEMO_FRAMES - 1
     cap = cv2.VideoCapture(str(video))
     fps = cap.get(cv2.CAP_PROP_FPS)
@@ -136,9 +131,11 @@ def after_demo_block() -> tuple[list[str], list[str]]:
 
 
 @pytest.fixture(scope="module")
-def demo_done(clone, tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProcess]:
+def demo_done(clone, tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProcess, Path]:
     """`make demo` from local folders, as a user with ../shared (or the variables set) runs it, with a home of its
-    own (no OVDEMO_HOME: the settings land where a new shell looks, ~/.cache/ovdemo)."""
+    own (no OVDEMO_HOME: the settings land where a new shell looks, ~/.cache/ovdemo); and a copy of the out.mp4 and
+    out.jsonl it wrote (a README example may write those names again). One run for every test that needs one: it
+    takes a minute or two."""
     if MODELS_DIR is None or VIDEOS_DIR is None:
         pytest.skip("the shared models and videos are not available")
     root, _ = clone
@@ -148,11 +145,14 @@ def demo_done(clone, tmp_path_factory) -> tuple[Path, Path, subprocess.Completed
                           env=_clean_env(HOME=str(home), OVDEMO_MODELS_DIR=str(MODELS_DIR),
                                          OVDEMO_SAMPLES_DIR=str(VIDEOS_DIR), OVDEMO_FETCH_BACKOFF="0.1"))
     assert demo.returncode == 0, demo.stderr
-    return root, home, demo
+    outputs = tmp_path_factory.mktemp("demo-outputs")
+    for name in ("out.mp4", "out.jsonl"):
+        shutil.copy2(root / name, outputs / name)
+    return root, home, demo, outputs
 
 
 def test_demo_ends_with_the_readme_line_and_remembers_its_folders(demo_done):
-    root, home, demo = demo_done
+    root, home, demo, _ = demo_done
     setup, _ = after_demo_block()
     last = demo.stdout.strip().splitlines()[-1]
     assert setup and all(line in last for line in setup), last
@@ -170,7 +170,7 @@ def test_demo_ends_with_the_readme_line_and_remembers_its_folders(demo_done):
 def test_readme_example_runs_in_a_new_shell(command, demo_done):
     """A new shell (nothing but HOME and a plain PATH, no ovdemo variables) with only the README's line before the
     command as written; no display, so a run without outputs keeps its results under runs/."""
-    root, home, demo = demo_done
+    root, home, demo, _ = demo_done
     setup, _ = after_demo_block()
     args = shlex.split(command)
     family = args[1] in FAMILIES

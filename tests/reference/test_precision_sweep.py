@@ -112,13 +112,20 @@ def static_inputs(model: ov.Model, spec, images: np.ndarray) -> dict[str, np.nda
     return inputs
 
 
-def compiled_static(path: Path, input_shape: list[int], precision: str) -> ov.CompiledModel:
-    """The unchanged model at this one input shape, with the throughput hint ovdemo runs files with (an INT8
-    model's kernels for several streams round differently from one stream's: that is not what is compared)."""
-    model = CORE.read_model(str(path))
+def compiled_static(read: ov.Model, input_shape: list[int], precision: str) -> ov.CompiledModel:
+    """The unchanged model (a copy of it as read) at this one input shape, with the throughput hint ovdemo runs
+    files with (an INT8 model's kernels for several streams round differently from one stream's: that is not what
+    is compared)."""
+    model = read.clone()  # read once per test: a TensorFlow graph takes seconds to read
     model.reshape({image_port(model): ov.PartialShape(input_shape)})
     config = {"PERFORMANCE_HINT": "THROUGHPUT"} | ({"INFERENCE_PRECISION_HINT": "f32"} if precision == "f32" else {})
     return CORE.compile_model(model, "CPU", config)
+
+
+def static_pair(read: ov.Model, input_shape: list[int]) -> tuple[ov.CompiledModel, ov.CompiledModel]:
+    """The static model at the CPU's default precision and in f32: compiled once where the default is f32."""
+    plain = compiled_static(read, input_shape, "default")
+    return plain, plain if DEFAULT_PRECISION == "f32" else compiled_static(read, input_shape, "f32")
 
 
 def outputs_by_name(compiled: ov.CompiledModel, inputs) -> dict[str, np.ndarray]:
@@ -226,8 +233,7 @@ def test_ovdemo_answers_as_the_static_model_at_the_default_precision(folder, mod
                     for name in names}
         dims = [1, size[1], size[0], 3] if nhwc else [1, int(shape[1].get_length()), size[1], size[0]]
         inputs = static_inputs(model, predictor.family.model.spec, frame[np.newaxis])
-        plain = outputs_by_name(compiled_static(main_path, dims, "default"), inputs)
-        exact = outputs_by_name(compiled_static(main_path, dims, "f32"), inputs)
+        plain, exact = (outputs_by_name(c, inputs) for c in static_pair(model, dims))
         problems += compare(main_path.name, prepared, plain, exact, size)
     stage_problems, swept = sweep_stages(predictor, frame, result, models_dir / folder)
     if main is not None and not main.startswith(folder + "/"):
@@ -260,7 +266,7 @@ def sweep_stages(predictor, frame: np.ndarray, result, folder: Path) -> tuple[li
             inputs = [static_inputs(model, job.stage.model.spec, batch[i:i + 1]) for i in range(len(batch))]
             plain, exact = ({k: np.concatenate([outputs_by_name(c, x)[k] for x in inputs])
                              for k in outputs_by_name(c, inputs[0])}
-                            for c in (compiled_static(path, shape, "default"), compiled_static(path, shape, "f32")))
+                            for c in static_pair(model, shape))
             alone = [job.stage(batch[i:i + 1]) for i in range(len(batch))]
             together = job.stage(batch)
             size = (batch.shape[2], batch.shape[1])
