@@ -33,7 +33,7 @@ class PeopleAction(ActionBase):
         super().__init__(model, opts, ov_model)
         self.names = self.labels()
         self.person_threshold = self.threshold()
-        self.smooth = opts.smooth
+        self.smooth = self.values.smooth
         self.smoothers: PerStream[dict[int, LabelSmoother]] = PerStream(dict)  # track id -> its action's smoother
 
     def object_names(self) -> tuple[str, ...]:
@@ -41,7 +41,7 @@ class PeopleAction(ActionBase):
 
     def prepare(self, model: ov.Model) -> None:
         spec = self.model.spec
-        action_threshold = self.opts.get("action_threshold")
+        action_threshold = self.values.action_threshold
         if action_threshold is not None:
             spec = replace(spec, params={**spec.params, "action_threshold": action_threshold})
         input_size = model_input_size(model, input_layout(model, spec))
