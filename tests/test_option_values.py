@@ -47,7 +47,7 @@ def test_values_are_frozen_and_a_field_no_option_has_is_the_codes_mistake():
     values = SegmentOptions.of(FAMILIES["segment"].build_options({"opacity": 0.2}))
     assert values.opacity == 0.2
     with pytest.raises(AttributeError):
-        values.opacity = 0.9  # type: ignore[misc]  # frozen: the point of the test
+        values.opacity = 0.9
 
     @dataclass(frozen=True)
     class Misspelt(OptionValues):
