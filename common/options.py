@@ -123,6 +123,11 @@ class Options:
     def __init__(self, values: dict[str, Any]):
         self.__dict__.update(values)
 
+    def __getattr__(self, name: str) -> Any:
+        """Only reached for a name that is no option here: each option is an attribute of its own (read as Any:
+        families read typed values, `OptionValues`)."""
+        raise AttributeError(f"no option {name!r} in these options")
+
     def __repr__(self) -> str:
         return f"Options({', '.join(f'{k}={v!r}' for k, v in sorted(self.__dict__.items()))})"
 
