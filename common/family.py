@@ -143,7 +143,7 @@ def choose_decoder(decoders: Mapping[str, type[Decoder]], model: ov.Model, spec:
     if arch:
         return decoders[arch]
     fitting = [d for d in decoders.values() if d.fits(model)]
-    if spec.decoder in decoders:
+    if spec.decoder is not None and spec.decoder in decoders:
         named = decoders[spec.decoder]
         return fitting[0] if fitting and named not in fitting else named
     if fitting:

@@ -123,8 +123,8 @@ class PersonActionDecoder(Decoder):
     def candidates(self, outputs: ModelOutputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(boxes (N, 4) normalised x1y1x2y2, person scores (N,), action probabilities (N, A)) of the priors
         at or above the person threshold, before soft-NMS."""
-        loc = outputs.get(self.ports["loc"]).reshape(-1, 4)
-        conf = outputs.get(self.ports["conf"]).reshape(-1, 2)[:, 1]
+        loc = outputs.array(self.ports["loc"]).reshape(-1, 4)
+        conf = outputs.array(self.ports["conf"]).reshape(-1, 2)[:, 1]
         keep = np.flatnonzero(conf >= self.setup.threshold)
         priors, variances = self.priors(outputs, keep)
         dx, dy, dw, dh = self.offsets(loc[keep])
@@ -138,7 +138,7 @@ class PersonActionDecoder(Decoder):
             rows = np.flatnonzero(self.anchor_of[keep] == m)
             if not len(rows):
                 continue
-            table = outputs.get(key)[0]
+            table = outputs.array(key)[0]
             table = table.reshape(-1, self.num_actions) if axis == 3 else table.reshape(self.num_actions, -1).T
             logits[rows] = table[self.cell_of[keep[rows]]]
         probs = softmax(self.scale * logits, axis=1)
@@ -187,7 +187,7 @@ class CaffeActionDecoder(PersonActionDecoder):
         self.scale = CAFFE_ACTION_SCALE
 
     def priors(self, outputs, keep):
-        table = outputs.get(self.ports["priors"]).reshape(2, -1, 4)
+        table = outputs.array(self.ports["priors"]).reshape(2, -1, 4)
         return table[0][keep], table[1][keep]
 
     def offsets(self, loc):

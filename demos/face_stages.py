@@ -51,7 +51,7 @@ class FaceReader(Reader):
 
     @staticmethod
     def _get(outputs: ModelOutputs, name: str) -> np.ndarray:
-        array = outputs.get(name)
+        array = outputs.array(name)
         return array.reshape(len(array), -1).astype(np.float32)
 
 

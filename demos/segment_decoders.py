@@ -142,7 +142,7 @@ class SemanticDecoder(SegmentDecoder):
     def decode(self, outputs: ModelOutputs, frame_size: tuple[int, int]) -> ClassMap:
         ids = outputs.get(ARGMAX_OUTPUT)
         if ids is None:  # class ids from the model, or probabilities of a model `augment` did not change
-            ids = outputs.get(self.key)
+            ids = outputs.array(self.key)
             if self.num_classes is not None:
                 ids = ids.argmax(axis=self.axis)
         ids = ids.squeeze()  # [1,1,H,W], [1,H,W,1] or [1,H,W] to (H, W)
@@ -185,10 +185,10 @@ class MaskRcnnDecoder(SegmentDecoder):
                             "reshape the model to a fixed input size")
 
     def decode(self, outputs: ModelOutputs, frame_size: tuple[int, int]) -> Detections:
-        rows = outputs.get(port_key(self.boxes)).reshape(-1, 5)
-        masks = outputs.get(port_key(self.masks))
+        rows = outputs.array(port_key(self.boxes)).reshape(-1, 5)
+        masks = outputs.array(port_key(self.masks))
         masks = masks.reshape(-1, *masks.shape[-2:])
-        labels = (outputs.get(port_key(self.labels)).reshape(-1).astype(np.int32) if self.labels is not None
+        labels = (outputs.array(port_key(self.labels)).reshape(-1).astype(np.int32) if self.labels is not None
                   else np.zeros(len(rows), np.int32))
         keep = np.flatnonzero((rows[:, 4] >= self.setup.threshold) & (rows[:, 2] > rows[:, 0])
                               & (rows[:, 3] > rows[:, 1]))
@@ -221,8 +221,8 @@ class YolactDecoder(SegmentDecoder):
 
     def decode(self, outputs: ModelOutputs, frame_size: tuple[int, int]) -> Detections:
         threshold, names = self.setup.threshold, self.setup.names
-        boxes = outputs.get(port_key(self.boxes)).reshape(-1, 4)
-        conf = outputs.get(port_key(self.conf))
+        boxes = outputs.array(port_key(self.boxes)).reshape(-1, 4)
+        conf = outputs.array(port_key(self.conf))
         conf = conf.reshape(-1, conf.shape[-1])[:, 1:]  # class 0 is background
         anchor, cls = np.nonzero(conf >= threshold)
         if not len(anchor):
@@ -232,9 +232,9 @@ class YolactDecoder(SegmentDecoder):
         keep = nms(boxes[anchor].astype(np.float32), scores, labels, threshold, self.spec.iou)[:MAX_INSTANCES]
         anchor, scores, labels = anchor[keep], scores[keep], labels[keep]
         w, h = frame_size
-        proto = outputs.get(port_key(self.proto))
+        proto = outputs.array(port_key(self.proto))
         proto = proto.reshape(proto.shape[-3:])
-        coefs = outputs.get(port_key(self.coefs))
+        coefs = outputs.array(port_key(self.coefs))
         coefs = coefs.reshape(-1, coefs.shape[-1])[anchor]
         probs = sigmoid(proto @ coefs.T)  # (h, w, n): each prototype map spans the frame; YOLACT crops to the box
         frame_boxes = boxes[anchor] * np.array([w, h, w, h], np.float32)
@@ -267,7 +267,7 @@ class YoloSegDecoder(SegmentDecoder):
         self.size = yolo_heads.input_size_of(model)
 
     def decode(self, outputs: ModelOutputs, frame_size: tuple[int, int]) -> Detections:
-        rows, protos = outputs.get(self.rows), outputs.get(self.protos)
+        rows, protos = outputs.array(self.rows), outputs.array(self.protos)
         k = yolo_heads.MASK_COEFFICIENTS
         found = yolo_heads.anchor_free(rows, rows.shape[-2] - 4 - k, self.setup.threshold, self.spec.iou)
         n = min(len(found.scores), MAX_INSTANCES)

@@ -220,7 +220,7 @@ class CtcRecognizer(Recognizer):
         return out
 
     def read(self, outputs: ModelOutputs, count: int) -> tuple[list[str], np.ndarray]:
-        scores = outputs.get(self.output.key)
+        scores = outputs.array(self.output.key)
         if self.output.time_major:
             # one request (T, n, C), or one request per crop concatenated: (n*T, 1, C)
             scores = scores.transpose(1, 0, 2) if scores.shape[1] == count else \
@@ -253,7 +253,7 @@ class DecodedRecognizer(Recognizer):
         quads = words.data["quad"][indices]
         return np.stack([cv2.resize(warp_word(image, q), self.size) for q in quads])
     def read(self, outputs: ModelOutputs, count: int) -> tuple[list[str], np.ndarray]:
-        ids = outputs.get(self.output).reshape(count, -1).astype(np.int64)
+        ids = outputs.array(self.output).reshape(count, -1).astype(np.int64)
         texts = []
         for row in ids:
             end = np.nonzero(row < 0)[0]
@@ -320,7 +320,7 @@ class SpottingRecognizer(Recognizer):
     def read(self, outputs: ModelOutputs, count: int) -> tuple[list[str], np.ndarray]:
         """The encoder's outputs, then the decoder step by step. Each step needs the one before, so the steps
         run here, one synchronous request each, while other frames' requests go on."""
-        encoded = outputs.get(self.output)
+        encoded = outputs.array(self.output)
         encoded = encoded.reshape(count, encoded.shape[1], -1).transpose(0, 2, 1)  # (n, H*W, C)
         if self.batched:
             return self._decode(encoded)
