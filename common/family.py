@@ -134,8 +134,11 @@ class Decoder:
                          f"expected {self.expects}; the model has {describe_ports(ports)}")
 
 
-def choose_decoder(decoders: Mapping[str, type[Decoder]], model: ov.Model, spec: ModelSpec, arch: str | None,
-                   family: str) -> type[Decoder]:
+D = TypeVar("D", bound=Decoder)
+
+
+def choose_decoder(decoders: Mapping[str, type[D]], model: ov.Model, spec: ModelSpec, arch: str | None,
+                   family: str) -> type[D]:
     """--arch, else the spec's decoder, else the first decoder whose `fits` says yes.
 
     A spec describes a model's usual form; another form of the same model (e.g. Open Model Zoo's IR of a TF

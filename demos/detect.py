@@ -4,6 +4,7 @@ with the one tracker (`--track`, appearance from `--reid-model`), counting lines
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -96,7 +97,7 @@ class DetectFamily(Family):
     default_model = "person-detection-0202"
     model_help = "Detector: an Open Model Zoo name or a .xml/.onnx/.pb path."
     decoders = DECODERS
-    examples = (
+    examples: ClassVar[tuple[str, ...]] = (
         "ovdemo detect -i one-by-one-person-detection.mp4",
         "ovdemo detect -m vehicle-detection-adas-0002 -i car-detection.mp4 --output out.mp4 --no-show",
         "ovdemo detect -m person-vehicle-bike-detection-2004 -i preview-person-bicycle-car-detection.gif -t 0.4 "
@@ -143,7 +144,8 @@ class DetectFamily(Family):
     def object_names(self) -> tuple[str, ...] | None:
         return self.detector.names
 
-    def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Result:
+    def postprocess(self, outputs: ModelOutputs | None, frame: Frame) -> Result:
+        assert outputs is not None  # (None only for a family whose own needs_inference skips frames)
         h, w = frame.image.shape[:2]
         objects = self.detector(outputs, (w, h))
         if self.reid_model is not None:  # filled by the reid stage; a frame without people has no embedding

@@ -110,7 +110,7 @@ class SegmentFamily(Family):
         self.palette = build_palette(class_colors(colors) if colors else None)
         self.background = background_ids(self.names)
         self.keep_ids = class_ids(self.names, parse_classes(self.values.classes), model.name)
-        self.decoder: SegmentDecoder | None = None
+        self.decoder: SegmentDecoder  # bound in `prepare`
 
     @classmethod
     def create(cls, opts: Options) -> SegmentFamily:
@@ -140,7 +140,8 @@ class SegmentFamily(Family):
             raise DemoError("--classes keeps only some instances, and this model gives a class map",
                             "drop --classes (every class of the map is painted and counted)")
 
-    def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Result:
+    def postprocess(self, outputs: ModelOutputs | None, frame: Frame) -> Result:
+        assert outputs is not None  # (None only for a family whose own needs_inference skips frames)
         h, w = frame.image.shape[:2]
         found = self.decoder.decode(outputs, (w, h))
         if isinstance(found, ClassMap):
@@ -153,12 +154,12 @@ class SegmentFamily(Family):
         only_masks, opacity = self.values.only_masks, self.values.opacity
         class_map = result.class_map
         if class_map is not None:
+            shares = class_map.shares()  # of the map as decoded (the JSON's), before any resize
             if class_map.classes.shape != image.shape[:2]:  # carried over (--infer-every) from a frame of another size
                 class_map = ClassMap(cv2.resize(class_map.classes, (image.shape[1], image.shape[0]),
                                                 interpolation=cv2.INTER_NEAREST_EXACT), class_map.names)
             with self.timer("blend"):
                 blend_class_map(image, class_map, self.palette, self.background, opacity, only_masks)
-            shares = result.class_map.shares()
             draw_legend(image, legend_entries(class_map, self.palette, self.background, shares), style)
             return
         colors = instance_colors(result.objects)

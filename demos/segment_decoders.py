@@ -194,6 +194,7 @@ class MaskRcnnDecoder(SegmentDecoder):
                               & (rows[:, 3] > rows[:, 1]))
         keep = keep[np.argsort(-rows[keep, 4], kind="stable")][:MAX_INSTANCES]
         w, h = frame_size
+        assert self.setup.input_size is not None  # `bind` refused a dynamic input
         in_w, in_h = self.setup.input_size
         boxes = rows[keep, :4] * np.array([w / in_w, h / in_h, w / in_w, h / in_h], np.float32)
         # each mask spans its own (unclipped) box
@@ -226,7 +227,8 @@ class YolactDecoder(SegmentDecoder):
         conf = conf.reshape(-1, conf.shape[-1])[:, 1:]  # class 0 is background
         anchor, cls = np.nonzero(conf >= threshold)
         if not len(anchor):
-            return instances(np.zeros((0, 4), np.float32), [], [], [], [], frame_size, names)
+            return instances(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32), [], [],
+                             frame_size, names)
         scores = conf[anchor, cls].astype(np.float32)
         labels = (cls + 1).astype(np.int32)
         keep = nms(boxes[anchor].astype(np.float32), scores, labels, threshold, self.spec.iou)[:MAX_INSTANCES]
@@ -261,7 +263,7 @@ class YoloSegDecoder(SegmentDecoder):
 
     def bind(self, model: ov.Model) -> None:
         rows, protos = yolo_heads.anchor_free_port(model), self.find_protos(model)
-        if rows is None or protos is None or port_shape(rows)[1] <= 4 + yolo_heads.MASK_COEFFICIENTS:
+        if rows is None or protos is None or (port_shape(rows)[1] or 0) <= 4 + yolo_heads.MASK_COEFFICIENTS:
             raise self.mismatch(model.outputs)
         self.rows, self.protos = port_key(rows), port_key(protos)
         self.size = yolo_heads.input_size_of(model)

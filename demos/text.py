@@ -15,7 +15,7 @@ import openvino as ov
 from ovdemo.common import catalog
 from ovdemo.common.capture import Frame
 from ovdemo.common.console import warn
-from ovdemo.common.draw import Style, color_for
+from ovdemo.common.draw import Style, as_rect, color_for
 from ovdemo.common.errors import DemoError
 from ovdemo.common.family import DecoderSetup, Family, RunContext, choose_decoder
 from ovdemo.common.inference import ModelOutputs, input_layout, model_input_size, read_model
@@ -161,7 +161,7 @@ class TextFamily(Family):
             if ref:
                 raise DemoError("--recognizer-model does not apply to text-spotting models",
                                 "their own encoder and decoder read the words")
-            readers = spotting_heads(resolved, stages, opts)
+            readers: tuple[ResolvedModel, ...] = spotting_heads(resolved, stages, opts)
         else:
             if ref is None and decoder is DbDecoder:
                 ref = paddle_sibling(resolved)
@@ -178,7 +178,8 @@ class TextFamily(Family):
         self.captioner = Captioner(self.values.font, warn=warn)
         alphabet = read_alphabet(self.values.alphabet) if self.values.alphabet else None
         if self.decoder_cls is SpottingDecoder:
-            self.reader = SecondModel(SpottingRecognizer(*self.readers, ctx.config, alphabet), ctx.config)
+            encoder, decoder = self.readers
+            self.reader = SecondModel(SpottingRecognizer(encoder, decoder, ctx.config, alphabet), ctx.config)
         else:
             self.reader = crop_recognizer(self.readers[0], ctx.config, alphabet, self.values.rec_batch)
         self.stages = [self.reader.object_stage()]  # the pipeline reads every frame's words
@@ -199,7 +200,8 @@ class TextFamily(Family):
         setup = DecoderSetup(spec, self.threshold(), NAMES, size)
         self.decoder = self.decoder_cls(model, setup)
 
-    def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Result:
+    def postprocess(self, outputs: ModelOutputs | None, frame: Frame) -> Result:
+        assert outputs is not None  # (None only for a family whose own needs_inference skips frames)
         h, w = frame.image.shape[:2]
         found = self.decoder.decode(outputs, (w, h))
         return Result(found[reading_order(found.data["quad"])])  # the JSON and --raw list words as they are read
@@ -214,7 +216,7 @@ class TextFamily(Family):
         if not len(words):
             return
         color = color_for(2)
-        boxes = [tuple(int(round(v)) for v in box) for box in words.xyxy]
+        boxes = [as_rect(np.round(box)) for box in words.xyxy]
         if style.layout is not None:  # on a dense page a caption should cover no other word
             style.layout.obstacles = boxes
         for quad, text, confidence, box in zip(words.data["quad"], words.data["text"], words.data["text_confidence"],

@@ -279,7 +279,7 @@ class SpottingRecognizer(Recognizer):
         self.alphabet = alphabet or default_alphabet(decoder)
         self.sos, self.eos = int(params.get("sos", 0)), int(params.get("eos", 1))
         self.max_length = int(params.get("max_length", 28))
-        model = read_model(decoder.path)
+        model = read_model(decoder.source)  # (not `.path`: None for a model on a server)
         names = {n for p in model.inputs for n in p.get_names()}
         out_names = {n for p in model.outputs for n in p.get_names()}
         if not set(self.DECODER_INPUTS) <= names or not set(self.DECODER_OUTPUTS) <= out_names:
@@ -288,7 +288,13 @@ class SpottingRecognizer(Recognizer):
                             f"{', '.join(self.DECODER_OUTPUTS)}; it has {describe_ports(model.inputs)} -> "
                             f"{describe_ports(model.outputs)}")
         self.batched = self._batch_words(model)
-        self.decoder = compile_model(model, config).create_infer_request()
+        compiled = compile_model(model, config)
+        from ovdemo.common.remote import RemoteCompiled  # (loaded already when a server is in use)
+
+        if isinstance(compiled, RemoteCompiled):
+            raise DemoError(f"{decoder.name} is a model server's: the text-spotting decoder runs here one step at a "
+                            "time", "give it as a file (or by its Open Model Zoo name)")
+        self.decoder = compiled.create_infer_request()
         hidden = model.input("prev_hidden").get_partial_shape()
         self.hidden_shape = [d.get_length() if d.is_static else 1 for d in hidden]
         self.symbol_rank = model.input("prev_symbol").get_partial_shape().rank.get_length()
