@@ -101,9 +101,9 @@ class ClipClassifier:
         span, buffered = self._pushed.pop(frame_index, (None, len(self.window.vectors)))
         if scores is not None:
             probs = as_probabilities(np.asarray(scores).astype(np.float64).ravel(), atol=1e-3)
-            ids, top = top_k(probs, self.k)
-            self.latest, self.latest_probs = (ids, top, span), probs
-            self.smoother.update(int(ids[0]))
+            best, best_scores = top_k(probs, self.k)
+            self.latest, self.latest_probs = (best, best_scores, span), probs
+            self.smoother.update(int(best[0]))
         label = self.smoother.label
         # (a smoothed label exists once a window was scored, and with it latest_probs)
         confidence = float(self.latest_probs[label]) if label is not None and self.latest_probs is not None else 0.0
