@@ -4,6 +4,7 @@ of that family, and the values are the vocabulary's defaults unless given."""
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +56,9 @@ def test_values_are_frozen_and_a_field_no_option_has_is_the_codes_mistake():
 
     with pytest.raises(TypeError, match="Misspelt reads opacty"):
         Misspelt.of(FAMILIES["segment"].build_options({}))
+
+
+def test_no_family_reads_the_untyped_bag():
+    """demos/ reads options through its typed values only (the bag's `get` was how a typo went unnoticed)."""
+    demos = Path(__file__).resolve().parent.parent / "demos"
+    assert [path.name for path in sorted(demos.glob("*.py")) if "opts.get(" in path.read_text(encoding="utf-8")] == []
