@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ovdemo.common import specs
 from ovdemo.common.errors import DemoError
-from ovdemo.common.specs import PARAMETERS, _build, known_names, read_spec_file
+from ovdemo.common.models import specs
+from ovdemo.common.models.specs import PARAMETERS, _build, known_names, read_spec_file
 
 
 def write(tmp_path, text: str):
