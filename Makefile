@@ -68,8 +68,12 @@ bench: install
 soak: install
 	$(BIN)/python tests/bench/soak.py
 
+# ruff, then mypy over common/, demos/ and the root modules (configured in pyproject.toml): the repository root
+# is the `ovdemo` package, linked under build/typecheck so that mypy reads it by that name.
 lint: install
 	$(BIN)/ruff check .
+	@mkdir -p build/typecheck && ln -sfn ../.. build/typecheck/ovdemo
+	$(BIN)/mypy
 
 clean:
 	rm -rf build *.egg-info .pytest_cache .ruff_cache out.mp4 out.jsonl

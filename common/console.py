@@ -26,7 +26,7 @@ class StderrConsole(Console):
     @size.setter
     def size(self, new_size: tuple[int, int]) -> None:
         self._chosen_width = True
-        Console.size.fset(self, new_size)
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]  # mypy reads a class's property as a method
 
 
 console = StderrConsole(stderr=True, highlight=False)

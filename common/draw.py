@@ -17,6 +17,12 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 Rect = tuple[int, int, int, int]  # x1, y1, x2, y2 (exclusive)
 
 
+def as_rect(values) -> Rect:
+    """Four numbers (a box, a row of an array) as a Rect of whole pixels."""
+    x1, y1, x2, y2 = (int(v) for v in values)
+    return x1, y1, x2, y2
+
+
 def _overlap(a: Rect, b: Rect) -> int:
     return max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
 
@@ -34,7 +40,7 @@ class LabelLayout:
         self.obstacles: list[Rect] = []
 
     def reserve(self, rect: Rect) -> None:
-        self.taken.append(tuple(int(v) for v in rect))
+        self.taken.append(as_rect(rect))
 
     @staticmethod
     def _covered(rects: np.ndarray, others: list[Rect]) -> np.ndarray:
@@ -72,7 +78,7 @@ class LabelLayout:
             near[:] = True  # only a far place is clear of the other captions
         candidates = np.flatnonzero(near)
         best = int(candidates[np.lexsort((distance[candidates], soft[candidates], hard[candidates]))[0]])
-        rect = tuple(int(v) for v in rects[best])
+        rect = as_rect(rects[best])
         self.taken.append(rect)
         return rect[0], rect[1]
 
@@ -244,6 +250,7 @@ def draw_objects(frame: np.ndarray, objects: Detections, style: Style, extras: l
     named = extras is None and has_caption_parts(objects)
     for i in range(len(objects)):
         color = colors[i] if colors is not None else object_color(objects, i)
+        text: str | list[str] | None
         if named:
             x1, _, x2, _ = objects.xyxy[i]
             width = int(round(x2 - x1)) + style.thickness  # (the caption starts at the box line's outer edge)
@@ -272,7 +279,7 @@ def status_rect(lines: list[str], style: Style, frame_size: tuple[int, int],
     rects = [(max(x, 0), max(y, 0), max(x, 0) + w, max(y, 0) + h) for x, y in corners]
     if boxes is None or not len(boxes):
         return rects[0]
-    covered = LabelLayout._covered(np.asarray(rects, np.int64), [tuple(int(v) for v in b) for b in boxes])
+    covered = LabelLayout._covered(np.asarray(rects, np.int64), [as_rect(b) for b in boxes])
     return rects[int(np.argmin(covered))]
 
 

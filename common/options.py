@@ -12,8 +12,8 @@ import functools
 import math
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, fields, replace
+from typing import Any, Self
 
 import click
 
@@ -123,6 +123,11 @@ class Options:
     def __init__(self, values: dict[str, Any]):
         self.__dict__.update(values)
 
+    def __getattr__(self, name: str) -> Any:
+        """Only reached for a name that is no option here: each option is an attribute of its own (read as Any:
+        families read typed values, `OptionValues`)."""
+        raise AttributeError(f"no option {name!r} in these options")
+
     def __repr__(self) -> str:
         return f"Options({', '.join(f'{k}={v!r}' for k, v in sorted(self.__dict__.items()))})"
 
@@ -164,6 +169,22 @@ class Options:
             alias = next(a for a in option.aliases if key.endswith(a.flag.lstrip("-").replace("-", "_")))
             values[name] = alias.convert(value) if alias.convert else value
         return cls(values)
+
+
+@dataclass(frozen=True)
+class OptionValues:
+    """A family's options as typed values, read once from `Options`: subclasses are frozen dataclasses whose
+    fields are option names with their Python types, and no defaults (`Options` already holds each option's
+    default: the vocabulary above stays the one source of names, defaults and help)."""
+
+    @classmethod
+    def of(cls, opts: Options) -> Self:
+        values = opts.as_dict()
+        names = [f.name for f in fields(cls)]
+        missing = [name for name in names if name not in values]
+        if missing:  # a field that is no option of the family: the family's code is wrong, not the user's input
+            raise TypeError(f"{cls.__name__} reads {', '.join(missing)}, which these options do not have")
+        return cls(**{name: values[name] for name in names})
 
 
 def unknown_options(unknown: Iterable[str], known: Iterable[str], what: str) -> DemoError:

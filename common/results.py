@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
@@ -136,7 +136,7 @@ class Detections:
                 else [item for v in values for item in v]
         tracker_id = None if any(p.tracker_id is None for p in parts) else np.concatenate([p.tracker_id
                                                                                          for p in parts])
-        mask = None if any(p.mask is None for p in parts) else [m for p in parts for m in p.mask]
+        mask = None if any(p.mask is None for p in parts) else [m for p in parts for m in p.mask or ()]
         return cls(np.concatenate([p.xyxy for p in parts]), np.concatenate([p.confidence for p in parts]),
                    np.concatenate([p.class_id for p in parts]), tracker_id, mask, data, first.names)
 
@@ -186,7 +186,8 @@ class ClassMap:
     def __ne__(self, other):
         return self.classes != np.asarray(other)
 
-    __hash__ = None  # mutable, compared element-wise: like an array, not a dict key
+    # mutable, compared element-wise: like an array, not a dict key (typeshed's own idiom for an unhashable class)
+    __hash__: ClassVar[None]  # type: ignore[assignment]
 
     def label_name(self, class_id: int) -> str:
         return label_name(self.names, class_id)
@@ -451,7 +452,7 @@ def classification_fields(c: Classification) -> dict:
     action = None if c.label is None else {"label": c.label_name(c.label), "label_id": int(c.label),
                                              "confidence": r4(c.confidence)}
     window = None
-    if c.predicted and c.top_ids is not None:
+    if c.predicted and c.top_ids is not None and c.window is not None:
         window = {"frames": [int(c.window[0]), int(c.window[1])], "top_k": _top(c.label_name, c.top_ids,
                                                                                     c.top_scores)}
     return {"action": action, "window": window}

@@ -52,7 +52,7 @@ def parse(text: str) -> tuple[int, ...]:
 
 def describe(cores: Collection[int]) -> str:
     """Core numbers as a list of ranges: {0, 1, 2, 5} -> '0-2,5'."""
-    ordered, parts = sorted(cores), []
+    ordered, parts = sorted(cores), list[list[int]]()
     for core in ordered:
         if parts and core == parts[-1][1] + 1:
             parts[-1][1] = core

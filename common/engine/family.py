@@ -136,8 +136,11 @@ class Decoder:
                          f"expected {self.expects}; the model has {describe_ports(ports)}")
 
 
-def choose_decoder(decoders: Mapping[str, type[Decoder]], model: ov.Model, spec: ModelSpec, arch: str | None,
-                   family: str) -> type[Decoder]:
+D = TypeVar("D", bound=Decoder)
+
+
+def choose_decoder(decoders: Mapping[str, type[D]], model: ov.Model, spec: ModelSpec, arch: str | None,
+                   family: str) -> type[D]:
     """--arch, else the spec's decoder, else the first decoder whose `fits` says yes.
 
     A spec describes a model's usual form; another form of the same model (e.g. Open Model Zoo's IR of a TF
@@ -145,7 +148,7 @@ def choose_decoder(decoders: Mapping[str, type[Decoder]], model: ov.Model, spec:
     if arch:
         return decoders[arch]
     fitting = [d for d in decoders.values() if d.fits(model)]
-    if spec.decoder in decoders:
+    if spec.decoder is not None and spec.decoder in decoders:
         named = decoders[spec.decoder]
         return fitting[0] if fitting and named not in fitting else named
     if fitting:

@@ -203,6 +203,12 @@ def port_shape(port) -> list[int | None]:
     return [d.get_length() if d.is_static else None for d in ps] if ps.rank.is_static else []
 
 
+def static_shape(port) -> list[int] | None:
+    """A port's dimensions when every one is known, else None."""
+    ps = port.get_partial_shape()
+    return [d.get_length() for d in ps] if ps.is_static else None
+
+
 def port_names(port) -> set[str]:
     """A port's tensor names without TensorFlow's ':0' suffixes."""
     return {n.split(":")[0] for n in port.get_names()}

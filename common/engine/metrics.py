@@ -9,10 +9,14 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
+
+if TYPE_CHECKING:  # metrics only names the type: importing capture (OpenCV, the catalog) would cost every importer
+    from ..io.capture import InputDamage
 
 STAGES = ("decode", "preprocess", "infer", "postprocess", "render", "write")
 
@@ -132,7 +136,7 @@ class Metrics:
         self.frames = 0
         self.dropped = 0
         self.fitted = 0  # frames of another size fitted into the output video
-        self.input_damage = None  # capture.InputDamage: a file input that gave fewer frames than it promised
+        self.input_damage: InputDamage | None = None  # a file input that gave fewer frames than it promised
         self.device = "?"
         self.interrupted = False
         self.started: float | None = None
@@ -273,7 +277,7 @@ class StreamFigures:
     source: str
     metrics: Metrics
     dropped: int
-    damage: object | None  # capture.InputDamage
+    damage: InputDamage | None
     failure: str | None  # why it ended early (it did not open, or its reader failed)
 
     def summary(self) -> dict:
@@ -292,8 +296,10 @@ class StreamFigures:
 def streams_table(rows: list[StreamFigures], total: dict) -> Table:
     """Several streams: a row each, then the total."""
     table = Table(title="per stream (latency in ms; sources in full in the header)", title_justify="left")
-    for name, justify in (("stream", "right"), ("source", "left"), ("frames", "right"), ("FPS", "right"),
-                          ("p50", "right"), ("p95", "right"), ("dropped", "right"), ("ended", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("stream", "right"), ("source", "left"), ("frames", "right"), ("FPS", "right"), ("p50", "right"),
+        ("p95", "right"), ("dropped", "right"), ("ended", "left"))
+    for name, justify in columns:
         # no cell wraps: a narrow terminal cuts a long source name short (…) rather than fold it over rows
         table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis")
     for row in rows:

@@ -17,7 +17,7 @@ def core() -> ov.Core:
     return ov.Core()
 
 
-def first_error_line(error: Exception) -> str:
+def first_error_line(error: BaseException) -> str:
     lines = [ln.strip() for ln in str(error).splitlines() if ln.strip() and not ln.startswith("Exception from")]
     return lines[-1] if lines else type(error).__name__
 
@@ -43,6 +43,14 @@ class ModelOutputs:
                 if wanted in tensor_names or any(n.split(":")[0] == wanted for n in tensor_names):
                     return array
         return None
+
+    def array(self, *names: str) -> np.ndarray:
+        """The array of an output bound when the model was read (`get`, for one that must be there): a missing
+        one is the decoder's mistake, named with the outputs there are."""
+        found = self.get(*names)
+        if found is None:
+            raise KeyError(f"no output {' or '.join(names)} among {self.describe()}")
+        return found
 
     def __iter__(self):
         return iter(self.arrays)

@@ -148,7 +148,8 @@ class Parent:
         open_channels = dict(self.channels)
         while open_channels:
             self._pass_signals_on()
-            for channel in wait(list(open_channels), POLL_S):
+            ready = wait(list(open_channels), POLL_S)
+            for channel in [c for c in open_channels if c in ready]:  # (as typed: wait gives back what it was given)
                 try:
                     kind, *payload = channel.recv()
                 except (EOFError, OSError):

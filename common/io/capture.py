@@ -126,6 +126,8 @@ class CaptureSource(Source):
             if live and time.monotonic() - started >= STREAM_TIMEOUT_S - 0.5:
                 raise DemoError(f"{open_error.message}: no answer within {STREAM_TIMEOUT_S:g} s", open_error.hint)
             raise open_error
+        self._cap: cv2.VideoCapture
+        self._first: np.ndarray | None  # the frame read on opening, until `read` hands it out
         self._cap, self._first = opened
         self.fps = _sane_fps(self._cap.get(cv2.CAP_PROP_FPS))
         count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
@@ -173,6 +175,7 @@ class CaptureSource(Source):
         return self._size
 
     def read(self) -> np.ndarray | None:
+        image: np.ndarray | None
         if self._first is not None:
             image, self._first = self._first, None
         else:

@@ -16,16 +16,18 @@ link stays a link); a block device is refused.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import re
 import socket
 import stat
 from pathlib import Path
+from types import ModuleType
 
 from ..errors import DemoError
 
-try:
-    import fcntl
+try:  # typed as optional: the module is missing on Windows
+    fcntl: ModuleType | None = importlib.import_module("fcntl")
 except ImportError:  # Windows: no advisory locks; outputs are still written aside and moved into place
     fcntl = None
 

@@ -79,6 +79,7 @@ class LiveView:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host  # (typeshed allows bytes; IP servers give str)
         shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}/"
 
@@ -110,6 +111,8 @@ class LiveView:
                 if self._closed:
                     return
                 image, seen = self._raw, self._raw_seq
+            if image is None:  # never: `publish` sets the frame and its number together
+                continue
             ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
             if ok:
                 with self._lock:

@@ -90,10 +90,10 @@ def common_frame_size(streams: Sequence[Stream]) -> tuple[int, int] | None:
 
 def failures_error(streams: Sequence[Stream], hint: str = "the other streams ran to their end") -> DemoError:
     """One line naming every stream that failed and why."""
-    failed = [s for s in streams if s.failure is not None]
-    if len(streams) == 1:
-        return failed[0].failure
-    text = "; ".join(f"stream {s.index} ({s.spec.name}) failed: {s.failure}" for s in failed)
+    failed = [(s, s.failure) for s in streams if s.failure is not None]
+    if len(streams) == 1 and failed:
+        return failed[0][1]
+    text = "; ".join(f"stream {s.index} ({s.spec.name}) failed: {failure}" for s, failure in failed)
     return DemoError(text, hint)
 
 
@@ -108,37 +108,41 @@ class Readers:
         # files read ahead into a buffer each; several streams share what one would hold, so the frames waiting
         # (and so the latency from capture to output) do not grow with the number of streams
         files = None if len(self.streams) == 1 else max(2, FILE_BUFFER // len(self.streams))
+        self.readers: list[FrameReader] = []  # the opened streams' readers, in their order
         for s in self.streams:
-            s.reader = FrameReader(s.source, wakeup, loop=loop, limit=limit, stream=s.index,
-                                   capacity=None if s.source.live else files, room=room, realtime=realtime)
+            source = s.source
+            assert source is not None  # (only the opened streams)
+            s.reader = FrameReader(source, wakeup, loop=loop, limit=limit, stream=s.index,
+                                   capacity=None if source.live else files, room=room, realtime=realtime)
+            self.readers.append(s.reader)
         self._turn = 0
 
     def start(self) -> None:
-        for s in self.streams:
-            s.reader.start()
+        for reader in self.readers:
+            reader.start()
 
     def stop(self) -> None:
-        for s in self.streams:
-            s.reader.stop()
+        for reader in self.readers:
+            reader.stop()
 
     @property
     def buffered(self) -> bool:
-        return any(s.reader.buffer for s in self.streams)
+        return any(reader.buffer for reader in self.readers)
 
     @property
     def finished(self) -> bool:
-        return all(s.reader.finished for s in self.streams)
+        return all(reader.finished for reader in self.readers)
 
     @property
     def dropped(self) -> int:
-        return sum(s.reader.dropped for s in self.streams)
+        return sum(reader.dropped for reader in self.readers)
 
     def take(self) -> Frame | None:
         """The next frame of the next stream (in turn) that has one buffered."""
-        count = len(self.streams)
+        count = len(self.readers)
         for step in range(count):
-            stream = self.streams[(self._turn + step) % count]
-            if stream.reader.buffer:
+            reader = self.readers[(self._turn + step) % count]
+            if reader.buffer:
                 self._turn = (self._turn + step + 1) % count
-                return stream.reader.take()
+                return reader.take()
         return None

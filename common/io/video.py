@@ -81,12 +81,14 @@ def _even(image: np.ndarray) -> np.ndarray:
 class PyAvEncoder:
     def __init__(self, path: Path, fmt: Format, fps: float, size: tuple[int, int]):
         import av  # FFmpeg's libraries load only when a video is written
+        from av.video.stream import VideoStream
 
         self.av = av
         rate = Fraction(fps).limit_denominator(1001)
         self.container = av.open(str(path), "w", format=fmt.container, options=dict(fmt.muxer))
         try:
             stream = self.container.add_stream(fmt.codec, rate=rate)
+            assert isinstance(stream, VideoStream)  # every Format's codec is a video codec
             stream.width, stream.height = size[0] + size[0] % 2, size[1] + size[1] % 2
             stream.pix_fmt = "yuv420p"  # what every player and browser decodes
             stream.codec_context.gop_size = max(1, round(fps * KEYFRAME_SECONDS))
@@ -124,19 +126,20 @@ class OpenCvEncoder:
     def __init__(self, path: Path, fmt: Format, fps: float, size: tuple[int, int]):
         level = cv2.utils.logging.getLogLevel()
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # failed probes are expected
-        self.writer = None
+        opened: cv2.VideoWriter | None = None
         try:
             for fourcc in fmt.fourccs:
-                writer = cv2.VideoWriter(str(path), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*fourcc), fps, size)
+                writer = cv2.VideoWriter(str(path), cv2.CAP_FFMPEG, cv2.VideoWriter.fourcc(*fourcc), fps, size)
                 if writer.isOpened():
-                    self.writer, self.codec = writer, FOURCC_NAMES[fourcc]
+                    opened, self.codec = writer, FOURCC_NAMES[fourcc]
                     break
                 writer.release()
         finally:
             cv2.utils.logging.setLogLevel(level)
-        if self.writer is None:
+        if opened is None:
             raise DemoError(f"cannot write video '{path}'", f"OpenCV has no encoder for {', '.join(fmt.fourccs)} "
                             "either; try another extension or an image pattern such as out_%04d.jpg")
+        self.writer = opened
 
     def write(self, image: np.ndarray) -> None:
         self.writer.write(image)

@@ -30,7 +30,7 @@ def _system_font_dir() -> Path | None:
 
 
 def _has_fonts(folder: str | None) -> bool:
-    return bool(folder) and Path(folder).is_dir() and any(p.suffix.lower() in FONT_SUFFIXES
+    return folder is not None and Path(folder).is_dir() and any(p.suffix.lower() in FONT_SUFFIXES
                                                           for p in Path(folder).iterdir())
 
 

@@ -142,7 +142,7 @@ class AttributeReader(Reader):
     def apply(self, objects: Detections, indices: np.ndarray, outputs: ModelOutputs) -> None:
         found: list[dict] = [{} for _ in indices]
         for attribute in self.attributes:
-            values = outputs.get(self.keys[attribute.name])
+            values = outputs.array(self.keys[attribute.name])
             values = values.reshape(len(indices), -1)
             for mine, read in zip(found, attribute.read(values), strict=True):
                 mine.update(read)
@@ -160,7 +160,8 @@ class AttributeModel(SecondModel):
     `classify`)."""
 
     def __init__(self, resolved: ResolvedModel, config: InferenceConfig):
-        super().__init__(AttributeReader(resolved), config)
+        self.attribute_reader = AttributeReader(resolved)  # the reader, as its own class
+        super().__init__(self.attribute_reader, config)
 
     def objects_of(self, names: tuple[str, ...] | None) -> None:
-        self.reader.objects_of(names)
+        self.attribute_reader.objects_of(names)

@@ -47,6 +47,12 @@ class CatalogFile:
     sha256: str | None = None
     original_url: str | dict | None = None  # the authors' location when `url` is Open Model Zoo's copy
 
+    def remote(self, dest: Path) -> RemoteFile:
+        """The file to fetch into `dest`, checked by its sha384 (one known by its sha256 alone is refused)."""
+        if self.sha384 is None:
+            raise DemoError(f"{self.path} is known only by its sha256", "ovdemo verifies downloads by sha384")
+        return RemoteFile(self.url, dest, self.size, self.sha384)
+
 
 @dataclass(frozen=True)
 class CatalogModel:
@@ -158,7 +164,7 @@ def remote_files(model: CatalogModel, precision: str, root: Path | None = None) 
     # .xml last: a present .xml then means its weights already landed, even for readers that skip the catalog
     files = sorted(model.files_for(precision), key=lambda f: f.path.endswith(".xml"))
     base = (root or models_cache()) / model.dir
-    return [RemoteFile(f.url, base / f.path, f.size, f.sha384) for f in files]
+    return [f.remote(base / f.path) for f in files]
 
 
 def is_cached(model: CatalogModel, precision: str) -> bool:

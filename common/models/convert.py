@@ -25,6 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import openvino as ov
 from openvino.preprocess import PrePostProcessor
@@ -108,8 +109,7 @@ def model_dir(model: CatalogModel) -> Path:
 def source_files(model: CatalogModel) -> list[RemoteFile]:
     """The originals and Open Model Zoo's helper files, each verified by size and sha384."""
     base = model_dir(model)
-    return [*(RemoteFile(f.url, base / f.path, f.size, f.sha384) for f in model.source),
-            *(RemoteFile(f.url, base / CONFIG / f.path, f.size, f.sha384) for f in model.code)]
+    return [*(f.remote(base / f.path) for f in model.source), *(f.remote(base / CONFIG / f.path) for f in model.code)]
 
 
 class ConversionError(DemoError):
@@ -195,8 +195,9 @@ def _stage_downloads(model: CatalogModel, dl: Path) -> None:
         target = dl / step["file"]
         try:
             if step["$type"] == "unpack_archive":
-                safe = {} if step["format"] == "zip" else {"filter": "data"}  # (zipfile keeps paths inside itself)
-                shutil.unpack_archive(target, target.parent, step["format"], **safe)
+                # tar: extract only plain files inside the folder; zipfile keeps paths inside itself, takes no filter
+                data_only: Literal["data"] | None = None if step["format"] == "zip" else "data"
+                shutil.unpack_archive(target, target.parent, step["format"], filter=data_only)
                 target.unlink()
             elif step["$type"] == "regex_replace":
                 text, count = re.subn(step["pattern"], step["replacement"], target.read_text(encoding="utf-8"),
@@ -247,8 +248,8 @@ def _to_openvino(model: CatalogModel, places: dict[str, Path]) -> ov.Model:
         step, load = "reading the PyTorch export", lambda: _keep_outputs(model, ov.Core().read_model(raw), outputs)
     else:
         source = (args.get("--input_model") or args.get("--saved_model_dir") or args.get("--input_meta_graph")
-                  or args.get("--input_meta") or [None])[0]
-        if source is None or not Path(source).exists():
+                  or args.get("--input_meta") or [""])[0]
+        if not source or not Path(source).exists():
             raise ConversionError(model, "finding the original", f"no model file at {source}")
         if model.framework == "tf" and "--saved_model_dir" not in args:  # a graph's tensors are named op:port
             outputs = [n if ":" in n else f"{n}:0" for n in outputs]
@@ -325,7 +326,7 @@ def _with_preprocessing(model: CatalogModel, ir: ov.Model) -> ov.Model:
         return ir
     ppp = PrePostProcessor(ir)
     for index, name in enumerate(names):
-        layout = layouts.get(name)
+        layout: str = layouts.get(name) or ""
         shape = ir.input(index).get_partial_shape()
         channels_known = layout and "C" in layout and shape.rank.is_static and shape[layout.index("C")].is_static
         colour = bool(channels_known and shape[layout.index("C")].get_length() == 3)

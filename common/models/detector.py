@@ -15,7 +15,15 @@ import numpy as np
 import openvino as ov
 
 from ovdemo.common.engine.family import Decoder, DecoderSetup, choose_decoder
-from ovdemo.common.engine.inference import ModelOutputs, find_port, input_layout, model_input_size, port_key, port_shape
+from ovdemo.common.engine.inference import (
+    ModelOutputs,
+    find_port,
+    input_layout,
+    model_input_size,
+    port_key,
+    port_shape,
+    static_shape,
+)
 from ovdemo.common.errors import DemoError
 from ovdemo.common.models.letterbox import LETTERBOX, padded_size
 from ovdemo.common.models.resolve import ResolvedModel
@@ -215,7 +223,8 @@ class YoloDecoder(DetectionDecoder):
         """Plain convolution outputs (YOLOv3/v4 exported without RegionYolo): largest grid gets the first mask."""
         anchors = np.asarray(params.get("anchors", []), np.float32).reshape(-1, 2)
         masks = params.get("masks")
-        shapes = [(p, port_shape(p)) for p in ports if len(port_shape(p)) == 4]
+        # (a head with a dynamic dimension is none: the input size is fixed, so every head's grid is known)
+        shapes = [(p, shape) for p in ports if (shape := static_shape(p)) is not None and len(shape) == 4]
         if not len(anchors) or not shapes:
             return
         per_head = len(anchors) // len(shapes)
@@ -299,8 +308,9 @@ class RetinaFaceDecoder(DetectionDecoder):
         for stride in sorted({int(s) for s in self.spec.params.get("anchor_scales", self.ANCHOR_SCALES)}, reverse=True):
             found = [find_port(ports, (f"face_rpn_{kind}_stride{stride}",))
                      for kind in ("cls_prob_reshape", "bbox_pred", "landmark_pred")]
-            if all(p is not None for p in found):
-                self.strides.append((stride, *(port_key(p) for p in found)))
+            cls_port, bbox_port, landmark_port = found
+            if cls_port is not None and bbox_port is not None and landmark_port is not None:
+                self.strides.append((stride, port_key(cls_port), port_key(bbox_port), port_key(landmark_port)))
         self.joint = None
         if not self.strides:
             found = [find_port(ports, (f"face_rpn_{kind}",), lambda s, k=k: len(s) == 3 and s[-1] == k)
@@ -312,6 +322,7 @@ class RetinaFaceDecoder(DetectionDecoder):
 
     def _priors(self) -> np.ndarray:
         """(N, 4) normalised cx, cy, w, h of the PyTorch port's priors, in its order: stride, row, column, size."""
+        assert self.input_size is not None  # `bind` refused a dynamic input
         w, h = self.input_size
         min_sizes = self.spec.params.get("min_sizes", self.MIN_SIZES)
         priors = []
@@ -325,7 +336,7 @@ class RetinaFaceDecoder(DetectionDecoder):
     def faces(self, outputs: ModelOutputs, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(boxes (N, 4), scores (N,), landmarks (N, 5, 2)), normalised to the input, before NMS."""
         if self.joint is not None:
-            scores, deltas, points = (outputs.get(k)[0] for k in self.joint)
+            scores, deltas, points = (outputs.array(k)[0] for k in self.joint)
             keep = np.flatnonzero(scores[:, 1] >= threshold)
             prior, d = self.priors[keep], deltas[keep]
             small, large = self.VARIANCES
@@ -336,7 +347,7 @@ class RetinaFaceDecoder(DetectionDecoder):
         boxes, scores, landmarks = [], [], []
         scales = {int(k): v for k, v in self.spec.params.get("anchor_scales", self.ANCHOR_SCALES).items()}
         for stride, cls_key, box_key, point_key in self.strides:
-            probs = outputs.get(cls_key)[0]
+            probs = outputs.array(cls_key)[0]
             anchors = probs.shape[0] // 2
             face = probs[anchors:].transpose(1, 2, 0).reshape(-1)  # order: row, column, anchor
             keep = np.flatnonzero(face >= threshold)
@@ -346,10 +357,10 @@ class RetinaFaceDecoder(DetectionDecoder):
             row, col = np.divmod(cells, probs.shape[2])
             size = 16.0 * np.asarray(scales[stride], np.float32)[anchor]
             centre = np.stack([7.5 + col * stride, 7.5 + row * stride], 1).astype(np.float32)
-            d = outputs.get(box_key)[0].transpose(1, 2, 0).reshape(-1, 4)[keep]
+            d = outputs.array(box_key)[0].transpose(1, 2, 0).reshape(-1, 4)[keep]
             mid = centre + d[:, :2] * size[:, None]
             half = 0.5 * (np.exp(d[:, 2:]) * size[:, None] - 1.0)
-            points = outputs.get(point_key)[0].transpose(1, 2, 0).reshape(-1, 5, 2)[keep]
+            points = outputs.array(point_key)[0].transpose(1, 2, 0).reshape(-1, 5, 2)[keep]
             boxes.append(np.concatenate([mid - half, mid + half], 1))
             scores.append(face[keep])
             landmarks.append(centre[:, None] + points * size[:, None, None])
@@ -389,7 +400,7 @@ class UltralyticsDecoder(DetectionDecoder):
         return {}
 
     def decode(self, outputs: ModelOutputs, frame_size: tuple[int, int]) -> Detections:
-        found = self.found(outputs.get(self.key))
+        found = self.found(outputs.array(self.key))
         letterbox = yolo_heads.Letterbox.of(frame_size, self.size)
         w, h = frame_size
         return in_frame(letterbox.boxes(found.boxes) / np.array([w, h, w, h], np.float32), found.scores,

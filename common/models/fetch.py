@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import os
 import shlex
 import time
@@ -24,17 +25,26 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from urllib.parse import urlsplit
 
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Column
 
 from ..errors import DemoError
 from ..options import env_number
 
-try:
-    import fcntl
+try:  # typed as optional: the module is missing on Windows
+    fcntl: ModuleType | None = importlib.import_module("fcntl")
 except ImportError:  # Windows: no advisory locks, downloads still land atomically
     fcntl = None
 
@@ -156,7 +166,7 @@ class _Bars:
         if not self.console.is_terminal:
             print(f"downloading {label}: {len(files)} file(s), {total / 1e6:.1f} MB", file=self.console.file)
         self.overall = self.progress.add_task(label, total=total) if len(files) > 1 else None
-        self.current = None
+        self.current: TaskID | None = None
         self.done = 0
 
     def __enter__(self) -> _Bars:
@@ -174,7 +184,8 @@ class _Bars:
             self.progress.update(self.overall, completed=self.done + have)
 
     def advance(self, n: int) -> None:
-        self.progress.advance(self.current, n)
+        if self.current is not None:  # `start` made it
+            self.progress.advance(self.current, n)
         if self.overall is not None:
             self.progress.advance(self.overall, n)
 
@@ -331,7 +342,7 @@ def _fetch_one(rf: RemoteFile, bars: _Bars, elsewhere: str) -> None:
             raise _local_failure(part, _Local(rf.dest.parent, e)) from None
         if is_valid(rf.dest, rf.size, rf.sha384):  # another process finished it while we waited
             return
-        last = None
+        last: _Retry | None = None
         for attempt in range(retries + 1):
             if attempt:
                 time.sleep(backoff * 2 ** (attempt - 1))
@@ -347,6 +358,7 @@ def _fetch_one(rf: RemoteFile, bars: _Bars, elsewhere: str) -> None:
                 if attempt < retries:
                     bars.note(f"{rf.dest.name}: {e}; retrying ({attempt + 1} of {retries})")
         else:
+            assert last is not None  # every attempt failed, the last with a _Retry
             advice = "check the network and proxy settings" if last.network else "the server is unwell: try later"
             raise _failure(rf, url, f"{last} (gave up after {retries + 1} attempts)", advice, elsewhere)
         try:

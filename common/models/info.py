@@ -23,6 +23,7 @@ def describe(ref: str) -> list[tuple[str, str]]:
     graph = read_model(resolved.source)
     spec = resolved.spec
     if spec.params.get("ultralytics"):
+        assert resolved.path is not None  # an Ultralytics model is a file: its spec comes from the file
         source = METADATA if (resolved.path.parent / METADATA).is_file() else "the ONNX file's metadata"
         taken = f"an Ultralytics {spec.params['task']} model (from {source})"
     elif spec.family:

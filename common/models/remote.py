@@ -162,8 +162,16 @@ def remote_url(model: ov.Model) -> str | None:
     return model.get_rt_info(RT_INFO_KEY).astype(str) if model.has_rt_info(RT_INFO_KEY) else None
 
 
+def _stand_in_for(model: ov.Model) -> RemoteModel:
+    """The server's model a stand-in model stands for."""
+    url = remote_url(model)
+    if url is None:
+        raise ValueError(f"{model.get_friendly_name()} stands for no model on a server")
+    return _MODELS[url]
+
+
 def batch_limit(model: ov.Model) -> int:
-    return _MODELS[remote_url(model)].batch_limit
+    return _stand_in_for(model).batch_limit
 
 
 # -- compiling: the local parts on the CPU, the server's part as requests
@@ -199,7 +207,7 @@ class RemoteCompiled:
     an ov.CompiledModel stands for the pipeline and stages: `inputs`, `outputs`, and `pool` for requests."""
 
     def __init__(self, model: ov.Model):
-        self.remote = _MODELS[remote_url(model)]
+        self.remote = _stand_in_for(model)
         self.ref = self.remote.ref
         self.timeout = self.ref.timeout
         model = model.clone()
@@ -285,17 +293,18 @@ class RemoteCompiled:
         """The summary's row for this model: requests, mean round trip, the server's mean time per request (queue
         and compute, from its statistics over this run) and so the network's and the client library's share."""
         times = self.times
-        row = {"model": self.ref.url, "name": self.ref.model, "requests": times.requests,
-               "round_trip_ms": round(times.round_trip_ms / times.requests, 2) if times.requests else None,
+        round_trip = round(times.round_trip_ms / times.requests, 2) if times.requests else None
+        row = {"model": self.ref.url, "name": self.ref.model, "requests": times.requests, "round_trip_ms": round_trip,
                "server_ms": None, "network_ms": None}
         after = None if self.cancelled else self.client.statistics()  # (a hung server would hold the run's end)
-        if after is not None and self.stats_before is not None and times.requests:
+        if after is not None and self.stats_before is not None and round_trip is not None:
             served = _stat(after, "success", "count") - _stat(self.stats_before, "success", "count")
             if served > 0:
                 spent_ns = sum(_stat(after, key, "ns") - _stat(self.stats_before, key, "ns")
                                for key in ("queue", "compute_input", "compute_infer", "compute_output"))
-                row["server_ms"] = round(spent_ns / served / 1e6, 2)
-                row["network_ms"] = round(max(row["round_trip_ms"] - row["server_ms"], 0.0), 2)
+                server_ms = round(spent_ns / served / 1e6, 2)
+                row["server_ms"] = server_ms
+                row["network_ms"] = round(max(round_trip - server_ms, 0.0), 2)
         return row
 
 

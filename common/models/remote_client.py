@@ -40,7 +40,8 @@ def server_error(ref: RemoteModelRef, error: BaseException) -> DemoError:
 
 def error_kind(error: BaseException) -> str:
     """unreachable, timeout, unknown (model) or refused, from what gRPC, HTTP or the socket said."""
-    status = error.status() if callable(getattr(error, "status", None)) else ""  # tritonclient's: gRPC's code
+    status = getattr(error, "status", None)
+    status = status() if callable(status) else ""  # tritonclient's: gRPC's code
     text = f"{status} {error}".lower()
     if isinstance(error, TimeoutError) or "deadline" in text or "timed out" in text or "timeout" in text:
         return "timeout"

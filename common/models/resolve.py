@@ -24,22 +24,28 @@ MODEL_SUFFIXES = (".xml", ".onnx", ".pb", ".tflite", ".pdmodel")
 PRECISION_FOLDER = re.compile(r"(FP|INT)\d+(-INT\d+)?")  # FP16, FP16-INT8, FP32-INT1, ...
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class ResolvedModel:
     path: Path | None  # None for a model on a server
     name: str  # Open Model Zoo name when known, else the file stem (a server's model: its name there)
-    spec: ModelSpec = None  # the model's spec; a blank one (family None) for models ovdemo does not know
+    spec: ModelSpec  # the model's spec; a blank one (family None) for models ovdemo does not know
     asked: str | None = None  # the precision asked for, when the model was looked up by name
     remote: RemoteModelRef | None = None  # a model on a KServe v2 server (-m grpc://..., -m http://...)
 
-    def __post_init__(self):
-        if self.spec is None:
-            object.__setattr__(self, "spec", ModelSpec(name=self.name))
+    def __init__(self, path: Path | None, name: str, spec: ModelSpec | None = None, asked: str | None = None,
+                 remote: RemoteModelRef | None = None):
+        """A model file (`path`) or a server's model (`remote`); no `spec`: a blank one."""
+        for key, value in (("path", path), ("name", name), ("spec", spec or ModelSpec(name=name)), ("asked", asked),
+                           ("remote", remote)):
+            object.__setattr__(self, key, value)
 
     @property
     def source(self) -> Path | RemoteModelRef:
         """What `inference.read_model` reads: the file, or the server's model."""
-        return self.remote or self.path
+        if self.remote is not None:
+            return self.remote
+        assert self.path is not None  # every resolved model is a file or a server's model
+        return self.path
 
     @property
     def precision(self) -> str | None:
@@ -53,6 +59,7 @@ class ResolvedModel:
         """`name (file, precision)`: what a run's header says it runs."""
         if self.remote is not None:
             return f"{self.name} ({self.remote.url})"
+        assert self.path is not None  # not a server's model: a file
         return f"{self.name} ({', '.join(p for p in (self.path.name, self.precision) if p)})"
 
     @property
@@ -164,7 +171,7 @@ def resolve_model(ref: str, models_dir: Path | None = None, precision: str = "FP
                 f"'{ref}' is not a model file", f"expected one of {', '.join(MODEL_SUFFIXES)}"
             )
         spec = spec_for_path(path) or ultralytics.spec_for_file(path)
-        name = spec.name if spec else path.stem
+        name = spec.name if spec and spec.name else path.stem
         return ResolvedModel(path, name, spec_of(name, path, spec))
 
     searched = []

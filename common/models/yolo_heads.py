@@ -50,7 +50,7 @@ def fits_anchor_free(model: ov.Model, extra: int = 0, outputs: int = 1) -> bool:
     port = anchor_free_port(model)
     shape = port_shape(port) if port is not None else []
     return len(model.outputs) == outputs and len(shape) == 3 and shape[2] in anchor_counts(model) \
-        and shape[1] > 4 + extra
+        and shape[1] is not None and shape[1] > 4 + extra
 
 
 @dataclass(frozen=True)
@@ -127,15 +127,15 @@ def pixel_nms(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, thresho
 def rotated_nms(xywh: np.ndarray, angles: np.ndarray, scores: np.ndarray, labels: np.ndarray, threshold: float,
                 iou: float) -> np.ndarray:
     """Overlaps of rotated boxes removed per class (OpenCV's rotated-rectangle IoU), best first."""
-    kept = []
+    kept: list[int] = []
     for label in np.unique(labels):
         index = np.flatnonzero(labels == label)
         rects = [((float(x), float(y)), (float(w), float(h)), float(np.degrees(a)))
                  for (x, y, w, h), a in zip(xywh[index], angles[index], strict=True)]
         chosen = cv2.dnn.NMSBoxesRotated(rects, scores[index].tolist(), threshold, iou)
         kept.extend(index[np.asarray(chosen, np.int64).reshape(-1)])
-    kept = np.asarray(kept, np.int64)
-    return kept[np.argsort(-scores[kept], kind="stable")]
+    order = np.asarray(kept, np.int64)
+    return order[np.argsort(-scores[order], kind="stable")]
 
 
 def rotated_corners(xywh: np.ndarray, angles: np.ndarray) -> np.ndarray:

@@ -5,12 +5,25 @@ action_people.py. Their hooks' defaults are `Family`'s."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import click
+import openvino as ov
 
 from ovdemo.common.engine.family import Family
-from ovdemo.common.options import CLASSIFY, DRAWING, LABELS, THRESHOLD, TRACKING, Alias, Opt, model_opt
+from ovdemo.common.models.resolve import ResolvedModel
+from ovdemo.common.options import (
+    CLASSIFY,
+    DRAWING,
+    LABELS,
+    THRESHOLD,
+    TRACKING,
+    Alias,
+    Opt,
+    Options,
+    OptionValues,
+    model_opt,
+)
 
 from .decoders import DECODERS
 
@@ -38,6 +51,21 @@ OWN_OPTIONS: tuple[Opt, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class ActionOptions(OptionValues):
+    """What the action variants read from their options."""
+
+    model: str
+    decoder_model: str | None
+    top_k: int
+    stride: int
+    smooth: int
+    seq: int | None
+    threshold: float | None
+    action_threshold: float | None
+    track: bool
+
+
 class ActionBase(Family):
     """Recognise actions in video: clip-level or per person. A variant is built by `ActionFamily.create`,
     which tells the kinds of model apart; clip-level actions have no boxes (the pipeline refuses --track)."""
@@ -57,3 +85,7 @@ class ActionBase(Family):
     )
     own_options = OWN_OPTIONS
     boxes = False
+
+    def __init__(self, model: ResolvedModel, opts: Options, ov_model: ov.Model | None = None):
+        super().__init__(model, opts, ov_model)
+        self.values = ActionOptions.of(opts)

@@ -200,9 +200,9 @@ class WindowAction(ActionBase):
             raise DemoError(f"{len(names)} labels for {self.num_classes} classes",
                             "pass --labels with one name per class of this model")
         names = names or tuple(f"#{i}" for i in range(self.num_classes))
-        opts = self.opts
-        self.streams = PerStream(lambda: ClipStream(ClipClassifier(names, self.window_size, opts.stride, opts.top_k,
-                                                                   opts.smooth)))
+        values = self.values
+        self.streams = PerStream(lambda: ClipStream(ClipClassifier(names, self.window_size, values.stride,
+                                                                   values.top_k, values.smooth)))
 
     def _spec_labels(self) -> tuple[str, ...] | None:
         for resolved in (self.decoder, self.model):

@@ -22,7 +22,7 @@ import numpy as np
 import openvino as ov
 
 from ovdemo.common.engine.family import Decoder
-from ovdemo.common.engine.inference import ModelOutputs, describe_ports, find_port, port_key, port_shape
+from ovdemo.common.engine.inference import ModelOutputs, describe_ports, find_port, port_key, port_shape, static_shape
 from ovdemo.common.errors import DemoError
 from ovdemo.common.results import Detections, box_iou, clip_boxes
 from ovdemo.common.scores import softmax
@@ -74,11 +74,15 @@ class PersonActionDecoder(Decoder):
     layout = ""
     ports: dict[str, str]  # "loc", "conf" (and "priors") -> output key
     scale: float
+    maps: list[tuple[str, int, tuple[int, int]]]  # per anchor: key, class axis, grid (rows, cols)
+    anchor_of: np.ndarray
+    cell_of: np.ndarray
 
     def __init__(self, model: ov.Model, setup):
         if not setup.names:
             raise DemoError(f"no action names for {setup.spec.name or 'this model'}",
                             "pass --labels FILE, one action per line")
+        self.actions: tuple[str, ...] = setup.names
         self.num_actions = len(setup.names)
         super().__init__(model, setup)
         params = self.spec.params
@@ -107,8 +111,9 @@ class PersonActionDecoder(Decoder):
         shape = port_shape(port)
         for axis in (3, 1):
             if len(shape) == 4 and shape[axis] == self.num_actions:
-                grid = (shape[1], shape[2]) if axis == 3 else (shape[2], shape[3])
-                return port_key(port), axis, grid
+                rows, cols = (shape[1], shape[2]) if axis == 3 else (shape[2], shape[3])
+                if rows is not None and cols is not None:
+                    return port_key(port), axis, (rows, cols)
         raise self._mismatch(model, f"{port.get_any_name()} {shape} has no axis of {self.num_actions} actions "
                                     "(pass --labels with one name per action of this model)")
 
@@ -123,8 +128,8 @@ class PersonActionDecoder(Decoder):
     def candidates(self, outputs: ModelOutputs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(boxes (N, 4) normalised x1y1x2y2, person scores (N,), action probabilities (N, A)) of the priors
         at or above the person threshold, before soft-NMS."""
-        loc = outputs.get(self.ports["loc"]).reshape(-1, 4)
-        conf = outputs.get(self.ports["conf"]).reshape(-1, 2)[:, 1]
+        loc = outputs.array(self.ports["loc"]).reshape(-1, 4)
+        conf = outputs.array(self.ports["conf"]).reshape(-1, 2)[:, 1]
         keep = np.flatnonzero(conf >= self.setup.threshold)
         priors, variances = self.priors(outputs, keep)
         dx, dy, dw, dh = self.offsets(loc[keep])
@@ -138,7 +143,7 @@ class PersonActionDecoder(Decoder):
             rows = np.flatnonzero(self.anchor_of[keep] == m)
             if not len(rows):
                 continue
-            table = outputs.get(key)[0]
+            table = outputs.array(key)[0]
             table = table.reshape(-1, self.num_actions) if axis == 3 else table.reshape(self.num_actions, -1).T
             logits[rows] = table[self.cell_of[keep[rows]]]
         probs = softmax(self.scale * logits, axis=1)
@@ -156,7 +161,7 @@ class PersonActionDecoder(Decoder):
         sizes = pixels[:, 2:] - pixels[:, :2]
         real = (sizes > 1).all(axis=1)
         return Detections(pixels[real], scores[keep][real], np.zeros(int(real.sum()), np.int32), names=PERSON,
-                          data={"attributes": action_attributes(probs[real], actions[real], self.setup.names)})
+                          data={"attributes": action_attributes(probs[real], actions[real], self.actions)})
 
 
 class CaffeActionDecoder(PersonActionDecoder):
@@ -168,7 +173,10 @@ class CaffeActionDecoder(PersonActionDecoder):
     def bind(self, model: ov.Model) -> None:
         found = self._required(model, CAFFE_NAMES["loc"], CAFFE_NAMES["conf"], CAFFE_NAMES["priors"])
         self.ports = {k: port_key(found[CAFFE_NAMES[k]]) for k in ("loc", "conf", "priors")}
-        self.num_priors = port_shape(found[CAFFE_NAMES["loc"]])[-1] // 4
+        values = port_shape(found[CAFFE_NAMES["loc"]])[-1]
+        if values is None:
+            raise self._mismatch(model, f"{CAFFE_NAMES['loc']} has a dynamic number of boxes")
+        self.num_priors = values // 4
         self.maps = []
         while True:
             port = find_port(model.outputs, (CAFFE_NAMES["action"].format(anchor=len(self.maps) + 1),))
@@ -187,7 +195,7 @@ class CaffeActionDecoder(PersonActionDecoder):
         self.scale = CAFFE_ACTION_SCALE
 
     def priors(self, outputs, keep):
-        table = outputs.get(self.ports["priors"]).reshape(2, -1, 4)
+        table = outputs.array(self.ports["priors"]).reshape(2, -1, 4)
         return table[0][keep], table[1][keep]
 
     def offsets(self, loc):
@@ -225,8 +233,8 @@ class TfActionDecoder(PersonActionDecoder):
         self.prior_boxes = np.array(priors, np.float32)
         self.num_priors = len(self.prior_boxes)
         self.cell_of, self.anchor_of = np.array(cells), np.array(anchors)
-        loc_shape = port_shape(found[TF_NAMES["loc"]])
-        if None in loc_shape or int(np.prod(loc_shape[1:])) != 4 * self.num_priors:
+        loc_shape = static_shape(found[TF_NAMES["loc"]])
+        if loc_shape is None or int(np.prod(loc_shape[1:])) != 4 * self.num_priors:
             raise self._mismatch(model, f"{TF_NAMES['loc']} {loc_shape} does not hold {self.num_priors} boxes")
         self.scale = TF_ACTION_SCALE
 

@@ -18,8 +18,9 @@ from ovdemo.common.errors import DemoError
 from ovdemo.common.models.catalog import models as catalog_models
 from ovdemo.common.models.resolve import ResolvedModel, looks_like_path, resolve_from_options
 from ovdemo.common.models.specs import ModelSpec, find_spec
+from ovdemo.common.options import Options
 
-from .base import ActionBase
+from .base import ActionBase, ActionOptions
 from .clip import ClipAction, WindowAction, reads_clips
 from .decoders import DECODERS
 from .people import PeopleAction
@@ -35,16 +36,16 @@ def composite_stages(name: str) -> tuple[str, ...]:
     return entry.stages if entry else ()
 
 
-def choose_mode(main: ResolvedModel, opts) -> tuple[str, ov.Model | None]:
+def choose_mode(main: ResolvedModel, values: ActionOptions) -> tuple[str, ov.Model | None]:
     """The mode the spec declares, else the flags' (--decoder-model, --seq), else what the model is: a clip
     model by its rank-5 input, a person/action detector by its outputs. Also the model, when it was read."""
     declared = main.spec.params.get("mode")
     model = None if declared in MODES else read_model(main.source)
     if declared == "clip" or model is not None and reads_clips(model):
         return "clip", model  # before --decoder-model and --seq, which create then refuses for it
-    if opts.get("decoder_model"):
+    if values.decoder_model:
         return "encoder-decoder", model
-    if opts.get("seq"):
+    if values.seq:
         return "mean", model
     if declared in MODES:
         return declared, model
@@ -55,8 +56,8 @@ def choose_mode(main: ResolvedModel, opts) -> tuple[str, ov.Model | None]:
                     "or an Open Model Zoo action model")
 
 
-def refuse_person_flags(opts, name: str) -> None:
-    if opts.get("threshold") is not None or opts.get("action_threshold") is not None:
+def refuse_person_flags(values: ActionOptions, name: str) -> None:
+    if values.threshold is not None or values.action_threshold is not None:
         raise DemoError(f"{name} is a clip model", "-t and --action-threshold are for per-person action detectors")
 
 
@@ -64,39 +65,40 @@ class ActionFamily(ActionBase):
     """The command's and the API's action family: `create` returns the variant for the model."""
 
     @classmethod
-    def create(cls, opts) -> ActionBase:
-        ref = opts.model
+    def create(cls, opts: Options) -> ActionBase:
+        values = ActionOptions.of(opts)
+        ref = values.model
         stages = composite_stages(ref)
         if stages:  # an encoder/decoder composite by name
-            refuse_person_flags(opts, ref)
-            if len(stages) != 2 or opts.get("decoder_model"):
+            refuse_person_flags(values, ref)
+            if len(stages) != 2 or values.decoder_model:
                 raise DemoError(f"{ref} has stages {', '.join(stages)}", "ovdemo action runs encoder/decoder pairs")
             encoder, decoder = (resolve_from_options(s, opts) for s in stages)
             return WindowAction(encoder, opts, decoder=decoder, label_spec=find_spec(ref) or ModelSpec())
         main = resolve_from_options(ref, opts)
-        mode, model = choose_mode(main, opts)
+        mode, model = choose_mode(main, values)
         if mode == "detector":
-            if opts.get("seq") or opts.get("decoder_model") or opts.stride != 1:
+            if values.seq or values.decoder_model or values.stride != 1:
                 raise DemoError(f"{main.name} is a per-person action detector",
                                 "--seq, --decoder-model and --stride are for clip-level models")
-            if opts.smooth > 1 and not opts.get("track"):
+            if values.smooth > 1 and not values.track:
                 raise DemoError("--smooth keeps each person's action over their frames, which needs track ids",
                                 "add --track")
             family = PeopleAction(main, opts, model)
             if not family.names:
                 raise DemoError(f"no action names for {main.name}", "pass --labels FILE, one action per line")
             return family
-        refuse_person_flags(opts, main.name)
+        refuse_person_flags(values, main.name)
         if mode == "clip":
-            if opts.get("seq") or opts.get("decoder_model"):
+            if values.seq or values.decoder_model:
                 raise DemoError(f"{main.name} is a clip model: it reads a stack of frames itself",
                                 "--seq and --decoder-model are for per-frame models")
             return ClipAction(main, opts, clip_model=model)
         if mode == "encoder-decoder":
-            if not opts.get("decoder_model"):
+            if not values.decoder_model:
                 raise DemoError(f"{main.name} is an encoder", "pass its decoder with --decoder-model NAME|PATH")
-            return WindowAction(main, opts, model, decoder=resolve_from_options(opts.decoder_model, opts))
-        window = opts.get("seq") or int(main.spec.params.get("seq", 16))
+            return WindowAction(main, opts, model, decoder=resolve_from_options(values.decoder_model, opts))
+        window = values.seq or int(main.spec.params.get("seq", 16))
         return WindowAction(main, opts, model, window=window)
 
     @classmethod

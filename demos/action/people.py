@@ -31,9 +31,9 @@ class PeopleAction(ActionBase):
 
     def __init__(self, model: ResolvedModel, opts, ov_model: ov.Model | None = None):
         super().__init__(model, opts, ov_model)
-        self.names = self.labels()
+        self.names: tuple[str, ...] = self.labels() or ()  # (`create` refuses a model with none)
         self.person_threshold = self.threshold()
-        self.smooth = opts.smooth
+        self.smooth = self.values.smooth
         self.smoothers: PerStream[dict[int, LabelSmoother]] = PerStream(dict)  # track id -> its action's smoother
 
     def object_names(self) -> tuple[str, ...]:
@@ -41,7 +41,7 @@ class PeopleAction(ActionBase):
 
     def prepare(self, model: ov.Model) -> None:
         spec = self.model.spec
-        action_threshold = self.opts.get("action_threshold")
+        action_threshold = self.values.action_threshold
         if action_threshold is not None:
             spec = replace(spec, params={**spec.params, "action_threshold": action_threshold})
         input_size = model_input_size(model, input_layout(model, spec))
@@ -49,6 +49,7 @@ class PeopleAction(ActionBase):
         self.decoder: PersonActionDecoder = choose_decoder(DECODERS, model, spec, None, "action")(model, setup)
 
     def postprocess(self, outputs: ModelOutputs | None, frame: Frame) -> Result:
+        assert outputs is not None  # (no needs_inference of its own: every frame here was inferred)
         h, w = frame.image.shape[:2]
         return Result(self.decoder.decode(outputs, (w, h)))
 
@@ -84,11 +85,11 @@ class PeopleAction(ActionBase):
         people = result.objects
         shown = self.shown_actions(people)
         ids = [self.names.index(name.rstrip("?")) for name, _ in shown]
-        boxes = Detections(people.xyxy, [score for _, score in shown], ids, people.tracker_id,
+        boxes = Detections(people.xyxy, np.asarray([score for _, score in shown]), np.asarray(ids), people.tracker_id,
                            data={k: v for k, v in people.data.items() if k == "track_state"}, names=self.names)
         colors = [object_color(boxes, i) for i in range(len(boxes))]  # the action's colour, `?` or not
         names = tuple(dict.fromkeys(name for name, _ in shown))  # the captions' own names (`standing?`)
-        captioned = Detections(people.xyxy, boxes.confidence, [names.index(name) for name, _ in shown],
+        captioned = Detections(people.xyxy, boxes.confidence, np.asarray([names.index(name) for name, _ in shown]),
                                people.tracker_id, data=boxes.data, names=names)
         draw_objects(image, captioned, style, colors=colors)
         if not style.confidence:

@@ -86,7 +86,7 @@ class ClipClassifier:
         self.names, self.k = names, k
         self.window = SlidingWindow(window, stride)
         self.smoother = LabelSmoother(smooth)
-        self.latest: tuple[np.ndarray, np.ndarray, tuple[int, int]] | None = None  # top ids, scores, frames
+        self.latest: tuple[np.ndarray, np.ndarray, tuple[int, int] | None] | None = None  # top ids, scores, frames
         self.latest_probs: np.ndarray | None = None
         self._pushed: dict[int, tuple[tuple[int, int] | None, int]] = {}  # frame -> its window's span, fill
 
@@ -101,11 +101,16 @@ class ClipClassifier:
         span, buffered = self._pushed.pop(frame_index, (None, len(self.window.vectors)))
         if scores is not None:
             probs = as_probabilities(np.asarray(scores).astype(np.float64).ravel(), atol=1e-3)
-            ids, top = top_k(probs, self.k)
-            self.latest, self.latest_probs = (ids, top, span), probs
-            self.smoother.update(int(ids[0]))
+            best, best_scores = top_k(probs, self.k)
+            self.latest, self.latest_probs = (best, best_scores, span), probs
+            self.smoother.update(int(best[0]))
         label = self.smoother.label
-        confidence = float(self.latest_probs[label]) if label is not None else 0.0
-        ids, top, window = self.latest if self.latest is not None else (None, None, None)
+        # (a smoothed label exists once a window was scored, and with it latest_probs)
+        confidence = float(self.latest_probs[label]) if label is not None and self.latest_probs is not None else 0.0
+        ids: np.ndarray | None = None
+        top: np.ndarray | None = None
+        window: tuple[int, int] | None = None
+        if self.latest is not None:
+            ids, top, window = self.latest
         return Classification(self.names, label, confidence, ids, top, window, scores is not None,
                               buffered=buffered, window_size=self.window.size)

@@ -3,7 +3,8 @@ with the one tracker (`--track`, appearance from `--reid-model`), counting lines
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -28,6 +29,8 @@ from ovdemo.common.options import (
     TRACKING,
     Alias,
     Opt,
+    Options,
+    OptionValues,
     arch_opt,
     parse_classes,
     reid_model_opt,
@@ -43,6 +46,24 @@ DEFAULT_REID_THRESHOLD = 0.25  # cosine distance; a re-id model's spec may say o
 def one_embedding(shape: list[int | None]) -> bool:
     """(N, D) or (N, D, 1, 1): one embedding per crop."""
     return len(shape) == 2 or (len(shape) == 4 and shape[2:] == [1, 1])
+
+
+@dataclass(frozen=True)
+class DetectOptions(OptionValues):
+    """What detect and track read from their options."""
+
+    threshold: float | None
+    labels: str | None
+    classes: str | None
+    arch: str | None
+    agnostic_nms: bool
+    track: bool
+    reid_model: str | None  # "none": no re-id model (track's default has one)
+    reid_threshold: float | None
+
+    @property
+    def reid_ref(self) -> str | None:
+        return None if self.reid_model is None or self.reid_model.lower() == "none" else self.reid_model
 
 
 class ReidReader(Reader):
@@ -76,7 +97,7 @@ class DetectFamily(Family):
     default_model = "person-detection-0202"
     model_help = "Detector: an Open Model Zoo name or a .xml/.onnx/.pb path."
     decoders = DECODERS
-    examples = (
+    examples: ClassVar[tuple[str, ...]] = (
         "ovdemo detect -i one-by-one-person-detection.mp4",
         "ovdemo detect -m vehicle-detection-adas-0002 -i car-detection.mp4 --output out.mp4 --no-show",
         "ovdemo detect -m person-vehicle-bike-detection-2004 -i preview-person-bicycle-car-detection.gif -t 0.4 "
@@ -91,22 +112,21 @@ class DetectFamily(Family):
         REID_THRESHOLD,
     )
 
-    def __init__(self, model: ResolvedModel, opts, reid: ResolvedModel | None = None):
+    def __init__(self, model: ResolvedModel, opts: Options, reid: ResolvedModel | None = None):
         super().__init__(model, opts)
+        self.values = DetectOptions.of(opts)
         self.reid = reid
         self.reid_model: SecondModel | None = None
-        self.tracker_reid_threshold = opts.get("reid_threshold")
+        self.tracker_reid_threshold = self.values.reid_threshold
         if reid is not None and self.tracker_reid_threshold is None:
             self.tracker_reid_threshold = float(reid.spec.params.get("reid_threshold", DEFAULT_REID_THRESHOLD))
 
     @classmethod
-    def create(cls, opts) -> DetectFamily:
-        reid_ref = opts.get("reid_model")
-        if reid_ref and reid_ref.lower() == "none":
-            reid_ref = None
-        if reid_ref and not opts.get("track"):
+    def create(cls, opts: Options) -> DetectFamily:
+        values = DetectOptions.of(opts)
+        if values.reid_ref and not values.track:
             raise DemoError("--reid-model gives the tracker appearance", "add --track")
-        reid = resolve_from_options(reid_ref, opts) if reid_ref else None
+        reid = resolve_from_options(values.reid_ref, opts) if values.reid_ref else None
         return cls(resolve_main(opts, cls.name, DECODERS), opts, reid)
 
     def start(self, ctx: RunContext) -> None:
@@ -115,15 +135,17 @@ class DetectFamily(Family):
             self.stages = [self.reid_model.object_stage()]
 
     def prepare(self, model: ov.Model) -> None:
-        self.detector = Detector(model, self.model, threshold=self.opts.get("threshold"),
-                                 labels=load_labels(self.opts.labels) if self.opts.get("labels") else None,
-                                 classes=parse_classes(self.opts.get("classes")), arch=self.opts.get("arch"),
-                                 family=self.name, agnostic=bool(self.opts.get("agnostic_nms")))
+        values = self.values
+        self.detector = Detector(model, self.model, threshold=values.threshold,
+                                 labels=load_labels(values.labels) if values.labels else None,
+                                 classes=parse_classes(values.classes), arch=values.arch, family=self.name,
+                                 agnostic=values.agnostic_nms)
 
     def object_names(self) -> tuple[str, ...] | None:
         return self.detector.names
 
-    def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Result:
+    def postprocess(self, outputs: ModelOutputs | None, frame: Frame) -> Result:
+        assert outputs is not None  # (None only for a family whose own needs_inference skips frames)
         h, w = frame.image.shape[:2]
         objects = self.detector(outputs, (w, h))
         if self.reid_model is not None:  # filled by the reid stage; a frame without people has no embedding

@@ -12,7 +12,7 @@ landmarks it aligns on). A detector that finds landmarks itself (RetinaFace) nee
 from __future__ import annotations
 
 import tempfile
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -39,7 +39,18 @@ from ovdemo.common.models.attributes import AttributeReader, attributes_of
 from ovdemo.common.models.detector import DECODERS, Detector
 from ovdemo.common.models.resolve import ResolvedModel, resolve_from_options
 from ovdemo.common.models.specs import ModelSpec
-from ovdemo.common.options import DRAWING, REID_THRESHOLD, THRESHOLD, TRACKING, Alias, Opt, arch_opt, model_opt
+from ovdemo.common.options import (
+    DRAWING,
+    REID_THRESHOLD,
+    THRESHOLD,
+    TRACKING,
+    Alias,
+    Opt,
+    Options,
+    OptionValues,
+    arch_opt,
+    model_opt,
+)
 from ovdemo.common.results import Detections, Result, clip_boxes
 
 from .gallery import REFERENCE_POINTS, UNKNOWN, Gallery, face_note, five_points, gallery_photos
@@ -113,6 +124,40 @@ GALLERY_OPTIONS: tuple[Opt, ...] = (
 FACE_TRACKING: tuple[Opt, ...] = tuple(
     replace(o, help="Track faces across frames by their motion (Kalman): each keeps an id.") if o.name == "track"
     else o for o in TRACKING)
+
+
+@dataclass(frozen=True)
+class FaceOptions(OptionValues):
+    """What face reads from its options."""
+
+    model: str
+    threshold: float | None
+    arch: str | None
+    landmarks_model: str | None
+    age_gender: bool
+    age_gender_model: str
+    emotions: bool
+    emotions_model: str
+    head_pose: bool
+    head_pose_model: str
+    gallery: str | None
+    enroll: bool
+    reid_model: str
+    reid_threshold: float | None  # the gallery's match distance (--track follows faces by motion alone)
+
+    def switched_on(self, kind: str) -> bool:
+        """Whether --<kind> (one of SWITCHED) asks for that stage."""
+        on: bool = getattr(self, _option(kind))
+        return on
+
+    def stage_model(self, kind: str) -> str:
+        """--<kind>-model: the model of a per-face stage."""
+        ref: str | None = getattr(self, f"{_option(kind)}_model")
+        return ref or DEFAULT_STAGE_MODELS[kind]
+
+    @property
+    def gallery_dir(self) -> Path | None:
+        return Path(self.gallery) if self.gallery else None
 
 
 def draw_head_pose(image: np.ndarray, centre, yaw: float, pitch: float, roll: float, length: float,
@@ -190,14 +235,15 @@ class FaceFamily(Family):
         THRESHOLD, arch_opt(DECODERS), *_stage_options(), *GALLERY_OPTIONS, *DRAWING, *FACE_TRACKING,
     )
 
-    def __init__(self, model: ResolvedModel, opts, stage_models: dict[str, ResolvedModel],
+    def __init__(self, model: ResolvedModel, opts: Options, stage_models: dict[str, ResolvedModel],
                  ov_model: ov.Model | None = None):
         """`stage_models`: kind -> model; "landmarks" unless the detector finds them, "reid" with a gallery."""
         super().__init__(model, opts, ov_model)
+        self.values = FaceOptions.of(opts)
         self.stage_models = stage_models
-        self.gallery_dir = Path(opts.gallery) if opts.get("gallery") else None
-        self.enroll = bool(opts.get("enroll"))
-        self.match_threshold = opts.get("reid_threshold")  # not `reid_threshold`: the tracker's is for people
+        self.gallery_dir = self.values.gallery_dir
+        self.enroll = self.values.enroll
+        self.match_threshold = self.values.reid_threshold  # not `reid_threshold`: the tracker's is for people
         if self.match_threshold is None and "reid" in stage_models:
             self.match_threshold = float(stage_models["reid"].spec.params.get("reid_threshold",
                                                                               DEFAULT_REID_THRESHOLD))
@@ -206,21 +252,21 @@ class FaceFamily(Family):
         self.detector: Detector | None = None
 
     @classmethod
-    def create(cls, opts) -> FaceFamily:
-        gallery = Path(opts.gallery) if opts.get("gallery") else None
-        check_gallery(gallery, bool(opts.get("enroll")))
-        threshold = opts.get("reid_threshold")
+    def create(cls, opts: Options) -> FaceFamily:
+        values = FaceOptions.of(opts)
+        gallery = values.gallery_dir
+        check_gallery(gallery, values.enroll)
+        threshold = values.reid_threshold
         if threshold is not None and not 0 <= threshold <= 2:
             raise DemoError(f"--reid-threshold {threshold} is out of range", "a cosine distance: 0 to 2")
-        detector = resolve_from_options(opts.model, opts)
+        detector = resolve_from_options(values.model, opts)
         graph = read_model(detector.source)
-        own_landmarks = choose_decoder(DECODERS, graph, detector.spec, opts.get("arch"), cls.name).gives_landmarks
-        enabled = [*(["landmarks"] if opts.get("landmarks_model") or not own_landmarks else []),
-                   *(kind for kind in SWITCHED if opts.get(_option(kind)))]
+        own_landmarks = choose_decoder(DECODERS, graph, detector.spec, values.arch, cls.name).gives_landmarks
+        enabled = [*(["landmarks"] if values.landmarks_model or not own_landmarks else []),
+                   *(kind for kind in SWITCHED if values.switched_on(kind))]
         if gallery is not None:
             enabled.append("reid")
-        stage_models = {kind: resolve_from_options(opts.get(f"{_option(kind)}_model") or DEFAULT_STAGE_MODELS[kind],
-                                                   opts) for kind in enabled}
+        stage_models = {kind: resolve_from_options(values.stage_model(kind), opts) for kind in enabled}
         for kind in set(ATTRIBUTE_KINDS) & set(stage_models):
             check_attribute_model(kind, stage_models[kind])
         return cls(detector, opts, stage_models, graph)
@@ -250,8 +296,7 @@ class FaceFamily(Family):
             self.detector = self._detector(model)
 
     def _detector(self, model: ov.Model) -> Detector:
-        return Detector(model, self.model, threshold=self.opts.get("threshold"), arch=self.opts.get("arch"),
-                        family=self.name)
+        return Detector(model, self.model, threshold=self.values.threshold, arch=self.values.arch, family=self.name)
 
     def object_names(self) -> tuple[str, ...] | None:
         return self.detector.names if self.detector is not None else None

@@ -150,7 +150,7 @@ class Gallery:
         being hidden for a moment. Past `limit` views of a person, the oldest learned one gives way."""
         rows = [i for i, (owner, seen) in enumerate(zip(self.names, self.learned, strict=True))
                 if owner == name and seen]
-        if len(rows) >= limit:
+        if len(rows) >= limit and self.embeddings is not None:  # (rows: the gallery has embeddings)
             del self.names[rows[0]], self.learned[rows[0]]
             self.embeddings = np.delete(self.embeddings, rows[0], axis=0)
         self.add(name, embedding, learned=True)

@@ -23,9 +23,10 @@ EMBEDDING = "face_embedding"  # data key of the face embeddings
 
 def values_per_face(shape: list[int | None]) -> int | None:
     """Values per face of an output shape: the product of its dimensions after the batch one."""
-    if len(shape) < 2 or any(d is None for d in shape[1:]):
+    known = [d for d in shape[1:] if d is not None]
+    if len(shape) < 2 or len(known) < len(shape) - 1:
         return None
-    return int(np.prod(shape[1:]))
+    return int(np.prod(known))
 
 
 class FaceReader(Reader):
@@ -50,8 +51,9 @@ class FaceReader(Reader):
         return np.round(super().regions(boxes))
 
     @staticmethod
-    def _get(outputs: ModelOutputs, name: str) -> np.ndarray:
-        array = outputs.get(name)
+    def _get(outputs: ModelOutputs, name: str | None) -> np.ndarray:
+        assert name is not None  # bound: `bind` refuses a model whose output it did not find
+        array = outputs.array(name)
         return array.reshape(len(array), -1).astype(np.float32)
 
 

@@ -25,7 +25,19 @@ from ovdemo.common.errors import DemoError
 from ovdemo.common.io.capture import Frame
 from ovdemo.common.models.detector import Detector
 from ovdemo.common.models.resolve import ResolvedModel, resolve_from_options, resolve_main
-from ovdemo.common.options import CLASSIFY, DRAWING, INPUT_SIZE, THRESHOLD, TRACKING, Alias, Opt, arch_opt, model_opt
+from ovdemo.common.options import (
+    CLASSIFY,
+    DRAWING,
+    INPUT_SIZE,
+    THRESHOLD,
+    TRACKING,
+    Alias,
+    Opt,
+    Options,
+    OptionValues,
+    arch_opt,
+    model_opt,
+)
 from ovdemo.common.results import Detections, Result
 
 from .decoders import (
@@ -146,6 +158,17 @@ def people_of(names: tuple[str, ...] | None) -> tuple[str, ...]:
     return ("person",) if names and "person" in names and len(set(names) - {"background"}) > 1 else ()
 
 
+@dataclasses.dataclass(frozen=True)
+class PoseOptions(OptionValues):
+    """What pose reads from its options."""
+
+    detector_model: str | None
+    arch: str | None
+    input_size: int | None
+    threshold: float | None
+    kp_threshold: float
+
+
 class PoseFamily(Family):
     """Human pose. `create` reads the pose model once and picks the variant by its kind, each a whole family:
     `BottomUpPose` (one pass over the whole frame finds every person) or `TopDownPose` (a person detector,
@@ -168,23 +191,25 @@ class PoseFamily(Family):
     own_options = (DETECTOR_MODEL, arch_opt(DECODERS), POSE_INPUT_SIZE, POSE_THRESHOLD, KP_THRESHOLD, *DRAWING,
                    CLASSIFY, *TRACKING)
 
-    def __init__(self, model: ResolvedModel, opts, ov_model: ov.Model | None = None):
+    def __init__(self, model: ResolvedModel, opts: Options, ov_model: ov.Model | None = None):
         super().__init__(model, opts, ov_model)
-        self.kp_threshold = float(opts.get("kp_threshold", DEFAULT_KP_THRESHOLD))
+        self.values = PoseOptions.of(opts)
+        self.kp_threshold = self.values.kp_threshold
 
     @classmethod
-    def create(cls, opts) -> PoseFamily:
+    def create(cls, opts: Options) -> PoseFamily:
         """The pose model's kind decides the variant and the flags that apply: both checked before any output."""
+        values = PoseOptions.of(opts)
         resolved = with_original_normalisation(resolve_main(opts, cls.name, DECODERS))
         ov_model = read_model(resolved.source)
-        decoder_cls = choose_decoder(DECODERS, ov_model, resolved.spec, opts.get("arch"), cls.name)
+        decoder_cls = choose_decoder(DECODERS, ov_model, resolved.spec, values.arch, cls.name)
         if decoder_cls is TopDownReader:
-            if opts.get("input_size"):
+            if values.input_size:
                 raise DemoError("--input-size is for bottom-up models",
                                 f"{resolved.name} is top-down: it sees each person's crop at its own size")
-            detector = resolve_from_options(opts.get("detector_model") or DEFAULT_DETECTOR, opts)
+            detector = resolve_from_options(values.detector_model or DEFAULT_DETECTOR, opts)
             return TopDownPose(detector, opts, pose_model=resolved, pose_ov_model=ov_model)
-        if opts.get("detector_model"):
+        if values.detector_model:
             raise DemoError("--detector-model is for top-down models",
                             f"{resolved.name} finds people by itself; e.g. -m single-human-pose-estimation-0001")
         return BottomUpPose(resolved, opts, ov_model, decoder_cls=decoder_cls)
@@ -204,7 +229,7 @@ class BottomUpPose(PoseFamily):
 
     def __init__(self, model: ResolvedModel, opts, ov_model: ov.Model, *, decoder_cls: type[Decoder]):
         super().__init__(model, opts, ov_model)
-        threshold = opts.get("threshold")
+        threshold = self.values.threshold
         default = DEFAULT_THRESHOLD if issubclass(decoder_cls, BottomUpDecoder) else model.spec.threshold
         setup = DecoderSetup(model.spec, default if threshold is None else float(threshold), PERSON)
         self.decoder: BottomUpDecoder | YoloPoseDecoder = decoder_cls(ov_model, setup)
@@ -226,7 +251,7 @@ class BottomUpPose(PoseFamily):
             raise DemoError(f"{self.model.name} has an NHWC input", "pose models here take NCHW inputs")
         shape = model.input(0).get_partial_shape()
         static = shape[2].is_static and shape[3].is_static
-        input_size = self.opts.get("input_size")
+        input_size = self.values.input_size
         if static and not self.frame_size and not input_size:
             return
         model_hw = (shape[2].get_length(), shape[3].get_length()) if static else (DYNAMIC_INPUT_SIDE,) * 2
@@ -263,7 +288,7 @@ class TopDownPose(PoseFamily):
         self.pose_ov_model = None  # compiled: the graph is not needed any more
 
     def prepare(self, model: ov.Model) -> None:
-        self.detector = Detector(model, self.model, threshold=self.opts.get("threshold"),
+        self.detector = Detector(model, self.model, threshold=self.values.threshold,
                                  classes=people_of(self.model.spec.labels), family=self.name)
 
     def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Result:

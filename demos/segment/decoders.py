@@ -141,7 +141,7 @@ class SemanticDecoder(SegmentDecoder):
     def decode(self, outputs: ModelOutputs, frame_size: tuple[int, int]) -> ClassMap:
         ids = outputs.get(ARGMAX_OUTPUT)
         if ids is None:  # class ids from the model, or probabilities of a model `augment` did not change
-            ids = outputs.get(self.key)
+            ids = outputs.array(self.key)
             if self.num_classes is not None:
                 ids = ids.argmax(axis=self.axis)
         ids = ids.squeeze()  # [1,1,H,W], [1,H,W,1] or [1,H,W] to (H, W)
@@ -184,15 +184,16 @@ class MaskRcnnDecoder(SegmentDecoder):
                             "reshape the model to a fixed input size")
 
     def decode(self, outputs: ModelOutputs, frame_size: tuple[int, int]) -> Detections:
-        rows = outputs.get(port_key(self.boxes)).reshape(-1, 5)
-        masks = outputs.get(port_key(self.masks))
+        rows = outputs.array(port_key(self.boxes)).reshape(-1, 5)
+        masks = outputs.array(port_key(self.masks))
         masks = masks.reshape(-1, *masks.shape[-2:])
-        labels = (outputs.get(port_key(self.labels)).reshape(-1).astype(np.int32) if self.labels is not None
+        labels = (outputs.array(port_key(self.labels)).reshape(-1).astype(np.int32) if self.labels is not None
                   else np.zeros(len(rows), np.int32))
         keep = np.flatnonzero((rows[:, 4] >= self.setup.threshold) & (rows[:, 2] > rows[:, 0])
                               & (rows[:, 3] > rows[:, 1]))
         keep = keep[np.argsort(-rows[keep, 4], kind="stable")][:MAX_INSTANCES]
         w, h = frame_size
+        assert self.setup.input_size is not None  # `bind` refused a dynamic input
         in_w, in_h = self.setup.input_size
         boxes = rows[keep, :4] * np.array([w / in_w, h / in_h, w / in_w, h / in_h], np.float32)
         # each mask spans its own (unclipped) box
@@ -220,20 +221,21 @@ class YolactDecoder(SegmentDecoder):
 
     def decode(self, outputs: ModelOutputs, frame_size: tuple[int, int]) -> Detections:
         threshold, names = self.setup.threshold, self.setup.names
-        boxes = outputs.get(port_key(self.boxes)).reshape(-1, 4)
-        conf = outputs.get(port_key(self.conf))
+        boxes = outputs.array(port_key(self.boxes)).reshape(-1, 4)
+        conf = outputs.array(port_key(self.conf))
         conf = conf.reshape(-1, conf.shape[-1])[:, 1:]  # class 0 is background
         anchor, cls = np.nonzero(conf >= threshold)
         if not len(anchor):
-            return instances(np.zeros((0, 4), np.float32), [], [], [], [], frame_size, names)
+            return instances(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32), [], [],
+                             frame_size, names)
         scores = conf[anchor, cls].astype(np.float32)
         labels = (cls + 1).astype(np.int32)
         keep = nms(boxes[anchor].astype(np.float32), scores, labels, threshold, self.spec.iou)[:MAX_INSTANCES]
         anchor, scores, labels = anchor[keep], scores[keep], labels[keep]
         w, h = frame_size
-        proto = outputs.get(port_key(self.proto))
+        proto = outputs.array(port_key(self.proto))
         proto = proto.reshape(proto.shape[-3:])
-        coefs = outputs.get(port_key(self.coefs))
+        coefs = outputs.array(port_key(self.coefs))
         coefs = coefs.reshape(-1, coefs.shape[-1])[anchor]
         probs = sigmoid(proto @ coefs.T)  # (h, w, n): each prototype map spans the frame; YOLACT crops to the box
         frame_boxes = boxes[anchor] * np.array([w, h, w, h], np.float32)
@@ -260,13 +262,13 @@ class YoloSegDecoder(SegmentDecoder):
 
     def bind(self, model: ov.Model) -> None:
         rows, protos = yolo_heads.anchor_free_port(model), self.find_protos(model)
-        if rows is None or protos is None or port_shape(rows)[1] <= 4 + yolo_heads.MASK_COEFFICIENTS:
+        if rows is None or protos is None or (port_shape(rows)[1] or 0) <= 4 + yolo_heads.MASK_COEFFICIENTS:
             raise self.mismatch(model.outputs)
         self.rows, self.protos = port_key(rows), port_key(protos)
         self.size = yolo_heads.input_size_of(model)
 
     def decode(self, outputs: ModelOutputs, frame_size: tuple[int, int]) -> Detections:
-        rows, protos = outputs.get(self.rows), outputs.get(self.protos)
+        rows, protos = outputs.array(self.rows), outputs.array(self.protos)
         k = yolo_heads.MASK_COEFFICIENTS
         found = yolo_heads.anchor_free(rows, rows.shape[-2] - 4 - k, self.setup.threshold, self.spec.iou)
         n = min(len(found.scores), MAX_INSTANCES)

@@ -7,7 +7,7 @@ empty, and --track is refused: there is nothing to track); an instance model's f
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import click
 import cv2
@@ -32,6 +32,8 @@ from ovdemo.common.options import (
     TRACKING,
     Alias,
     Opt,
+    Options,
+    OptionValues,
     arch_opt,
     parse_classes,
 )
@@ -56,6 +58,17 @@ OPACITY = Opt("opacity", ("--opacity",), "How strongly masks cover the frame.", 
 ONLY_MASKS = Opt("only_masks", ("--only-masks",), "Draw the masks alone, on black.", default=False, is_flag=True)
 SHOW_SCORES = replace(SHOW_CONF.with_default(False, "Caption instances with their confidence (off unless asked)."),
                       aliases=(Alias("--show-scores"),))
+
+
+@dataclass(frozen=True)
+class SegmentOptions(OptionValues):
+    """What segment reads from its options."""
+
+    classes: str | None
+    arch: str | None
+    colors: str | None
+    opacity: float
+    only_masks: bool
 
 
 def class_ids(names: tuple[str, ...] | None, wanted: tuple[str, ...], model: str) -> np.ndarray | None:
@@ -88,21 +101,22 @@ class SegmentFamily(Family):
         SHOW_BOXES.with_default(False, "Draw instances' boxes."), CLASSIFY, *TRACKING,
     )
 
-    def __init__(self, model: ResolvedModel, opts, ov_model: ov.Model | None = None):
+    def __init__(self, model: ResolvedModel, opts: Options, ov_model: ov.Model | None = None):
         super().__init__(model, opts, ov_model)
+        self.values = SegmentOptions.of(opts)
         spec = model.spec
         self.names = self.labels()
-        colors = opts.get("colors") or spec.params.get("colors")
+        colors = self.values.colors or spec.params.get("colors")
         self.palette = build_palette(class_colors(colors) if colors else None)
         self.background = background_ids(self.names)
-        self.keep_ids = class_ids(self.names, parse_classes(opts.get("classes")), model.name)
-        self.decoder: SegmentDecoder | None = None
+        self.keep_ids = class_ids(self.names, parse_classes(self.values.classes), model.name)
+        self.decoder: SegmentDecoder  # bound in `prepare`
 
     @classmethod
-    def create(cls, opts) -> SegmentFamily:
+    def create(cls, opts: Options) -> SegmentFamily:
         resolved = resolve_main(opts, cls.name, DECODERS)
         spec = resolved.spec
-        if spec.family not in (None, cls.name) and not opts.get("arch"):
+        if spec.family not in (None, cls.name) and not SegmentOptions.of(opts).arch:
             # a detector's [1,1,N,7] output would otherwise pass for a tiny class map
             raise DemoError(f"{resolved.name} is a {spec.family} model, not a segmentation model",
                             f"run it with `ovdemo {spec.family}`, or pass --arch to force a segmentation decoder")
@@ -119,14 +133,15 @@ class SegmentFamily(Family):
         spec = self.model.spec
         input_size = model_input_size(model, input_layout(model, spec)) if model.inputs else None
         setup = DecoderSetup(spec, self.threshold(), self.names, input_size)
-        self.decoder = choose_decoder(DECODERS, model, spec, self.opts.get("arch"), self.name)(model, setup)
+        self.decoder = choose_decoder(DECODERS, model, spec, self.values.arch, self.name)(model, setup)
         self.decoder.augment(model)
         self.boxes = not self.decoder.semantic  # a class map has no objects: the pipeline refuses --track
         if self.decoder.semantic and self.keep_ids is not None:
             raise DemoError("--classes keeps only some instances, and this model gives a class map",
                             "drop --classes (every class of the map is painted and counted)")
 
-    def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Result:
+    def postprocess(self, outputs: ModelOutputs | None, frame: Frame) -> Result:
+        assert outputs is not None  # (None only for a family whose own needs_inference skips frames)
         h, w = frame.image.shape[:2]
         found = self.decoder.decode(outputs, (w, h))
         if isinstance(found, ClassMap):
@@ -136,15 +151,15 @@ class SegmentFamily(Family):
         return Result(found)
 
     def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
-        only_masks, opacity = self.opts.only_masks, self.opts.opacity
+        only_masks, opacity = self.values.only_masks, self.values.opacity
         class_map = result.class_map
         if class_map is not None:
+            shares = class_map.shares()  # of the map as decoded (the JSON's), before any resize
             if class_map.classes.shape != image.shape[:2]:  # carried over (--infer-every) from a frame of another size
                 class_map = ClassMap(cv2.resize(class_map.classes, (image.shape[1], image.shape[0]),
                                                 interpolation=cv2.INTER_NEAREST_EXACT), class_map.names)
             with self.timer("blend"):
                 blend_class_map(image, class_map, self.palette, self.background, opacity, only_masks)
-            shares = result.class_map.shares()
             draw_legend(image, legend_entries(class_map, self.palette, self.background, shares), style)
             return
         colors = instance_colors(result.objects)

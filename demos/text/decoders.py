@@ -158,11 +158,11 @@ class PixelLinkDecoder(TextDecoder):
             ok = positive[ys, xs] & positive[nys, nxs] & links[ys, xs, k]
             rows.append(index[ys, xs][ok])
             cols.append(index[nys, nxs][ok])
-        rows, cols = np.concatenate(rows), np.concatenate(cols)
+        sources, targets = np.concatenate(rows), np.concatenate(cols)
         from scipy.sparse import coo_matrix  # late: scipy's import costs every run, PixelLink only needs it
         from scipy.sparse.csgraph import connected_components
 
-        graph = coo_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(h * w, h * w))
+        graph = coo_matrix((np.ones(len(sources), np.int8), (sources, targets)), shape=(h * w, h * w))
         _, component = connected_components(graph, directed=False)
         flat = positive.ravel()
         labels = np.zeros(h * w, np.int32)
@@ -293,6 +293,7 @@ class SpottingDecoder(TextDecoder):
         if not keep.any():
             return words([], [])
         fw, fh = frame_size
+        assert self.setup.input_size is not None  # `bind` refused a dynamic input
         in_w, in_h = self.setup.input_size
         scale = np.array([fw / in_w, fh / in_h] * 2, np.float32)
         frame_boxes = boxes[keep, :4] * scale

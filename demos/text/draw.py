@@ -45,7 +45,8 @@ def fontconfig_font(char: str) -> str | None:
     files = sorted(line.strip().rstrip(":") for line in out.splitlines() if line.strip())
     # prefer a regular weight when there is one
     regular = [f for f in files if "Regular" in f or "Book" in f or not any(s in f for s in ("Bold", "Italic"))]
-    return (regular or files or [None])[0]
+    found = regular or files
+    return found[0] if found else None
 
 
 class Captioner:

@@ -4,7 +4,7 @@ with their quad, text and reading confidence."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
@@ -13,7 +13,7 @@ import numpy as np
 import openvino as ov
 
 from ovdemo.common.console import warn
-from ovdemo.common.draw import Style, color_for
+from ovdemo.common.draw import Style, as_rect, color_for
 from ovdemo.common.engine.family import DecoderSetup, Family, RunContext, choose_decoder
 from ovdemo.common.engine.inference import ModelOutputs, input_layout, model_input_size, read_model
 from ovdemo.common.engine.second_stage import SecondModel
@@ -30,6 +30,8 @@ from ovdemo.common.options import (
     THRESHOLD,
     Alias,
     Opt,
+    Options,
+    OptionValues,
     arch_opt,
     model_opt,
 )
@@ -81,6 +83,19 @@ def paddle_sibling(detector: ResolvedModel) -> str | None:
     return str(sibling) if sibling != path and sibling.is_file() else None
 
 
+@dataclass(frozen=True)
+class TextOptions(OptionValues):
+    """What text reads from its options."""
+
+    model: str
+    recognizer_model: str | None
+    alphabet: str | None
+    input_size: int | None
+    rec_batch: int
+    font: str | None
+    arch: str | None
+
+
 class TextFamily(Family):
     """Detect and read text in video, images, cameras or streams."""
 
@@ -117,34 +132,36 @@ class TextFamily(Family):
         SHOW_BOXES.with_default(True, "Draw the words' quadrilaterals."),
     )
 
-    def __init__(self, model: ResolvedModel, opts, ov_model: ov.Model, decoder: type[TextDecoder],
+    def __init__(self, model: ResolvedModel, opts: Options, ov_model: ov.Model, decoder: type[TextDecoder],
                  readers: tuple[ResolvedModel, ...]):
         super().__init__(model, opts, ov_model)
+        self.values = TextOptions.of(opts)
         self.decoder_cls = decoder
         self.readers = readers  # the crop recognizer, or text spotting's encoder and decoder
         self.frame_size: tuple[int, int] | None = None
 
     @classmethod
-    def create(cls, opts) -> TextFamily:
-        check_font(opts.get("font"))
-        alphabet = opts.get("alphabet")
+    def create(cls, opts: Options) -> TextFamily:
+        values = TextOptions.of(opts)
+        check_font(values.font)
+        alphabet = values.alphabet
         if alphabet and not Path(alphabet).is_file():
             raise DemoError(f"alphabet file not found: {alphabet}", "pass a text file with one character per line")
-        stages = composite_stages(opts.model)
-        resolved = resolve_from_options(stages[0] if stages else opts.model, opts)
+        stages = composite_stages(values.model)
+        resolved = resolve_from_options(stages[0] if stages else values.model, opts)
         spec = resolved.spec
-        if spec.family not in (None, cls.name) and spec.labels != ("text",) and not opts.get("arch"):
+        if spec.family not in (None, cls.name) and spec.labels != ("text",) and not values.arch:
             # another family's box detector fits the boxes decoder: its people would be "read" as words
             raise DemoError(f"{resolved.name} is a {spec.family} model, not a text detector",
                             f"run it with `ovdemo {spec.family}`, or pass --arch to read its boxes as words")
         model = read_model(resolved.source)
-        decoder = choose_decoder(DECODERS, model, resolved.spec, opts.get("arch"), cls.name)
-        ref = opts.get("recognizer_model")
+        decoder = choose_decoder(DECODERS, model, resolved.spec, values.arch, cls.name)
+        ref = values.recognizer_model
         if decoder is SpottingDecoder:
             if ref:
                 raise DemoError("--recognizer-model does not apply to text-spotting models",
                                 "their own encoder and decoder read the words")
-            readers = spotting_heads(resolved, stages, opts)
+            readers: tuple[ResolvedModel, ...] = spotting_heads(resolved, stages, opts)
         else:
             if ref is None and decoder is DbDecoder:
                 ref = paddle_sibling(resolved)
@@ -158,18 +175,19 @@ class TextFamily(Family):
 
     def start(self, ctx: RunContext) -> None:
         self.frame_size = ctx.frame_size
-        self.captioner = Captioner(self.opts.get("font"), warn=warn)
-        alphabet = read_alphabet(self.opts.alphabet) if self.opts.get("alphabet") else None
+        self.captioner = Captioner(self.values.font, warn=warn)
+        alphabet = read_alphabet(self.values.alphabet) if self.values.alphabet else None
         if self.decoder_cls is SpottingDecoder:
-            self.reader = SecondModel(SpottingRecognizer(*self.readers, ctx.config, alphabet), ctx.config)
+            encoder, decoder = self.readers
+            self.reader = SecondModel(SpottingRecognizer(encoder, decoder, ctx.config, alphabet), ctx.config)
         else:
-            self.reader = crop_recognizer(self.readers[0], ctx.config, alphabet, self.opts.rec_batch)
+            self.reader = crop_recognizer(self.readers[0], ctx.config, alphabet, self.values.rec_batch)
         self.stages = [self.reader.object_stage()]  # the pipeline reads every frame's words
 
     def prepare(self, model: ov.Model) -> None:
         spec = self.model.spec
         size = model_input_size(model, input_layout(model, spec))
-        side = self.opts.get("input_size")
+        side = self.values.input_size
         if size is None:  # dynamic (PaddleOCR DB): a static size from the frame's and --input-size
             size = self.decoder_cls.dynamic_size(spec, self.frame_size, side)
             port = model.input(0)
@@ -182,7 +200,8 @@ class TextFamily(Family):
         setup = DecoderSetup(spec, self.threshold(), NAMES, size)
         self.decoder = self.decoder_cls(model, setup)
 
-    def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Result:
+    def postprocess(self, outputs: ModelOutputs | None, frame: Frame) -> Result:
+        assert outputs is not None  # (None only for a family whose own needs_inference skips frames)
         h, w = frame.image.shape[:2]
         found = self.decoder.decode(outputs, (w, h))
         return Result(found[reading_order(found.data["quad"])])  # the JSON and --raw list words as they are read
@@ -197,7 +216,7 @@ class TextFamily(Family):
         if not len(words):
             return
         color = color_for(2)
-        boxes = [tuple(int(round(v)) for v in box) for box in words.xyxy]
+        boxes = [as_rect(np.round(box)) for box in words.xyxy]
         if style.layout is not None:  # on a dense page a caption should cover no other word
             style.layout.obstacles = boxes
         for quad, text, confidence, box in zip(words.data["quad"], words.data["text"], words.data["text_confidence"],

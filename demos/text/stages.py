@@ -220,7 +220,7 @@ class CtcRecognizer(Recognizer):
         return out
 
     def read(self, outputs: ModelOutputs, count: int) -> tuple[list[str], np.ndarray]:
-        scores = outputs.get(self.output.key)
+        scores = outputs.array(self.output.key)
         if self.output.time_major:
             # one request (T, n, C), or one request per crop concatenated: (n*T, 1, C)
             scores = scores.transpose(1, 0, 2) if scores.shape[1] == count else \
@@ -253,7 +253,7 @@ class DecodedRecognizer(Recognizer):
         quads = words.data["quad"][indices]
         return np.stack([cv2.resize(warp_word(image, q), self.size) for q in quads])
     def read(self, outputs: ModelOutputs, count: int) -> tuple[list[str], np.ndarray]:
-        ids = outputs.get(self.output).reshape(count, -1).astype(np.int64)
+        ids = outputs.array(self.output).reshape(count, -1).astype(np.int64)
         texts = []
         for row in ids:
             end = np.nonzero(row < 0)[0]
@@ -279,7 +279,7 @@ class SpottingRecognizer(Recognizer):
         self.alphabet = alphabet or default_alphabet(decoder)
         self.sos, self.eos = int(params.get("sos", 0)), int(params.get("eos", 1))
         self.max_length = int(params.get("max_length", 28))
-        model = read_model(decoder.path)
+        model = read_model(decoder.source)  # (not `.path`: None for a model on a server)
         names = {n for p in model.inputs for n in p.get_names()}
         out_names = {n for p in model.outputs for n in p.get_names()}
         if not set(self.DECODER_INPUTS) <= names or not set(self.DECODER_OUTPUTS) <= out_names:
@@ -288,7 +288,13 @@ class SpottingRecognizer(Recognizer):
                             f"{', '.join(self.DECODER_OUTPUTS)}; it has {describe_ports(model.inputs)} -> "
                             f"{describe_ports(model.outputs)}")
         self.batched = self._batch_words(model)
-        self.decoder = compile_model(model, config).create_infer_request()
+        compiled = compile_model(model, config)
+        from ovdemo.common.models.remote import RemoteCompiled  # (loaded already when a server is in use)
+
+        if isinstance(compiled, RemoteCompiled):
+            raise DemoError(f"{decoder.name} is a model server's: the text-spotting decoder runs here one step at a "
+                            "time", "give it as a file (or by its Open Model Zoo name)")
+        self.decoder = compiled.create_infer_request()
         hidden = model.input("prev_hidden").get_partial_shape()
         self.hidden_shape = [d.get_length() if d.is_static else 1 for d in hidden]
         self.symbol_rank = model.input("prev_symbol").get_partial_shape().rank.get_length()
@@ -320,7 +326,7 @@ class SpottingRecognizer(Recognizer):
     def read(self, outputs: ModelOutputs, count: int) -> tuple[list[str], np.ndarray]:
         """The encoder's outputs, then the decoder step by step. Each step needs the one before, so the steps
         run here, one synchronous request each, while other frames' requests go on."""
-        encoded = outputs.get(self.output)
+        encoded = outputs.array(self.output)
         encoded = encoded.reshape(count, encoded.shape[1], -1).transpose(0, 2, 1)  # (n, H*W, C)
         if self.batched:
             return self._decode(encoded)
