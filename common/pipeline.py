@@ -38,7 +38,6 @@ from .interrupt import StopRequest
 from .metrics import Metrics
 from .models import resolve_from_options
 from .options import Options, realtime_files
-from .output import stream_path
 from .results import Result
 from .stages import FrameJobs
 from .streams import (
@@ -167,9 +166,7 @@ class Pipeline:
         if self.opts.get("track"):
             for stream in self.streams:
                 if stream.source is not None:
-                    mot = self.opts.get("mot")
-                    stream.tracking = Tracking(self.opts.replace(mot=mot and stream_path(mot, stream.index)),
-                                               stream.source.fps, self.family.tracker_reid_threshold)
+                    stream.tracking = Tracking(self.opts, stream.source.fps, self.family.tracker_reid_threshold)
 
     @property
     def several(self) -> bool:
@@ -406,15 +403,13 @@ class Pipeline:
                 self._sum_up(stream)
 
     def _sum_up(self, stream: Stream) -> None:
-        """A stream's tracker closed (its MOT file finished), its damage and counts into the metrics."""
+        """A stream's damage and its tracker's counts into the metrics."""
         damage, tracking = stream.damage, stream.tracking
         if damage is not None and self.metrics.input_damage is None:
             self.metrics.input_damage = damage
-        if tracking is not None:
-            tracking.close()
-            if tracking.counter:
-                prefix = f"stream {stream.index} " if self.several else ""
-                self.metrics.notes += [prefix + note for note in tracking.counter.totals_text()]
+        if tracking is not None and tracking.counter:
+            prefix = f"stream {stream.index} " if self.several else ""
+            self.metrics.notes += [prefix + note for note in tracking.counter.totals_text()]
 
     def draw(self, image: np.ndarray, result: Result, style: Style, stream: int = 0) -> None:
         """The family's drawing, with tracking's zones, lines and trails around it."""

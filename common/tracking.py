@@ -1,7 +1,8 @@
 """The one multi-object tracker: Kalman motion + appearance embeddings, optimal assignment.
 
 `Tracking` wraps it for the pipeline: it takes a frame's `Detections` and returns them with track ids (and
-the tracks the detector missed, as predictions), runs the line and zone counters, and writes MOT files;
+the tracks the detector missed, as predictions), and runs the line and zone counters (the MOT file is
+`sinks.MotSink`'s, written from the tracked objects);
 every box-producing family gets it through `--track`.
 
 Each detector frame matches in three steps, each solved with `scipy.optimize.linear_sum_assignment`:
@@ -37,7 +38,6 @@ from .assignment import linear_sum_assignment, load_solver
 from .counting import Counter, parse_points
 from .draw import Style, color_for
 from .errors import DemoError
-from .output import MotWriter, check_writable
 from .results import Detections, box_iou
 
 CHI2_GATE_4DOF = 9.4877  # 95% quantile of chi-square with 4 degrees of freedom (DeepSORT's gate)
@@ -358,7 +358,7 @@ def _moved(row: Detections, box: np.ndarray) -> Detections:
 
 
 class Tracking:
-    """The tracker as the pipeline runs it on any family's objects (`--track`), with lines, zones and MOT.
+    """The tracker as the pipeline runs it on any family's objects (`--track`), with lines and zones.
 
     Objects the detector found keep their own boxes and extras and gain `tracker_id` and `track_state`;
     confirmed tracks it missed on this frame (still coasting) come back as `predicted` rows at the Kalman
@@ -373,7 +373,6 @@ class Tracking:
         load_solver()
         self.counter = Counter([parse_points(v, "--line", 2, 2) for v in opts.line],
                                [parse_points(v, "--zone", 3) for v in opts.zone], opts.anchor)
-        self.mot = MotWriter(opts.mot) if opts.mot else None
         self._last_index: int | None = None
         self._rows: dict[int, Detections] = {}  # track id -> its latest object
 
@@ -387,8 +386,6 @@ class Tracking:
             parse_points(value, "--line", 2, 2)
         for value in opts.get("zone") or ():
             parse_points(value, "--zone", 3)
-        if opts.get("mot"):
-            check_writable(opts.mot, "MOT file")
 
     @staticmethod
     def check(opts, family: str, boxes: bool) -> None:
@@ -451,8 +448,6 @@ class Tracking:
             dwell = self.counter.dwell()
             tracked.data["dwell_s"] = np.array([dwell.get(int(t), np.nan) for t in tracked.tracker_id], np.float32)
         tracked.tracker_id = np.maximum(tracked.tracker_id, -1)  # a tentative track's key is no id
-        if self.mot is not None:
-            self.mot.write(index, tracked)
         return tracked, events, counts
 
     def draw_regions(self, image: np.ndarray, style: Style) -> None:
@@ -472,5 +467,4 @@ class Tracking:
                               color_for(int(objects.tracker_id[i])), style.thickness, cv2.LINE_AA)
 
     def close(self) -> None:
-        if self.mot is not None:
-            self.mot.close()
+        """Nothing to flush: the MOT file is a sink's (`sinks.MotSink`), written from the tracked objects."""

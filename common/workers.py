@@ -33,6 +33,7 @@ from .options import Options
 from .output import STREAM_FIELD, JsonLines, RunOutputs, check_outputs, detach_stdout
 from .records import raw_lines
 from .runner import Runner, report
+from .sinks import JsonLinesSink, Sink
 
 POLL_S = 0.2  # how often the parent looks for a signal while no worker has anything to say
 
@@ -252,11 +253,15 @@ class WorkerRunner(Runner):
         super().__init__(family, opts, sources, mine=set(part.streams))
         self.channel, self.forward = channel, forward
 
-    def _open_writers(self) -> None:
-        super()._open_writers()
+    def _sinks(self) -> list[Sink]:
+        """Its own sinks, the JSON lines of the command's one file (or -r's) sent to the parent instead."""
+        sinks = super()._sinks()
         if self.forward:
             records = Forwarded(self.channel)
-            self.jsons = [records if index in self.pipeline.mine else None for index in range(len(self.sources))]
+            forwarded = JsonLinesSink([records if index in self.pipeline.mine else None
+                                       for index in range(len(self.sources))])
+            sinks = [forwarded, *(s for s in sinks if not isinstance(s, JsonLinesSink))]
+        return sinks
 
     @contextmanager
     def _progress(self):
