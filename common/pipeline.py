@@ -20,7 +20,6 @@ import openvino as ov
 
 from .attributes import AttributeModel
 from .capture import Frame, ImageListSource, InputSpec
-from .draw import Style
 from .errors import DemoError
 from .family import Family, RunContext
 from .inference import (
@@ -410,11 +409,3 @@ class Pipeline:
         if tracking is not None and tracking.counter:
             prefix = f"stream {stream.index} " if self.several else ""
             self.metrics.notes += [prefix + note for note in tracking.counter.totals_text()]
-
-    def draw(self, image: np.ndarray, result: Result, style: Style, stream: int = 0) -> None:
-        """The family's drawing, with tracking's zones, lines and trails around it."""
-        tracking = self.streams[stream].tracking if self.streams else None
-        if tracking is not None:
-            tracking.draw_regions(image, style)
-            Tracking.draw_trails(image, result.objects, style)
-        self.family.draw(image, result, style)

@@ -13,6 +13,7 @@ from contextlib import contextmanager, suppress
 import numpy as np
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
 
+from .annotators import Annotator, annotate, scene_annotators
 from .capture import InputSpec
 from .console import console
 from .draw import Style, draw_status, status_rect
@@ -60,6 +61,7 @@ class Runner:
         self.sinks: list[Sink] = []
         self._shown = shown_style(opts)
         self._styles: dict[tuple[int, int], Style] = {}
+        self._annotators: dict[int, list[Annotator]] = {}  # a stream's, made on its first frame drawn
 
     def run(self) -> int:
         """Set up, emit every frame, close the sinks. Ctrl+C or SIGTERM during set-up ends the run at once
@@ -167,7 +169,9 @@ class Runner:
         corner = status_rect(status, style, (image.shape[1], image.shape[0]), result.objects.xyxy)
         if status:
             style.layout.reserve(corner)  # captions keep clear of the readout
-        self.pipeline.draw(image, result, style, stream.index)
+        if stream.index not in self._annotators:
+            self._annotators[stream.index] = scene_annotators(self.pipeline.family, stream.tracking)
+        annotate(image, result, style, self._annotators[stream.index])
         if status:
             draw_status(image, status, style, corner)
 

@@ -31,12 +31,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-import cv2
 import numpy as np
 
 from .assignment import linear_sum_assignment, load_solver
 from .counting import Counter, parse_points
-from .draw import Style, color_for
 from .errors import DemoError
 from .results import Detections, box_iou
 
@@ -449,22 +447,6 @@ class Tracking:
             tracked.data["dwell_s"] = np.array([dwell.get(int(t), np.nan) for t in tracked.tracker_id], np.float32)
         tracked.tracker_id = np.maximum(tracked.tracker_id, -1)  # a tentative track's key is no id
         return tracked, events, counts
-
-    def draw_regions(self, image: np.ndarray, style: Style) -> None:
-        """Zones and lines, under the objects."""
-        if self.counter:
-            self.counter.draw(image, style)
-
-    @staticmethod
-    def draw_trails(image: np.ndarray, objects: Detections, style: Style) -> None:
-        trails = objects.data.get("trail")
-        if trails is None or objects.tracker_id is None:
-            return
-        states = objects.data["track_state"]
-        for i, trail in enumerate(trails):
-            if len(trail) > 1 and states[i] != "tentative":
-                cv2.polylines(image, [np.asarray(trail, np.int32).reshape(-1, 1, 2)], False,
-                              color_for(int(objects.tracker_id[i])), style.thickness, cv2.LINE_AA)
 
     def close(self) -> None:
         """Nothing to flush: the MOT file is a sink's (`sinks.MotSink`), written from the tracked objects."""

@@ -23,6 +23,7 @@ import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
 
+from ovdemo.common.annotators import Annotator
 from ovdemo.common.capture import Frame
 from ovdemo.common.draw import Style, color_for, draw_label, draw_score_bar
 from ovdemo.common.errors import DemoError
@@ -82,6 +83,42 @@ class ClipStream:
     clips: ClipClassifier
     due: dict[int, np.ndarray] = field(default_factory=dict)  # frame -> its window, for the stage to classify
     scores: dict[int, np.ndarray] = field(default_factory=dict)  # frame -> its window's class scores
+
+
+class ClipActionAnnotator:
+    """The centre crop the model sees, and the action with the window's best ones and their bars, bottom
+    left (--hide-labels drops the names, --hide-conf the numbers and bars, --hide-boxes the crop)."""
+
+    def __init__(self, family: WindowAction):
+        self.family = family
+
+    def annotate(self, image: np.ndarray, result: Result, style: Style) -> None:
+        c = result.classification
+        h, w = image.shape[:2]
+        crop = self.family.input_crop((w, h))
+        if style.boxes and crop is not None and (crop[2] - crop[0], crop[3] - crop[1]) != (w, h):
+            cv2.rectangle(image, crop[:2], (crop[2] - 1, crop[3] - 1), (200, 200, 200), 1)
+        rows = []
+        if c.top_ids is None:
+            rows.append(("collecting frames", f"{c.buffered}/{c.window_size}", c.buffered / c.window_size,
+                         COLLECTING))
+        else:
+            if c.label is not None:
+                rows.append((c.label_name(c.label), f"{c.confidence:.2f}", c.confidence, color_for(c.label)))
+            for label_id, score in zip(c.top_ids, c.top_scores, strict=True):
+                rows.append((f"  {c.label_name(int(label_id))}", f"{score:.2f}", float(score),
+                             color_for(int(label_id))))
+        if not (style.labels or style.confidence):
+            return
+        bar = max(w // 5, 60)
+        line_h = int(30 * style.font_scale / 0.5) + 6
+        y = h - 8 - line_h * len(rows)
+        for name, number, score, color in rows:
+            text = " ".join(part for part, shown in ((name, style.labels), (number, style.confidence)) if shown)
+            draw_label(image, text, 8, y + line_h - 6, color, style)
+            if style.confidence:
+                draw_score_bar(image, 8, y + line_h - 5, bar, score, color, style)
+            y += line_h
 
 
 class WindowAction(ActionBase):
@@ -177,35 +214,8 @@ class WindowAction(ActionBase):
         result.classification = state.clips.classification(frame.index, state.scores.pop(frame.index, None))
         return result
 
-    def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
-        """The centre crop the model sees, and the action with the window's best ones and their bars, bottom
-        left (--hide-labels drops the names, --hide-conf the numbers and bars, --hide-boxes the crop)."""
-        c = result.classification
-        h, w = image.shape[:2]
-        crop = self.input_crop((w, h))
-        if style.boxes and crop is not None and (crop[2] - crop[0], crop[3] - crop[1]) != (w, h):
-            cv2.rectangle(image, crop[:2], (crop[2] - 1, crop[3] - 1), (200, 200, 200), 1)
-        rows = []
-        if c.top_ids is None:
-            rows.append(("collecting frames", f"{c.buffered}/{c.window_size}", c.buffered / c.window_size,
-                         COLLECTING))
-        else:
-            if c.label is not None:
-                rows.append((c.label_name(c.label), f"{c.confidence:.2f}", c.confidence, color_for(c.label)))
-            for label_id, score in zip(c.top_ids, c.top_scores, strict=True):
-                rows.append((f"  {c.label_name(int(label_id))}", f"{score:.2f}", float(score),
-                             color_for(int(label_id))))
-        if not (style.labels or style.confidence):
-            return
-        bar = max(w // 5, 60)
-        line_h = int(30 * style.font_scale / 0.5) + 6
-        y = h - 8 - line_h * len(rows)
-        for name, number, score, color in rows:
-            text = " ".join(part for part, shown in ((name, style.labels), (number, style.confidence)) if shown)
-            draw_label(image, text, 8, y + line_h - 6, color, style)
-            if style.confidence:
-                draw_score_bar(image, 8, y + line_h - 5, bar, score, color, style)
-            y += line_h
+    def annotators(self) -> list[Annotator]:
+        return [ClipActionAnnotator(self)]
 
     def finish(self) -> None:
         if self.stage is not None:

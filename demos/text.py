@@ -13,6 +13,7 @@ import numpy as np
 import openvino as ov
 
 from ovdemo.common import catalog
+from ovdemo.common.annotators import Annotator
 from ovdemo.common.capture import Frame
 from ovdemo.common.console import warn
 from ovdemo.common.draw import Style, color_for
@@ -79,6 +80,31 @@ def paddle_sibling(detector: ResolvedModel) -> str | None:
         return None
     sibling = path.with_name(path.name.replace("_det", "_rec"))
     return str(sibling) if sibling != path and sibling.is_file() else None
+
+
+class WordAnnotator:
+    """Each word's outline and its text (and score) as a caption, placed to cover no other word."""
+
+    def __init__(self, family: TextFamily):
+        self.family = family
+
+    def annotate(self, image: np.ndarray, result: Result, style: Style) -> None:
+        words = result.objects
+        if not len(words):
+            return
+        color = color_for(2)
+        boxes = [tuple(int(round(v)) for v in box) for box in words.xyxy]
+        if style.layout is not None:  # on a dense page a caption should cover no other word
+            style.layout.obstacles = boxes
+        for quad, text, confidence, box in zip(words.data["quad"], words.data["text"], words.data["text_confidence"],
+                                               boxes, strict=True):
+            if style.boxes:
+                cv2.polylines(image, [np.round(quad).astype(np.int32)], True, color, style.thickness, cv2.LINE_AA)
+            caption = " ".join(([text] if style.labels else []) + ([f"{confidence:.2f}"] if style.confidence else []))
+            if text and caption:
+                top_left = quad[np.argmin(quad[:, 0] + quad[:, 1])]
+                self.family.captioner.draw(image, caption, int(top_left[0]), int(quad[:, 1].min()) - 1, color, style,
+                                           box)
 
 
 class TextFamily(Family):
@@ -192,19 +218,6 @@ class TextFamily(Family):
         result.objects.data.pop("features", None)
         return result
 
-    def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
-        words = result.objects
-        if not len(words):
-            return
-        color = color_for(2)
-        boxes = [tuple(int(round(v)) for v in box) for box in words.xyxy]
-        if style.layout is not None:  # on a dense page a caption should cover no other word
-            style.layout.obstacles = boxes
-        for quad, text, confidence, box in zip(words.data["quad"], words.data["text"], words.data["text_confidence"],
-                                               boxes, strict=True):
-            if style.boxes:
-                cv2.polylines(image, [np.round(quad).astype(np.int32)], True, color, style.thickness, cv2.LINE_AA)
-            caption = " ".join(([text] if style.labels else []) + ([f"{confidence:.2f}"] if style.confidence else []))
-            if text and caption:
-                top_left = quad[np.argmin(quad[:, 0] + quad[:, 1])]
-                self.captioner.draw(image, caption, int(top_left[0]), int(quad[:, 1].min()) - 1, color, style, box)
+    def annotators(self) -> list[Annotator]:
+        return [WordAnnotator(self)]
+
