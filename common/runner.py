@@ -25,7 +25,7 @@ from .options import Options
 from .output import detach_stdout, write_json_file
 from .pipeline import Decoded, Interrupted, Pipeline
 from .results import Result
-from .sinks import Emitted, JsonLinesSink, LiveViewSink, MetricsSink, MotSink, RawLinesSink, Sink, VideoSink, WindowSink
+from .sinks import SINKS, Emitted, LiveViewSink, Sink
 from .streams import Stream, resolve_inputs
 from .window import Mosaic
 
@@ -111,25 +111,9 @@ class Runner:
         return self.stop.exit_code if self.stop.requested else exit_code
 
     def _sinks(self) -> list[Sink]:
-        """The run's outputs, from the options, in the order each frame reaches them: the drawn ones timed as the
-        frame's writing first, then the records, the figures, and the live view (whose numbers include the
-        frame). Their files are claimed now, before set-up."""
-        opts, count, mine = self.opts, len(self.sources), self.pipeline.mine
-        sinks: list[Sink] = []
-        if opts.output:
-            sinks.append(VideoSink(opts.output, count, mine, self.metrics))
-        if self.show:
-            sinks.append(WindowSink(self.window_title))
-        if opts.json:
-            sinks.append(JsonLinesSink.files(opts.json, count, mine))
-        if opts.raw:
-            sinks.append(RawLinesSink())
-        if opts.get("mot"):
-            sinks.append(MotSink(opts.mot, count, mine))
-        sinks.append(MetricsSink(self.metrics, self.stream_metrics, self.pipeline, self._report))
-        if opts.get("serve") is not None:  # ("": refused, named)
-            sinks.append(LiveViewSink(opts.serve, self.metrics, self.pipeline.family.model.name))
-        return sinks
+        """The run's outputs, one per option given (`sinks.SINKS`, in the order each frame reaches them). Their
+        files are claimed now, before set-up."""
+        return [sink for make in SINKS if (sink := make(self)) is not None]
 
     def _emit(self, item: Decoded, progress) -> bool:
         """One frame drawn (when a sink shows it) and given to every sink. Returns True when the user asked to
@@ -209,7 +193,8 @@ class Runner:
             problems += sink.close(self.metrics.interrupted)
         return problems
 
-    def _report(self) -> list[DemoError]:
+    def report_figures(self) -> list[DemoError]:
+        """The summary, printed and written to --metrics-json (the metrics sink calls it when it closes)."""
         return report(self.metrics, self.opts)
 
 

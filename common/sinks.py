@@ -10,6 +10,9 @@ A sink is told three things, in this order:
 
 The files a sink writes are claimed when the sink is made (before set-up: a run that cannot write its outputs
 fails before any model loads) and go through `output.py`'s writers, which write aside and move into place.
+
+`SINKS` lists how each is made from a run (its options): the runner makes every one that the options ask for.
+docs/writing-a-sink.md adds one.
 """
 
 from __future__ import annotations
@@ -242,3 +245,44 @@ class MetricsSink(Sink):
         return StreamFigures(stream.index, stream.name, self.stream_metrics[stream.index],
                              stream.reader.dropped if stream.reader else 0, stream.damage,
                              None if stream.failure is None else str(stream.failure))
+
+
+# -- how each sink is made from a run (`runner.Runner`: its options, its streams, its figures); None: not asked for
+
+
+def video_sink(run) -> Sink | None:
+    opts = run.opts
+    return VideoSink(opts.output, len(run.sources), run.pipeline.mine, run.metrics) if opts.output else None
+
+
+def window_sink(run) -> Sink | None:
+    return WindowSink(run.window_title) if run.show else None
+
+
+def json_lines_sink(run) -> Sink | None:
+    opts = run.opts
+    return JsonLinesSink.files(opts.json, len(run.sources), run.pipeline.mine) if opts.json else None
+
+
+def raw_lines_sink(run) -> Sink | None:
+    return RawLinesSink() if run.opts.raw else None
+
+
+def mot_sink(run) -> Sink | None:
+    path = run.opts.get("mot")
+    return MotSink(path, len(run.sources), run.pipeline.mine) if path else None
+
+
+def metrics_sink(run) -> Sink:
+    return MetricsSink(run.metrics, run.stream_metrics, run.pipeline, run.report_figures)
+
+
+def live_view_sink(run) -> Sink | None:
+    address = run.opts.get("serve")  # ("": refused, named)
+    return None if address is None else LiveViewSink(address, run.metrics, run.pipeline.family.model.name)
+
+
+# the order each frame reaches them: the drawn ones whose writing is the frame's `write` time, then the records,
+# the figures, and the live view last (its numbers include the frame)
+SINKS: list[Callable[..., Sink | None]] = [video_sink, window_sink, json_lines_sink, raw_lines_sink, mot_sink,
+                                           metrics_sink, live_view_sink]

@@ -267,7 +267,7 @@ class WorkerRunner(Runner):
     def _progress(self):
         yield None
 
-    def _report(self) -> list[DemoError]:
+    def report_figures(self) -> list[DemoError]:
         self.channel.send(("done", self.metrics))
         return []
 
