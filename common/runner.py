@@ -111,9 +111,25 @@ class Runner:
         return self.stop.exit_code if self.stop.requested else exit_code
 
     def _sinks(self) -> list[Sink]:
-        """The run's outputs, one per option given (`sinks.SINKS`, in the order each frame reaches them). Their
-        files are claimed now, before set-up."""
-        return [sink for make in SINKS if (sink := make(self)) is not None]
+        """The run's outputs, one per option given (in the order each frame reaches them). Their files are
+        claimed now, before set-up; when one cannot be made, those made before it are closed (their claims
+        released) before the error goes on."""
+        made: list[Sink] = []
+        try:
+            for make in self.sink_makers():
+                sink = make(self)
+                if sink is not None:
+                    made.append(sink)
+        except BaseException:
+            for sink in made:
+                with suppress(Exception):
+                    sink.close(False)
+            raise
+        return made
+
+    def sink_makers(self) -> list:
+        """How each sink is made from this run (`sinks.SINKS`)."""
+        return SINKS
 
     def _emit(self, item: Decoded, progress) -> bool:
         """One frame drawn (when a sink shows it) and given to every sink. Returns True when the user asked to

@@ -253,15 +253,15 @@ class WorkerRunner(Runner):
         super().__init__(family, opts, sources, mine=set(part.streams))
         self.channel, self.forward = channel, forward
 
-    def _sinks(self) -> list[Sink]:
-        """Its own sinks, the JSON lines of the command's one file (or -r's) sent to the parent instead."""
-        sinks = super()._sinks()
-        if self.forward:
-            records = Forwarded(self.channel)
-            forwarded = JsonLinesSink([records if index in self.pipeline.mine else None
-                                       for index in range(len(self.sources))])
-            sinks = [forwarded, *(s for s in sinks if not isinstance(s, JsonLinesSink))]
-        return sinks
+    def sink_makers(self) -> list:
+        """Its own sinks, and the records that go to the parent (the command's one JSON lines file, -r)."""
+        return [self._forwarded, *super().sink_makers()]
+
+    def _forwarded(self, run: Runner) -> Sink | None:
+        if not self.forward:
+            return None
+        records = Forwarded(self.channel)
+        return JsonLinesSink([records if index in self.pipeline.mine else None for index in range(len(self.sources))])
 
     @contextmanager
     def _progress(self):
