@@ -5,13 +5,14 @@ the Python API drawing what the command line draws."""
 from __future__ import annotations
 
 import csv
+import os
 import re
 
 import cv2
 import numpy as np
 import pytest
 from conftest import REPO, model_path
-from helpers import read_jsonl, run_ovdemo
+from helpers import read_jsonl, run_ovdemo, shared_env
 
 import ovdemo
 from ovdemo.common import sinks
@@ -99,3 +100,21 @@ def test_the_api_draws_what_the_command_line_draws(models_dir, images_dir, tmp_p
         drawn = predictor.annotate(image, predictor(image))
     assert not np.array_equal(drawn, image)
     assert np.array_equal(drawn, cv2.imread(str(drawn_by_cli)))
+
+
+@pytest.mark.slow
+def test_workers_printing_raw_lines_still_write_each_streams_json_file(models_dir, videos_dir, tmp_path):
+    """Under --workers, -r's records go to the parent through a sink of their own: the per-stream --json files
+    the workers write are still written, whole, and nothing is left claimed."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("two workers need two cores")
+    model_path(models_dir, DETECTOR)
+    done = run_ovdemo("detect", "-m", DETECTOR, "--offline", "--no-show", "--max-frames", "3", "--workers", "2", "-r",
+                      "-i", videos_dir / "preview-people-detection.gif", "-i", videos_dir / AISLE,
+                      "--json", tmp_path / "out_{stream}.jsonl", env=shared_env(models_dir, videos_dir), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    for stream in (0, 1):
+        records = read_jsonl(tmp_path / f"out_{stream}.jsonl")
+        assert [(r["stream"], r["frame"]) for r in records] == [(stream, 0), (stream, 1), (stream, 2)]
+        assert f"stream {stream} frame 2:" in done.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out_0.jsonl", "out_1.jsonl"]
