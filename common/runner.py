@@ -43,8 +43,9 @@ def shown_style(opts: Options) -> Style:
 
 
 class Runner:
-    """The command line's consumer of a pipeline: draws, writes, shows, prints, and sums up. With several
-    streams: a file per stream where the name has {stream}, a mosaic in the window, a summary row per stream."""
+    """The command line's consumer of a pipeline: draws each frame (the stream's annotators and the FPS readout)
+    when a sink shows it, and hands it to every sink in turn. With several streams: a file per stream where the
+    name has {stream}, a mosaic in the window, a summary row per stream."""
 
     def __init__(self, family: Family, opts: Options, sources: list[InputSpec] | None = None,
                  mine: Collection[int] | None = None):
