@@ -59,13 +59,13 @@ quick: install
 	$(BIN)/pytest -q -n $(TEST_JOBS) --dist loadfile -m "not slow"
 
 # Benchmarks (not tests): each family's end-to-end FPS against raw OpenVINO throughput, measured side by side.
-BENCH ?= $(sort $(wildcard tests/bench_*.py))
+BENCH ?= $(sort $(wildcard tests/bench/bench_*.py))
 bench: install
 	@for b in $(BENCH); do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 # Soak (not a test): a long looping run, resident memory sampled as it goes; its slope must be flat.
 soak: install
-	$(BIN)/python tests/soak.py
+	$(BIN)/python tests/bench/soak.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -3,7 +3,7 @@ that take seconds, so that an interruption at any moment ends the run with exit 
 
 import sys
 
-from ovdemo.common.interrupt import RAISE, STOP
+from ovdemo.common.engine.interrupt import RAISE, STOP
 
 STOP.install()
 

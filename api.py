@@ -22,19 +22,19 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from ovdemo.common.annotators import annotate, scene_annotators
-from ovdemo.common.capture import Frame, read_image
-from ovdemo.common.cpus import restrict
 from ovdemo.common.draw import Style
+from ovdemo.common.engine.cpus import restrict
+from ovdemo.common.engine.family import Family
+from ovdemo.common.engine.inference import one_request, read_model
+from ovdemo.common.engine.pipeline import Pipeline, prepare_family
+from ovdemo.common.engine.runner import shown_style
+from ovdemo.common.engine.stages import FrameJobs
 from ovdemo.common.errors import DemoError
-from ovdemo.common.family import Family
-from ovdemo.common.inference import one_request, read_model
-from ovdemo.common.models import resolve_from_options
+from ovdemo.common.io.capture import Frame, read_image
+from ovdemo.common.models.resolve import resolve_from_options
 from ovdemo.common.options import Options, unknown_options
-from ovdemo.common.pipeline import Pipeline, prepare_family
 from ovdemo.common.results import Result
-from ovdemo.common.runner import shown_style
-from ovdemo.common.stages import FrameJobs
-from ovdemo.common.tracking import Tracking
+from ovdemo.common.tracking.tracker import Tracking
 from ovdemo.demos import FAMILIES
 
 DEFAULT_FPS = 30.0  # timestamps of frames given one by one

@@ -8,13 +8,14 @@ import traceback
 import click
 
 from ovdemo import __version__
-from ovdemo.common import catalog_cli, errors
+from ovdemo.common import errors
+from ovdemo.common.engine.family import Family
+from ovdemo.common.engine.interrupt import STOP
+from ovdemo.common.engine.launch import run
 from ovdemo.common.errors import DemoError
-from ovdemo.common.family import Family
-from ovdemo.common.interrupt import STOP
-from ovdemo.common.launch import run
+from ovdemo.common.models import catalog_cli
 from ovdemo.common.options import apply, help_group
-from ovdemo.common.tracking import Tracking
+from ovdemo.common.tracking.tracker import Tracking
 from ovdemo.demos import FAMILIES
 
 EXAMPLES = (

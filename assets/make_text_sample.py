@@ -2,9 +2,9 @@
 
 No sample video has readable words (PP-OCRv5 finds junk on bottle-detection.mp4, nothing on car-detection.mp4), so
 ovdemo ships this one: a shop front drawn here with OpenCV's own Hershey fonts (nothing third-party), signs of
-several sizes and colours, one slightly tilted, over a smooth background. WORDS are what a recognizer must read
-(tests/test_text_sample.py checks that the default models do). The output is deterministic: the committed file is
-what `python assets/make_text_sample.py` writes.
+several sizes and colours, one slightly tilted, over a smooth background. WORDS are what a recognizer must
+read (tests/families/test_text_sample.py checks that the default models do). The output is deterministic: the
+committed file is what `python assets/make_text_sample.py` writes.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from .errors import DemoError
-from .remote_ref import DEFAULT_REMOTE_TIMEOUT
+from .models.remote_ref import DEFAULT_REMOTE_TIMEOUT
 
 
 class FiniteRange(click.FloatRange):

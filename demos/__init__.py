@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from .action import ActionFamily
-from .detect import DetectFamily, TrackFamily
-from .face import FaceFamily
-from .pose import PoseFamily
-from .segment import SegmentFamily
-from .text import TextFamily
+from .action.family import ActionFamily
+from .detect.family import DetectFamily, TrackFamily
+from .face.family import FaceFamily
+from .pose.family import PoseFamily
+from .segment.family import SegmentFamily
+from .text.family import TextFamily
 
 # name -> Family class, in `ovdemo --help` order
 FAMILIES: dict = {

@@ -62,6 +62,7 @@ def model_path(models_dir: Path, name: str, precision: str = "FP16") -> Path:
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory, monkeypatch):
     """No test reads or writes the user's real cache, and no run saves into the repository's runs/ (a headless
-    run without outputs keeps its results there: tests/test_saved_runs.py runs those in folders of their own)."""
+    run without outputs keeps its results there: tests/pipeline/test_saved_runs.py runs those in folders of their
+    own)."""
     monkeypatch.setenv("OVDEMO_HOME", str(tmp_path_factory.mktemp("ovdemo-home")))
     monkeypatch.setenv("OVDEMO_NO_SAVE", "1")

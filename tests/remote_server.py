@@ -1,7 +1,7 @@
 """A real KServe v2 model server for the remote-model tests: NVIDIA Triton (from the nvidia-pytriton wheel) serving
 Open Model Zoo IRs, each behind a Python callable that runs it with OpenVINO on this machine's CPU.
 
-Runs in its own virtual environment (pytriton pins numpy<2; see tests/test_remote.py), not in ovdemo's:
+Runs in its own virtual environment (pytriton pins numpy<2; see tests/pipeline/test_remote.py), not in ovdemo's:
 
     python remote_server.py --grpc-port P --http-port Q MODEL_JSON...
 

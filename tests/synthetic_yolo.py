@@ -11,7 +11,7 @@ import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
 
-from ovdemo.common.letterbox import centred_geometry
+from ovdemo.common.models.letterbox import centred_geometry
 
 SIZE = 640
 ANCHORS = 8400  # strides 8, 16, 32 at 640x640

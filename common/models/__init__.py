@@ -1,0 +1,1 @@
+"""Models: the catalog, resolving and fetching, conversion, specs, remote models, shared decoders."""

@@ -1,0 +1,1 @@
+"""Tracking: the tracker, line and zone counting, and the assignment they share."""

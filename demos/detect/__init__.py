@@ -1,0 +1,1 @@
+"""ovdemo detect and ovdemo track."""
