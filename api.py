@@ -21,6 +21,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from ovdemo.common.annotators import annotate, scene_annotators
 from ovdemo.common.draw import Style
 from ovdemo.common.engine.cpus import restrict
 from ovdemo.common.engine.family import Family
@@ -157,11 +158,11 @@ class Predictor:
             yield (frame.stream, frame.image, decoded.result) if several else (frame.image, decoded.result)
 
     def annotate(self, image: np.ndarray, result: Result) -> np.ndarray:
-        """A copy of `image` with `result` drawn as the command line draws it."""
+        """A copy of `image` with `result` drawn as the command line draws it: the same annotators (with track=True,
+        the zones, lines and trails too), without the FPS readout."""
         out = image.copy()
         style = Style.for_frame(out.shape[1], out.shape[0], shown_style(self.opts)).for_image(out)
-        self.family.draw(out, result, style)
-        return out
+        return annotate(out, result, style, scene_annotators(self.family, getattr(self, "_tracking", None)))
 
     def close(self) -> None:
         self.family.finish()

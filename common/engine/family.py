@@ -43,7 +43,8 @@ from typing import ClassVar, Generic, TypeVar
 import numpy as np
 import openvino as ov
 
-from ..draw import Style, draw_objects
+from ..annotators import Annotator, ObjectAnnotator, annotate
+from ..draw import Style
 from ..errors import DemoError
 from ..io.capture import Frame
 from ..models.resolve import ResolvedModel, resolve_from_options
@@ -254,8 +255,13 @@ class Family:
     def after_tracking(self, result: Result, frame: Frame) -> Result:
         return result
 
+    def annotators(self) -> list[Annotator]:
+        """What the family draws on a frame, in order (`common/annotators.py`): boxes and captions by default."""
+        return [ObjectAnnotator()]
+
     def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
-        draw_objects(image, result.objects, style)
+        """The family's annotators on `image` (a tracked stream's zones and trails are the runner's to add)."""
+        annotate(image, result, style, self.annotators())
 
     def finish(self) -> None:
         """Flush the family's own files and wait for its stages (default: nothing)."""

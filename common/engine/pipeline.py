@@ -18,10 +18,8 @@ import cv2
 import numpy as np
 import openvino as ov
 
-from ..draw import Style
 from ..errors import DemoError
 from ..io.capture import Frame, ImageListSource, InputSpec
-from ..io.output import stream_path
 from ..io.streams import (
     Readers,
     Stream,
@@ -164,9 +162,7 @@ class Pipeline:
         if self.opts.get("track"):
             for stream in self.streams:
                 if stream.source is not None:
-                    mot = self.opts.get("mot")
-                    stream.tracking = Tracking(self.opts.replace(mot=mot and stream_path(mot, stream.index)),
-                                               stream.source.fps, self.family.tracker_reid_threshold)
+                    stream.tracking = Tracking(self.opts, stream.source.fps, self.family.tracker_reid_threshold)
         self.processor = FrameProcessor(self.family, self.opts.infer_every, [s.tracking for s in self.streams])
 
     @property
@@ -374,20 +370,10 @@ class Pipeline:
                 self._sum_up(stream)
 
     def _sum_up(self, stream: Stream) -> None:
-        """A stream's tracker closed (its MOT file finished), its damage and counts into the metrics."""
+        """A stream's damage and its tracker's counts into the metrics."""
         damage, tracking = stream.damage, stream.tracking
         if damage is not None and self.metrics.input_damage is None:
             self.metrics.input_damage = damage
-        if tracking is not None:
-            tracking.close()
-            if tracking.counter:
-                prefix = f"stream {stream.index} " if self.several else ""
-                self.metrics.notes += [prefix + note for note in tracking.counter.totals_text()]
-
-    def draw(self, image: np.ndarray, result: Result, style: Style, stream: int = 0) -> None:
-        """The family's drawing, with tracking's zones, lines and trails around it."""
-        tracking = self.streams[stream].tracking if self.streams else None
-        if tracking is not None:
-            tracking.draw_regions(image, style)
-            Tracking.draw_trails(image, result.objects, style)
-        self.family.draw(image, result, style)
+        if tracking is not None and tracking.counter:
+            prefix = f"stream {stream.index} " if self.several else ""
+            self.metrics.notes += [prefix + note for note in tracking.counter.totals_text()]

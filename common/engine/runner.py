@@ -1,5 +1,6 @@
-"""The command line's consumer of a pipeline: `Runner` draws, writes, shows, prints JSON lines and the summary
-(`launch.run` starts it, or --workers' processes each run one)."""
+"""The command line's consumer of a pipeline: `Runner` draws each frame and hands it to the run's sinks (video,
+window, JSON lines, raw lines, MOT, metrics, live view: `sinks.py`), then sums up (`launch.run` starts it, or
+--workers' processes each run one)."""
 
 from __future__ import annotations
 
@@ -9,23 +10,23 @@ import time
 from collections.abc import Collection
 from contextlib import contextmanager, suppress
 
-import cv2
 import numpy as np
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
 
-from ..console import console, warn
+from ..annotators import Annotator, annotate, scene_annotators
+from ..console import console
 from ..draw import Style, draw_status, status_rect
 from ..errors import DemoError
 from ..io.capture import InputSpec
-from ..io.output import JsonLines, VideoOutput, detach_stdout, per_stream, write_json_file
-from ..io.records import frame_record, raw_lines
-from ..io.serve import LiveView, live_numbers
+from ..io.output import detach_stdout, write_json_file
+from ..io.sinks import SINKS, Emitted, LiveViewSink, Sink
 from ..io.streams import Stream, resolve_inputs
-from ..io.window import Mosaic, Window
+from ..io.window import Mosaic
 from ..options import Options
+from ..results import Result
 from .family import Family
 from .interrupt import DEFER, FRAMES, RAISE, STOP
-from .metrics import Metrics, StreamFigures
+from .metrics import Metrics
 from .pipeline import Decoded, Interrupted, Pipeline
 
 
@@ -42,8 +43,9 @@ def shown_style(opts: Options) -> Style:
 
 
 class Runner:
-    """The command line's consumer of a pipeline: draws, writes, shows, prints, and sums up. With several
-    streams: a file per stream where the name has {stream}, a mosaic in the window, a summary row per stream."""
+    """The command line's consumer of a pipeline: draws each frame (the stream's annotators and the FPS readout)
+    when a sink shows it, and hands it to every sink in turn. With several streams: a file per stream where the
+    name has {stream}, a mosaic in the window, a summary row per stream."""
 
     def __init__(self, family: Family, opts: Options, sources: list[InputSpec] | None = None,
                  mine: Collection[int] | None = None):
@@ -55,21 +57,18 @@ class Runner:
         # a stream's own figures (its summary row, its FPS readout); one stream's are the run's, recorded once
         self.stream_metrics = [self.metrics] if len(self.sources) == 1 else [Metrics() for _ in self.sources]
         self.show = not opts.no_show and display_available()
-        self.window = Window(f"ovdemo {family.name}")
+        self.window_title = f"ovdemo {family.name}"
         self.mosaic = Mosaic([s.name for s in self.sources]) if len(self.sources) > 1 else None
-        self.videos: list[VideoOutput | None] = []
-        self.jsons: list[JsonLines | None] = []
-        self.live: LiveView | None = None  # --serve
+        self.sinks: list[Sink] = []
         self._shown = shown_style(opts)
         self._styles: dict[tuple[int, int], Style] = {}
+        self._annotators: dict[int, list[Annotator]] = {}  # a stream's, made on its first frame drawn
 
     def run(self) -> int:
-        """Set up, emit every frame, finish the outputs. Ctrl+C or SIGTERM during set-up ends the run at once
-        (nothing is written yet); during the frames it stops the loop between two frames, and every output is
-        finished and moved into place as on any other ending."""
-        opts = self.opts
-        self._open_writers()
-        self.live = LiveView(opts.serve) if opts.get("serve") is not None else None  # ("": refused, named)
+        """Set up, emit every frame, close the sinks. Ctrl+C or SIGTERM during set-up ends the run at once
+        (nothing is written yet); during the frames it stops the loop between two frames, and every sink is
+        closed (its files moved into place) as on any other ending."""
+        self.sinks = self._sinks()
         pipeline = self.pipeline
         frames = iter(pipeline)
         exit_code, error = 0, None
@@ -77,14 +76,14 @@ class Runner:
             try:
                 with self.stop.phase_of(RAISE):
                     first = next(frames, None)  # set-up runs here: errors surface before anything is written
-                for stream in pipeline.streams:
-                    if stream.source is not None and self.videos[stream.index] is not None:
-                        self.videos[stream.index].fps = stream.source.fps
+                for sink in self.sinks:
+                    sink.open(pipeline.streams)
                 for metrics in self.stream_metrics:
                     metrics.started = self.metrics.started
                 console.print(pipeline.header())
-                if self.live:
-                    console.print(f"serving the annotated stream and live metrics on {self.live.url}")
+                for sink in self.sinks:
+                    if isinstance(sink, LiveViewSink):
+                        console.print(f"serving the annotated stream and live metrics on {sink.url}")
                 with self.stop.phase_of(FRAMES), self._progress() as progress:
                     item = first
                     while item is not None:
@@ -112,60 +111,70 @@ class Runner:
             raise error or problems[0]
         return self.stop.exit_code if self.stop.requested else exit_code
 
-    def _open_writers(self) -> None:
-        """The video and JSON lines writers of each stream this process runs."""
-        opts, count, mine = self.opts, len(self.sources), self.pipeline.mine
-        self.videos = per_stream(opts.output, count, lambda path: VideoOutput(path, 30.0, warn=warn), mine)
-        self.jsons = per_stream(opts.json, count, JsonLines, mine)
+    def _sinks(self) -> list[Sink]:
+        """The run's outputs, one per option given (in the order each frame reaches them). Their files are
+        claimed now, before set-up; when one cannot be made, those made before it are closed (their claims
+        released) before the error goes on."""
+        made: list[Sink] = []
+        try:
+            for make in self.sink_makers():
+                sink = make(self)
+                if sink is not None:
+                    made.append(sink)
+        except BaseException:
+            for sink in made:
+                with suppress(Exception):
+                    sink.close(False)
+            raise
+        return made
+
+    def sink_makers(self) -> list:
+        """How each sink is made from this run (`sinks.SINKS`)."""
+        return SINKS
 
     def _emit(self, item: Decoded, progress) -> bool:
-        """Draw, write and show one frame. Returns True when the user asked to quit."""
-        opts, frame, result = self.opts, item.frame, item.result
+        """One frame drawn (when a sink shows it) and given to every sink. Returns True when the user asked to
+        quit."""
+        frame, result = item.frame, item.result
         stream = self.pipeline.streams[frame.stream]
-        video, jsonl = self.videos[stream.index], self.jsons[stream.index]
         t1 = time.perf_counter()
-        image = frame.image
-        if video or self.show or self.live:
-            style = self.style(image).for_image(image)  # a fresh caption layout for this frame
-            # a still image has no frame rate to show: the readout is for video
-            source = stream.source
-            still = source.total == 1 and not source.live and not self.opts.loop
-            status = [] if still else [f"FPS {self.stream_metrics[stream.index].live_fps():.1f}",  # its own
-                                       f"latency {(t1 - frame.captured) * 1000.0:.0f} ms"]
-            corner = status_rect(status, style, (image.shape[1], image.shape[0]), result.objects.xyxy)
-            if status:
-                style.layout.reserve(corner)  # captions keep clear of the readout
-            self.pipeline.draw(image, result, style, stream.index)
-            if status:
-                draw_status(image, status, style, corner)
-        shown = self.mosaic.put(stream.index, image) if self.mosaic and (self.show or self.live) else image
+        if any(sink.draws for sink in self.sinks):
+            self._draw(frame.image, result, stream, t1 - frame.captured)
         t2 = time.perf_counter()
         # the family's steps timed while drawing (e.g. segment's mask blend) belong to this frame
         timings = {**item.timings, "render": (t2 - t1) * 1000.0, **self.pipeline.family.timer.take()}
-        if video:
-            video.write(image)
-        quit_requested = self._show(shown) if self.show else False
+        screen = (lambda: self.mosaic.put(stream.index, frame.image)) if self.mosaic else (lambda: frame.image)
+        out = Emitted(frame, result, stream, timings, self.pipeline.several, screen)
+        for sink in self.sinks:
+            if sink.timed:
+                sink.write(out)
         t3 = time.perf_counter()
         timings["write"] = (t3 - t2) * 1000.0
-        latency_ms = (t3 - frame.captured) * 1000.0
-        if jsonl or opts.raw:
-            size = (frame.image.shape[1], frame.image.shape[0])
-            record = frame_record(frame.index, frame.timestamp, stream.name, size, result,
-                                  {**timings, "latency": latency_ms}, stream=stream.index)
-            if jsonl:
-                jsonl.write(record)
-            if opts.raw:
-                print("\n".join(raw_lines(record, with_stream=self.pipeline.several)), flush=True)
-        self.metrics.record(timings, latency_ms)
-        if self.stream_metrics[stream.index] is not self.metrics:
-            self.stream_metrics[stream.index].record(timings, latency_ms)
-        if self.live:
-            self.live.publish(shown, live_numbers(self.metrics, result, stream.name,
-                                                  self.pipeline.family.model.name))
+        out.latency_ms = (t3 - frame.captured) * 1000.0
+        for sink in self.sinks:
+            if not sink.timed:
+                sink.write(out)
         if progress is not None:
             progress.update(self._progress_task, advance=1,
                             status=f"{self.metrics.live_fps():5.1f} FPS  dropped {self.metrics.dropped}")
-        return quit_requested
+        return any(sink.ended_by_user for sink in self.sinks)
+
+    def _draw(self, image: np.ndarray, result: Result, stream: Stream, latency_s: float) -> None:
+        """The stream's annotators, and the FPS / latency readout in the corner they cover least."""
+        style = self.style(image).for_image(image)  # a fresh caption layout for this frame
+        # a still image has no frame rate to show: the readout is for video
+        source = stream.source
+        still = source.total == 1 and not source.live and not self.opts.loop
+        status = [] if still else [f"FPS {self.stream_metrics[stream.index].live_fps():.1f}",  # its own
+                                   f"latency {latency_s * 1000.0:.0f} ms"]
+        corner = status_rect(status, style, (image.shape[1], image.shape[0]), result.objects.xyxy)
+        if status:
+            style.layout.reserve(corner)  # captions keep clear of the readout
+        if stream.index not in self._annotators:
+            self._annotators[stream.index] = scene_annotators(self.pipeline.family, stream.tracking)
+        annotate(image, result, style, self._annotators[stream.index])
+        if status:
+            draw_status(image, status, style, corner)
 
     def style(self, image: np.ndarray) -> Style:
         """The drawing style for frames of this size (streams of several sizes keep one each)."""
@@ -173,14 +182,6 @@ class Runner:
         if size not in self._styles:
             self._styles[size] = Style.for_frame(image.shape[1], image.shape[0], self._shown)
         return self._styles[size]
-
-    def _show(self, image: np.ndarray) -> bool:
-        try:
-            return self.window.show(image)
-        except cv2.error:
-            warn("this OpenCV build cannot open windows; continuing without one (use --no-show)")
-            self.show = False
-            return False
 
     @contextmanager
     def _progress(self):
@@ -202,41 +203,16 @@ class Runner:
             yield progress
 
     def _finish(self) -> list[DemoError]:
-        """Finish every output (moved into place) and print the summary. Runs on every exit path after set-up
-        began; returns what failed (each output is still tried, and the summary still printed)."""
+        """Close every sink (files moved into place; the metrics sink last prints the summary). Runs on every exit
+        path after set-up began; returns what failed (each sink is still closed, the summary still printed)."""
         problems = []
-        writers = [w for w in dict.fromkeys([*self.videos, *self.jsons]) if w is not None]  # shared ones once
-        for writer in writers:
-            try:
-                writer.close()
-            except DemoError as e:
-                problems.append(e)
-        if self.live:
-            self.live.close()
-        if self.show:
-            with suppress(cv2.error):
-                self.window.close()
-        if not self.pipeline.streams or not hasattr(self.pipeline, "queue"):
-            return problems  # set-up failed: nothing ran, nothing to sum up
-        for stream in self.pipeline.streams:
-            if stream.damage is not None:
-                warn(stream.damage.text(stream.name))
-        videos = [v for v in dict.fromkeys(self.videos) if v is not None]
-        for video in videos:
-            if video.fitted:
-                self.metrics.fitted += video.fitted
-                warn(f"{video.fitted} frame(s) of another size were fitted into the video's "
-                     f"{video.size[0]}x{video.size[1]} (letterboxed)")
-        self.metrics.streams = [self._stream_row(s) for s in self.pipeline.streams if not s.elsewhere]
-        return problems + self._report()
+        for sink in self.sinks:
+            problems += sink.close(self.metrics.interrupted)
+        return problems
 
-    def _report(self) -> list[DemoError]:
+    def report_figures(self) -> list[DemoError]:
+        """The summary, printed and written to --metrics-json (the metrics sink calls it when it closes)."""
         return report(self.metrics, self.opts)
-
-    def _stream_row(self, stream: Stream) -> StreamFigures:
-        return StreamFigures(stream.index, stream.name, self.stream_metrics[stream.index],
-                             stream.reader.dropped if stream.reader else 0, stream.damage,
-                             None if stream.failure is None else str(stream.failure))
 
 
 def report(metrics: Metrics, opts: Options) -> list[DemoError]:

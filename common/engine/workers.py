@@ -27,6 +27,7 @@ from ..errors import DemoError
 from ..io.capture import InputSpec
 from ..io.output import STREAM_FIELD, JsonLines, RunOutputs, check_outputs, detach_stdout
 from ..io.records import raw_lines
+from ..io.sinks import JsonLinesSink, Sink
 from ..options import Options
 from .cpus import allowed, describe, restrict, split
 from .family import Family
@@ -253,17 +254,21 @@ class WorkerRunner(Runner):
         super().__init__(family, opts, sources, mine=set(part.streams))
         self.channel, self.forward = channel, forward
 
-    def _open_writers(self) -> None:
-        super()._open_writers()
-        if self.forward:
-            records = Forwarded(self.channel)
-            self.jsons = [records if index in self.pipeline.mine else None for index in range(len(self.sources))]
+    def sink_makers(self) -> list:
+        """Its own sinks, and the records that go to the parent (the command's one JSON lines file, -r)."""
+        return [self._forwarded, *super().sink_makers()]
+
+    def _forwarded(self, run: Runner) -> Sink | None:
+        if not self.forward:
+            return None
+        records = Forwarded(self.channel)
+        return JsonLinesSink([records if index in self.pipeline.mine else None for index in range(len(self.sources))])
 
     @contextmanager
     def _progress(self):
         yield None
 
-    def _report(self) -> list[DemoError]:
+    def report_figures(self) -> list[DemoError]:
         self.channel.send(("done", self.metrics))
         return []
 

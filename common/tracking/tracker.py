@@ -1,7 +1,8 @@
 """The one multi-object tracker: Kalman motion + appearance embeddings, optimal assignment.
 
 `Tracking` wraps it for the pipeline: it takes a frame's `Detections` and returns them with track ids (and
-the tracks the detector missed, as predictions), runs the line and zone counters, and writes MOT files;
+the tracks the detector missed, as predictions), and runs the line and zone counters (the MOT file is
+`sinks.MotSink`'s, written from the tracked objects);
 every box-producing family gets it through `--track`.
 
 Each detector frame matches in three steps, each solved with `scipy.optimize.linear_sum_assignment`:
@@ -30,12 +31,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-import cv2
 import numpy as np
 
-from ..draw import Style, color_for
 from ..errors import DemoError
-from ..io.output import MotWriter, check_writable
 from ..results import MOVING_KEYS, Detections, box_iou
 from .assignment import linear_sum_assignment, load_solver
 from .counting import Counter, parse_points
@@ -355,7 +353,7 @@ def _moved(row: Detections, box: np.ndarray) -> Detections:
 
 
 class Tracking:
-    """The tracker as the pipeline runs it on any family's objects (`--track`), with lines, zones and MOT.
+    """The tracker as the pipeline runs it on any family's objects (`--track`), with lines and zones.
 
     Objects the detector found keep their own boxes and extras and gain `tracker_id` and `track_state`;
     confirmed tracks it missed on this frame (still coasting) come back as `predicted` rows at the Kalman
@@ -370,7 +368,6 @@ class Tracking:
         load_solver()
         self.counter = Counter([parse_points(v, "--line", 2, 2) for v in opts.line],
                                [parse_points(v, "--zone", 3) for v in opts.zone], opts.anchor)
-        self.mot = MotWriter(opts.mot) if opts.mot else None
         self._last_index: int | None = None
         self._rows: dict[int, Detections] = {}  # track id -> its latest object
 
@@ -384,8 +381,6 @@ class Tracking:
             parse_points(value, "--line", 2, 2)
         for value in opts.get("zone") or ():
             parse_points(value, "--zone", 3)
-        if opts.get("mot"):
-            check_writable(opts.mot, "MOT file")
 
     @staticmethod
     def check(opts, family: str, boxes: bool) -> None:
@@ -448,26 +443,7 @@ class Tracking:
             dwell = self.counter.dwell()
             tracked.data["dwell_s"] = np.array([dwell.get(int(t), np.nan) for t in tracked.tracker_id], np.float32)
         tracked.tracker_id = np.maximum(tracked.tracker_id, -1)  # a tentative track's key is no id
-        if self.mot is not None:
-            self.mot.write(index, tracked)
         return tracked, events, counts
 
-    def draw_regions(self, image: np.ndarray, style: Style) -> None:
-        """Zones and lines, under the objects."""
-        if self.counter:
-            self.counter.draw(image, style)
-
-    @staticmethod
-    def draw_trails(image: np.ndarray, objects: Detections, style: Style) -> None:
-        trails = objects.data.get("trail")
-        if trails is None or objects.tracker_id is None:
-            return
-        states = objects.data["track_state"]
-        for i, trail in enumerate(trails):
-            if len(trail) > 1 and states[i] != "tentative":
-                cv2.polylines(image, [np.asarray(trail, np.int32).reshape(-1, 1, 2)], False,
-                              color_for(int(objects.tracker_id[i])), style.thickness, cv2.LINE_AA)
-
     def close(self) -> None:
-        if self.mot is not None:
-            self.mot.close()
+        """Nothing to flush: the MOT file is a sink's (`sinks.MotSink`), written from the tracked objects."""

@@ -26,6 +26,7 @@ import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
 
+from ovdemo.common.annotators import Annotator
 from ovdemo.common.draw import Style, color_for, draw_label, draw_score_bar
 from ovdemo.common.engine.family import PerStream, RunContext
 from ovdemo.common.engine.inference import ModelOutputs, describe_ports, input_layout, model_input_size
@@ -154,6 +155,42 @@ class ClipReader(WindowReader):
         return {self.input_name: clip[np.newaxis].astype(self.dtype)}
 
 
+class ClipActionAnnotator:
+    """The centre crop the model sees, and the action with the window's best ones and their bars, bottom
+    left (--hide-labels drops the names, --hide-conf the numbers and bars, --hide-boxes the crop)."""
+
+    def __init__(self, family: WindowAction):
+        self.family = family
+
+    def annotate(self, image: np.ndarray, result: Result, style: Style) -> None:
+        c = result.classification
+        h, w = image.shape[:2]
+        crop = self.family.input_crop((w, h))
+        if style.boxes and crop is not None and (crop[2] - crop[0], crop[3] - crop[1]) != (w, h):
+            cv2.rectangle(image, crop[:2], (crop[2] - 1, crop[3] - 1), (200, 200, 200), 1)
+        rows = []
+        if c.top_ids is None:
+            rows.append(("collecting frames", f"{c.buffered}/{c.window_size}", c.buffered / c.window_size,
+                         COLLECTING))
+        else:
+            if c.label is not None:
+                rows.append((c.label_name(c.label), f"{c.confidence:.2f}", c.confidence, color_for(c.label)))
+            for label_id, score in zip(c.top_ids, c.top_scores, strict=True):
+                rows.append((f"  {c.label_name(int(label_id))}", f"{score:.2f}", float(score),
+                             color_for(int(label_id))))
+        if not (style.labels or style.confidence):
+            return
+        bar = max(w // 5, 60)
+        line_h = int(30 * style.font_scale / 0.5) + 6
+        y = h - 8 - line_h * len(rows)
+        for name, number, score, color in rows:
+            text = " ".join(part for part, shown in ((name, style.labels), (number, style.confidence)) if shown)
+            draw_label(image, text, 8, y + line_h - 6, color, style)
+            if style.confidence:
+                draw_score_bar(image, 8, y + line_h - 5, bar, score, color, style)
+            y += line_h
+
+
 class WindowAction(ActionBase):
     """Modes encoder-decoder and mean: the main model embeds (or classifies) each frame's centre crop, and a
     window of its outputs makes one prediction (the decoder's, or their mean over `window` frames).
@@ -238,35 +275,8 @@ class WindowAction(ActionBase):
         result.classification = state.clips.classification(frame.index, state.scores.pop(frame.index, None))
         return result
 
-    def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
-        """The centre crop the model sees, and the action with the window's best ones and their bars, bottom
-        left (--hide-labels drops the names, --hide-conf the numbers and bars, --hide-boxes the crop)."""
-        c = result.classification
-        h, w = image.shape[:2]
-        crop = self.input_crop((w, h))
-        if style.boxes and crop is not None and (crop[2] - crop[0], crop[3] - crop[1]) != (w, h):
-            cv2.rectangle(image, crop[:2], (crop[2] - 1, crop[3] - 1), (200, 200, 200), 1)
-        rows = []
-        if c.top_ids is None:
-            rows.append(("collecting frames", f"{c.buffered}/{c.window_size}", c.buffered / c.window_size,
-                         COLLECTING))
-        else:
-            if c.label is not None:
-                rows.append((c.label_name(c.label), f"{c.confidence:.2f}", c.confidence, color_for(c.label)))
-            for label_id, score in zip(c.top_ids, c.top_scores, strict=True):
-                rows.append((f"  {c.label_name(int(label_id))}", f"{score:.2f}", float(score),
-                             color_for(int(label_id))))
-        if not (style.labels or style.confidence):
-            return
-        bar = max(w // 5, 60)
-        line_h = int(30 * style.font_scale / 0.5) + 6
-        y = h - 8 - line_h * len(rows)
-        for name, number, score, color in rows:
-            text = " ".join(part for part, shown in ((name, style.labels), (number, style.confidence)) if shown)
-            draw_label(image, text, 8, y + line_h - 6, color, style)
-            if style.confidence:
-                draw_score_bar(image, 8, y + line_h - 5, bar, score, color, style)
-            y += line_h
+    def annotators(self) -> list[Annotator]:
+        return [ClipActionAnnotator(self)]
 
     def finish(self) -> None:
         if self.second is not None:

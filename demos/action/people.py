@@ -10,6 +10,7 @@ from dataclasses import replace
 import numpy as np
 import openvino as ov
 
+from ovdemo.common.annotators import Annotator
 from ovdemo.common.draw import Style, draw_objects, draw_score_bar, object_color
 from ovdemo.common.engine.family import DecoderSetup, PerStream, choose_decoder
 from ovdemo.common.engine.inference import ModelOutputs, input_layout, model_input_size
@@ -20,6 +21,33 @@ from ovdemo.common.results import Detections, Result
 from .base import ActionBase
 from .decoders import DECODERS, PersonActionDecoder
 from .sequence import LabelSmoother
+
+
+class PersonActionAnnotator:
+    """Each person boxed in their action's colour (their track's with --track), captioned with the action
+    the family shows and its score, which a bar under the box top shows too."""
+
+    def __init__(self, family: PeopleAction):
+        self.family = family
+
+    def annotate(self, image: np.ndarray, result: Result, style: Style) -> None:
+        people = result.objects
+        shown = self.family.shown_actions(people)
+        ids = [self.family.names.index(name.rstrip("?")) for name, _ in shown]
+        boxes = Detections(people.xyxy, np.asarray([score for _, score in shown]), np.asarray(ids),
+                           people.tracker_id,
+                           data={k: v for k, v in people.data.items() if k == "track_state"}, names=self.family.names)
+        colors = [object_color(boxes, i) for i in range(len(boxes))]  # the action's colour, `?` or not
+        names = tuple(dict.fromkeys(name for name, _ in shown))  # the captions' own names (`standing?`)
+        captioned = Detections(people.xyxy, boxes.confidence, np.asarray([names.index(name) for name, _ in shown]),
+                               people.tracker_id, data=boxes.data, names=names)
+        draw_objects(image, captioned, style, colors=colors)
+        if not style.confidence:
+            return
+        for i in range(len(boxes)):
+            x1, y1, x2, _ = (int(v) for v in boxes.xyxy[i])
+            draw_score_bar(image, x1, y1 + style.thickness, max(x2 - x1, 8), float(boxes.confidence[i]), colors[i],
+                           style)
 
 
 class PeopleAction(ActionBase):
@@ -79,25 +107,8 @@ class PeopleAction(ActionBase):
         self.smoothers[frame] = {k: v for k, v in smoothers.items() if k in alive}
         return replace(result, objects=people.with_data(attributes=attributes))
 
-    def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
-        """Each person boxed in their action's colour (their track's with --track), captioned with the action
-        `shown_actions` gives and its score, which a bar under the box top shows too."""
-        people = result.objects
-        shown = self.shown_actions(people)
-        ids = [self.names.index(name.rstrip("?")) for name, _ in shown]
-        boxes = Detections(people.xyxy, np.asarray([score for _, score in shown]), np.asarray(ids), people.tracker_id,
-                           data={k: v for k, v in people.data.items() if k == "track_state"}, names=self.names)
-        colors = [object_color(boxes, i) for i in range(len(boxes))]  # the action's colour, `?` or not
-        names = tuple(dict.fromkeys(name for name, _ in shown))  # the captions' own names (`standing?`)
-        captioned = Detections(people.xyxy, boxes.confidence, np.asarray([names.index(name) for name, _ in shown]),
-                               people.tracker_id, data=boxes.data, names=names)
-        draw_objects(image, captioned, style, colors=colors)
-        if not style.confidence:
-            return
-        for i in range(len(boxes)):
-            x1, y1, x2, _ = (int(v) for v in boxes.xyxy[i])
-            draw_score_bar(image, x1, y1 + style.thickness, max(x2 - x1, 8), float(boxes.confidence[i]), colors[i],
-                           style)
+    def annotators(self) -> list[Annotator]:
+        return [PersonActionAnnotator(self)]
 
     def shown_actions(self, people: Detections) -> list[tuple[str, float]]:
         """Each person's action as the caption shows it, with its score: the action's label, except where the

@@ -3,14 +3,15 @@ with the one tracker (`--track`, appearance from `--reid-model`), counting lines
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import ClassVar
 
 import cv2
 import numpy as np
 import openvino as ov
 
-from ovdemo.common.draw import Style, draw_objects, object_color
+from ovdemo.common.annotators import Annotator, ObjectAnnotator
+from ovdemo.common.draw import Style, object_color
 from ovdemo.common.engine.family import Family, RunContext
 from ovdemo.common.engine.inference import ModelOutputs, describe_ports, port_key, port_shape
 from ovdemo.common.engine.second_stage import Reader, SecondModel
@@ -64,6 +65,16 @@ class DetectOptions(OptionValues):
     @property
     def reid_ref(self) -> str | None:
         return None if self.reid_model is None or self.reid_model.lower() == "none" else self.reid_model
+
+
+class QuadAnnotator:
+    """An oriented detector's rotated boxes (data["quad"]), outlined in each object's colour."""
+
+    def annotate(self, scene: np.ndarray, result: Result, style: Style) -> None:
+        objects = result.objects
+        for i, quad in enumerate(objects.data.get("quad", ())):
+            cv2.polylines(scene, [np.round(quad).astype(np.int32)], True, object_color(objects, i), style.thickness,
+                          cv2.LINE_AA)
 
 
 class ReidReader(Reader):
@@ -152,16 +163,9 @@ class DetectFamily(Family):
             objects.data["embedding"] = np.zeros((len(objects), 0), np.float32)
         return Result(objects)
 
-    def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
+    def annotators(self) -> list[Annotator]:
         """Boxes, or an oriented detector's rotated boxes (data["quad"]) with the captions."""
-        objects = result.objects
-        if "quad" not in objects.data:
-            draw_objects(image, objects, style)
-            return
-        for i, quad in enumerate(objects.data["quad"]):
-            cv2.polylines(image, [np.round(quad).astype(np.int32)], True, object_color(objects, i), style.thickness,
-                          cv2.LINE_AA)
-        draw_objects(image, objects, replace(style, boxes=False))
+        return [QuadAnnotator(), ObjectAnnotator(outlined_by="quad")]
 
     def finish(self) -> None:
         if self.reid_model is not None:

@@ -19,8 +19,9 @@ import cv2
 import numpy as np
 import openvino as ov
 
+from ovdemo.common.annotators import Annotator, ObjectAnnotator
 from ovdemo.common.console import console, warn
-from ovdemo.common.draw import Style, color_for, draw_objects
+from ovdemo.common.draw import Style, color_for
 from ovdemo.common.engine.family import Family, RunContext, choose_decoder
 from ovdemo.common.engine.inference import (
     InferenceConfig,
@@ -175,6 +176,27 @@ def draw_head_pose(image: np.ndarray, centre, yaw: float, pitch: float, roll: fl
         cv2.line(image, (cx, cy), (int(round(cx + dx)), int(round(cy + dy))), color, thickness, cv2.LINE_AA)
 
 
+class LandmarkAnnotator:
+    """Each face's landmarks (data["landmarks"]) as dots."""
+
+    def annotate(self, scene: np.ndarray, result: Result, style: Style) -> None:
+        for points in result.objects.data.get("landmarks", ()):
+            for x, y in points:
+                cv2.circle(scene, (int(round(x)), int(round(y))), max(2, style.thickness), (0, 255, 255), cv2.FILLED,
+                           cv2.LINE_AA)
+
+
+class HeadPoseAnnotator:
+    """Each face's head pose (data["head_pose"]) as axes from its centre, half its width long."""
+
+    def annotate(self, scene: np.ndarray, result: Result, style: Style) -> None:
+        faces = result.objects
+        for box, pose in zip(faces.xyxy, faces.data.get("head_pose", ()), strict=False):
+            centre = (box[:2] + box[2:]) / 2
+            draw_head_pose(scene, centre, pose["yaw"], pose["pitch"], pose["roll"], 0.5 * (box[2] - box[0]),
+                           style.thickness)
+
+
 def caption_parts(faces: Detections, i: int) -> list[str]:
     """Short captions of face i: identity, gender and age, emotion."""
     parts = []
@@ -312,26 +334,20 @@ class FaceFamily(Family):
                 result.objects = self.identify(frame.image, result.objects)
         return result
 
-    def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
-        faces = result.objects
-        colors = None
-        if "identity" in faces.data and self.gallery is not None:
-            identities = self.gallery.identities
-            colors = [color_for(identities.index(name) + 2) if name != UNKNOWN and name in identities
-                      else color_for(1) for name in faces.data["identity"]]
-        draw_objects(image, faces, style, extras=[" | ".join(caption_parts(faces, i)) for i in range(len(faces))],
-                     colors=colors)
-        for i in range(len(faces)):
-            box = faces.xyxy[i]
-            if "landmarks" in faces.data:
-                for x, y in faces.data["landmarks"][i]:
-                    cv2.circle(image, (int(round(x)), int(round(y))), max(2, style.thickness), (0, 255, 255),
-                               cv2.FILLED, cv2.LINE_AA)
-            if "head_pose" in faces.data:
-                centre = (box[:2] + box[2:]) / 2
-                pose = faces.data["head_pose"][i]
-                draw_head_pose(image, centre, pose["yaw"], pose["pitch"], pose["roll"], 0.5 * (box[2] - box[0]),
-                               style.thickness)
+    def annotators(self) -> list[Annotator]:
+        """Boxes captioned with identity, gender and age, emotion (a known face in its identity's colour), then
+        the landmarks and head pose axes."""
+        return [ObjectAnnotator(extras=lambda faces: [" | ".join(caption_parts(faces, i)) for i in range(len(faces))],
+                                colors=self.identity_colors),
+                LandmarkAnnotator(), HeadPoseAnnotator()]
+
+    def identity_colors(self, faces: Detections) -> list | None:
+        """A colour per face: its identity's (one colour for every unknown face); None without a gallery."""
+        if "identity" not in faces.data or self.gallery is None:
+            return None
+        identities = self.gallery.identities
+        return [color_for(identities.index(name) + 2) if name != UNKNOWN and name in identities else color_for(1)
+                for name in faces.data["identity"]]
 
     def finish(self) -> None:
         for model in self.face_stages.values():

@@ -17,7 +17,8 @@ import cv2
 import numpy as np
 import openvino as ov
 
-from ovdemo.common.draw import Style, draw_objects
+from ovdemo.common.annotators import Annotator, ObjectAnnotator
+from ovdemo.common.draw import Style
 from ovdemo.common.engine.family import Decoder, DecoderSetup, Family, RunContext, choose_decoder
 from ovdemo.common.engine.inference import ModelOutputs, input_layout, read_model
 from ovdemo.common.engine.second_stage import SecondModel
@@ -139,6 +140,13 @@ def shown(found: Detections, kp_threshold: float, boxes_from_keypoints: bool) ->
     return found
 
 
+class SkeletonAnnotator:
+    """Each person's keypoints and the limbs between them."""
+
+    def annotate(self, scene: np.ndarray, result: Result, style: Style) -> None:
+        draw_skeletons(scene, result.objects, style)
+
+
 def draw_skeletons(image: np.ndarray, found: Detections, style: Style) -> None:
     """Each limb in its own colour between two keypoints shown, keypoints as dots."""
     radius = max(2, style.thickness + 1)
@@ -217,9 +225,8 @@ class PoseFamily(Family):
     def object_names(self) -> tuple[str, ...]:
         return PERSON
 
-    def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
-        draw_objects(image, result.objects, style)
-        draw_skeletons(image, result.objects, style)
+    def annotators(self) -> list[Annotator]:
+        return [ObjectAnnotator(), SkeletonAnnotator()]
 
 
 class BottomUpPose(PoseFamily):

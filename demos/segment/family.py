@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import openvino as ov
 
+from ovdemo.common.annotators import Annotator
 from ovdemo.common.draw import Style, draw_objects
 from ovdemo.common.engine.family import DecoderSetup, Family, choose_decoder
 from ovdemo.common.engine.inference import ModelOutputs, input_layout, model_input_size
@@ -80,6 +81,31 @@ def class_ids(names: tuple[str, ...] | None, wanted: tuple[str, ...], model: str
         raise DemoError(f"unknown class(es) {', '.join(unknown)} for {model}",
                         f"known: {', '.join(names)}" if names else "pass --labels FILE for this model")
     return np.flatnonzero(np.isin(np.asarray(names), wanted)).astype(np.int32)
+
+
+class MaskAnnotator:
+    """A class map blended in with its legend, or each instance's mask blended in under its box and caption (the
+    family's palette, --opacity and --only-masks)."""
+
+    def __init__(self, family: SegmentFamily):
+        self.family = family
+
+    def annotate(self, image: np.ndarray, result: Result, style: Style) -> None:
+        only_masks, opacity = self.family.values.only_masks, self.family.values.opacity
+        class_map = result.class_map
+        if class_map is not None:
+            if class_map.classes.shape != image.shape[:2]:  # carried over (--infer-every) from a frame of another size
+                class_map = ClassMap(cv2.resize(class_map.classes, (image.shape[1], image.shape[0]),
+                                                interpolation=cv2.INTER_NEAREST_EXACT), class_map.names)
+            with self.family.timer("blend"):
+                blend_class_map(image, class_map, self.family.palette, self.family.background, opacity, only_masks)
+            shares = result.class_map.shares()
+            draw_legend(image, legend_entries(class_map, self.family.palette, self.family.background, shares), style)
+            return
+        colors = instance_colors(result.objects)
+        with self.family.timer("blend"):
+            blend_instances(image, result.objects, colors, opacity, only_masks)
+        draw_objects(image, result.objects, style, colors=colors)
 
 
 class SegmentFamily(Family):
@@ -150,19 +176,5 @@ class SegmentFamily(Family):
             found = found[np.isin(found.class_id, self.keep_ids)]
         return Result(found)
 
-    def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
-        only_masks, opacity = self.values.only_masks, self.values.opacity
-        class_map = result.class_map
-        if class_map is not None:
-            shares = class_map.shares()  # of the map as decoded (the JSON's), before any resize
-            if class_map.classes.shape != image.shape[:2]:  # carried over (--infer-every) from a frame of another size
-                class_map = ClassMap(cv2.resize(class_map.classes, (image.shape[1], image.shape[0]),
-                                                interpolation=cv2.INTER_NEAREST_EXACT), class_map.names)
-            with self.timer("blend"):
-                blend_class_map(image, class_map, self.palette, self.background, opacity, only_masks)
-            draw_legend(image, legend_entries(class_map, self.palette, self.background, shares), style)
-            return
-        colors = instance_colors(result.objects)
-        with self.timer("blend"):
-            blend_instances(image, result.objects, colors, opacity, only_masks)
-        draw_objects(image, result.objects, style, colors=colors)
+    def annotators(self) -> list[Annotator]:
+        return [MaskAnnotator(self)]

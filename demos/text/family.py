@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import openvino as ov
 
+from ovdemo.common.annotators import Annotator
 from ovdemo.common.console import warn
 from ovdemo.common.draw import Style, as_rect, color_for
 from ovdemo.common.engine.family import DecoderSetup, Family, RunContext, choose_decoder
@@ -94,6 +95,31 @@ class TextOptions(OptionValues):
     rec_batch: int
     font: str | None
     arch: str | None
+
+
+class WordAnnotator:
+    """Each word's outline and its text (and score) as a caption, placed to cover no other word."""
+
+    def __init__(self, family: TextFamily):
+        self.family = family
+
+    def annotate(self, image: np.ndarray, result: Result, style: Style) -> None:
+        words = result.objects
+        if not len(words):
+            return
+        color = color_for(2)
+        boxes = [as_rect(np.round(box)) for box in words.xyxy]
+        if style.layout is not None:  # on a dense page a caption should cover no other word
+            style.layout.obstacles = boxes
+        for quad, text, confidence, box in zip(words.data["quad"], words.data["text"], words.data["text_confidence"],
+                                               boxes, strict=True):
+            if style.boxes:
+                cv2.polylines(image, [np.round(quad).astype(np.int32)], True, color, style.thickness, cv2.LINE_AA)
+            caption = " ".join(([text] if style.labels else []) + ([f"{confidence:.2f}"] if style.confidence else []))
+            if text and caption:
+                top_left = quad[np.argmin(quad[:, 0] + quad[:, 1])]
+                self.family.captioner.draw(image, caption, int(top_left[0]), int(quad[:, 1].min()) - 1, color, style,
+                                           box)
 
 
 class TextFamily(Family):
@@ -211,19 +237,6 @@ class TextFamily(Family):
         result.objects.data.pop("features", None)
         return result
 
-    def draw(self, image: np.ndarray, result: Result, style: Style) -> None:
-        words = result.objects
-        if not len(words):
-            return
-        color = color_for(2)
-        boxes = [as_rect(np.round(box)) for box in words.xyxy]
-        if style.layout is not None:  # on a dense page a caption should cover no other word
-            style.layout.obstacles = boxes
-        for quad, text, confidence, box in zip(words.data["quad"], words.data["text"], words.data["text_confidence"],
-                                               boxes, strict=True):
-            if style.boxes:
-                cv2.polylines(image, [np.round(quad).astype(np.int32)], True, color, style.thickness, cv2.LINE_AA)
-            caption = " ".join(([text] if style.labels else []) + ([f"{confidence:.2f}"] if style.confidence else []))
-            if text and caption:
-                top_left = quad[np.argmin(quad[:, 0] + quad[:, 1])]
-                self.captioner.draw(image, caption, int(top_left[0]), int(quad[:, 1].min()) - 1, color, style, box)
+    def annotators(self) -> list[Annotator]:
+        return [WordAnnotator(self)]
+

@@ -53,7 +53,7 @@ def test_every_shipped_spec_loads_and_every_parameter_listed_is_read():
     """The shipped files pass the check (all of them load), and each parameter the table lists is one some code
     reads by its quoted name: the table holds no key that nothing would use."""
     assert "face-detection-retail-0004" in known_names("detect")
-    root = Path(specs.__file__).resolve().parent.parent
+    root = Path(specs.__file__).resolve().parents[2]
     code = "\n".join(path.read_text(encoding="utf-8") for folder in ("common", "demos")
-                     for path in sorted((root / folder).glob("*.py")) if path.name != "specs.py")
+                     for path in sorted((root / folder).rglob("*.py")) if path.name != "specs.py")
     assert [key for key in PARAMETERS if f'"{key}"' not in code] == []
