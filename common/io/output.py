@@ -67,6 +67,7 @@ def output_kind(path: str) -> str:
 def _pattern_regex(pattern: Path) -> re.Pattern:
     name = pattern.name
     match = IMAGE_PATTERN.search(name)
+    assert match is not None  # called only for an "images" output, whose name output_kind found the pattern in
     return re.compile(re.escape(name[: match.start()]) + r"\d+" + re.escape(name[match.end():]))
 
 
@@ -240,7 +241,7 @@ class VideoOutput:
         self.file, _ = claim(path, "video" if self.kind == "video" else "image")
         self.path = self.file.path
         self.fps, self.warn = fps, warn
-        self._encoder = None
+        self._encoder: EncoderThread | None = None
         self.size: tuple[int, int] | None = None
         self.codec: str | None = None
         self.frames = self.fitted = 0
@@ -265,8 +266,9 @@ class VideoOutput:
         what was written moved into place if it plays (every fragment before the failure does); else the error
         says where it is."""
         encoder, self._encoder = self._encoder, None
-        with contextlib.suppress(Exception):
-            encoder.close()
+        if encoder is not None:  # (None: the file failed before the first frame opened it)
+            with contextlib.suppress(Exception):
+                encoder.close()
         kept = self.file.temp
         if kept is None:  # written in place (a device, a pipe): nothing aside to keep
             return self.file.error(reason, "check free space and permissions")
@@ -296,6 +298,7 @@ class VideoOutput:
             self._encoder = EncoderThread(open_encoder(self.file.temp_path(), suffix, self.fps, size, self.warn))
             self.codec = self._encoder.codec
         elif size != self.size:
+            assert self.size is not None  # set above when the first frame opened the encoder
             image = letterbox(image, self.size)
             self.fitted += 1
         self._encoder.write(image)
@@ -327,7 +330,7 @@ class LineFile:
 
     def __init__(self, path: str, what: str):
         self.stdout, self.what = path == STDOUT, what
-        self.file = None if self.stdout else claim(path, what)[0]
+        self.file: OutputFile | None = None if self.stdout else claim(path, what)[0]
         self.path = Path(path)
         self._fd: int | None = None
         self._whole = 0  # bytes up to the end of the last whole line
@@ -344,6 +347,7 @@ class LineFile:
             write_stdout(text, self.what)
             return
         data = text.encode("utf-8")
+        assert self.file is not None  # claimed in __init__ for every path but standard output, handled above
         try:
             if self._fd is None:
                 self._fd = self.file.open()
