@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from ovdemo.common.engine.inference import one_request, read_model
 from ovdemo.common.engine.pipeline import Pipeline, prepare_family
 from ovdemo.common.engine.processor import FrameProcessor
 from ovdemo.common.engine.runner import shown_style
+from ovdemo.common.engine.runtime import ModelOutputs
 from ovdemo.common.errors import DemoError
 from ovdemo.common.io.capture import Frame, read_image
 from ovdemo.common.models.resolve import resolve_from_options
@@ -99,7 +100,8 @@ class Predictor:
         self.family_class, self.opts = family, opts
         self.family = family.create(opts)  # resolves and checks the models now: errors surface at load()
         self._size: tuple[int, int] | None = None
-        self._infer = None  # infer(inputs) -> ModelOutputs, once compiled for a frame size
+        # infer(inputs) -> ModelOutputs, once compiled for a frame size
+        self._infer: Callable[[dict[int, np.ndarray]], ModelOutputs] | None = None
         self._frames = itertools.count()
 
     @property
@@ -132,6 +134,7 @@ class Predictor:
         size = (image.shape[1], image.shape[0])
         if size != self._size:
             self._compile(size)
+        assert self._infer is not None  # _compile, called above for the first frame's size, set it
         index = next(self._frames)
         frame = Frame(index, image, index / DEFAULT_FPS, 0.0, 0.0)
         skip = self._processor.skip(frame)
@@ -150,7 +153,7 @@ class Predictor:
         `stream` the source's index in the list, each stream's frames in their order. A stream that fails
         does not stop the others; the DemoError naming it comes when they have ended."""
         several = not isinstance(source, str | os.PathLike)
-        inputs = tuple(map(str, source)) if several else (str(source),)
+        inputs = (str(source),) if isinstance(source, str | os.PathLike) else tuple(map(str, source))
         check_keywords(self.family_class, options)
         opts = self.opts.replace(input=inputs, **options)
         for decoded in Pipeline(self.family_class.create(opts), opts):
@@ -166,8 +169,9 @@ class Predictor:
 
     def close(self) -> None:
         self.family.finish()
-        if getattr(self, "_tracking", None) is not None:
-            self._tracking.close()
+        tracking = getattr(self, "_tracking", None)
+        if tracking is not None:
+            tracking.close()
 
     def __enter__(self) -> Predictor:
         return self

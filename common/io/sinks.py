@@ -122,6 +122,7 @@ class VideoSink(Sink):
         problems = close_all(self.videos)
         for video in dict.fromkeys(v for v in self.videos if v is not None):
             if video.fitted:  # (counted before the summary: the metrics sink closes last)
+                assert video.size is not None  # a fitted frame came after the first, which set the size
                 self.metrics.fitted += video.fitted
                 warn(f"{video.fitted} frame(s) of another size were fitted into the video's "
                      f"{video.size[0]}x{video.size[1]} (letterboxed)")
