@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Generator, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
@@ -203,7 +203,7 @@ class Pipeline:
         for stage in self.family.stages:
             stage.stage.listeners.append(self._notify)
 
-    def __iter__(self) -> Iterator[Decoded]:
+    def __iter__(self) -> Generator[Decoded, None, None]:  # (a generator: the runner closes it to stop early)
         self.setup()
         self.start()
         cpu_start = time.thread_time()  # the frames' share of this thread: its consumer's work included

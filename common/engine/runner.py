@@ -143,7 +143,8 @@ class Runner:
         t2 = time.perf_counter()
         # the family's steps timed while drawing (e.g. segment's mask blend) belong to this frame
         timings = {**item.timings, "render": (t2 - t1) * 1000.0, **self.pipeline.family.timer.take()}
-        screen = (lambda: self.mosaic.put(stream.index, frame.image)) if self.mosaic else (lambda: frame.image)
+        mosaic = self.mosaic
+        screen = (lambda: mosaic.put(stream.index, frame.image)) if mosaic is not None else (lambda: frame.image)
         out = Emitted(frame, result, stream, timings, self.pipeline.several, screen)
         for sink in self.sinks:
             if sink.timed:
@@ -164,11 +165,13 @@ class Runner:
         style = self.style(image).for_image(image)  # a fresh caption layout for this frame
         # a still image has no frame rate to show: the readout is for video
         source = stream.source
+        assert source is not None  # only a stream that opened yields frames to draw
         still = source.total == 1 and not source.live and not self.opts.loop
         status = [] if still else [f"FPS {self.stream_metrics[stream.index].live_fps():.1f}",  # its own
                                    f"latency {latency_s * 1000.0:.0f} ms"]
         corner = status_rect(status, style, (image.shape[1], image.shape[0]), result.objects.xyxy)
         if status:
+            assert style.layout is not None  # for_image above gave the style this frame's layout
             style.layout.reserve(corner)  # captions keep clear of the readout
         if stream.index not in self._annotators:
             self._annotators[stream.index] = scene_annotators(self.pipeline.family, stream.tracking)

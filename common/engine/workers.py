@@ -262,7 +262,9 @@ class WorkerRunner(Runner):
         if not self.forward:
             return None
         records = Forwarded(self.channel)
-        return JsonLinesSink([records if index in self.pipeline.mine else None for index in range(len(self.sources))])
+        mine = self.pipeline.mine
+        assert mine is not None  # a worker's pipeline is always given its share: mine=set(part.streams) above
+        return JsonLinesSink([records if index in mine else None for index in range(len(self.sources))])
 
     @contextmanager
     def _progress(self):
