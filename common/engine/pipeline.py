@@ -127,6 +127,12 @@ class InFlight:
     prep_ms: float
     seq: int = -1
     jobs: FrameJobs | None = None  # its second stages, once decoded
+
+    @property
+    def decoded(self) -> FrameJobs:
+        """Its second stages, for the loop's steps after decoding (polling, emitting), which come only then."""
+        assert self.jobs is not None, "a frame's second stages are read before it was decoded"
+        return self.jobs
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -248,11 +254,12 @@ class Pipeline:
                     elif self._stage_event:
                         self._stage_event = False
                         action = "poll"
-                    elif next_emit < next_decode and frames[next_emit].jobs.done:
+                    elif next_emit < next_decode and frames[next_emit].decoded.done:
                         action = "emit"
                     elif queue.can_submit() and next_submit - next_emit < window and reader.buffered:
                         action = "submit"
                         frame = reader.take()
+                        assert frame is not None  # reader.buffered (checked under this lock): a frame is there
                         skip = self.processor.skip(frame)
                         if skip is None:
                             queue.in_flight += 1
@@ -263,6 +270,7 @@ class Pipeline:
                         # is a safety net only, and waking for nothing costs CPU on slow frames
                         wakeup.wait(STOP_POLL_S)
             if action == "submit":
+                assert frame is not None  # taken above, with action set to "submit"
                 frames[next_submit] = self._submit(next_submit, frame, skip)
                 next_submit += 1
             elif action == "decode":
@@ -270,7 +278,7 @@ class Pipeline:
                 next_decode += 1
             elif action == "poll":
                 for seq in range(next_emit, next_decode):
-                    frames[seq].jobs.poll()
+                    frames[seq].decoded.poll()
             else:  # emit
                 self.metrics.dropped = reader.dropped  # (as of the frame going out: the progress line shows it)
                 yield self._emit(frames.pop(next_emit))
@@ -306,7 +314,7 @@ class Pipeline:
 
     def _emit(self, state: InFlight) -> Decoded:
         """Stage answers applied in frame order, the family's completion, tracking: the frame as it goes out."""
-        frame, jobs = state.frame, state.jobs
+        frame, jobs = state.frame, state.decoded
         t0 = time.perf_counter()
         result = self.processor.finish(jobs, state.skip)
         timings = {"decode": frame.decode_ms, "preprocess": state.prep_ms, "infer": 0.0, **state.timings,
@@ -364,7 +372,7 @@ class Pipeline:
             self.family.finish()
         finally:
             self.metrics.dropped = self.reader.dropped
-            self.metrics.cpu["capture"].add(sum(s.reader.cpu_s for s in self.reader.streams))
+            self.metrics.cpu["capture"].add(sum(reader.cpu_s for reader in self.reader.readers))
             self.metrics.cpu["requests"].add(self.queue.cpu_s + sum(s.stage.cpu_s for s in self.family.stages))
             for stream in self.streams:
                 self._sum_up(stream)
