@@ -301,6 +301,7 @@ class Tracker:
         """Optimal assignment of `candidates` (detection indices) to `tracks`; returns the pairs and the
         detections left unmatched."""
         cfg = self.config
+        limit: float | np.ndarray  # per pair where tentative tracks are held to a looser one
         if not tracks or not candidates:
             return [], candidates
         cand = np.asarray(candidates)
@@ -321,6 +322,8 @@ class Tracker:
                 limit = np.where(tentative, 1.0, cfg.max_cost)
                 allowed = ~gated & ((appearance <= cfg.max_appearance) | (tentative & (motion_cost <= 1 - cfg.min_iou)))
         else:
+            # re-identification only: the caller matches without motion only when there are embeddings
+            assert embeddings is not None, "matching by appearance alone needs embeddings"
             cost = np.stack([t.appearance_distance(embeddings[cand]) for t in tracks])
             limit = cfg.max_reid
             allowed = np.ones_like(cost, bool)
@@ -418,7 +421,7 @@ class Tracking:
         found.data["track_state"] = [by_id[tid].state.value for _, tid in pairs]
         for row, (_, tid) in enumerate(pairs):
             self._rows[tid] = found[row]
-        carried = []
+        carried: list[Detections] = []
         for track in tracker.tracks:
             if track.id in held or track.id not in self._rows:
                 continue
@@ -426,15 +429,16 @@ class Tracking:
                 continue
             if not inferred and not (track.updated or track.state == State.CONFIRMED):
                 continue
-            row = _moved(self._rows[track.id], track.box)
+            moved = _moved(self._rows[track.id], track.box)
             # between detector frames every track is its prediction, drawn and counted as before;
             # on a detector frame a confirmed track it missed is shown as a guess
-            row.data["track_state"] = [track.state.value if not inferred and track.updated else "predicted"]
-            carried.append(row)
+            moved.data["track_state"] = [track.state.value if not inferred and track.updated else "predicted"]
+            carried.append(moved)
         alive = {t.id for t in tracker.tracks}
         for gone in set(self._rows) - alive:
             del self._rows[gone]
         tracked = Detections.merge([found, *carried]) if carried else found
+        assert tracked.tracker_id is not None  # set on `found` above; each carried row is a tracked one, moved
         tracked.data["trail"] = [np.asarray(by_id[int(t)].trail, np.float32).reshape(-1, 2)
                                  for t in tracked.tracker_id]
         events = self.counter.update(tracked, timestamp) if self.counter else []
