@@ -39,7 +39,18 @@ class ModelReader:
     def __init__(self, model: ResolvedModel):
         self.model = model
         self.params = model.spec.params if model.spec else {}
-        self.stage: Stage | None = None  # set by SecondModel once compiled: input size, batch sizes
+        self._stage: Stage | None = None  # set by SecondModel once compiled: input size, batch sizes
+
+    @property
+    def stage(self) -> Stage:
+        """The compiled stage: SecondModel sets it before `compiled`, and the pipeline runs a reader only then."""
+        if self._stage is None:
+            raise RuntimeError(f"{type(self).__name__} used before SecondModel compiled its model")
+        return self._stage
+
+    @stage.setter
+    def stage(self, stage: Stage) -> None:
+        self._stage = stage
 
     def bind(self, model: ov.Model) -> None:
         """Find the outputs this reader reads (the model may be changed here, e.g. an input folded away); raise
@@ -102,7 +113,7 @@ class Reader(ModelReader):
     def crops(self, image: np.ndarray, objects: Detections,
               indices: np.ndarray) -> Batch | list[tuple[np.ndarray, Batch]]:
         """The batch for the objects of `indices` (or (indices, batch) groups, e.g. words grouped by width)."""
-        return crops(image, self.regions(objects.xyxy[indices]), self.stage.input_size)
+        return crops(image, self.regions(objects.xyxy[indices]), self.stage.crop_size)
 
     def apply(self, objects: Detections, indices: np.ndarray, outputs: ModelOutputs) -> None:
         raise NotImplementedError

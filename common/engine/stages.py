@@ -95,11 +95,14 @@ class Pending:
         """The finished batch's outputs (raises the error of a failed part)."""
         if self._error is not None:
             raise DemoError("second-stage inference failed", first_error_line(self._error)) from self._error
-        if len(self._parts) == 1:
-            return self._parts[0]
-        first = self._parts[0]
+        parts = [p for p in self._parts if p is not None]
+        # every part is done (callers wait for that) and none failed (raised above): each one has its outputs
+        assert len(parts) == len(self._parts), "outputs() before every part of the batch finished"
+        if len(parts) == 1:
+            return parts[0]
+        first = parts[0]
         return ModelOutputs([
-            (names, np.concatenate([p.arrays[i][1] for p in self._parts], axis=0))
+            (names, np.concatenate([p.arrays[i][1] for p in parts], axis=0))
             for i, (names, _) in enumerate(first.arrays)
         ])
 
@@ -146,8 +149,7 @@ class Stage:
         if image:
             self.input = self._embed_preprocessing(single, batch=1)
             if self.input.size is None and not any_size:  # crops are cut at the model's size
-                raise DemoError(f"{model.name} takes images of any size",
-                                "this stage needs a model with a fixed input height and width")
+                raise self._any_size_error()
         self.batch_sizes: tuple[int, ...] = ()  # the sizes the batched model takes (checked where it is local)
         if batched is not None and image:
             self._embed_preprocessing(batched, batch=-1)
@@ -158,7 +160,8 @@ class Stage:
             self.single = compile_model(single, config)
             self.batched = compile_model(batched, config) if batched is not None else None
             if self.batched is not None:
-                self.batch_sizes = batch_check(self.model.path, self.batched, self.single, config,
+                assert model.path is not None  # not a server's model (above): a model file
+                self.batch_sizes = batch_check(model.path, self.batched, self.single, config,
                                                candidate_sizes(max_batch), reshape, single)
                 if not self.batch_sizes:
                     self.batched = None  # (its compiled graph is let go)
@@ -243,11 +246,22 @@ class Stage:
     def input_size(self) -> tuple[int, int] | None:
         return self.input.size if self.image else None
 
+    @property
+    def crop_size(self) -> tuple[int, int]:
+        """The (width, height) crops are cut at: the model's input size, which a model of any size lacks."""
+        if self.input_size is None:
+            raise self._any_size_error()
+        return self.input_size
+
+    def _any_size_error(self) -> DemoError:
+        return DemoError(f"{self.model.name} takes images of any size",
+                         "this stage needs a model with a fixed input height and width")
+
     def submit(self, batch: np.ndarray | Mapping[str, np.ndarray]) -> Pending:
         """Start inference on a batch: (N, H, W, 3) u8 crops for image stages, else {input name: array}
         with the batch on axis 0. Never blocks: parts no request is free for start as requests finish.
         `Pending.wait()` (or `.done` then `.outputs()`) gives the outputs in batch order."""
-        inputs = {self.input.name: batch} if self.image else dict(batch)
+        inputs = self._named(batch)
         n = len(next(iter(inputs.values())))
         if n == 0:
             raise ValueError("empty batch")
@@ -259,6 +273,16 @@ class Stage:
                 self._waiting.append((chunk, pending, part))
         self._pump()
         return pending
+
+    def _named(self, batch: Batch) -> dict[str, np.ndarray]:
+        """The batch as {input name: array}: an image stage's crops go to its image input."""
+        if self.image:
+            if isinstance(batch, Mapping):
+                raise TypeError(f"{self.model.name} is an image stage: it takes an array of crops, not named inputs")
+            return {self.input.name: batch}
+        if not isinstance(batch, Mapping):
+            raise TypeError(f"{self.model.name} takes {{input name: array}}, not an array of crops")
+        return dict(batch)
 
     def _pump(self) -> None:
         """Start waiting parts while requests are free (single crops on the batch-1 model's requests)."""
@@ -318,7 +342,10 @@ PROBE = Path(__file__).resolve().parents[2] / "assets" / "probe.json"
 @cache
 def _probe_regions() -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
     description = json.loads(PROBE.read_text(encoding="utf-8"))
-    image = cv2.imread(str(PROBE.with_name(description["image"])))
+    path = PROBE.with_name(description["image"])
+    image = cv2.imread(str(path))
+    if image is None:
+        raise DemoError(f"cannot read {path}", "the installed package is incomplete: install it again")
     return image, [tuple(r) for r in description["regions"]]
 
 
@@ -410,6 +437,7 @@ def _checked_sizes(batched: ov.CompiledModel, single: ov.CompiledModel, f32: ov.
         magnitudes = [float(np.abs(e).max()) for e in exact]
         noise = differences if noise is None else [max(a, b) for a, b in zip(noise, differences, strict=True)]
         scale = magnitudes if scale is None else [max(a, b) for a, b in zip(scale, magnitudes, strict=True)]
+    assert noise is not None and scale is not None  # the probe has regions, so at least one item ran
     tolerance = [max(BATCH_CHECK_NOISE * n, BATCH_CHECK_FLOOR * max(s, 1e-3))
                  for n, s in zip(noise, scale, strict=True)]
     agreeing = []
@@ -503,7 +531,7 @@ class ObjectStage:
             batches = self.batch(image, objects, indices)
             return batches if isinstance(batches, list) else [(indices, batches)]
         regions = expand_boxes(objects.xyxy[indices], self.roi_scale, self.roi_square)
-        return [(indices, crops(image, regions, self.stage.input_size))]
+        return [(indices, crops(image, regions, self.stage.crop_size))]
 
 
 @dataclass
@@ -594,6 +622,7 @@ class FrameJobs:
                 if isinstance(stage, FrameStage):
                     self._frame_outputs.append((stage, outputs))
                     continue
+                assert indices is not None  # an object stage's job carries its objects' indices (a frame stage's None)
                 stage.apply(self.result.objects, indices, outputs)
                 self._left[stage.name] -= 1
                 if not self._left[stage.name]:

@@ -221,8 +221,9 @@ class WindowAction(ActionBase):
         outputs = single_output(model, "encoder" if self.second else "model")
         if self.second is not None:
             decoder = self.second.reader
+            assert isinstance(decoder, DecoderReader)  # start() built the second model around the decoder's reader
             if outputs != decoder.embedding_size:
-                raise DemoError(f"{self.model.name} embeds frames in {outputs} values but {self.decoder.name} "
+                raise DemoError(f"{self.model.name} embeds frames in {outputs} values but {decoder.model.name} "
                                 f"reads {decoder.embedding_size}", "pass the encoder and decoder of one model")
             self.window_size, self.num_classes = decoder.window_size, decoder.num_classes
         else:
@@ -255,6 +256,7 @@ class WindowAction(ActionBase):
         return True  # every frame's vector joins the window
 
     def postprocess(self, outputs: ModelOutputs | None, frame: Frame) -> Result:
+        assert outputs is not None  # needs_inference is always True here: every frame ran the main model
         self.window_due(frame, only_output(outputs).reshape(-1).astype(np.float32))
         return Result()
 
@@ -295,10 +297,9 @@ class ClipAction(WindowAction):
         self.sample_every = [1]  # per stream
 
     def start(self, ctx: RunContext) -> None:
-        self.second = SecondModel(ClipReader(self.model, self._due, self._scored), ctx.config,
-                                  ov_model=self.clip_model)
+        clip = ClipReader(self.model, self._due, self._scored)
+        self.second = SecondModel(clip, ctx.config, ov_model=self.clip_model)
         self.stages = [self.second.frame_stage()]
-        clip = self.second.reader
         self.window_size, self.input_size, self.num_classes = clip.window_size, clip.input_size, clip.num_classes
         self.clip_model = None  # compiled: the graph is not needed any more
         fps = self.model.spec.params.get("fps")
@@ -307,7 +308,7 @@ class ClipAction(WindowAction):
 
     def load_model(self) -> ov.Model:
         """One frame in, the same frame out: the pipeline embeds the clip model's preprocessing into it."""
-        w, h = self.input_size
+        w, h = self.clip_size
         frame = ops.parameter([1, 3, h, w], ov.Type.f32, name="frame")
         return ov.Model([ops.result(frame)], [frame], "clip-frame")
 
@@ -315,7 +316,13 @@ class ClipAction(WindowAction):
         self._classifier()
 
     def input_crop(self, frame_size: tuple[int, int]) -> tuple[int, int, int, int]:
-        return centre_crop(frame_size, self.input_size, self.crop_fraction)
+        return centre_crop(frame_size, self.clip_size, self.crop_fraction)
+
+    @property
+    def clip_size(self) -> tuple[int, int]:
+        """The clip model's frame size (w, h), which start() reads before the pipeline asks for anything else."""
+        assert self.input_size is not None, "ClipAction used before start()"
+        return self.input_size
 
     def needs_inference(self, frame: Frame) -> bool:
         return frame.index % self.sample_every[frame.stream] == 0

@@ -95,7 +95,7 @@ class ReidReader(Reader):
         self.output = port_key(port) if port.get_names() else None  # (an unnamed single output: the only array)
 
     def apply(self, objects: Detections, indices: np.ndarray, outputs: ModelOutputs) -> None:
-        array = outputs.get(self.output) if self.output else next(iter(outputs))[1]
+        array = outputs.array(self.output) if self.output else next(iter(outputs))[1]
         # every object: the stage runs on them all
         objects.data["embedding"] = array.reshape(array.shape[0], -1).astype(np.float32)
 

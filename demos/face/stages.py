@@ -124,7 +124,7 @@ class FaceReidReader(FaceReader):
         return self.output is not None
 
     def crops(self, image: np.ndarray, faces: Detections, indices: np.ndarray) -> np.ndarray:
-        return align(image, five_points(faces.data["landmarks"][indices]), self.stage.input_size)
+        return align(image, five_points(faces.data["landmarks"][indices]), self.stage.crop_size)
 
     def apply(self, faces: Detections, indices: np.ndarray, outputs: ModelOutputs) -> None:
         faces.data[EMBEDDING] = self._get(outputs, self.output)

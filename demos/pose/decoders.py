@@ -41,7 +41,7 @@ def keypoint_extent(keypoints: np.ndarray) -> np.ndarray:
     xy = keypoints[..., :2]
     low = np.where(found[..., None], xy, np.inf).min(axis=1)
     high = np.where(found[..., None], xy, -np.inf).max(axis=1)
-    return np.where(found.any(axis=1)[:, None], np.concatenate([low, high], axis=1), 0).astype(np.float32)
+    return np.where(found.any(axis=1, keepdims=True), np.concatenate([low, high], axis=1), 0).astype(np.float32)
 
 
 def people(points: np.ndarray, scores: np.ndarray, person: np.ndarray | None = None,
@@ -197,7 +197,8 @@ class OpenPoseDecoder(BottomUpDecoder):
 
     @classmethod
     def fits(cls, model: ov.Model) -> bool:
-        return sorted(port_shape(p)[1] for p in model.outputs if len(port_shape(p)) == 4) == [19, 38]
+        # (a dynamic channel count reads as 0: it fits no kind, rather than failing to sort beside a number)
+        return sorted(port_shape(p)[1] or 0 for p in model.outputs if len(port_shape(p)) == 4) == [19, 38]
 
     def bind(self, model: ov.Model) -> None:
         heatmaps = find_port(model.outputs, ("Mconv7_stage2_L2",), channels(19))
@@ -208,8 +209,8 @@ class OpenPoseDecoder(BottomUpDecoder):
         self.stride = int(self.spec.params.get("stride", self.stride))
 
     def decode(self, outputs: ModelOutputs, frame_size: tuple[int, int]) -> Detections:
-        heatmaps = outputs.get(self.heatmaps)[0]
-        pafs = outputs.get(self.pafs)[0]
+        heatmaps = outputs.array(self.heatmaps)[0]
+        pafs = outputs.array(self.pafs)[0]
         pooled = outputs.get(POOLED)
         with self.timer("peaks"):
             keypoints = heatmaps[:18]
@@ -221,8 +222,8 @@ class OpenPoseDecoder(BottomUpDecoder):
         with self.timer("grouping"):
             points, scores = self.group(candidates, pafs)
         coco = list(OPENPOSE_TO_COCO)
-        found = people(to_frame(points[:, coco], heatmaps.shape[:0:-1], frame_size), scores[:, coco])
-        return found[found.confidence >= self.setup.threshold]
+        persons = people(to_frame(points[:, coco], heatmaps.shape[:0:-1], frame_size), scores[:, coco])
+        return persons[persons.confidence >= self.setup.threshold]
 
     def limb_scores(self, candidates: list[np.ndarray], pafs: np.ndarray) -> list[np.ndarray | None]:
         """Per limb, the (len(a), len(b)) scores of every pair of its two keypoints' candidates (None where either
@@ -344,8 +345,8 @@ class AssociativeEmbeddingDecoder(BottomUpDecoder):
         self.stride = int(self.spec.params.get("size_divisor", self.stride))
 
     def decode(self, outputs: ModelOutputs, frame_size: tuple[int, int]) -> Detections:
-        heatmaps = np.abs(outputs.get(self.heatmaps)[0])
-        tags = outputs.get(self.tags)[0]
+        heatmaps = np.abs(outputs.array(self.heatmaps)[0])
+        tags = outputs.array(self.tags)[0]
         if tags.ndim == 3:
             tags = tags[..., None]
         pooled = outputs.get(POOLED)
@@ -463,8 +464,10 @@ class TopDownReader(Reader):
         outputs = model.outputs
         if len(outputs) == 1:  # heatmaps smaller than the input, unlike a 17-class segmentation map
             shape, image = port_shape(outputs[0]), port_shape(model.input(0)) if len(model.inputs) == 1 else []
-            return channels(NUM_KEYPOINTS)(shape) and len(image) == 4 and None not in (shape[2], image[2]) \
-                and shape[2] < image[2]
+            if not (channels(NUM_KEYPOINTS)(shape) and len(image) == 4):
+                return False
+            map_height, input_height = shape[2], image[2]
+            return map_height is not None and input_height is not None and map_height < input_height
         return find_port(outputs, ("heatmaps",)) is not None and find_port(outputs, ("embeddings",)) is None
 
     def bind(self, model: ov.Model) -> None:
@@ -473,11 +476,12 @@ class TopDownReader(Reader):
             raise DemoError(f"the model's outputs do not fit the {self.name} decoder",
                             f"expected {self.expects}; the model has {describe_ports(model.outputs)}")
         image = port_shape(model.input(0)) if len(model.inputs) == 1 else []
-        if len(image) != 4 or None in image[2:]:
+        height, width = (image[2], image[3]) if len(image) == 4 else (None, None)
+        if height is None or width is None:
             raise DemoError(f"the top-down pose model's input is {image or 'not one image'}",
                             "expected one image input of a fixed size [1,3,H,W]")
         self.heatmaps = port_key(heatmaps)
-        self.input_size = (image[3], image[2])  # (w, h)
+        self.input_size = (width, height)
 
     def crop_boxes(self, boxes: np.ndarray) -> np.ndarray:
         """Person boxes grown to the model's aspect ratio, then by box_scale, in whole pixels: the regions cut
@@ -498,7 +502,7 @@ class TopDownReader(Reader):
     def keypoints(self, outputs: ModelOutputs, regions: np.ndarray) -> np.ndarray:
         """Keypoints (N, 17, 3: x, y in frame pixels, score) from the heatmaps (N, 17, h, w) of the crops cut
         at `regions` (crop_boxes)."""
-        heatmaps = outputs.get(self.heatmaps)
+        heatmaps = outputs.array(self.heatmaps)
         n, k, h, w = heatmaps.shape
         flat = heatmaps.reshape(n, k, -1)
         best = flat.argmax(axis=2)
@@ -545,7 +549,7 @@ class YoloPoseDecoder(Decoder):
         self.size = yolo_heads.input_size_of(model)
 
     def decode(self, outputs: ModelOutputs, frame_size: tuple[int, int]) -> Detections:
-        found = yolo_heads.anchor_free(outputs.get(self.key), 1, self.setup.threshold, self.spec.iou)
+        found = yolo_heads.anchor_free(outputs.array(self.key), 1, self.setup.threshold, self.spec.iou)
         letterbox = yolo_heads.Letterbox.of(frame_size, self.size)
         keypoints = found.rows[:, 5:].reshape(-1, NUM_KEYPOINTS, 3)
         return people(letterbox.points(keypoints[..., :2]), keypoints[..., 2], found.scores,

@@ -31,6 +31,7 @@ from ovdemo.common.engine.inference import (
     read_model,
 )
 from ovdemo.common.engine.second_stage import Reader, SecondModel
+from ovdemo.common.engine.stages import Batch
 from ovdemo.common.errors import DemoError
 from ovdemo.common.models.attributes import fold_sequence_input
 from ovdemo.common.models.resolve import ResolvedModel
@@ -191,7 +192,7 @@ class CtcRecognizer(Recognizer):
             out.append(cv2.resize(word, (width, self.height), interpolation=cv2.INTER_LINEAR))
         return out
 
-    def crops(self, image: np.ndarray, words: Detections, indices: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    def crops(self, image: np.ndarray, words: Detections, indices: np.ndarray) -> list[tuple[np.ndarray, Batch]]:
         """The words' crops grouped into batches of at most `self.batch` (see `grouped`)."""
         groups = self.grouped(self.word_crops(image, words.data["quad"][indices]))
         return [(indices[np.asarray(group)], batch) for group, batch in groups]
