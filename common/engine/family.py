@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Generic, TypeVar
+from typing import ClassVar, Generic, Protocol, TypeVar
 
 import numpy as np
 import openvino as ov
@@ -137,7 +137,18 @@ class Decoder:
                          f"expected {self.expects}; the model has {describe_ports(ports)}")
 
 
-D = TypeVar("D", bound=Decoder)
+class ModelKind(Protocol):
+    """What choosing among a family's kinds of model needs: a `Decoder` class, or (top-down pose) the
+    second-stage reader that a pose model of that kind is read with."""
+
+    name: ClassVar[str]
+    expects: ClassVar[str]
+
+    @classmethod
+    def fits(cls, model: ov.Model) -> bool: ...
+
+
+D = TypeVar("D", bound=ModelKind)
 
 
 def choose_decoder(decoders: Mapping[str, type[D]], model: ov.Model, spec: ModelSpec, arch: str | None,
@@ -168,7 +179,7 @@ class Family:
     default_model: ClassVar[str | None] = None
     model_help: ClassVar[str] = "Model: an Open Model Zoo name or a model file path."
     examples: ClassVar[tuple[str, ...]] = ()  # command lines shown in --help
-    decoders: ClassVar[Mapping[str, type[Decoder]]] = {}
+    decoders: ClassVar[Mapping[str, type[ModelKind]]] = {}
     boxes: bool = True  # its results have objects, so --track applies (a family may say otherwise in prepare)
     tracker_reid_threshold: float | None = None  # the tracker's re-id distance, for families that give embeddings
     own_options: ClassVar[tuple[Opt, ...]] = ()

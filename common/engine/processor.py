@@ -32,7 +32,7 @@ class FrameProcessor:
     the next (the last inferred result, for the frames --infer-every skips) is kept here, per stream."""
 
     def __init__(self, family: Family, infer_every: int = 1, trackers: Sequence[Tracking | None] = (),
-                 stages: list[ObjectStage | FrameStage] | None = None):
+                 stages: Sequence[ObjectStage | FrameStage] | None = None):
         self.family = family
         self.infer_every = infer_every
         self.trackers = trackers

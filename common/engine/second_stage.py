@@ -15,6 +15,8 @@ through adding one.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import openvino as ov
 
@@ -31,7 +33,7 @@ class ModelReader:
     and `expects`, and write `bind`."""
 
     role = ""  # the stage's name: its summary row and timings key
-    expects = ""  # what `bind` looks for, in words, for the mismatch line
+    expects: ClassVar[str] = ""  # what `bind` looks for, in words, for the mismatch line
     image = True  # crops of the frame; False: arrays (`crops`/`inputs` return {input name: array})
     any_size = False  # a model of dynamic height or width is fine (the reader sizes its crops itself)
     max_batch = 32

@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from functools import cache
@@ -563,7 +563,7 @@ class FrameJobs:
     finished and starts what waited on it; `done` once all have finished. Used by the pipeline (polled as
     requests finish, several frames in flight) and by the Python API (waited on)."""
 
-    def __init__(self, stages: list[ObjectStage | FrameStage], result: Result, frame: Frame):
+    def __init__(self, stages: Sequence[ObjectStage | FrameStage], result: Result, frame: Frame):
         self.result, self.frame = result, frame
         self._object_stages = [s for s in stages if isinstance(s, ObjectStage)]
         self._jobs: list[tuple[ObjectStage | FrameStage, Pending, np.ndarray | None]] = []

@@ -164,12 +164,13 @@ class ClipActionAnnotator:
 
     def annotate(self, image: np.ndarray, result: Result, style: Style) -> None:
         c = result.classification
+        assert c is not None  # complete() gives every frame its classification (collecting frames, at first)
         h, w = image.shape[:2]
         crop = self.family.input_crop((w, h))
         if style.boxes and crop is not None and (crop[2] - crop[0], crop[3] - crop[1]) != (w, h):
             cv2.rectangle(image, crop[:2], (crop[2] - 1, crop[3] - 1), (200, 200, 200), 1)
         rows = []
-        if c.top_ids is None:
+        if c.top_ids is None or c.top_scores is None:  # (set together, by the first window scored)
             rows.append(("collecting frames", f"{c.buffered}/{c.window_size}", c.buffered / c.window_size,
                          COLLECTING))
         else:

@@ -33,7 +33,7 @@ from ovdemo.common.engine.inference import (
 )
 from ovdemo.common.engine.processor import FrameProcessor
 from ovdemo.common.engine.second_stage import Reader, SecondModel
-from ovdemo.common.engine.stages import ObjectStage, crop, expand_boxes
+from ovdemo.common.engine.stages import FrameStage, ObjectStage, crop, expand_boxes
 from ovdemo.common.errors import DemoError
 from ovdemo.common.io.capture import Frame
 from ovdemo.common.models.attributes import AttributeReader, attributes_of
@@ -307,7 +307,7 @@ class FaceFamily(Family):
         if self.gallery_dir is not None:
             self.gallery = self.load_gallery(self.gallery_dir, ctx.config)
 
-    def declared(self, kinds: tuple[str, ...]) -> list[ObjectStage]:
+    def declared(self, kinds: tuple[str, ...]) -> list[ObjectStage | FrameStage]:
         """The per-face stages of `kinds` for the pipeline: re-identification after the landmarks it aligns on
         (when the detector gives landmarks itself, right away), the others all at once."""
         return [self.face_stages[kind].object_stage(kind, after="landmarks" if kind == "reid" and "landmarks" in kinds
@@ -323,7 +323,8 @@ class FaceFamily(Family):
     def object_names(self) -> tuple[str, ...] | None:
         return self.detector.names if self.detector is not None else None
 
-    def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Result:
+    def postprocess(self, outputs: ModelOutputs | None, frame: Frame) -> Result:
+        assert outputs is not None and self.detector is not None  # (every frame inferred; prepare made it)
         h, w = frame.image.shape[:2]
         return Result(self.detector(outputs, (w, h)))  # the per-face stages are the pipeline's to run
 
@@ -368,6 +369,8 @@ class FaceFamily(Family):
     def identify(self, image: np.ndarray, faces: Detections) -> Detections:
         """The faces with their gallery identities; with --enroll, unknown whole faces join the gallery and
         known ones seen from a new angle add that view to their identity (in memory)."""
+        # complete() calls this only with a gallery, which needs re-identification (so a threshold: __init__)
+        assert self.gallery is not None and self.match_threshold is not None
         match = self.gallery.match(faces.data[EMBEDDING], self.match_threshold)
         identities, distances = list(match.identities), match.distances.copy()
         enrolled = np.zeros(len(faces), bool)

@@ -10,12 +10,14 @@ Heatmap cell (x, y) of a network with stride s covers input pixels [s*x, s*x + s
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import cv2
 import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
 
-from ovdemo.common.engine.family import Decoder, DecoderSetup
+from ovdemo.common.engine.family import Decoder, DecoderSetup, ModelKind
 from ovdemo.common.engine.inference import ModelOutputs, describe_ports, find_port, port_key, port_names, port_shape
 from ovdemo.common.engine.metrics import StageTimer
 from ovdemo.common.engine.second_stage import Reader
@@ -448,9 +450,9 @@ class TopDownReader(Reader):
     scored 0 below `kp_threshold`. It is one of the pose model's kinds in DECODERS (`fits` tells it, --arch
     top-down names it), the one read on crops rather than on the frame."""
 
-    name = "top-down"
+    name: ClassVar[str] = "top-down"  # (a ModelKind, as DECODERS' decoders are)
     role = "pose"
-    expects = "one image input [1,3,H,W] and `heatmaps` [1,17,h,w]"
+    expects: ClassVar[str] = "one image input [1,3,H,W] and `heatmaps` [1,17,h,w]"
     box_scale = 1.25
 
     def __init__(self, model: ResolvedModel, kp_threshold: float = 0.0, timer: StageTimer | None = None):
@@ -558,5 +560,5 @@ class YoloPoseDecoder(Decoder):
 
 # the pose model's kinds, as `choose_decoder` tells them apart by `fits`: three main-model decoders, and the reader
 # of a second model on a detector's people
-DECODERS: dict[str, type[Decoder] | type[TopDownReader]] = {
+DECODERS: dict[str, type[ModelKind]] = {
     cls.name: cls for cls in (OpenPoseDecoder, AssociativeEmbeddingDecoder, TopDownReader, YoloPoseDecoder)}

@@ -19,7 +19,7 @@ import openvino as ov
 
 from ovdemo.common.annotators import Annotator, ObjectAnnotator
 from ovdemo.common.draw import Style
-from ovdemo.common.engine.family import Decoder, DecoderSetup, Family, RunContext, choose_decoder
+from ovdemo.common.engine.family import DecoderSetup, Family, RunContext, choose_decoder
 from ovdemo.common.engine.inference import ModelOutputs, input_layout, read_model
 from ovdemo.common.engine.second_stage import SecondModel
 from ovdemo.common.errors import DemoError
@@ -124,7 +124,7 @@ def input_shape_for(model_hw: tuple[int, int], frame_size: tuple[int, int] | Non
     else:
         short = input_size or min(h0, w0)
         h, w = (short, short * fw / fh) if fw >= fh else (short * fh / fw, short)
-    return tuple(math.ceil(v / stride) * stride for v in (h, w))
+    return math.ceil(h / stride) * stride, math.ceil(w / stride) * stride
 
 
 def shown(found: Detections, kp_threshold: float, boxes_from_keypoints: bool) -> Detections:
@@ -211,7 +211,7 @@ class PoseFamily(Family):
         resolved = with_original_normalisation(resolve_main(opts, cls.name, DECODERS))
         ov_model = read_model(resolved.source)
         decoder_cls = choose_decoder(DECODERS, ov_model, resolved.spec, values.arch, cls.name)
-        if decoder_cls is TopDownReader:
+        if issubclass(decoder_cls, TopDownReader):
             if values.input_size:
                 raise DemoError("--input-size is for bottom-up models",
                                 f"{resolved.name} is top-down: it sees each person's crop at its own size")
@@ -220,6 +220,7 @@ class PoseFamily(Family):
         if values.detector_model:
             raise DemoError("--detector-model is for top-down models",
                             f"{resolved.name} finds people by itself; e.g. -m single-human-pose-estimation-0001")
+        assert issubclass(decoder_cls, (BottomUpDecoder, YoloPoseDecoder))  # DECODERS' other kinds
         return BottomUpPose(resolved, opts, ov_model, decoder_cls=decoder_cls)
 
     def object_names(self) -> tuple[str, ...]:
@@ -234,7 +235,8 @@ class BottomUpPose(PoseFamily):
     into people, the network fitted to the frames' aspect ratio) or a YOLO pose model (people boxed with their
     keypoints, at the model's own size, letterboxed). `model` is the pose model."""
 
-    def __init__(self, model: ResolvedModel, opts, ov_model: ov.Model, *, decoder_cls: type[Decoder]):
+    def __init__(self, model: ResolvedModel, opts, ov_model: ov.Model, *,
+                 decoder_cls: type[BottomUpDecoder] | type[YoloPoseDecoder]):
         super().__init__(model, opts, ov_model)
         threshold = self.values.threshold
         default = DEFAULT_THRESHOLD if issubclass(decoder_cls, BottomUpDecoder) else model.spec.threshold
@@ -249,10 +251,10 @@ class BottomUpPose(PoseFamily):
 
     def prepare(self, model: ov.Model) -> None:
         if isinstance(self.decoder, BottomUpDecoder):  # a YOLO pose model runs at its own size, letterboxed
-            self.fit_to_frames(model)
+            self.fit_to_frames(model, self.decoder)
             self.decoder.augment(model)
 
-    def fit_to_frames(self, model: ov.Model) -> None:
+    def fit_to_frames(self, model: ov.Model, decoder: BottomUpDecoder) -> None:
         """A bottom-up network at the frames' aspect ratio (a dynamic input, e.g. an ONNX export, is fixed too)."""
         if input_layout(model, self.model.spec) != "NCHW":
             raise DemoError(f"{self.model.name} has an NHWC input", "pose models here take NCHW inputs")
@@ -262,7 +264,7 @@ class BottomUpPose(PoseFamily):
         if static and not self.frame_size and not input_size:
             return
         model_hw = (shape[2].get_length(), shape[3].get_length()) if static else (DYNAMIC_INPUT_SIDE,) * 2
-        h, w = input_shape_for(model_hw, self.frame_size, input_size, self.decoder.size_mode, self.decoder.stride)
+        h, w = input_shape_for(model_hw, self.frame_size, input_size, decoder.size_mode, decoder.stride)
         if static and (h, w) == model_hw:
             return
         try:
@@ -271,7 +273,8 @@ class BottomUpPose(PoseFamily):
             raise DemoError(f"cannot reshape {self.model.name} to {w}x{h}",
                             f"{str(e).splitlines()[0]}; try another --input-size") from None
 
-    def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Result:
+    def postprocess(self, outputs: ModelOutputs | None, frame: Frame) -> Result:
+        assert outputs is not None  # (pose infers every frame it is given)
         h, w = frame.image.shape[:2]
         return Result(shown(self.decoder.decode(outputs, (w, h)), self.kp_threshold,
                             isinstance(self.decoder, BottomUpDecoder)))
@@ -298,7 +301,8 @@ class TopDownPose(PoseFamily):
         self.detector = Detector(model, self.model, threshold=self.values.threshold,
                                  classes=people_of(self.model.spec.labels), family=self.name)
 
-    def postprocess(self, outputs: ModelOutputs, frame: Frame) -> Result:
+    def postprocess(self, outputs: ModelOutputs | None, frame: Frame) -> Result:
+        assert outputs is not None  # (pose infers every frame it is given)
         h, w = frame.image.shape[:2]
         found = self.detector(outputs, (w, h))
         # the people; their keypoints come from the pose stage (its reader's defaults: none shown until then)

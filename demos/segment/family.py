@@ -99,7 +99,7 @@ class MaskAnnotator:
                                                 interpolation=cv2.INTER_NEAREST_EXACT), class_map.names)
             with self.family.timer("blend"):
                 blend_class_map(image, class_map, self.family.palette, self.family.background, opacity, only_masks)
-            shares = result.class_map.shares()
+            shares = class_map.shares()
             draw_legend(image, legend_entries(class_map, self.family.palette, self.family.background, shares), style)
             return
         colors = instance_colors(result.objects)
