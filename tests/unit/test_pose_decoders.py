@@ -20,6 +20,7 @@ from helpers import one_line_error, read_jsonl, run_ovdemo
 from synthetic import _named
 
 from ovdemo.common.engine.family import DecoderSetup
+from ovdemo.common.engine.runtime import ModelOutputs
 from ovdemo.common.models.specs import ModelSpec
 from ovdemo.common.results import COCO_KEYPOINTS
 from ovdemo.demos.pose.decoders import (
@@ -225,12 +226,8 @@ def standing(x0: float, y0: float) -> dict[int, tuple[float, float]]:
     return {j: (x0 + dx + 0.2, y0 + dy + 0.3) for j, (dx, dy) in offsets.items()}
 
 
-class _Outputs:
-    def __init__(self, **arrays):
-        self.arrays = arrays
-
-    def get(self, *names):
-        return next((self.arrays[n] for n in names if n in self.arrays), None)
+def _outputs(**arrays) -> ModelOutputs:
+    return ModelOutputs([(frozenset({name}), array) for name, array in arrays.items()])
 
 
 def test_openpose_groups_by_affinity_fields_not_distance():
@@ -243,7 +240,7 @@ def test_openpose_groups_by_affinity_fields_not_distance():
     model = ov.Model([ops.result(_named(ops.relu(fields), "Mconv7_stage2_L1")),
                       ops.result(_named(ops.relu(heatmaps), "Mconv7_stage2_L2"))], [fields, heatmaps])
     decoder = OpenPoseDecoder(model, DecoderSetup(ModelSpec(), threshold=0.1))
-    poses = decoder.decode(_Outputs(Mconv7_stage2_L2=heat[None], Mconv7_stage2_L1=pafs[None]), (57 * 8, 32 * 8))
+    poses = decoder.decode(_outputs(Mconv7_stage2_L2=heat[None], Mconv7_stage2_L1=pafs[None]), (57 * 8, 32 * 8))
     assert len(poses) == 2 and "grouping" in decoder.timer.take()
     keypoints = poses.data["keypoints"]
     order = np.argsort(keypoints[:, 0, 0])  # by nose x
