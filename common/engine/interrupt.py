@@ -29,7 +29,7 @@ INTERRUPTED = 130  # Ctrl+C's exit code, SIGTERM's too
 
 
 class StopRequest:
-    def __init__(self):
+    def __init__(self) -> None:
         self.requested = False
         self.signum: int | None = None  # the first signal
         self.count = 0

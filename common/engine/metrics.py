@@ -25,7 +25,7 @@ class StageTimer:
     """Per-frame times of a family's own steps (`with timer("reid"): ...`), merged into the frame's timings
     by the pipeline: the one way a family reports what its steps cost."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._ms: dict[str, float] = {}
 
     @contextmanager
@@ -51,7 +51,7 @@ class Histogram:
 
     LOW, HIGH, BINS = 1e-2, 1e6, 4000
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.counts = np.zeros(self.BINS + 2, np.int64)  # with one bin below LOW and one above HIGH
         self._scale = self.BINS / math.log(self.HIGH / self.LOW)
         self.count = 0
@@ -105,7 +105,7 @@ class ThreadCpu:
     waiters), each adding its own: Python reads only the calling thread's clock (`time.thread_time`). What these
     threads spend per frame is the pipeline's own cost, the part a bigger machine does not shrink."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.seconds = 0.0
         self._lock = threading.Lock()
 
@@ -130,7 +130,7 @@ class Metrics:
     """A run's figures, kept in bounded space whatever its length: running sums for the means, a fixed
     histogram for the latency percentiles."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.stage_ms: dict[str, list[float]] = {s: [0.0, 0] for s in STAGES}  # stage -> [total ms, frames]
         self.latency = Histogram()
         self.frames = 0
@@ -145,7 +145,7 @@ class Metrics:
         self.streams: list[StreamFigures] = []  # one row per input, set when the run ends
         self.remote: list[dict] = []  # per model on a server: requests, round trip, server and network ms
         self.cpu = {role: ThreadCpu() for role in THREAD_ROLES}
-        self._recent = deque(maxlen=RECENT)  # completion times for the live FPS
+        self._recent: deque[float] = deque(maxlen=RECENT)  # completion times for the live FPS
         self.recent_timings: deque[tuple[dict[str, float], float]] = deque(maxlen=RECENT)  # for live views
 
     def start(self) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from contextlib import suppress
+from typing import Any
 
 import numpy as np
 import openvino as ov
@@ -160,7 +162,7 @@ class Client:
                     client.close()
 
 
-def _off_main_thread(work, finish):
+def _off_main_thread(work: Callable[[], Any], finish: Callable[[], Any]) -> Any:
     """`work()` on a daemon thread that the main thread waits for: a signal interrupts that wait (Ctrl+C acts at
     once, whatever the server does), never the client library's own loop (gevent prints a traceback for what
     interrupts it). A call a signal abandons ends with its time-out, on its own thread."""
