@@ -8,9 +8,13 @@ left is decoding the video, the pipeline and the family's own CPU work. Side by 
   1. decoding the same video alone: the capture code itself (the source `-i` opens and its reader thread, looped
      as --loop does, FRAMES frames), this thread taking each frame as the pipeline's loop does, nothing else;
   2. `ovdemo <family>` on the null model, headless, the video looped to FRAMES frames.
+  3. the null model's inference alone: compiled as the family compiles it (ovdemo's preprocessing is part of the
+     model's graph: the frame's colour order, type and resize), its requests kept busy with the video's frames
+     (decoded beforehand) and nothing else; the inference threads' work that the run adds to decoding.
 Each row: FPS, its ratio to decoding alone, the CPU per frame of the pipeline's threads (`time.thread_time`
 inside each: main, capture, request waiters; --metrics-json's cpu_ms_per_frame) and of the whole process (FFmpeg
-decodes on threads of its own), decoding alone's whole process beside it, then the family's own steps.
+decodes on threads of its own), decoding alone's whole process and the null model's inference alone beside it
+(the run's process is roughly decoding + inference + main + requests), then the family's own steps.
 
 BENCH_FAMILIES (comma-separated, default all) picks rows; a row whose model or video is missing is skipped.
 """
@@ -147,6 +151,39 @@ def decode_alone(video: Path, frames: int = FRAMES) -> Decoding:
     return Decoding(count / elapsed, cpu * 1000.0 / max(count, 1))
 
 
+class Inference(NamedTuple):
+    fps: float
+    process_cpu_ms: float  # OpenVINO's threads (the in-graph preprocessing included) and the submitting thread
+
+
+def inference_alone(case: Case, args: list[str], frames: int = FRAMES) -> Inference:
+    """The family's main model (the null one of `args`) compiled as `ovdemo <family>` compiles it for the video's
+    frames, on BENCH_DEVICE with the throughput hint, every request kept busy with frames decoded beforehand."""
+    import ovdemo
+    from ovdemo.common.engine.pipeline import prepare_family
+
+    video = benchlib.videos_dir() / case.video
+    cap = cv2.VideoCapture(str(video))
+    images = [image for ok, image in iter(cap.read, (False, None)) if ok][:64]
+    cap.release()
+    predictor = ovdemo.load(args[args.index("-m") + 1], family=case.family, device=benchlib.DEVICE,
+                            hint="throughput")
+    compiled, _ = prepare_family(predictor.family, predictor.opts, (images[0].shape[1], images[0].shape[0]),
+                                 (25.0,), live=False)
+    queue = ov.AsyncInferQueue(compiled, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+    batches = [np.ascontiguousarray(image[np.newaxis]) for image in images]
+    for batch in batches:  # warm up
+        queue.start_async({0: batch})
+    queue.wait_all()
+    start, cpu = time.perf_counter(), time.process_time()
+    for i in range(frames):
+        queue.start_async({0: batches[i % len(batches)]})
+    queue.wait_all()
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    predictor.close()
+    return Inference(frames / elapsed, cpu * 1000.0 / frames)
+
+
 def null_models(case: Case, folder: Path) -> list[str] | None:
     """The command-line arguments that run `case` on null models (written into `folder`); None when a real
     model or the video is not on disk."""
@@ -182,17 +219,19 @@ def main() -> None:
         measures = []
         for case, args in prepared:
             video = benchlib.videos_dir() / case.video
-            measures += [lambda v=video: decode_alone(v), lambda c=case, a=args: benchlib.run_end_to_end(c.family, *a)]
+            measures += [lambda v=video: decode_alone(v), lambda c=case, a=args: benchlib.run_end_to_end(c.family, *a),
+                         lambda c=case, a=args: inference_alone(c, a)]
         results = benchlib.side_by_side(*measures)
     print(f"{'family':8} {'decode FPS':>10} {'ovdemo FPS':>10} {'ratio':>6} {'main':>6} {'capture':>7} "
-          f"{'requests':>8} {'process':>7} {'decoding':>8}  (CPU ms per frame; decoding: its process alone)  "
-          f"family's own steps (ms per frame)")
-    for (case, _), decode, run in zip(prepared, results[0::2], results[1::2], strict=True):
+          f"{'requests':>8} {'process':>7} {'decoding':>8} {'inference':>9}  (CPU ms per frame; decoding, inference: "
+          f"each alone)  family's own steps (ms per frame)")
+    for (case, _), decode, run, infer in zip(prepared, results[0::3], results[1::3], results[2::3], strict=True):
         cpu = run.cpu_ms
         own = ", ".join(f"{k} {v:.2f}" for k, v in run.stages_ms.items() if k not in STANDARD_STEPS and v is not None)
         print(f"{case.family:8} {decode.fps:10.1f} {run.fps:10.1f} {run.fps / decode.fps:6.2f} {cpu['main']:6.3f} "
               f"{cpu['capture']:7.3f} {cpu['requests']:8.3f} {cpu.get('process', float('nan')):7.3f} "
-              f"{decode.process_cpu_ms:8.3f}  postprocess {run.stages_ms['postprocess']:.2f}"
+              f"{decode.process_cpu_ms:8.3f} {infer.process_cpu_ms:9.3f}  "
+              f"postprocess {run.stages_ms['postprocess']:.2f}"
               + (f", {own}" if own else "") + (f"  ({case.note})" if case.note else ""))
 
 
