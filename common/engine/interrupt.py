@@ -82,6 +82,20 @@ class StopRequest:
             self.phase = previous
 
     @contextmanager
+    def deferred(self):
+        """A block a signal must not cut in two (taking a lock and recording it, so that it is released): a
+        signal that comes meanwhile is remembered, and acts when the block ends as the phase it came in would
+        have it act (a RAISE phase: KeyboardInterrupt then)."""
+        previous, self.phase = self.phase, DEFER
+        count = self.count
+        try:
+            yield self
+        finally:
+            self.phase = previous
+        if self.count > count and (previous == RAISE or (previous == FRAMES and self.count > 1)):
+            raise KeyboardInterrupt
+
+    @contextmanager
     def handling(self):
         """Install the handlers for a block if the process has not (a run started from Python, not `ovdemo`),
         and put the previous ones back after it."""

@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..engine.interrupt import STOP
 from ..errors import DemoError
 from .capture import InputSpec
 from .safefile import OutputFile, cause, claim, real, same_file, write_all, write_whole, written_in_place
@@ -213,12 +214,13 @@ class RunOutputs:
     @contextlib.contextmanager
     def claimed_for_run(self) -> Iterator[RunOutputs]:
         try:
-            for name, path in self.paths:
-                target, leftovers = claim(path, OUTPUT_OPTIONS[name][1])
-                self.claimed.append(target)
-                for left in leftovers:
-                    self.warn(f"a run writing {path} was killed before it finished: what it wrote is in '{left}' "
-                              "(move or delete it)")
+            with STOP.deferred():  # a lock taken but not yet in `claimed` would outlive an interrupted run
+                for name, path in self.paths:
+                    target, leftovers = claim(path, OUTPUT_OPTIONS[name][1])
+                    self.claimed.append(target)
+                    for left in leftovers:
+                        self.warn(f"a run writing {path} was killed before it finished: what it wrote is in "
+                                  f"'{left}' (move or delete it)")
             yield self
         finally:
             for target in self.claimed:
