@@ -94,12 +94,12 @@ class MaskAnnotator:
         only_masks, opacity = self.family.values.only_masks, self.family.values.opacity
         class_map = result.class_map
         if class_map is not None:
+            shares = class_map.shares()  # from the decoded map, before any resize
             if class_map.classes.shape != image.shape[:2]:  # carried over (--infer-every) from a frame of another size
                 class_map = ClassMap(cv2.resize(class_map.classes, (image.shape[1], image.shape[0]),
                                                 interpolation=cv2.INTER_NEAREST_EXACT), class_map.names)
             with self.family.timer("blend"):
                 blend_class_map(image, class_map, self.family.palette, self.family.background, opacity, only_masks)
-            shares = class_map.shares()
             draw_legend(image, legend_entries(class_map, self.family.palette, self.family.background, shares), style)
             return
         colors = instance_colors(result.objects)
