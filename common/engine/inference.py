@@ -18,9 +18,10 @@ import openvino.properties.streams as streams
 from openvino.preprocess import ColorFormat, PrePostProcessor, ResizeAlgorithm
 
 from ..errors import DemoError
-from ..models.letterbox import CENTRED, LETTERBOX, letterbox_centred, pad_to_aspect
+from ..models.letterbox import CENTRED, LETTERBOX, letterbox_centred, pad_to_aspect, padded_size
 from ..models.specs import ModelSpec
 from .cpus import pinning
+from .resize import blend_taps, gather_taps, taps_pay_off
 from .runtime import REMOTE_RT_INFO, ModelOutputs, core, first_error_line
 
 if TYPE_CHECKING:
@@ -130,6 +131,8 @@ def add_preprocessing(model: ov.Model, spec: ModelSpec | None, index: int, layou
     if crop is not None:
         x1, y1, x2, y2 = crop
         steps.crop([0, y1, x1, 0], [tensor_shape[0] if tensor_shape[0] > 0 else 1, y2, x2, 3])
+    if resize and resize_by_taps(port, spec, layout, tensor_shape, crop, steps):
+        return ppp.build()
     if port.get_element_type() != ov.Type.u8:
         steps.convert_element_type(ov.Type.f32)
     channels = shape[1] if layout == "NCHW" else shape[3]
@@ -149,6 +152,38 @@ def add_preprocessing(model: ov.Model, spec: ModelSpec | None, index: int, layou
     if spec and spec.scale:
         steps.scale(list(spec.scale))
     return ppp.build()
+
+
+def resize_by_taps(port: ov.Input, spec: ModelSpec | None, layout: str, tensor_shape: list[int],
+                   crop: tuple[int, int, int, int] | None, steps) -> bool:
+    """The rest of `add_preprocessing`'s steps with the frame resized from its u8 pixels (resize.py), when the
+    model's input is a small part of a frame of known size; False (nothing added) where OpenVINO's own resize
+    step is used: frames of any size, a u8 or grey model, Ultralytics' centred letterbox."""
+    shape = port.get_partial_shape()
+    h, w = (shape[2], shape[3]) if layout == "NCHW" else (shape[1], shape[2])
+    size = (w.get_length(), h.get_length())
+    channels = shape[1] if layout == "NCHW" else shape[3]
+    if (tensor_shape[1] < 0 or tensor_shape[2] < 0 or port.get_element_type() == ov.Type.u8
+            or not channels.is_static or channels.get_length() != 3 or (spec and spec.resize == CENTRED)):
+        return False
+    frame = (crop[2] - crop[0], crop[3] - crop[1]) if crop else (tensor_shape[2], tensor_shape[1])
+    if spec and spec.resize == LETTERBOX:
+        frame = padded_size(frame, size)
+    if not taps_pay_off(frame, size):
+        return False
+    if spec and spec.resize == LETTERBOX:
+        steps.custom(pad_to_aspect(size))  # black: exact in u8
+    steps.custom(gather_taps(frame, size))
+    if spec and spec.color.upper() == "RGB":
+        steps.convert_color(ColorFormat.RGB)
+    steps.convert_layout(ov.Layout(layout))  # the u8 taps: the model's own layout before the blend, which then
+    steps.convert_element_type(ov.Type.f32)  # runs fused with the model's first element-wise operations
+    steps.custom(blend_taps(frame, size, layout))
+    if spec and spec.mean:
+        steps.mean(list(spec.mean))
+    if spec and spec.scale:
+        steps.scale(list(spec.scale))
+    return True
 
 
 def compile_model(model: ov.Model, config: InferenceConfig) -> ov.CompiledModel | RemoteCompiled:
