@@ -11,10 +11,14 @@ left is decoding the video, the pipeline and the family's own CPU work. Side by 
   3. the null model's inference alone: compiled as the family compiles it (ovdemo's preprocessing is part of the
      model's graph: the frame's colour order, type and resize), its requests kept busy with the video's frames
      (decoded beforehand) and nothing else; the inference threads' work that the run adds to decoding.
-Each row: FPS, its ratio to decoding alone, the CPU per frame of the pipeline's threads (`time.thread_time`
-inside each: main, capture, request waiters; --metrics-json's cpu_ms_per_frame) and of the whole process (FFmpeg
-decodes on threads of its own), decoding alone's whole process and the null model's inference alone beside it
-(the run's process is roughly decoding + inference + main + requests), then the family's own steps.
+  4. the bare loop: 1 and 3 together with nothing of ovdemo's between them, each frame the capture code gives
+     started on that compiled model's AsyncInferQueue (the main model only, no decoding of its answer): what
+     OpenVINO's requests and the video's decoding reach together on this machine, the most the pipeline could.
+Each row: FPS, ovdemo's ratio to decoding alone and to the bare loop, the CPU per frame of the pipeline's
+threads (`time.thread_time` inside each: main, capture, request waiters; --metrics-json's cpu_ms_per_frame) and of
+the whole process (FFmpeg decodes on threads of its own), decoding alone's whole process and the null model's
+inference alone beside it (the run's process is roughly decoding + inference + main + requests), then the
+family's own steps.
 
 BENCH_FAMILIES (comma-separated, default all) picks rows; a row whose model or video is missing is skipped.
 """
@@ -167,7 +171,7 @@ def inference_alone(case: Case, args: list[str], frames: int = FRAMES) -> Infere
     images = [image for ok, image in iter(cap.read, (False, None)) if ok][:64]
     cap.release()
     predictor = ovdemo.load(args[args.index("-m") + 1], family=case.family, device=benchlib.DEVICE,
-                            hint="throughput")
+                            hint="throughput", models_dir=str(benchlib.models_dir()))  # its stages' defaults
     compiled, _ = prepare_family(predictor.family, predictor.opts, (images[0].shape[1], images[0].shape[0]),
                                  (25.0,), live=False)
     queue = ov.AsyncInferQueue(compiled, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
@@ -182,6 +186,42 @@ def inference_alone(case: Case, args: list[str], frames: int = FRAMES) -> Infere
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     predictor.close()
     return Inference(frames / elapsed, cpu * 1000.0 / frames)
+
+
+def bare_loop(case: Case, args: list[str], frames: int = FRAMES) -> Decoding:
+    """Decoding alone's loop with each frame started on the family's compiled null model as it is taken (an
+    AsyncInferQueue with OpenVINO's optimal number of requests, answers not read): no pipeline in between."""
+    import ovdemo
+    from ovdemo.common.engine.pipeline import prepare_family
+
+    video = benchlib.videos_dir() / case.video
+    predictor = ovdemo.load(args[args.index("-m") + 1], family=case.family, device=benchlib.DEVICE,
+                            hint="throughput", models_dir=str(benchlib.models_dir()))
+    wakeup = threading.Condition()
+    reader = FrameReader(open_source(str(video)), wakeup, loop=True, limit=frames)
+    size = reader.source.frame_size
+    assert size is not None, f"{video} does not say its frame size"
+    compiled, _ = prepare_family(predictor.family, predictor.opts, size, (25.0,), live=False)
+    queue = ov.AsyncInferQueue(compiled, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+    count, cpu, start = 0, time.process_time(), time.perf_counter()
+    reader.start()
+    with wakeup:
+        while True:
+            frame = reader.take() if reader.buffer else None
+            if frame is not None:
+                queue.start_async({0: frame.image[np.newaxis]})
+                count += 1
+            elif reader.finished:
+                break
+            else:
+                wakeup.wait()
+    queue.wait_all()
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    reader.stop()
+    predictor.close()
+    if reader.error is not None:
+        sys.exit(f"decoding {video} failed: {reader.error}")
+    return Decoding(count / elapsed, cpu * 1000.0 / max(count, 1))
 
 
 def null_models(case: Case, folder: Path) -> list[str] | None:
@@ -220,15 +260,18 @@ def main() -> None:
         for case, args in prepared:
             video = benchlib.videos_dir() / case.video
             measures += [lambda v=video: decode_alone(v), lambda c=case, a=args: benchlib.run_end_to_end(c.family, *a),
-                         lambda c=case, a=args: inference_alone(c, a)]
+                         lambda c=case, a=args: inference_alone(c, a), lambda c=case, a=args: bare_loop(c, a)]
         results = benchlib.side_by_side(*measures)
-    print(f"{'family':8} {'decode FPS':>10} {'ovdemo FPS':>10} {'ratio':>6} {'main':>6} {'capture':>7} "
+    print(f"{'family':8} {'decode FPS':>10} {'bare FPS':>8} {'ovdemo FPS':>10} {'ratio':>6} {'of bare':>7} "
+          f"{'main':>6} {'capture':>7} "
           f"{'requests':>8} {'process':>7} {'decoding':>8} {'inference':>9}  (CPU ms per frame; decoding, inference: "
           f"each alone)  family's own steps (ms per frame)")
-    for (case, _), decode, run, infer in zip(prepared, results[0::3], results[1::3], results[2::3], strict=True):
+    for (case, _), decode, run, infer, bare in zip(prepared, results[0::4], results[1::4], results[2::4],
+                                                   results[3::4], strict=True):
         cpu = run.cpu_ms
         own = ", ".join(f"{k} {v:.2f}" for k, v in run.stages_ms.items() if k not in STANDARD_STEPS and v is not None)
-        print(f"{case.family:8} {decode.fps:10.1f} {run.fps:10.1f} {run.fps / decode.fps:6.2f} {cpu['main']:6.3f} "
+        print(f"{case.family:8} {decode.fps:10.1f} {bare.fps:8.1f} {run.fps:10.1f} {run.fps / decode.fps:6.2f} "
+              f"{run.fps / bare.fps:7.2f} {cpu['main']:6.3f} "
               f"{cpu['capture']:7.3f} {cpu['requests']:8.3f} {cpu.get('process', float('nan')):7.3f} "
               f"{decode.process_cpu_ms:8.3f} {infer.process_cpu_ms:9.3f}  "
               f"postprocess {run.stages_ms['postprocess']:.2f}"

@@ -1,0 +1,96 @@
+"""`make bench`: the frame's resize into the model, from the u8 taps (common/engine/resize.py) against OpenVINO's own
+resize step on the whole converted frame, for real models on real frames.
+
+Not a test: it prints numbers. Each model is compiled as `ovdemo` compiles it for the video's frame size (its
+preprocessing in the graph), once as it is and once with the taps turned off, and its requests are kept busy with
+the video's frames (decoded beforehand, the tensors shared, nothing else running): FPS and the process's CPU per
+frame, taken in turn, medians of BENCH_ROUNDS. A model whose input is not a small enough part of the frame takes
+OpenVINO's own step both times (the row says so).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import NamedTuple
+from unittest import mock
+
+import benchlib
+import cv2
+import numpy as np
+import openvino as ov
+
+from ovdemo.common.engine.inference import embed_preprocessing, input_layout, model_input_size
+from ovdemo.common.engine.resize import taps_pay_off
+
+CASES = (  # model, precision, video
+    ("person-detection-0202", "FP16", "pointer-demo.mp4"),
+    ("person-detection-0202", "FP16-INT8", "pointer-demo.mp4"),
+    ("person-vehicle-bike-detection-2000", "FP16", "pointer-demo.mp4"),
+    ("face-detection-retail-0004", "FP16", "pointer-demo.mp4"),
+    ("person-vehicle-bike-detection-2000", "FP16", "people-detection.264"),
+    ("person-detection-0202", "FP16", "people-detection.264"),
+)
+FRAMES = 400  # inferences a measurement
+
+
+class Inference(NamedTuple):
+    fps: float
+    cpu_ms: float
+
+
+def frames_of(video_name: str, count: int = 16) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(benchlib.videos_dir() / video_name))
+    frames = [np.ascontiguousarray(image[np.newaxis]) for ok, image in iter(cap.read, (False, None)) if ok][:count]
+    cap.release()
+    return frames
+
+
+def compiled_as_ovdemo(xml, frame_size: tuple[int, int], taps: bool) -> ov.CompiledModel:
+    core = ov.Core()
+    model = core.read_model(str(xml))
+    with mock.patch("ovdemo.common.engine.inference.taps_pay_off", taps_pay_off if taps else lambda *_: False):
+        prepared = embed_preprocessing(model, None, frame_size)
+    return core.compile_model(prepared, benchlib.DEVICE, {"PERFORMANCE_HINT": "THROUGHPUT"})
+
+
+def busy(compiled: ov.CompiledModel, frames: list[np.ndarray]) -> Inference:
+    queue = ov.AsyncInferQueue(compiled, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+    for frame in frames:  # warm up
+        queue.start_async({0: frame}, share_inputs=True)
+    queue.wait_all()
+    start, cpu = time.perf_counter(), time.process_time()
+    for i in range(FRAMES):
+        queue.start_async({0: frames[i % len(frames)]}, share_inputs=True)
+    queue.wait_all()
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return Inference(FRAMES / elapsed, cpu * 1000.0 / FRAMES)
+
+
+def main() -> None:
+    print(f"the frame's resize in the model: u8 taps against OpenVINO's resize step, {FRAMES} inferences each, "
+          f"on {benchlib.DEVICE}")
+    rows = []
+    for name, precision, video in CASES:
+        xml = benchlib.model_xml(name, precision)
+        if not xml.is_file() or not (benchlib.videos_dir() / video).is_file():
+            print(f"{name} {precision} on {video}: skipped, missing")
+            continue
+        frames = frames_of(video)
+        frame_size = (frames[0].shape[2], frames[0].shape[1])
+        model = ov.Core().read_model(str(xml))
+        size = model_input_size(model, input_layout(model, None))
+        taking = size is not None and taps_pay_off(frame_size, size)
+        compiled = [compiled_as_ovdemo(xml, frame_size, taps) for taps in (True, False)]
+        taps, whole = benchlib.side_by_side(*(lambda c=c, f=frames: busy(c, f) for c in compiled))
+        rows.append((f"{name} {precision}", f"{frame_size[0]}x{frame_size[1]}", taking, taps, whole))
+    print(f"{'model':42} {'frame':>9} {'taps':>5} {'FPS taps':>9} {'FPS whole':>9} {'ratio':>6} "
+          f"{'CPU ms taps':>11} {'CPU ms whole':>12}")
+    for label, frame, taking, taps, whole in rows:
+        print(f"{label:42} {frame:>9} {'yes' if taking else 'no':>5} {taps.fps:9.1f} {whole.fps:9.1f} "
+              f"{taps.fps / whole.fps:6.2f} {taps.cpu_ms:11.2f} {whole.cpu_ms:12.2f}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
