@@ -261,41 +261,40 @@ class OpenPoseDecoder(BottomUpDecoder):
 
     def group(self, candidates: list[np.ndarray], pafs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """People as (N, 18, 2) heatmap coordinates and (N, 18) scores (0 where missing)."""
-        people: list[np.ndarray] = []  # per person: candidate index of each of the 18 keypoints, -1 if none
+        # per person: candidate index of each of the 18 keypoints, -1 if none (plain lists: the loop below
+        # compares and sets them for every plausible pair, where numpy scalars cost ten times more)
+        people: list[list[int]] = []
         totals: list[float] = []  # keypoint plus limb scores
         for limb, ((ja, jb), scores) in enumerate(zip(OPENPOSE_LIMBS, self.limb_scores(candidates, pafs),
                                                        strict=True)):
             if scores is None:
                 continue
             a, b = candidates[ja], candidates[jb]
+            b_scores = b[:, 2].tolist()
             used_a, used_b = set(), set()
             order = np.argsort(-scores, axis=None)
             order = order[:np.count_nonzero(np.isfinite(scores))]  # the plausible pairs, best first
             firsts, seconds = np.divmod(order, scores.shape[1])
-            # (plain Python numbers from here: the loop runs for every plausible pair)
             for ia, ib, score in zip(firsts.tolist(), seconds.tolist(), scores.ravel()[order].tolist(), strict=True):
                 if ia in used_a or ib in used_b:
                     continue
                 used_a.add(ia)
                 used_b.add(ib)
-                self._connect(people, totals, limb, ja, jb, ia, ib, score, a, b)
-        points = np.zeros((len(people), 18, 2), np.float32)
-        scores = np.zeros((len(people), 18), np.float32)
-        keep = []
-        for p, (person, total) in enumerate(zip(people, totals, strict=True)):
-            found = person >= 0
-            count = int(found.sum())
-            if count < 3 or total / count < 0.2:  # a stray limb or two, not a person
-                continue
-            keep.append(p)
-            for j in np.nonzero(found)[0]:
-                x, y, s = candidates[j][person[j]]
-                points[p, j] = x, y
-                scores[p, j] = s
-        return points[keep], scores[keep]
+                self._connect(people, totals, limb, ja, jb, ia, ib, score, a, b_scores)
+        if not people:
+            return np.zeros((0, 18, 2), np.float32), np.zeros((0, 18), np.float32)
+        index = np.array(people)  # (N, 18)
+        found = index >= 0
+        count = found.sum(axis=1)
+        # a stray limb or two is not a person (at least 3 keypoints, 0.2 a keypoint)
+        keep = (count >= 3) & (np.array(totals) / np.maximum(count, 1) >= 0.2)
+        every = np.concatenate(candidates)  # each keypoint's candidates after the previous one's
+        first = np.cumsum([0] + [len(c) for c in candidates[:-1]])
+        picked = np.where(found[..., None], every[np.where(found, first + index, 0)], np.float32(0))  # (N, 18, 3)
+        return picked[keep, :, :2], picked[keep, :, 2]
 
     @staticmethod
-    def _connect(people, totals, limb, ja, jb, ia, ib, score, a, b) -> None:
+    def _connect(people, totals, limb, ja, jb, ia, ib, score, a, b_scores) -> None:
         if limb >= len(OPENPOSE_LIMBS) - REDUNDANT_LIMBS:
             for person in people:  # only completes someone already found
                 if person[ja] == ia and person[jb] < 0:
@@ -307,12 +306,12 @@ class OpenPoseDecoder(BottomUpDecoder):
             if person[ja] == ia:
                 if person[jb] < 0:
                     person[jb] = ib
-                    totals[p] += float(b[ib, 2]) + score
+                    totals[p] += b_scores[ib] + score
                 return
-        person = np.full(18, -1, np.int64)
+        person = [-1] * 18
         person[ja], person[jb] = ia, ib
         people.append(person)
-        totals.append(float(a[ia, 2] + b[ib, 2]) + score)
+        totals.append(float(a[ia, 2] + np.float32(b_scores[ib])) + score)  # summed in float32, as the scores are
 
 
 # --- Associative embedding: per-keypoint heatmaps and tags; a person's keypoints share a tag value
