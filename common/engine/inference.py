@@ -21,7 +21,7 @@ from ..errors import DemoError
 from ..models.letterbox import CENTRED, LETTERBOX, letterbox_centred, pad_to_aspect, padded_size
 from ..models.specs import ModelSpec
 from .cpus import pinning
-from .resize import blend_taps, gather_taps, taps_pay_off
+from .resize import blend_taps, gather_columns, gather_rows, rows_first, taps_pay_off
 from .runtime import REMOTE_RT_INFO, ModelOutputs, core, first_error_line
 
 if TYPE_CHECKING:
@@ -158,7 +158,8 @@ def resize_by_taps(port: ov.Input, spec: ModelSpec | None, layout: str, tensor_s
                    crop: tuple[int, int, int, int] | None, steps) -> bool:
     """The rest of `add_preprocessing`'s steps with the frame resized from its u8 pixels (resize.py), when the
     model's input is a small part of a frame of known size; False (nothing added) where OpenVINO's own resize
-    step is used: frames of any size, a u8 or grey model, Ultralytics' centred letterbox."""
+    step is used: frames of any size, a u8 or grey model, Ultralytics' centred letterbox, frames about the
+    input's size or smaller."""
     shape = port.get_partial_shape()
     h, w = (shape[2], shape[3]) if layout == "NCHW" else (shape[1], shape[2])
     size = (w.get_length(), h.get_length())
@@ -173,11 +174,20 @@ def resize_by_taps(port: ov.Input, spec: ModelSpec | None, layout: str, tensor_s
         return False
     if spec and spec.resize == LETTERBOX:
         steps.custom(pad_to_aspect(size))  # black: exact in u8
-    steps.custom(gather_taps(frame, size))
-    if spec and spec.color.upper() == "RGB":
-        steps.convert_color(ColorFormat.RGB)
-    steps.convert_layout(ov.Layout(layout))  # the u8 taps: the model's own layout before the blend, which then
-    steps.convert_element_type(ov.Type.f32)  # runs fused with the model's first element-wise operations
+    rgb = bool(spec and spec.color.upper() == "RGB")
+    # the colour order and the layout change on u8 pixels, those of the rows or of the frame, whichever are
+    # fewer; the blend then runs in the model's own layout, fused with its first element-wise operations
+    if rows_first(frame, size):
+        steps.custom(gather_rows(frame, size))
+        if rgb:
+            steps.convert_color(ColorFormat.RGB)
+        steps.convert_layout(ov.Layout(layout))
+    else:
+        if rgb:
+            steps.convert_color(ColorFormat.RGB)
+        steps.convert_layout(ov.Layout(layout))
+        steps.custom(gather_rows(frame, size, layout))
+    steps.custom(gather_columns(frame, size, layout))
     steps.custom(blend_taps(frame, size, layout))
     if spec and spec.mean:
         steps.mean(list(spec.mean))

@@ -1,16 +1,20 @@
-"""The frame's resize into a much smaller model input, in the graph, reading only the pixels it needs.
+"""The frame's resize into a smaller model input, in the graph, reading only the pixels it needs and in u8.
 
 OpenVINO's own resize step (PrePostProcessor `resize(RESIZE_LINEAR)`: Interpolate, linear, half-pixel centres,
 no antialiasing, OpenCV's INTER_LINEAR) runs on the converted frame: the whole u8 frame becomes float and is
-reordered before the Interpolate reads four pixels of it per output pixel. That costs the frame's size whatever
-the model's: on a Xeon, one thread, a 1920x1080 frame took 7.1 ms into a 64x64 input and 11.3 ms into 512x512.
+reordered before the Interpolate reads four pixels of it per output pixel, and the Interpolate itself is slow
+on 3-channel images. On a Xeon, one thread, a 1920x1080 frame took 7.1 ms into a 64x64 input and 11.3 ms into
+512x512; 768x432 into 512x512 took 3.3 ms, a sixth of person-detection-0202's inference.
 
-The same resize, done here when it reads less than the frame (`taps_pay_off`): `gather_taps` picks each output
-pixel's four neighbours out of the u8 frame (a batch of four images of the model's size, still u8, so the layout
-change after it is cheap), and `blend_taps` weighs them as the Interpolate does, after the conversion to f32.
-The blend is a chain of element-wise operations that OpenVINO fuses with the model's own first ones (a mean,
-a scale), so a CPU that infers in bf16 rounds the input once, where the unchanged model rounds it. At f32 the
-two resizes differ by float rounding only (under 0.01 of 255): tests/unit/test_resize.py.
+The same resize here: `gather_rows` copies the rows above and below each output row out of the u8 frame, the
+layout changes on u8 pixels (those rows, or the frame where it has fewer: `rows_first`), `gather_columns` picks
+the columns left and right of each output column (a batch of four images of the model's size, still u8), and
+`blend_taps` converts and weighs them as the Interpolate does. The blend is a chain of element-wise operations
+that OpenVINO fuses with the conversion and with the model's own first ones (a mean, a scale), so a CPU that
+infers in bf16 rounds the input once, where the unchanged model rounds it. It is taken where the taps are fewer
+than the frame's pixels (`taps_pay_off`), though it costs less at every size measured, upscales included
+(768x432 into 512x512: 1.8 ms against 3.3; tests/bench/bench_resize.py). At f32 the two resizes differ by float
+rounding only (under 0.01 of 255): tests/unit/test_resize.py.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ TAPS = 4  # the neighbours of an output pixel: top-left, top-right, bottom-left,
 
 
 def taps_pay_off(frame_size: tuple[int, int], input_size: tuple[int, int]) -> bool:
-    """Whether gathering the taps reads fewer pixels than converting the whole (w, h) frame would."""
+    """Whether the frame is resized from its taps: where they are fewer than the frame's pixels. (They cost less
+    at every size measured; below that, INT8 models' reference tests hold ovdemo's input to OpenVINO's own
+    Interpolate within 1e-4, which float rounding elsewhere in the sum moves them past.)"""
     return TAPS * input_size[0] * input_size[1] < frame_size[0] * frame_size[1]
 
 
@@ -40,25 +46,60 @@ def axis_taps(length: int, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return first.astype(np.int64), second.astype(np.int64), (x - first).astype(np.float32)
 
 
-def gather_taps(frame_size: tuple[int, int], input_size: tuple[int, int]) -> Callable[[ov.Output], ov.Output]:
-    """A PrePostProcessor `custom` step: a u8 NHWC frame of (w, h) `frame_size` in, the four neighbours of every
-    pixel of the (w, h) `input_size` out, as a u8 batch [4, H, W, C] (the order of TAPS)."""
-    (w, h), (in_w, in_h) = frame_size, input_size
-    top, bottom, _ = axis_taps(h, in_h)
-    left, right, _ = axis_taps(w, in_w)
+def gather_rows(frame_size: tuple[int, int], input_size: tuple[int, int],
+                layout: str = "NHWC") -> Callable[[ov.Output], ov.Output]:
+    """A PrePostProcessor `custom` step: a u8 frame [1, ...] of (w, h) `frame_size` in `layout` (NHWC or NCHW)
+    in; the rows above and below every output row of the (w, h) `input_size` out, as a u8 batch [2, ...] (upper,
+    lower) of H rows. Whole rows: a copy of each, the cheapest gather there is."""
+    (_, h), (_, in_h) = frame_size, input_size
+    upper, lower, _ = axis_taps(h, in_h)
 
     def step(frame: ov.Output) -> ov.Output:
-        rows = [ops.gather(frame, ops.constant(index), ops.constant(np.int64(1))) for index in (top, bottom)]
-        return ops.concat([ops.gather(row, ops.constant(index), ops.constant(np.int64(2)))
-                           for row in rows for index in (left, right)], 0).output(0)
+        axis = ops.constant(np.int64(layout.index("H")))
+        return ops.concat([ops.gather(frame, ops.constant(index), axis) for index in (upper, lower)], 0).output(0)
 
     return step
 
 
+def rows_first(frame_size: tuple[int, int], input_size: tuple[int, int]) -> bool:
+    """Whether the rows are gathered before the layout changes (the change then moves the rows, not the frame):
+    where the frame has more rows than two per output row."""
+    return frame_size[1] > 2 * input_size[1]
+
+
+def gather_columns(frame_size: tuple[int, int], input_size: tuple[int, int],
+                   layout: str) -> Callable[[ov.Output], ov.Output]:
+    """A PrePostProcessor `custom` step: `gather_rows`' batch, in the model's `layout` (NCHW or NHWC), in; the
+    columns left and right of every output column out, as a u8 batch [4, ...] of the model's size in the order
+    of `TAPS_ORDER`. On NHWC the pixel's channels are gathered as bytes of its row ([.., w*C]): OpenVINO's
+    Gather moves single elements fast and 3-byte pixels slowly (2.1 against 0.7 ms for 768x432 into 512x512)."""
+    (w, _), (in_w, in_h) = frame_size, input_size
+    left, right, _ = axis_taps(w, in_w)
+
+    def step(rows: ov.Output) -> ov.Output:
+        if layout == "NCHW":  # columns are the innermost axis already
+            halves = [ops.gather(rows, ops.constant(index), ops.constant(np.int64(3))) for index in (left, right)]
+        else:
+            channels = rows.get_partial_shape()[3].get_length()
+            flat = ops.reshape(rows, ops.constant(np.array([2, in_h, w * channels], np.int64)), False)
+            halves = [ops.reshape(ops.gather(flat, ops.constant((index[:, None] * channels
+                                                                 + np.arange(channels)).ravel()),
+                                             ops.constant(np.int64(2))),
+                                  ops.constant(np.array([2, in_h, in_w, channels], np.int64)), False)
+                      for index in (left, right)]
+        return ops.concat(halves, 0).output(0)
+
+    return step
+
+
+TAPS_ORDER = ("upper left", "lower left", "upper right", "lower right")  # the batch gather_columns gives
+
+
 def blend_taps(frame_size: tuple[int, int], input_size: tuple[int, int],
                layout: str) -> Callable[[ov.Output], ov.Output]:
-    """A PrePostProcessor `custom` step: `gather_taps`' batch, converted to f32 and in the model's `layout` (NCHW
-    or NHWC), in; the bilinear blend of each pixel's four neighbours, one image [1, ...], out."""
+    """A PrePostProcessor `custom` step: `gather_columns`' u8 batch in; the bilinear blend of each pixel's four
+    neighbours in f32, one image [1, ...] in the model's `layout` (NCHW or NHWC), out. Each tap is converted to
+    f32 after the split, so the conversion runs fused with the blend (and the blend with the model's first ops)."""
     (w, h), (in_w, in_h) = frame_size, input_size
     h_axis, w_axis = layout.index("H"), layout.index("W")
     down, across = axis_taps(h, in_h)[2], axis_taps(w, in_w)[2]
@@ -69,9 +110,10 @@ def blend_taps(frame_size: tuple[int, int], input_size: tuple[int, int],
         return ops.add(a, ops.multiply(ops.subtract(b, a), ops.constant(weight))).output(0)
 
     def step(taps: ov.Output) -> ov.Output:
-        top_left, top_right, bottom_left, bottom_right = ops.split(taps, ops.constant(np.int64(0)), TAPS).outputs()
-        upper = lerp(top_left, top_right, across.reshape(across_shape))
-        lower = lerp(bottom_left, bottom_right, across.reshape(across_shape))
+        quarters = ops.split(taps, ops.constant(np.int64(0)), TAPS).outputs()
+        upper_left, lower_left, upper_right, lower_right = (ops.convert(q, ov.Type.f32).output(0) for q in quarters)
+        upper = lerp(upper_left, upper_right, across.reshape(across_shape))
+        lower = lerp(lower_left, lower_right, across.reshape(across_shape))
         return lerp(upper, lower, down.reshape(down_shape))
 
     return step

@@ -1,7 +1,8 @@
 """The frame's resize inside the model (common/engine/inference.py, common/engine/resize.py): whichever way it is
 done (from the u8 taps when the model's input is a small part of the frame, else OpenVINO's own resize step), the
-model sees the frame resized in float as OpenCV's INTER_LINEAR does, cropped, padded and in its colour order; and
-with the taps, nothing of the frame's size is converted to float."""
+model sees the frame
+resized in float as OpenCV's INTER_LINEAR does, cropped, padded and in its colour order; and with the taps,
+nothing of the frame's size is converted to float."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import openvino.opset13 as ops
 import pytest
 
 from ovdemo.common.engine.inference import InferenceConfig, compile_model, embed_preprocessing
-from ovdemo.common.engine.resize import taps_pay_off
+from ovdemo.common.engine.resize import rows_first, taps_pay_off
 from ovdemo.common.models.letterbox import padded_size
 from ovdemo.common.models.specs import ModelSpec
 
@@ -51,8 +52,11 @@ def expected(frame: np.ndarray, size: tuple[int, int], spec: ModelSpec, crop) ->
     return image
 
 
-def seen(frame: np.ndarray, size, layout: str, spec: ModelSpec, crop, precision: str | None) -> np.ndarray:
-    model = embed_preprocessing(echo_model(size, layout), spec, (frame.shape[1], frame.shape[0]), crop=crop)
+def seen(frame: np.ndarray, size, layout: str, spec: ModelSpec, crop, precision: str | None,
+         fixed: bool = True) -> np.ndarray:
+    """What the model is given of `frame`, compiled for frames of its size (`fixed`) or of any size."""
+    model = embed_preprocessing(echo_model(size, layout), spec, (frame.shape[1], frame.shape[0]) if fixed else None,
+                                crop=crop)
     out = np.asarray(compile_model(model, InferenceConfig(precision=precision))(frame[None])[0])[0]
     return out.transpose(1, 2, 0) if layout == "NCHW" else out
 
@@ -63,6 +67,8 @@ CASES = {  # frame (w, h), model input (w, h), layout, spec, crop
     "into a wide strip": ((768, 432), (94, 24), "NCHW", ModelSpec(), None),
     "NHWC, RGB, mean and scale": ((1280, 720), (300, 300), "NHWC",
                                   ModelSpec(color="RGB", mean=(123.7, 116.3, 103.5), scale=(58.4, 57.1, 57.4)), None),
+    "NHWC, RGB, a wide frame": ((1920, 200), (100, 100), "NHWC", ModelSpec(color="RGB"), None),
+    "a wide frame": ((1920, 240), (160, 120), "NCHW", ModelSpec(), None),
     "a crop": ((1920, 1080), (160, 160), "NCHW", ModelSpec(), (700, 100, 1500, 1000)),
     "letterbox": ((1280, 720), (200, 200), "NCHW", ModelSpec(resize="letterbox"), None),
     "about the frame's size": ((768, 432), (512, 512), "NCHW", ModelSpec(), None),  # OpenVINO's own resize step
@@ -70,11 +76,27 @@ CASES = {  # frame (w, h), model input (w, h), layout, spec, crop
 }
 
 
+def test_the_cases_take_both_orders_of_gathering_rows_and_changing_the_layout():
+    orders = {(rows_first(frame, size), layout) for frame, size, layout, *_ in CASES.values()
+              if taps_pay_off(frame, size)}
+    assert orders == {(True, "NCHW"), (False, "NCHW"), (True, "NHWC"), (False, "NHWC")}
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_the_model_sees_the_frame_resized_in_float(case):
     frame_size, size, layout, spec, crop = CASES[case]
     frame = a_frame(frame_size)
     got = seen(frame, size, layout, spec, crop, "f32")
+    assert np.abs(got - expected(frame, size, spec, crop)).max() < ROUNDING
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if CASES[c][4] is None])
+def test_frames_of_any_size_take_openvinos_resize_step_to_the_same_input(case):
+    """A model compiled for frames of any size (its input shape dynamic) keeps OpenVINO's own resize step: the
+    same float resize within float rounding."""
+    frame_size, size, layout, spec, crop = CASES[case]
+    frame = a_frame(frame_size)
+    got = seen(frame, size, layout, spec, crop, "f32", fixed=False)
     assert np.abs(got - expected(frame, size, spec, crop)).max() < ROUNDING
 
 
@@ -87,7 +109,7 @@ def test_at_the_default_precision_no_further_than_openvinos_own_resize(case):
     want = expected(frame, size, spec, crop)
     mine = np.abs(seen(frame, size, layout, spec, crop, None) - want).max()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("ovdemo.common.engine.inference.taps_pay_off", lambda *_: False)
+        patch.setattr("ovdemo.common.engine.inference.resize_by_taps", lambda *_: False)
         theirs = np.abs(seen(frame, size, layout, spec, crop, None) - want).max()
     assert mine <= theirs + ROUNDING
 
