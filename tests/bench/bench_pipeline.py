@@ -177,11 +177,11 @@ def inference_alone(case: Case, args: list[str], frames: int = FRAMES) -> Infere
     queue = ov.AsyncInferQueue(compiled, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
     batches = [np.ascontiguousarray(image[np.newaxis]) for image in images]
     for batch in batches:  # warm up
-        queue.start_async({0: batch})
+        queue.start_async({0: batch}, share_inputs=True)
     queue.wait_all()
     start, cpu = time.perf_counter(), time.process_time()
     for i in range(frames):
-        queue.start_async({0: batches[i % len(batches)]})
+        queue.start_async({0: batches[i % len(batches)]}, share_inputs=True)
     queue.wait_all()
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     predictor.close()
@@ -209,7 +209,7 @@ def bare_loop(case: Case, args: list[str], frames: int = FRAMES) -> Decoding:
         while True:
             frame = reader.take() if reader.buffer else None
             if frame is not None:
-                queue.start_async({0: frame.image[np.newaxis]})
+                queue.start_async({0: frame.image[np.newaxis]}, share_inputs=True)  # as ovdemo sets it
                 count += 1
             elif reader.finished:
                 break

@@ -109,10 +109,11 @@ class Throughput(NamedTuple):
 
 
 def raw_throughput(model: Path, seconds: float = 15.0, input_shape: Sequence[int] | None = None) -> Throughput:
-    """Inferences per second of `model` alone: AsyncInferQueue at the device's optimal number of requests, throughput
-    hint, one random input, no pipeline. Uniform 0..255, the range of the frames ovdemo feeds: only in-graph
-    post-processing (DetectionOutput, NMS) costs more or less with the values. `input_shape` fixes a dynamic input
-    to the shape the pipeline would give it."""
+    """Inferences per second of `model` alone: AsyncInferQueue at the device's optimal number of requests,
+    throughput hint, one random input shared by every request (not copied into each: benchmark_app does not
+    copy either), no pipeline. Uniform 0..255, the range of the frames ovdemo feeds: only in-graph
+    post-processing (DetectionOutput, NMS) costs more or less with the values. `input_shape` fixes a dynamic
+    input to the shape the pipeline would give it."""
     duration = measure_seconds(seconds)
     core = ov.Core()
     network = core.read_model(str(model))
@@ -122,11 +123,11 @@ def raw_throughput(model: Path, seconds: float = 15.0, input_shape: Sequence[int
     queue = ov.AsyncInferQueue(compiled, 0)
     data = np.random.default_rng(0).uniform(0, 255, tuple(compiled.input(0).shape)).astype(np.float32)
     for _ in range(len(queue)):  # warm-up: every request once
-        queue.start_async({0: data})
+        queue.start_async({0: data}, share_inputs=True)
     queue.wait_all()
     count, start = 0, time.perf_counter()
     while time.perf_counter() - start < duration:
-        queue.start_async({0: data})
+        queue.start_async({0: data}, share_inputs=True)
         count += 1
     queue.wait_all()
     return Throughput(count / (time.perf_counter() - start), len(queue))
@@ -164,12 +165,12 @@ def raw_item_ms(model: Path, batch: int = 1, seconds: float = 5.0, fold=None,
     data = {port: rng.uniform(0, 255, tuple(port.shape)).astype(port.get_element_type().to_dtype())
             for port in compiled.inputs}
     for _ in range(len(queue)):
-        queue.start_async(data)
+        queue.start_async(data, share_inputs=True)
     queue.wait_all()
     count, start = 0, time.perf_counter()
     duration = measure_seconds(seconds)
     while time.perf_counter() - start < duration:
-        queue.start_async(data)
+        queue.start_async(data, share_inputs=True)
         count += 1
     queue.wait_all()
     return (time.perf_counter() - start) * 1000.0 / (count * batch)
@@ -186,14 +187,14 @@ def raw_mix_ms(model: Path, shapes: Sequence[Sequence[int]], seconds: float = 8.
     inputs = {shape: rng.uniform(0, 255, shape).astype(dtype) for shape in {tuple(s) for s in shapes}}
     order = [tuple(s) for s in shapes]
     for shape in inputs:  # warm-up: every shape once
-        queue.start_async({0: inputs[shape]})
+        queue.start_async({0: inputs[shape]}, share_inputs=True)
     queue.wait_all()
     count = items = 0
     duration = measure_seconds(seconds)
     start = time.perf_counter()
     while time.perf_counter() - start < duration:
         shape = order[count % len(order)]
-        queue.start_async({0: inputs[shape]})
+        queue.start_async({0: inputs[shape]}, share_inputs=True)
         count += 1
         items += shape[0]
     queue.wait_all()
