@@ -68,8 +68,8 @@ CASES = {  # frame (w, h), model input (w, h), layout, spec, crop
     "NHWC, RGB, mean and scale": ((1280, 720), (300, 300), "NHWC",
                                   ModelSpec(color="RGB", mean=(123.7, 116.3, 103.5), scale=(58.4, 57.1, 57.4)), None),
     "NHWC, RGB, a wide frame": ((1920, 200), (100, 100), "NHWC", ModelSpec(color="RGB"), None),
-    "a wide frame": ((1920, 240), (160, 120), "NCHW", ModelSpec(), None),
-    "a crop": ((1920, 1080), (160, 160), "NCHW", ModelSpec(), (700, 100, 1500, 1000)),
+    "a wide frame, RGB": ((1920, 240), (160, 120), "NCHW", ModelSpec(color="RGB"), None),
+    "a crop, RGB": ((1920, 1080), (160, 160), "NCHW", ModelSpec(color="RGB"), (700, 100, 1500, 1000)),
     "letterbox": ((1280, 720), (200, 200), "NCHW", ModelSpec(resize="letterbox"), None),
     "about the frame's size": ((768, 432), (512, 512), "NCHW", ModelSpec(), None),  # OpenVINO's own resize step
     "up": ((200, 120), (456, 256), "NCHW", ModelSpec(color="RGB"), None),
