@@ -249,7 +249,7 @@ MAX_REQUESTS = 64  # --nireq, --nstreams: each request holds its own input and o
 MAX_THREADS = 1024
 MAX_WORKERS = 256  # --workers: a process each, with its own models in memory
 MAX_INPUT_SIZE = 4096  # a network input of 4096x4096 takes about 1.5 GB for the largest detectors here
-CACHE_DIR_ENV = "OVDEMO_CACHE_DIR"  # --cache-dir when not given (the test suite shares one cache across its runs)
+CACHE_DIR_ENV = "OVDEMO_CACHE_DIR"  # --cache-dir when not given
 
 
 def _streams(ctx, param, value):

@@ -1,5 +1,6 @@
-"""OpenVINO's compiled-model cache (--cache-dir, or OVDEMO_CACHE_DIR, which the test suite sets for all its runs):
-a run that loads its model from the cache answers exactly as one that compiled it."""
+"""OpenVINO's compiled-model cache (--cache-dir, or OVDEMO_CACHE_DIR): a run that loads its model from the cache
+answers exactly as one that compiled it. (The suite no longer shares one cache across its runs: tests/conftest.py
+says why.)"""
 
 from __future__ import annotations
 
