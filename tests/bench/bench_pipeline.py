@@ -166,26 +166,14 @@ def inference_alone(case: Case, args: list[str], frames: int = FRAMES) -> Infere
     import ovdemo
     from ovdemo.common.engine.pipeline import prepare_family
 
-    video = benchlib.videos_dir() / case.video
-    cap = cv2.VideoCapture(str(video))
-    images = [image for ok, image in iter(cap.read, (False, None)) if ok][:64]
-    cap.release()
+    frames_in = benchlib.first_frames(benchlib.videos_dir() / case.video, 64)
     predictor = ovdemo.load(args[args.index("-m") + 1], family=case.family, device=benchlib.DEVICE,
                             hint="throughput", models_dir=str(benchlib.models_dir()))  # its stages' defaults
-    compiled, _ = prepare_family(predictor.family, predictor.opts, (images[0].shape[1], images[0].shape[0]),
+    compiled, _ = prepare_family(predictor.family, predictor.opts, (frames_in[0].shape[2], frames_in[0].shape[1]),
                                  (25.0,), live=False)
-    queue = ov.AsyncInferQueue(compiled, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-    batches = [np.ascontiguousarray(image[np.newaxis]) for image in images]
-    for batch in batches:  # warm up
-        queue.start_async({0: batch}, share_inputs=True)
-    queue.wait_all()
-    start, cpu = time.perf_counter(), time.process_time()
-    for i in range(frames):
-        queue.start_async({0: batches[i % len(batches)]}, share_inputs=True)
-    queue.wait_all()
-    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    busy = benchlib.busy_inference(compiled, frames_in, frames)
     predictor.close()
-    return Inference(frames / elapsed, cpu * 1000.0 / frames)
+    return Inference(busy.fps, busy.cpu_ms)
 
 
 def bare_loop(case: Case, args: list[str], frames: int = FRAMES) -> Decoding:

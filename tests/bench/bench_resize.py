@@ -11,13 +11,9 @@ running): FPS and the process's CPU per frame, taken in turn, medians of BENCH_R
 from __future__ import annotations
 
 import sys
-import time
-from typing import NamedTuple
 from unittest import mock
 
 import benchlib
-import cv2
-import numpy as np
 import openvino as ov
 
 from ovdemo.common.engine.inference import embed_preprocessing, input_layout, model_input_size
@@ -37,18 +33,6 @@ CASES = (  # model, precision, video
 FRAMES = 400  # inferences a measurement
 
 
-class Inference(NamedTuple):
-    fps: float
-    cpu_ms: float
-
-
-def frames_of(video_name: str, count: int = 16) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(benchlib.videos_dir() / video_name))
-    frames = [np.ascontiguousarray(image[np.newaxis]) for ok, image in iter(cap.read, (False, None)) if ok][:count]
-    cap.release()
-    return frames
-
-
 def compiled_as_ovdemo(xml, frame_size: tuple[int, int], taps: bool) -> ov.CompiledModel:
     core = ov.Core()
     model, spec = core.read_model(str(xml)), find_spec(xml.stem)
@@ -61,19 +45,6 @@ def compiled_as_ovdemo(xml, frame_size: tuple[int, int], taps: bool) -> ov.Compi
     return core.compile_model(prepared, benchlib.DEVICE, {"PERFORMANCE_HINT": "THROUGHPUT"})
 
 
-def busy(compiled: ov.CompiledModel, frames: list[np.ndarray]) -> Inference:
-    queue = ov.AsyncInferQueue(compiled, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-    for frame in frames:  # warm up
-        queue.start_async({0: frame}, share_inputs=True)
-    queue.wait_all()
-    start, cpu = time.perf_counter(), time.process_time()
-    for i in range(FRAMES):
-        queue.start_async({0: frames[i % len(frames)]}, share_inputs=True)
-    queue.wait_all()
-    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-    return Inference(FRAMES / elapsed, cpu * 1000.0 / FRAMES)
-
-
 def main() -> None:
     print(f"the frame's resize in the model: u8 taps against OpenVINO's resize step, {FRAMES} inferences each, "
           f"on {benchlib.DEVICE}")
@@ -83,10 +54,11 @@ def main() -> None:
         if not xml.is_file() or not (benchlib.videos_dir() / video).is_file():
             print(f"{name} {precision} on {video}: skipped, missing")
             continue
-        frames = frames_of(video)
+        frames = benchlib.first_frames(benchlib.videos_dir() / video, 16)
         frame_size = (frames[0].shape[2], frames[0].shape[1])
         compiled = [compiled_as_ovdemo(xml, frame_size, taps) for taps in (True, False)]
-        taps, whole = benchlib.side_by_side(*(lambda c=c, f=frames: busy(c, f) for c in compiled))
+        taps, whole = benchlib.side_by_side(*(lambda c=c, f=frames: benchlib.busy_inference(c, f, FRAMES)
+                                              for c in compiled))
         model = ov.Core().read_model(str(xml))
         size = model_input_size(model, input_layout(model, find_spec(name)))
         taking = size is not None and taps_pay_off(frame_size, size)

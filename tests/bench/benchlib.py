@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
+import cv2
 import numpy as np
 import openvino as ov
 import openvino.properties.hint as hints
@@ -199,6 +200,39 @@ def raw_mix_ms(model: Path, shapes: Sequence[Sequence[int]], seconds: float = 8.
         items += shape[0]
     queue.wait_all()
     return (time.perf_counter() - start) * 1000.0 / items
+
+
+class BusyInference(NamedTuple):
+    fps: float
+    cpu_ms: float  # the process's CPU a frame: OpenVINO's threads (in-graph preprocessing included), the submitter
+
+
+def first_frames(video: Path, count: int) -> list[np.ndarray]:
+    """The first `count` frames of `video` as contiguous [1, H, W, 3] u8 batches (decoded beforehand)."""
+    cap = cv2.VideoCapture(str(video))
+    frames = []
+    while len(frames) < count:
+        ok, image = cap.read()
+        if not ok:
+            break
+        frames.append(np.ascontiguousarray(image[np.newaxis]))
+    cap.release()
+    return frames
+
+
+def busy_inference(compiled: ov.CompiledModel, frames: Sequence[np.ndarray], count: int) -> BusyInference:
+    """`compiled` kept busy with `frames` in turn (shared with the requests, not copied, as ovdemo sets them) at
+    OpenVINO's optimal number of requests, nothing else running: FPS and the process's CPU a frame over `count`."""
+    queue = ov.AsyncInferQueue(compiled, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+    for frame in frames:  # warm up
+        queue.start_async({0: frame}, share_inputs=True)
+    queue.wait_all()
+    start, cpu = time.perf_counter(), time.process_time()
+    for i in range(count):
+        queue.start_async({0: frames[i % len(frames)]}, share_inputs=True)
+    queue.wait_all()
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return BusyInference(count / elapsed, cpu * 1000.0 / count)
 
 
 def ceiling_fps(main: Throughput, stages: Sequence[tuple[float, float]]) -> float:
