@@ -188,11 +188,8 @@ def resize_by_taps(port: ov.Input, spec: ModelSpec | None, layout: str, tensor_s
         steps.convert_layout(ov.Layout(layout))
         steps.custom(gather_rows(frame, size, layout))
     steps.custom(gather_columns(frame, size, layout))
-    steps.custom(blend_taps(frame, size, layout))
-    if spec and spec.mean:
-        steps.mean(list(spec.mean))
-    if spec and spec.scale:
-        steps.scale(list(spec.scale))
+    mean, scale = (spec.mean or (), spec.scale or ()) if spec else ((), ())
+    steps.custom(blend_taps(frame, size, layout, mean, scale))  # the spec's mean and scale inside the blend
     return True
 
 
