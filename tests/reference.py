@@ -96,12 +96,59 @@ def _openvino_resizer(frame_shape: tuple[int, ...], size: tuple[int, int]) -> ov
 
 
 def openvino_resized(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A BGR u8 image resized to `size` (w, h) by OpenVINO's own bilinear resize, as a float32 [1,3,H,W] batch:
-    the input an INT8 model gets inside ovdemo, to the last bit. Such models move visibly for inputs a hundredth
-    of a level apart; this resize is checked against OpenCV's (in float) so that no more than that differs."""
+    """A BGR u8 image resized to `size` (w, h) by OpenVINO's own bilinear resize, as a float32 [1,3,H,W] batch
+    (the step ovdemo keeps for frames of any size). INT8 models move visibly for inputs a hundredth of a level
+    apart; this resize is checked against OpenCV's (in float) so that no more than that differs."""
     resized = np.asarray(next(iter(_openvino_resizer(image.shape, tuple(size))([image[np.newaxis]]).values())))
     assert np.abs(resized - nchw(image, size, in_float=True)).max() < 0.01
     return resized
+
+
+def _bilinear_taps(length: int, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x = (np.arange(count, dtype=np.float32) + np.float32(0.5)) * np.float32(length / count) - np.float32(0.5)
+    x = np.clip(x, 0, length - 1)  # half-pixel centres; outputs past the first or last centre take that pixel
+    first = np.floor(x)
+    return first.astype(int), np.minimum(first + 1, length - 1).astype(int), (x - first).astype(np.float32)
+
+
+def bilinear_resized(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A BGR u8 image resized to `size` (w, h) as OpenVINO's Interpolate documents its linear mode (half-pixel
+    centres, each output its four neighbours blended, weights in float32), in numpy, as a float32 [1,3,H,W]
+    batch: the input ovdemo's main models are given, whose graph resizes the frame from the same four taps
+    (common/engine/resize.py), to a unit in the last place. INT8 models, and any model at bf16, move visibly for
+    inputs a hundredth of a level apart, as two exact float resizes whose sums run in another order are (OpenCV's
+    and OpenVINO's differ by a few thousandths of a level); this one is checked against OpenCV's float resize so
+    that no more than that differs."""
+    h, w = image.shape[:2]
+    top, bottom, down = _bilinear_taps(h, size[1])
+    left, right, across = _bilinear_taps(w, size[0])
+    pixels = image.astype(np.float32)
+    across, down = across[None, :, None], down[:, None, None]
+
+    def lerp(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        return a + (b - a) * weight
+
+    upper = lerp(pixels[top][:, left], pixels[top][:, right], across)
+    lower = lerp(pixels[bottom][:, left], pixels[bottom][:, right], across)
+    resized = np.ascontiguousarray(lerp(upper, lower, down).transpose(2, 0, 1)[np.newaxis])
+    assert np.abs(resized - nchw(image, size, in_float=True)).max() < 0.01
+    return resized
+
+
+def in_default_precision(x: np.ndarray) -> np.ndarray:
+    """`x` rounded to the CPU's default inference precision (bf16 keeps 8 bits of a value, a whole level of a
+    bright pixel), as float32. Where an INT8 model quantizes its input, ovdemo's graph blends the frame's taps
+    and quantizes in one step that computes in that precision, where the unchanged model quantizes its float
+    input: the reference's distance from itself on its input so rounded is that rounding's noise, allowed as the
+    precision's own is."""
+    x = np.ascontiguousarray(x, np.float32)
+    if DEFAULT_PRECISION == "bf16":  # round to nearest even on the upper 16 bits
+        bits = x.view(np.uint32).astype(np.uint64)
+        bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+        return bits.astype(np.uint32).view(np.float32)
+    if DEFAULT_PRECISION == "f16":
+        return x.astype(np.float16).astype(np.float32)
+    return x
 
 
 def input_size(compiled: ov.CompiledModel) -> tuple[int, int]:

@@ -156,10 +156,10 @@ def add_preprocessing(model: ov.Model, spec: ModelSpec | None, index: int, layou
 
 def resize_by_taps(port: ov.Input, spec: ModelSpec | None, layout: str, tensor_shape: list[int],
                    crop: tuple[int, int, int, int] | None, steps) -> bool:
-    """The rest of `add_preprocessing`'s steps with the frame resized from its u8 pixels (resize.py), when the
-    model's input is a small part of a frame of known size; False (nothing added) where OpenVINO's own resize
-    step is used: frames of any size, a u8 or grey model, Ultralytics' centred letterbox, frames about the
-    input's size or smaller."""
+    """The rest of `add_preprocessing`'s steps with the frame resized from its u8 pixels (resize.py), when a
+    frame of known size is resized into the model's input; False (nothing added) where OpenVINO's own steps are
+    used: frames of any size, a u8 or grey model, Ultralytics' centred letterbox, a frame of the input's own
+    size (converted, not resized)."""
     shape = port.get_partial_shape()
     h, w = (shape[2], shape[3]) if layout == "NCHW" else (shape[1], shape[2])
     size = (w.get_length(), h.get_length())

@@ -1,4 +1,4 @@
-"""The frame's resize into a smaller model input, in the graph, reading only the pixels it needs and in u8.
+"""The frame's resize into the model's input, in the graph, reading only the pixels it needs and in u8.
 
 OpenVINO's own resize step (PrePostProcessor `resize(RESIZE_LINEAR)`: Interpolate, linear, half-pixel centres,
 no antialiasing, OpenCV's INTER_LINEAR) runs on the converted frame: the whole u8 frame becomes float and is
@@ -9,12 +9,12 @@ on 3-channel images. On a Xeon, one thread, a 1920x1080 frame took 7.1 ms into a
 The same resize here: `gather_rows` copies the rows above and below each output row out of the u8 frame, the
 layout changes on u8 pixels (those rows, or the frame where it has fewer: `rows_first`), `gather_columns` picks
 the columns left and right of each output column (a batch of four images of the model's size, still u8), and
-`blend_taps` converts and weighs them as the Interpolate does. The blend is a chain of element-wise operations
-that OpenVINO fuses with the conversion and with the model's own first ones (a mean, a scale), so a CPU that
-infers in bf16 rounds the input once, where the unchanged model rounds it. It is taken where the taps are fewer
-than the frame's pixels (`taps_pay_off`), though it costs less at every size measured, upscales included
-(768x432 into 512x512: 1.8 ms against 3.3; tests/bench/bench_resize.py). At f32 the two resizes differ by float
-rounding only (under 0.01 of 255): tests/unit/test_resize.py.
+`blend_taps` converts and weighs them as the Interpolate does, and takes the model's mean and scale. The blend
+is a chain of element-wise operations that OpenVINO fuses with the conversion and with the model's own first
+ones, so a CPU that infers in bf16 rounds the normalised input once, where the unchanged model given it rounds
+it. It is taken wherever a frame is resized (`taps_pay_off`): it costs less at every size measured, upscales
+included (768x432 into 512x512: 1.8 ms against 3.3; tests/bench/bench_resize.py). At f32 the two resizes
+differ by float rounding only (under 0.01 of 255): tests/unit/test_resize.py.
 """
 
 from __future__ import annotations
@@ -29,10 +29,9 @@ TAPS = 4  # the neighbours of an output pixel: top-left, top-right, bottom-left,
 
 
 def taps_pay_off(frame_size: tuple[int, int], input_size: tuple[int, int]) -> bool:
-    """Whether the frame is resized from its taps: where they are fewer than the frame's pixels. (They cost less
-    at every size measured; below that, INT8 models' reference tests hold ovdemo's input to OpenVINO's own
-    Interpolate within 1e-4, which float rounding elsewhere in the sum moves them past.)"""
-    return TAPS * input_size[0] * input_size[1] < frame_size[0] * frame_size[1]
+    """Whether the frame is resized from its taps: wherever it is resized at all (they cost less at every size
+    measured, upscales included); a frame of the input's own size takes OpenVINO's step, which only converts it."""
+    return tuple(frame_size) != tuple(input_size)
 
 
 def axis_taps(length: int, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -4,14 +4,15 @@ frame, and the likeliest class per pixel. ovdemo takes the argmax at the model's
 class ids (nearest), so pixels may differ only where the model's own map changes class within the few map
 cells a frame pixel is resampled from.
 
-The frame is resized in float, as OpenVINO does inside ovdemo's model: this model is so unsure of much of
+The frame is resized in float, as ovdemo's model does: this model is so unsure of much of
 these top-down frames that rounding the resized frame to u8 (what cv2.resize of the u8 frame gives) moves 2%
 of its pixels to another class, as much as noise of half a level does. At the CPU's default precision
 (reference.py) the reference is the plain model at that precision; pixels where it disagrees with itself in f32
 (and their neighbours) may differ too, and the share allowed grows by twice the share of such pixels. bf16
 rounds the input so coarsely that inputs a hundredth of a level apart land on different values, as they do for
-an INT8 model: there the reference is fed OpenVINO's own resize (checked against OpenCV's in reference.py), so
-that the pixels are the same and only the model's arithmetic is compared."""
+an INT8 model: there the reference is fed the frame resized as ovdemo's graph resizes it (the same taps and
+weights, reference.bilinear_resized, checked against OpenCV's), so that the pixels are the same and only the
+model's arithmetic is compared."""
 
 from __future__ import annotations
 
@@ -21,10 +22,10 @@ import pytest
 from conftest import model_path
 from reference import (
     PRECISIONS,
+    bilinear_resized,
     infer,
     input_size,
     nchw,
-    openvino_resized,
     ovdemo_precision,
     plain_model,
     video_frames,
@@ -45,9 +46,9 @@ NEIGHBOURS = np.ones((3, 3), np.uint8)
 
 def reference(compiled, frame: np.ndarray, same_pixels: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The reference class map of the frame, where it may differ (frame pixels resampled from map cells next to
-    a class change of the model's own map), and the model's own map. `same_pixels`: resized by OpenVINO."""
+    a class change of the model's own map), and the model's own map. `same_pixels`: resized as ovdemo resizes."""
     size = input_size(compiled)
-    x = openvino_resized(frame, size) if same_pixels else nchw(frame, size, in_float=True)
+    x = bilinear_resized(frame, size) if same_pixels else nchw(frame, size, in_float=True)
     probabilities = next(iter(infer(compiled, x).values()))[0]
     h, w = frame.shape[:2]
     classes = cv2.resize(probabilities.transpose(1, 2, 0), (w, h), interpolation=cv2.INTER_LINEAR).argmax(axis=2)
