@@ -7,6 +7,7 @@ pipeline's main model, on OpenVINO's threads.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -379,6 +380,22 @@ def _verdicts_file() -> Path:
     return ovdemo_home() / "batch-checks.json"
 
 
+def compiled_graph(compiled: ov.CompiledModel) -> str:
+    """A fingerprint of the graph OpenVINO compiled: each node's kind and precisions, in order (not its shapes,
+    which a graph of dynamic shapes reports as last inferred); 7 ms for PP-OCRv5's recognizer. One model file
+    does not always compile into one graph: on an AMX Xeon at bf16, an entry of a compiled-model cache held
+    PP-OCRv5's batch-dynamic recognizer with an attention step fused otherwise (572 nodes, not 576), which read
+    words as nothing at a batch of 4 and some other sizes, and a verdict kept for the other graph let it take
+    them."""
+    with suppress(Exception):
+        nodes = []
+        for op in compiled.get_runtime_model().get_ordered_ops():
+            info = op.get_rt_info()
+            nodes.append(" ".join(info[k].astype(str) for k in ("layerType", "runtimePrecision", "outputPrecisions")))
+        return hashlib.sha1("\n".join(nodes).encode()).hexdigest()[:16]
+    return "?"  # a device that does not describe its graph: the verdict is kept per file
+
+
 def _precision(compiled: ov.CompiledModel) -> str:
     with suppress(Exception):
         return str(compiled.get_property("INFERENCE_PRECISION_HINT"))
@@ -392,13 +409,15 @@ def batch_check(path: Path, batched: ov.CompiledModel, single: ov.CompiledModel,
     the precision the run uses, within that model's own precision noise on the same probe (its distance from
     itself compiled in f32). Some graphs accept a dynamic batch and then compute something else with it (OpenVINO
     2026.4 on bf16 CPUs gave landmarks-regression-retail-0009 other points); some fail above batch 1. The verdict
-    is kept per model file, OpenVINO version, device and precision, so only a model's first run pays for it."""
+    is kept per model file, OpenVINO version, device, precision and the graphs compiled (`compiled_graph`), so
+    only a model's first run pays for it, and a model compiled into other graphs is checked again."""
     stat = Path(path).stat()
     device = config.device
     with suppress(Exception):
         device = str(core().get_property(config.device, "FULL_DEVICE_NAME"))
     key = (f"{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{ov.__version__}|{device}|"
-           f"{_precision(single)}|{sorted((reshape or {}).items())}|{sizes}|check {BATCH_CHECK_VERSION}")
+           f"{_precision(single)}|{sorted((reshape or {}).items())}|{sizes}|check {BATCH_CHECK_VERSION}|"
+           f"graphs {compiled_graph(batched)} {compiled_graph(single)}")
     store = _verdicts_file()
     with suppress(OSError, ValueError):
         verdicts = json.loads(store.read_text(encoding="utf-8"))

@@ -19,7 +19,7 @@ from ovdemo.common.engine.family import Family
 from ovdemo.common.engine.inference import InferenceConfig, core
 from ovdemo.common.engine.launch import run
 from ovdemo.common.engine.pipeline import Pipeline
-from ovdemo.common.engine.stages import ObjectStage, Stage, crop, crops, expand_boxes
+from ovdemo.common.engine.stages import ObjectStage, Stage, compiled_graph, crop, crops, expand_boxes
 from ovdemo.common.errors import DemoError
 from ovdemo.common.models.resolve import ResolvedModel
 from ovdemo.common.models.specs import find_spec
@@ -89,6 +89,24 @@ def test_batches_go_out_only_in_the_sizes_that_were_checked(tmp_path):
     levels = [10, 40, 70, 100, 130, 160, 190]
     crops_ = np.stack([np.full((16, 16, 3), level, np.uint8) for level in levels])
     np.testing.assert_allclose(stage(crops_).get("mean")[:, 0], levels, atol=1e-3)
+
+
+def test_a_verdict_is_kept_for_the_graph_it_was_found_on(tmp_path):
+    """One model file does not always compile into one graph (a compiled-model cache entry once held another):
+    a verdict kept for one graph is not taken for another of the same file, and is read again for its own."""
+    path = wrong_from_batch(tmp_path / "wrong-from-4.xml", first_wrong=4)
+    stage = Stage(ResolvedModel(path, "wrong-from-4", None), CONFIG)
+    assert stage.batch_sizes == (2, 3)
+    store = Path(os.environ["OVDEMO_HOME"]) / "batch-checks.json"
+    (key, kept), = [(k, v) for k, v in json.loads(store.read_text()).items() if "wrong-from-4" in k]
+    graph = compiled_graph(stage.batched)
+    assert kept == [2, 3] and graph in key and graph != "?"
+    # another graph's verdict (every size right), kept under the key that graph would have: checked again
+    store.write_text(json.dumps({key.replace(graph, "0" * len(graph)): list(range(2, 9))}))
+    assert Stage(ResolvedModel(path, "wrong-from-4", None), CONFIG).batch_sizes == (2, 3)
+    # its own graph's verdict (here made up: 2 only) is read, not found again: the file compiles the same
+    store.write_text(json.dumps({key: [2]}))
+    assert Stage(ResolvedModel(path, "wrong-from-4", None), CONFIG).batch_sizes == (2,)
 
 
 def test_stages_overlap_and_large_batches_split(models_dir, images_dir):
